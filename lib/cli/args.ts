@@ -1,0 +1,27 @@
+/** Small helpers over node:util's parseArgs for the phi4 commands. */
+import { Phi4Error } from "../engine/errors.js";
+
+export function requireString(values: Record<string, unknown>, name: string, usage: string): string {
+  const value = values[name];
+  if (typeof value !== "string" || value === "") throw new Phi4Error("INVALID_ARGUMENT", `--${name} is required\n${usage}`);
+  return value;
+}
+
+export function optionalNumber(values: Record<string, unknown>, name: string, integer = false): number | undefined {
+  const value = values[name];
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new Phi4Error("INVALID_ARGUMENT", `--${name} must be ${integer ? "an integer" : "a number"} (got ${String(value)})`);
+  }
+  return n;
+}
+
+/** "1,2,3" -> [1, 2, 3]; anything else is an INVALID_ARGUMENT error. */
+export function parseTokenList(text: string): number[] {
+  const tokens = text.split(",").map((part) => part.trim()).filter((part) => part !== "").map(Number);
+  if (tokens.length === 0 || tokens.some((t) => !Number.isInteger(t))) {
+    throw new Phi4Error("INVALID_ARGUMENT", `--tokens must be a comma-separated list of integers (got "${text}")`);
+  }
+  return tokens;
+}

@@ -1,0 +1,44 @@
+/** The phi4 command: dispatches to one module per subcommand; errors print their code and message. */
+import { Phi4Error } from "../engine/errors.js";
+import { demoCommand } from "./commands/demo.js";
+import { generateCommand } from "./commands/generate.js";
+import { infoCommand } from "./commands/info.js";
+import { makeModelCommand } from "./commands/make-model.js";
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary: string }> = {
+  generate: { run: generateCommand, summary: "generate from --tokens, --prompt or --chat (--json for one JSON object)" },
+  info: { run: infoCommand, summary: "ONNX Runtime version and providers; --model DIR for a model folder" },
+  "make-model": { run: makeModelCommand, summary: "write a random-weight model folder (--preset tiny|tiny-phi4|phi4-mini --out DIR)" },
+  demo: { run: demoCommand, summary: "stream a chat reply from the tiny-phi4 test model (npm start)" },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  return ["usage: phi4 <command> [options]", "", ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)].join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(help() + "\n");
+    return name ? 0 : 1;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`phi4: unknown command "${name}"\n${help()}\n`);
+    return 1;
+  }
+  try {
+    await command.run(rest);
+    return 0;
+  } catch (error) {
+    if (error instanceof Phi4Error) {
+      process.stderr.write(`phi4 ${name}: ${error.code}: ${error.message}\n`);
+    } else if ((error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`phi4 ${name}: ${(error as Error).message}\n`);
+    } else {
+      process.stderr.write(`phi4 ${name}: ${(error as Error).stack ?? String(error)}\n`);
+    }
+    return 1;
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * One generation on a sequence: the decode loop (sample in native code, detokenize, check stops) and
+ * its two faces, a stream of chunks (`for await`) and a final result (`await generation.result`).
+ * The loop starts at once; breaking out of the stream aborts it.
+ */
+import { StreamDecoder } from "../tokenizer/stream-decoder.js";
+import { Phi4Error } from "./errors.js";
+import { resolveSampling, type SamplingOptions } from "./sampling.js";
+import type { Sequence } from "./sequence.js";
+import { StopStringMatcher } from "./stop-strings.js";
+
+export type StopReason = "eos" | "max_tokens" | "stop" | "capacity";
+
+export interface GenerateOptions {
+  /** Most tokens to generate. Default: until end-of-sequence or the sequence's capacity. */
+  maxTokens?: number;
+  sampling?: SamplingOptions;
+  /** Stop when the text contains one of these (the stop string is not part of the output). */
+  stop?: string[];
+  /** Token ids that end the generation. Default: genai_config's eos_token_id. */
+  stopTokens?: number[];
+  signal?: AbortSignal;
+}
+
+export interface GenerationChunk {
+  /** The token this chunk comes from; absent on a final chunk that only releases held-back text. */
+  token?: number;
+  /** Text this token completed (may be "" while a multi-byte character or a possible stop string is held back). */
+  text: string;
+}
+
+export interface GenerationResult {
+  /** Generated token ids (the end-of-sequence token included when that is why it stopped). */
+  tokens: number[];
+  text: string;
+  stopReason: StopReason;
+  /** The stop string that ended it, when stopReason is "stop". */
+  stopSequence?: string;
+  usage: { promptTokens: number; outputTokens: number };
+  timings: { ttftMs: number; prefillTokensPerSec: number; decodeTokensPerSec: number; totalMs: number };
+}
+
+type Item = { chunk: GenerationChunk } | { done: true } | { error: unknown };
+
+export class Generation implements AsyncIterable<GenerationChunk> {
+  readonly result: Promise<GenerationResult>;
+  private readonly items: Item[] = [];
+  private wake: (() => void) | null = null;
+  private readonly abort = new AbortController();
+  private iterated = false;
+
+  /** @internal Use Sequence.generate. */
+  constructor(sequence: Sequence, prompt: number[], options: GenerateOptions) {
+    const signal = options.signal ? AbortSignal.any([options.signal, this.abort.signal]) : this.abort.signal;
+    this.result = this.run(sequence, prompt, options, signal).then(
+      (result) => {
+        this.enqueue({ done: true });
+        return result;
+      },
+      (error: unknown) => {
+        this.enqueue({ error });
+        throw error;
+      },
+    );
+    // A caller who only iterates still sees the error there; don't also report it as unhandled.
+    this.result.catch(() => undefined);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<GenerationChunk> {
+    if (this.iterated) throw new Phi4Error("INVALID_ARGUMENT", "a generation can be iterated once");
+    this.iterated = true;
+    let finished = false;
+    try {
+      for (;;) {
+        const item = this.items.shift();
+        if (!item) {
+          await new Promise<void>((resolve) => (this.wake = resolve));
+          continue;
+        }
+        if ("error" in item) throw item.error;
+        if ("done" in item) {
+          finished = true;
+          return;
+        }
+        yield item.chunk;
+      }
+    } finally {
+      if (!finished) this.abort.abort();
+    }
+  }
+
+  private enqueue(item: Item): void {
+    this.items.push(item);
+    this.wake?.();
+    this.wake = null;
+  }
+
+  private async run(sequence: Sequence, prompt: number[], options: GenerateOptions, signal: AbortSignal): Promise<GenerationResult> {
+    const model = sequence.model;
+    const sampling = resolveSampling(model.defaultSampling, options.sampling);
+    const stopTokens = new Set(options.stopTokens ?? model.folder.eosTokenIds);
+    const maxTokens = options.maxTokens ?? Number.POSITIVE_INFINITY;
+    if (!(maxTokens >= 1)) throw new Phi4Error("INVALID_ARGUMENT", `maxTokens must be at least 1 (got ${options.maxTokens})`);
+    if (prompt.length === 0 && sequence.length === 0) throw new Phi4Error("INVALID_ARGUMENT", "nothing to generate from: the prompt is empty");
+    const decoder = new StreamDecoder(model.tokenizer);
+    const stops = new StopStringMatcher(options.stop ?? []);
+
+    const started = performance.now();
+    let step = await sequence.step(prompt, { sampling, seed: options.sampling?.seed }, signal);
+    const firstTokenAt = performance.now();
+    const generated: number[] = [];
+    let text = "";
+    let stopReason: StopReason | undefined;
+    let stopSequence: string | undefined;
+
+    for (;;) {
+      const token = step.token!;
+      generated.push(token);
+      sequence.pushPending(token);
+      if (stopTokens.has(token)) {
+        stopReason = "eos";
+      } else {
+        const matched = stops.push(decoder.push(token));
+        text += matched.text;
+        this.enqueue({ chunk: { token, text: matched.text } });
+        if (matched.stop !== undefined) {
+          stopReason = "stop";
+          stopSequence = matched.stop;
+        }
+      }
+      if (!stopReason && generated.length >= maxTokens) stopReason = "max_tokens";
+      if (!stopReason && sequence.length >= sequence.capacity) stopReason = "capacity";
+      if (stopReason) break;
+      step = await sequence.step([], { sampling }, signal);
+    }
+    if (stopReason !== "stop") {
+      const tail = stops.push(decoder.flush()).text + stops.flush();
+      if (tail) {
+        text += tail;
+        this.enqueue({ chunk: { text: tail } });
+      }
+    }
+    const finished = performance.now();
+    const decodeMs = finished - firstTokenAt;
+    return {
+      tokens: generated,
+      text,
+      stopReason: stopReason!,
+      stopSequence,
+      usage: { promptTokens: prompt.length, outputTokens: generated.length },
+      timings: {
+        ttftMs: firstTokenAt - started,
+        prefillTokensPerSec: (prompt.length / (firstTokenAt - started)) * 1000,
+        decodeTokensPerSec: generated.length > 1 && decodeMs > 0 ? ((generated.length - 1) / decodeMs) * 1000 : 0,
+        totalMs: finished - started,
+      },
+    };
+  }
+}

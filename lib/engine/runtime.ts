@@ -1,0 +1,44 @@
+/**
+ * The ONNX Runtime library this process uses: onnxruntime-node's bundled CPU build by default, or
+ * another build (CUDA, DirectML, WebGPU) from the ORT_LIB environment variable or `libraryPath`.
+ * ORT keeps global state, so a process loads one library; asking for a second is an error.
+ */
+import { defaultOrtLibraryPath, loadBinding } from "./binding.js";
+import { callNativeSync, Phi4Error } from "./errors.js";
+import type { NativeBinding, NativeRuntime } from "./native-types.js";
+
+let loaded: { path: string; runtime: NativeRuntime } | undefined;
+
+export interface RuntimeInfo {
+  /** ONNX Runtime version of the loaded library, e.g. "1.30.0". */
+  version: string;
+  /** C API version the addon was compiled against. */
+  apiVersion: number;
+  libraryPath: string;
+  /** Execution providers the library offers, as ORT names them. */
+  providers: string[];
+}
+
+export function getRuntime(libraryPath?: string): NativeRuntime {
+  const wanted = libraryPath ?? process.env.ORT_LIB ?? defaultOrtLibraryPath();
+  if (loaded) {
+    if (loaded.path !== wanted) {
+      throw new Phi4Error("RUNTIME_LOAD_FAILED", `ONNX Runtime is already loaded from ${loaded.path}; one process can use only one library (asked for ${wanted})`);
+    }
+    return loaded.runtime;
+  }
+  const binding = loadBinding() as unknown as NativeBinding;
+  const runtime = callNativeSync(() => new binding.Runtime(wanted));
+  loaded = { path: wanted, runtime };
+  return runtime;
+}
+
+export function runtimeInfo(libraryPath?: string): RuntimeInfo {
+  const runtime = getRuntime(libraryPath);
+  return {
+    version: runtime.version,
+    apiVersion: runtime.apiVersion,
+    libraryPath: loaded!.path,
+    providers: callNativeSync(() => runtime.availableProviders()),
+  };
+}

@@ -1,0 +1,19 @@
+/**
+ * phi4-onnx: run Phi-4-mini-instruct ONNX model folders locally from Node.js.
+ *
+ *   import { loadModel } from "phi4-onnx";
+ *   const model = await loadModel("Phi-4-mini-instruct-onnx/cpu_and_mobile/cpu-int4-rtn-block-32-acc-level-4");
+ *   const sequence = await model.createSequence();
+ *   const prompt = model.tokenizer.applyChatTemplate([{ role: "user", content: "Hi!" }]);
+ *   for await (const chunk of sequence.generate(prompt)) process.stdout.write(chunk.text);
+ */
+export { Phi4Error, type Phi4ErrorCode } from "./engine/errors.js";
+export { loadModel, Model, type CreateSequenceOptions, type LoadModelOptions, type ProviderName } from "./engine/model.js";
+export { Sequence } from "./engine/sequence.js";
+export { Generation, type GenerateOptions, type GenerationChunk, type GenerationResult, type StopReason } from "./engine/generation.js";
+export { Generator, type GeneratorParams } from "./engine/generator.js";
+export type { SamplingOptions } from "./engine/sampling.js";
+export { loadModelFolder, type ModelFolder } from "./engine/genai-config.js";
+export { runtimeInfo, type RuntimeInfo } from "./engine/runtime.js";
+export * from "./tokenizer/index.js";
+export { makeModel, MODEL_PRESETS, type MakeModelOptions, type ModelPreset } from "./modelmaker/index.js";

@@ -1,0 +1,187 @@
+// The decoder graph of onnxruntime-genai's builder for Phi-3/Phi-4-mini (Phi3MiniLongRoPEModel), CPU
+// int4 flavour: node names, op types, domains, attributes and I/O as the builder and onnxruntime's
+// MatMulNBits quantizer emit them, with random weights in place of the checkpoint's.
+
+import { BLOCK } from "./quantize.js";
+import { attr, DataType, GraphBuilder, inlineTensor, valueInfo, type BuiltGraph, type GraphProto } from "./graph-builder.js";
+import { qkvSize, type ModelShape } from "./presets.js";
+import { longFactors, ropeCache, shortFactors, type RopeCache } from "./rope.js";
+import { embedding, normWeight, randomInt4Scales, randomInt4Weight, tiedLmHead } from "./weights.js";
+
+const MS_DOMAIN = "com.microsoft";
+
+/** Graph I/O names; genai_config.json's inputs/outputs blocks point at these. */
+export const IO_NAMES = {
+  inputIds: "input_ids",
+  attentionMask: "attention_mask",
+  pastKey: "past_key_values.%d.key",
+  pastValue: "past_key_values.%d.value",
+  logits: "logits",
+  presentKey: "present.%d.key",
+  presentValue: "present.%d.value",
+} as const;
+
+const layerName = (pattern: string, layer: number) => pattern.replace("%d", String(layer));
+
+export interface Phi3GraphOptions {
+  shape: ModelShape;
+  vocabSize: number;
+  seed: number;
+}
+
+export function buildPhi3Graph({ shape, vocabSize, seed }: Phi3GraphOptions): BuiltGraph {
+  const g = new GraphBuilder();
+  const h = shape.hiddenSize;
+  const kvDims = ["batch_size", shape.numKvHeads, "past_sequence_length", shape.headSize];
+  const presentDims = ["batch_size", shape.numKvHeads, "total_sequence_length", shape.headSize];
+
+  g.inputs.push(valueInfo(IO_NAMES.inputIds, DataType.INT64, ["batch_size", "sequence_length"]));
+  g.inputs.push(valueInfo(IO_NAMES.attentionMask, DataType.INT64, ["batch_size", "total_sequence_length"]));
+  g.outputs.push(valueInfo(IO_NAMES.logits, DataType.FLOAT, ["batch_size", "sequence_length", vocabSize]));
+  for (let i = 0; i < shape.numLayers; i++) {
+    g.inputs.push(valueInfo(layerName(IO_NAMES.pastKey, i), DataType.FLOAT, kvDims));
+    g.inputs.push(valueInfo(layerName(IO_NAMES.pastValue, i), DataType.FLOAT, kvDims));
+    g.outputs.push(valueInfo(layerName(IO_NAMES.presentKey, i), DataType.FLOAT, presentDims));
+    g.outputs.push(valueInfo(layerName(IO_NAMES.presentValue, i), DataType.FLOAT, presentDims));
+  }
+
+  const { seqlensK, totalSeqLen, totalSeqLenInt64 } = attentionMaskSubgraph(g);
+  const [cosCache, sinCache] = ropeCacheSwitch(g, shape, totalSeqLenInt64);
+
+  // MatMulNBits as onnxruntime's quantizer leaves it: node `<MatMul name>_Q4`, output named after the
+  // float MatMul, B/scales named after the float weight `<path>.weight`.
+  const matmul = (name: string, input: string, k: number, n: number, output = `${name}/output_0`): string => {
+    const weight = `${name.slice(1).replaceAll("/", ".")}.weight`;
+    const b = g.initializer(randomInt4Weight(`${weight}_Q4`, n, k, seed));
+    const scales = g.initializer(randomInt4Scales(`${weight}_scales`, n, k, seed));
+    return matmulNBits(g, name, [input, b, scales], k, n, output);
+  };
+
+  const embedName = g.initializer(embedding("model.embed_tokens.weight", vocabSize, h, seed));
+  let root = g.op("Gather", "/model/embed_tokens/Gather", [embedName, IO_NAMES.inputIds]);
+  let skip = root;
+
+  // Residual stream as the builder threads it: each SkipSimplifiedLayerNormalization adds `skip` to
+  // `root`, normalizes, and its 4th output (the sum) becomes the next `root`.
+  const norm = (layer: number, location: string, last = false): string => {
+    const weight = g.initializer(normWeight(`model.layers.${layer}.${location}_layernorm.weight`, h, seed));
+    const base = `/model/layers.${layer}/${location}_layernorm`;
+    const out0 = `${base}/output_0`;
+    if (layer === 0 && location === "input") {
+      g.node("SimplifiedLayerNormalization", `${base}/LayerNorm`, [root, weight], [out0], [
+        attr.float("epsilon", shape.rmsNormEps),
+        attr.int("axis", -1),
+        attr.int("stash_type", 1),
+      ]);
+      return out0;
+    }
+    const out3 = `${base}/output_3`;
+    const outputs = last ? [out0] : [out0, "", "", out3];
+    g.node("SkipSimplifiedLayerNormalization", `${base}/SkipLayerNorm`, [root, skip, weight], outputs,
+      [attr.float("epsilon", shape.rmsNormEps)], MS_DOMAIN);
+    if (!last) root = out3;
+    return out0;
+  };
+
+  for (let i = 0; i < shape.numLayers; i++) {
+    const attnIn = norm(i, "input");
+    const qkv = matmul(`/model/layers.${i}/attn/qkv_proj/MatMul`, attnIn, h, qkvSize(shape));
+    const gqaName = `/model/layers.${i}/attn/GroupQueryAttention`;
+    const [attnOut] = g.node(
+      "GroupQueryAttention",
+      gqaName,
+      [qkv, "", "", layerName(IO_NAMES.pastKey, i), layerName(IO_NAMES.pastValue, i), seqlensK, totalSeqLen, cosCache, sinCache],
+      [`${gqaName}/output_0`, layerName(IO_NAMES.presentKey, i), layerName(IO_NAMES.presentValue, i)],
+      [
+        attr.int("num_heads", shape.numHeads),
+        attr.int("kv_num_heads", shape.numKvHeads),
+        attr.float("scale", 1 / Math.sqrt(shape.headSize)),
+        attr.int("local_window_size", shape.slidingWindow),
+        attr.int("do_rotary", 1),
+        attr.int("rotary_interleaved", 0),
+      ],
+      MS_DOMAIN,
+    );
+    skip = matmul(`/model/layers.${i}/attn/o_proj/MatMul`, attnOut, shape.numHeads * shape.headSize, h);
+
+    const mlpIn = norm(i, "post_attention");
+    const mlp = `/model/layers.${i}/mlp`;
+    const gate = matmul(`${mlp}/gate_proj/MatMul`, mlpIn, h, shape.intermediateSize);
+    const up = matmul(`${mlp}/up_proj/MatMul`, mlpIn, h, shape.intermediateSize);
+    const sigmoid = g.op("Sigmoid", `${mlp}/act_fn/Sigmoid`, [gate]);
+    const silu = g.op("Mul", `${mlp}/act_fn/Mul`, [gate, sigmoid]);
+    const product = g.op("Mul", `${mlp}/Mul`, [silu, up]);
+    skip = matmul(`${mlp}/down_proj/MatMul`, product, shape.intermediateSize, h);
+  }
+
+  const finalOut = norm(shape.numLayers, "final_norm", true);
+  // Tied embeddings: lm_head is the int4 quantization of the embedding table itself.
+  const lmHead = tiedLmHead("lm_head.MatMul.weight_Q4", "lm_head.MatMul.weight_scales", embedName, vocabSize, h, seed);
+  g.initializer(lmHead.weight);
+  g.initializer(lmHead.scales);
+  matmulNBits(g, "/lm_head/MatMul", [finalOut, lmHead.weight.name, lmHead.scales.name], h, vocabSize, IO_NAMES.logits);
+
+  return g.build("main_graph");
+}
+
+function matmulNBits(g: GraphBuilder, name: string, inputs: string[], k: number, n: number, output: string): string {
+  return g.node("MatMulNBits", `${name}_Q4`, inputs, [output], [
+    attr.int("K", k),
+    attr.int("N", n),
+    attr.int("bits", 4),
+    attr.int("block_size", BLOCK),
+    attr.int("accuracy_level", 4),
+  ], MS_DOMAIN)[0];
+}
+
+/**
+ * GQA's length inputs from the 2-D mask: seqlens_k = Cast<int32>(ReduceSum(mask, [1]) - 1) (tokens
+ * before the last one, per row) and total_seq_len = Cast<int32>(Shape(mask)[1]).
+ */
+function attentionMaskSubgraph(g: GraphBuilder) {
+  const base = "/model/attn_mask_reformat/attn_mask_subgraph";
+  const sum = g.op("ReduceSum", `${base}/ReduceSum`, [IO_NAMES.attentionMask, g.int64Constant("[1]")], [attr.int("keepdims", 0)]);
+  const sub = g.op("Sub", `${base}/Sub`, [sum, g.int64Constant("1")]);
+  const seqlensK = g.op("Cast", `${base}/Sub/Cast`, [sub], [attr.int("to", DataType.INT32)]);
+  const shape = g.op("Shape", `${base}/Shape`, [IO_NAMES.attentionMask]);
+  const totalSeqLenInt64 = g.op("Gather", `${base}/Gather`, [shape, g.int64Constant("1")], [attr.int("axis", 0)]);
+  const totalSeqLen = g.op("Cast", `${base}/Gather/Cast`, [totalSeqLenInt64], [attr.int("to", DataType.INT32)]);
+  return { seqlensK, totalSeqLen, totalSeqLenInt64 };
+}
+
+/**
+ * LongRoPE cache choice: If(total_seq_len > original_max_position_embeddings) yields the long-factor
+ * caches, else the short ones; each branch is two Constant nodes, as in the builder.
+ */
+function ropeCacheSwitch(g: GraphBuilder, shape: ModelShape, totalSeqLen: string): string[] {
+  const base = "/model/rotemb_caches_subgraph";
+  const threshold = g.int64Constant(String(shape.originalMaxPositionEmbeddings));
+  const greater = g.op("Greater", `${base}/Greater`, [totalSeqLen, threshold]);
+  const large = ropeCache(shape, longFactors(shape), shape.maxPositionEmbeddings);
+  const small = ropeCache(shape, shortFactors(shape), shape.originalMaxPositionEmbeddings);
+  return g.node("If", `${base}/If`, [greater], ["cos_cache", "sin_cache"], [
+    attr.graph("then_branch", cacheBranch("large", large)),
+    attr.graph("else_branch", cacheBranch("small", small)),
+  ]);
+}
+
+function cacheBranch(size: "large" | "small", cache: RopeCache): GraphProto {
+  const dims = [cache.rows, cache.width];
+  const constant = (kind: "cos" | "sin", data: Float32Array) => {
+    const output = `${kind}_cache_${size}`;
+    return {
+      node: {
+        opType: "Constant",
+        name: `/${size}/${kind}_cache/Constant`,
+        input: [],
+        output: [output],
+        attribute: [attr.tensor("value", inlineTensor(output, DataType.FLOAT, dims, data))],
+        domain: "",
+      },
+      output: valueInfo(output, DataType.FLOAT, dims),
+    };
+  };
+  const cos = constant("cos", cache.cos);
+  const sin = constant("sin", cache.sin);
+  return { name: `${size}_rotemb_caches_graph`, node: [cos.node, sin.node], output: [cos.output, sin.output] };
+}

@@ -1,0 +1,156 @@
+// Seeded random initializers for the random-weight model. Magnitudes are chosen so activations stay
+// near unit RMS through every layer (each projection preserves RMS, norms are ~1), which keeps the
+// logits input-dependent: the greedy argmax changes with the prompt.
+
+import { DataType, type TensorSpec } from "./graph-builder.js";
+import { BLOCK, quantizeRowsInt4 } from "./quantize.js";
+import { Rng } from "./random.js";
+
+/** Upper bound on one chunk's bytes, so writing never needs more than a few of these in memory. */
+const CHUNK_BYTES = 16 << 20;
+
+/** Embedding values are uniform with this standard deviation (like the usual N(0, 0.02) init). */
+const EMBED_STD = 0.02;
+
+/** E[(q - 8)^2] for a uniformly random nibble q, the variance of a random int4 weight around zero point 8. */
+const NIBBLE_SECOND_MOMENT = 21.5;
+
+function* randomBytes(rng: Rng, length: number): Generator<Uint8Array> {
+  for (let done = 0; done < length; done += CHUNK_BYTES) {
+    yield rng.bytes(Math.min(CHUNK_BYTES, length - done));
+  }
+}
+
+function* floats(values: () => Float32Array): Generator<Uint8Array> {
+  const v = values();
+  yield new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/** MatMulNBits B of a random int4 matrix: uint8 [N, K/32, 16], every nibble uniform. */
+export function randomInt4Weight(name: string, n: number, k: number, seed: number): TensorSpec {
+  const byteLength = (n * k) / 2;
+  return {
+    name,
+    dataType: DataType.UINT8,
+    dims: [n, k / BLOCK, BLOCK / 2],
+    byteLength,
+    chunks: () => randomBytes(new Rng(seed, name), byteLength),
+  };
+}
+
+/**
+ * MatMulNBits scales for a random int4 matrix, flat [N * K/32] as onnxruntime's quantizer stores them.
+ * 1/sqrt(K * E[(q-8)^2]) makes an output's RMS equal its input's; the +-25% spread per block keeps the
+ * columns from being statistically identical.
+ */
+export function randomInt4Scales(name: string, n: number, k: number, seed: number): TensorSpec {
+  const count = (n * k) / BLOCK;
+  const base = 1 / Math.sqrt(k * NIBBLE_SECOND_MOMENT);
+  return {
+    name,
+    dataType: DataType.FLOAT,
+    dims: [count],
+    byteLength: count * 4,
+    *chunks() {
+      const rng = new Rng(seed, name);
+      const perChunk = CHUNK_BYTES / 4;
+      for (let done = 0; done < count; done += perChunk) {
+        const values = new Float32Array(Math.min(perChunk, count - done));
+        rng.fillUniform(values, 0.75 * base, 1.25 * base);
+        yield new Uint8Array(values.buffer);
+      }
+    },
+  };
+}
+
+/** RMSNorm weight near 1 (0.9 to 1.1). */
+export function normWeight(name: string, hidden: number, seed: number): TensorSpec {
+  return {
+    name,
+    dataType: DataType.FLOAT,
+    dims: [hidden],
+    byteLength: hidden * 4,
+    chunks: () =>
+      floats(() => {
+        const values = new Float32Array(hidden);
+        new Rng(seed, name).fillUniform(values, 0.9, 1.1);
+        return values;
+      }),
+  };
+}
+
+/** Rows of the fp32 embedding table, regenerated from its stream each time they are needed. */
+function* embeddingRows(name: string, vocab: number, hidden: number, seed: number): Generator<Float32Array> {
+  const rng = new Rng(seed, name);
+  const half = EMBED_STD * Math.sqrt(3);
+  const rowsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / (hidden * 4)));
+  for (let row = 0; row < vocab; row += rowsPerChunk) {
+    const values = new Float32Array(Math.min(rowsPerChunk, vocab - row) * hidden);
+    rng.fillUniform(values, -half, half);
+    yield values;
+  }
+}
+
+/** fp32 embedding table [vocab, hidden] for the Gather. */
+export function embedding(name: string, vocab: number, hidden: number, seed: number): TensorSpec {
+  return {
+    name,
+    dataType: DataType.FLOAT,
+    dims: [vocab, hidden],
+    byteLength: vocab * hidden * 4,
+    *chunks() {
+      for (const rows of embeddingRows(name, vocab, hidden, seed)) yield new Uint8Array(rows.buffer);
+    },
+  };
+}
+
+/**
+ * Tied lm_head: the int4 quantization of the embedding table (row v of the table is output column v).
+ * The quantized bytes are recomputed from the embedding stream; the scales (1/64 of the table's size)
+ * are kept from that pass so they need not be computed twice.
+ */
+export function tiedLmHead(
+  weightName: string,
+  scalesName: string,
+  embedName: string,
+  vocab: number,
+  hidden: number,
+  seed: number,
+): { weight: TensorSpec; scales: TensorSpec } {
+  const blocks = hidden / BLOCK;
+  let scales: Float32Array | undefined;
+
+  function* quantized(): Generator<Uint8Array> {
+    const all = new Float32Array(vocab * blocks);
+    let row = 0;
+    for (const rows of embeddingRows(embedName, vocab, hidden, seed)) {
+      const count = rows.length / hidden;
+      const packed = new Uint8Array(rows.length / 2);
+      quantizeRowsInt4(rows, count, hidden, packed, all.subarray(row * blocks, (row + count) * blocks));
+      row += count;
+      yield packed;
+    }
+    scales = all;
+  }
+
+  return {
+    weight: {
+      name: weightName,
+      dataType: DataType.UINT8,
+      dims: [vocab, blocks, BLOCK / 2],
+      byteLength: (vocab * hidden) / 2,
+      chunks: quantized,
+    },
+    scales: {
+      name: scalesName,
+      dataType: DataType.FLOAT,
+      dims: [vocab * blocks],
+      byteLength: vocab * blocks * 4,
+      *chunks() {
+        if (!scales) for (const _ of quantized()); // computes the scales when they are written first
+        const s = scales as Float32Array;
+        yield new Uint8Array(s.buffer, s.byteOffset, s.byteLength);
+      },
+    },
+  };
+}

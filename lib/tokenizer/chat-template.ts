@@ -1,0 +1,70 @@
+// Chat prompts rendered by the model's own Jinja chat_template.
+//
+// Phi-4-mini's official template reads tools only from a system message's `tools` string
+// ("<|system|>SYS<|tool|>TOOLS<|/tool|><|end|>") and ignores a top-level `tools` variable, so tools
+// given as objects are serialized into messages[0].tools, adding an empty system message when the
+// conversation has none (the template has no other place for them).
+
+import { Template } from "@huggingface/jinja";
+
+export interface ChatMessage {
+  role: "system" | "user" | "assistant" | "tool";
+  content: string;
+  /** Pre-serialized tool list; only read on a system message. */
+  tools?: string;
+}
+
+export interface RenderChatOptions {
+  /** JSON tool definitions, serialized into the system message's `tools`. */
+  tools?: unknown[];
+  /** End with the assistant tag so the model answers next (default true). */
+  addGenerationPrompt?: boolean;
+  bosToken?: string;
+  eosToken?: string;
+}
+
+// Parsing a template is far slower than rendering it, and a process uses one or two templates.
+const parsed = new Map<string, Template>();
+
+export function renderChat(template: string, messages: ChatMessage[], opts: RenderChatOptions = {}): string {
+  let compiled = parsed.get(template);
+  if (compiled === undefined) {
+    compiled = new Template(template);
+    parsed.set(template, compiled);
+  }
+  const withTools = opts.tools === undefined ? messages : attachTools(messages, toolsJson(opts.tools));
+  return compiled.render({
+    messages: withTools,
+    tools: opts.tools,
+    add_generation_prompt: opts.addGenerationPrompt ?? true,
+    bos_token: opts.bosToken ?? "",
+    eos_token: opts.eosToken ?? "",
+  });
+}
+
+function attachTools(messages: ChatMessage[], tools: string): ChatMessage[] {
+  const [first, ...rest] = messages;
+  if (first?.role === "system") return [{ ...first, tools }, ...rest];
+  return [{ role: "system", content: "", tools }, ...messages];
+}
+
+/** Serializes tools the way Python's json.dumps does by default (", " and ": " separators, non-ASCII
+ * escaped as \uXXXX), which is how Phi-4-mini's documented tool prompts were produced. */
+export function toolsJson(tools: unknown[]): string {
+  return pythonJson(tools);
+}
+
+function pythonJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => pythonJson(v ?? null)).join(", ")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    return `{${entries.map(([k, v]) => `${pythonString(k)}: ${pythonJson(v)}`).join(", ")}}`;
+  }
+  if (typeof value === "string") return pythonString(value);
+  return JSON.stringify(value) ?? "null";
+}
+
+// JSON.stringify already escapes quotes, backslashes and control characters as Python does; ensure_ascii
+// also escapes every UTF-16 unit above "~" (so astral characters become surrogate pairs).
+const pythonString = (s: string) =>
+  JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);

@@ -1,0 +1,28 @@
+// Module entry: exports Runtime (the only constructor JS calls directly), Model and Sequence.
+#include <napi.h>
+
+#include "addon_data.h"
+#include "model.h"
+#include "runtime.h"
+#include "sequence.h"
+
+namespace phi4 {
+
+Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  Napi::Function model = Model::Init(env);
+  Napi::Function sequence = Sequence::Init(env);
+  data->model = Napi::Persistent(model);
+  data->sequence = Napi::Persistent(sequence);
+  env.SetInstanceData<AddonData>(data);
+  exports.Set("Runtime", Runtime::Init(env));
+  exports.Set("Model", model);
+  exports.Set("Sequence", sequence);
+  return exports;
+}
+
+}  // namespace phi4
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) { return phi4::InitAddon(env, exports); }
+
+NODE_API_MODULE(phi4_onnx, Init)

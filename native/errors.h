@@ -1,0 +1,48 @@
+// Engine errors: every failure inside the addon becomes an EngineError with a stable code, which the
+// N-API layer turns into a JS Error carrying `code` (the TS layer maps it to Phi4Error).
+#pragma once
+
+#include <napi.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace phi4 {
+
+// Stable codes shared with lib/engine/errors.ts. Keep the two lists in step.
+namespace code {
+inline constexpr const char* kRuntimeLoadFailed = "RUNTIME_LOAD_FAILED";
+inline constexpr const char* kModelLoadFailed = "MODEL_LOAD_FAILED";
+inline constexpr const char* kProviderUnavailable = "PROVIDER_UNAVAILABLE";
+inline constexpr const char* kTokenOutOfRange = "TOKEN_OUT_OF_RANGE";
+inline constexpr const char* kCapacityExceeded = "CAPACITY_EXCEEDED";
+inline constexpr const char* kDisposed = "DISPOSED";
+inline constexpr const char* kBusy = "BUSY";
+inline constexpr const char* kAborted = "ABORTED";
+inline constexpr const char* kInvalidArgument = "INVALID_ARGUMENT";
+inline constexpr const char* kOutOfMemory = "OUT_OF_MEMORY";
+inline constexpr const char* kOrtError = "ORT_ERROR";
+}  // namespace code
+
+class EngineError : public std::runtime_error {
+ public:
+  EngineError(const char* code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  const char* code() const { return code_; }
+
+ private:
+  const char* code_;
+};
+
+// Builds the JS error object for an engine error (message + `code`).
+inline Napi::Error MakeJsError(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, code));
+  return error;
+}
+
+// Throws a JS error with a code from a synchronous N-API method.
+[[noreturn]] inline void ThrowJs(Napi::Env env, const char* code, const std::string& message) {
+  throw MakeJsError(env, code, message);
+}
+
+}  // namespace phi4

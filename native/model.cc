@@ -1,0 +1,86 @@
+#include "model.h"
+
+#include "addon_data.h"
+#include "promise_worker.h"
+#include "sequence.h"
+#include "sequence_core.h"
+
+namespace phi4 {
+namespace {
+
+const char* TypeName(ONNXTensorElementDataType type) {
+  return type == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16 ? "float16" : "float32";
+}
+
+Napi::Array StringArray(Napi::Env env, const std::vector<std::string>& items) {
+  Napi::Array out = Napi::Array::New(env, items.size());
+  for (size_t i = 0; i < items.size(); ++i) out.Set(i, items[i]);
+  return out;
+}
+
+class CreateSequenceWorker : public PromiseWorker {
+ public:
+  CreateSequenceWorker(Napi::Env env, std::shared_ptr<ModelCore> model, int capacity)
+      : PromiseWorker(env), model_(std::move(model)), capacity_(capacity) {}
+
+ protected:
+  // KV buffers can be a gigabyte for a long capacity: allocate them off the event loop.
+  void Run() override { sequence_ = std::make_shared<SequenceCore>(model_, capacity_); }
+  Napi::Value Result(Napi::Env env) override { return Sequence::NewInstance(env, sequence_); }
+
+ private:
+  std::shared_ptr<ModelCore> model_;
+  int capacity_;
+  std::shared_ptr<SequenceCore> sequence_;
+};
+
+}  // namespace
+
+Napi::Function Model::Init(Napi::Env env) {
+  return DefineClass(env, "Model",
+                     {InstanceAccessor<&Model::Info>("info"), InstanceMethod<&Model::CreateSequence>("createSequence"),
+                      InstanceMethod<&Model::Dispose>("dispose")});
+}
+
+Napi::Object Model::NewInstance(Napi::Env env, std::shared_ptr<ModelCore> core) {
+  Napi::Object object = GetAddonData(env).model.New({});
+  Model::Unwrap(object)->core_ = std::move(core);
+  return object;
+}
+
+Model::Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {}
+
+ModelCore& Model::core(Napi::Env env) {
+  if (!core_) ThrowJs(env, code::kDisposed, "the model has been disposed");
+  return *core_;
+}
+
+Napi::Value Model::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ModelCore& model = core(env);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("inputNames", StringArray(env, model.inputNames()));
+  out.Set("outputNames", StringArray(env, model.outputNames()));
+  out.Set("kvType", TypeName(model.kvType()));
+  out.Set("logitsType", TypeName(model.logitsType()));
+  out.Set("hasPositionIds", model.hasPositionIds());
+  out.Set("kvBytesPerToken", static_cast<double>(model.kvBytesPerToken()));
+  return out;
+}
+
+Napi::Value Model::CreateSequence(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!core_) return RejectedPromise(env, code::kDisposed, "the model has been disposed");
+  if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1)
+    return RejectedPromise(env, code::kInvalidArgument, "createSequence(capacity): capacity must be a positive integer");
+  auto* worker = new CreateSequenceWorker(env, core_, info[0].As<Napi::Number>().Int32Value());
+  worker->Queue();
+  return worker->Promise();
+}
+
+Napi::Value Model::Dispose(const Napi::CallbackInfo& info) {
+  core_.reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace phi4

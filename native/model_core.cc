@@ -1,0 +1,215 @@
+#include "model_core.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace phi4 {
+namespace {
+
+// Our short provider names -> ORT's registered names and the memory name of their device buffers.
+struct ProviderInfo {
+  const char* shortName;
+  const char* ortName;
+  const char* appendName;  // name for SessionOptionsAppendExecutionProvider, or null for CUDA's own API
+  const char* memoryName;
+};
+constexpr ProviderInfo kProviders[] = {
+    {"cuda", "CUDAExecutionProvider", nullptr, "Cuda"},
+    {"dml", "DmlExecutionProvider", "DML", "DML"},
+    {"webgpu", "WebGpuExecutionProvider", "WebGPU", "WebGPU_Buffer"},
+};
+
+const ProviderInfo* FindProvider(const std::string& name) {
+  for (const auto& p : kProviders)
+    if (name == p.shortName) return &p;
+  return nullptr;
+}
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+ONNXTensorElementDataType ElementTypeOf(OrtTypeInfo* info) {
+  const OrtTensorTypeAndShapeInfo* tensor = nullptr;
+  Check(Ort().CastTypeInfoToTensorInfo(info, &tensor));
+  ONNXTensorElementDataType type;
+  Check(Ort().GetTensorElementType(tensor, &type));
+  return type;
+}
+
+}  // namespace
+
+std::string LayerName(const std::string& pattern, int layer) {
+  char buffer[256];
+  std::snprintf(buffer, sizeof(buffer), pattern.c_str(), layer);
+  return buffer;
+}
+
+std::vector<std::string> AvailableProviders() {
+  char** names = nullptr;
+  int count = 0;
+  Check(Ort().GetAvailableProviders(&names, &count));
+  std::vector<std::string> out(names, names + count);
+  Check(Ort().ReleaseAvailableProviders(names, count));
+  return out;
+}
+
+ModelCore::ModelCore(OrtEnv* env, ModelSpec spec) : spec_(std::move(spec)) {
+  OrtSessionOptions* raw = nullptr;
+  Check(Ort().CreateSessionOptions(&raw));
+  SessionOptionsPtr options(raw);
+  if (spec_.intraOpThreads > 0) Check(Ort().SetIntraOpNumThreads(raw, spec_.intraOpThreads));
+  Check(Ort().SetInterOpNumThreads(raw, 1));
+  Check(Ort().SetSessionGraphOptimizationLevel(raw, ORT_ENABLE_ALL));
+  // Between decode steps the pool would otherwise spin and burn the cores the event loop and the
+  // tokenizer need.
+  Check(Ort().AddSessionConfigEntry(raw, "session.intra_op.allow_spinning", spec_.allowSpinning ? "1" : "0"));
+  AppendProviders(raw);
+
+  OrtSession* session = nullptr;
+#ifdef _WIN32
+  std::wstring widePath(spec_.modelPath.begin(), spec_.modelPath.end());
+  Check(Ort().CreateSession(env, widePath.c_str(), raw, &session), code::kModelLoadFailed);
+#else
+  Check(Ort().CreateSession(env, spec_.modelPath.c_str(), raw, &session), code::kModelLoadFailed);
+#endif
+  session_.reset(session);
+
+  OrtMemoryInfo* memory = nullptr;
+  Check(Ort().CreateCpuMemoryInfo(OrtDeviceAllocator, OrtMemTypeDefault, &memory));
+  cpuMemory_.reset(memory);
+
+  ReadSignature();
+  PrepareRunNames();
+  PrepareKvAllocator();
+}
+
+void ModelCore::AppendProviders(OrtSessionOptions* options) {
+  std::vector<std::string> available = AvailableProviders();
+  for (const auto& provider : spec_.providers) {
+    if (provider.name == "cpu") continue;  // always present, always last in ORT's own order
+    const ProviderInfo* info = FindProvider(provider.name);
+    if (!info) {
+      throw EngineError(code::kProviderUnavailable,
+                        "Unknown execution provider \"" + provider.name + "\"; use one of cpu, cuda, dml, webgpu");
+    }
+    if (std::find(available.begin(), available.end(), info->ortName) == available.end()) {
+      throw EngineError(code::kProviderUnavailable, "Execution provider \"" + provider.name + "\" is not in the loaded ONNX Runtime " +
+                                                         OrtVersion() + " (it offers: " + Join(available) +
+                                                         "). Load a build that has it with the ORT_LIB environment variable or the libraryPath option.");
+    }
+    std::vector<const char*> keys, values;
+    for (const auto& [k, v] : provider.options) {
+      keys.push_back(k.c_str());
+      values.push_back(v.c_str());
+    }
+    if (provider.name == "cuda") {
+      OrtCUDAProviderOptionsV2* cuda = nullptr;
+      Check(Ort().CreateCUDAProviderOptions(&cuda), code::kProviderUnavailable);
+      OrtStatus* status = Ort().UpdateCUDAProviderOptions(cuda, keys.data(), values.data(), keys.size());
+      if (!status) status = Ort().SessionOptionsAppendExecutionProvider_CUDA_V2(options, cuda);
+      Ort().ReleaseCUDAProviderOptions(cuda);
+      Check(status, code::kProviderUnavailable);
+    } else {
+      Check(Ort().SessionOptionsAppendExecutionProvider(options, info->appendName, keys.data(), values.data(), keys.size()),
+            code::kProviderUnavailable);
+    }
+  }
+}
+
+void ModelCore::ReadSignature() {
+  OrtAllocator* allocator = nullptr;
+  Check(Ort().GetAllocatorWithDefaultOptions(&allocator));
+  size_t count = 0;
+  Check(Ort().SessionGetInputCount(session_.get(), &count));
+  for (size_t i = 0; i < count; ++i) {
+    char* name = nullptr;
+    Check(Ort().SessionGetInputName(session_.get(), i, allocator, &name));
+    inputNames_.emplace_back(name);
+    Check(Ort().AllocatorFree(allocator, name));
+    if (inputNames_.back() == LayerName(spec_.pastKeyFormat, 0)) {
+      OrtTypeInfo* info = nullptr;
+      Check(Ort().SessionGetInputTypeInfo(session_.get(), i, &info));
+      TypeInfoPtr owned(info);
+      kvType_ = ElementTypeOf(info);
+    }
+  }
+  Check(Ort().SessionGetOutputCount(session_.get(), &count));
+  for (size_t i = 0; i < count; ++i) {
+    char* name = nullptr;
+    Check(Ort().SessionGetOutputName(session_.get(), i, allocator, &name));
+    outputNames_.emplace_back(name);
+    Check(Ort().AllocatorFree(allocator, name));
+    if (outputNames_.back() == spec_.logitsName) {
+      OrtTypeInfo* info = nullptr;
+      Check(Ort().SessionGetOutputTypeInfo(session_.get(), i, &info));
+      TypeInfoPtr owned(info);
+      logitsType_ = ElementTypeOf(info);
+    }
+  }
+
+  auto requireIn = [&](const std::string& name) {
+    if (std::find(inputNames_.begin(), inputNames_.end(), name) == inputNames_.end())
+      throw EngineError(code::kModelLoadFailed, "model.onnx has no input \"" + name + "\" that genai_config.json names (inputs: " + Join(inputNames_) + ")");
+  };
+  auto requireOut = [&](const std::string& name) {
+    if (std::find(outputNames_.begin(), outputNames_.end(), name) == outputNames_.end())
+      throw EngineError(code::kModelLoadFailed, "model.onnx has no output \"" + name + "\" that genai_config.json names (outputs: " + Join(outputNames_) + ")");
+  };
+  requireIn(spec_.inputIdsName);
+  requireIn(spec_.attentionMaskName);
+  requireOut(spec_.logitsName);
+  for (int layer = 0; layer < spec_.numLayers; ++layer) {
+    requireIn(LayerName(spec_.pastKeyFormat, layer));
+    requireIn(LayerName(spec_.pastValueFormat, layer));
+    requireOut(LayerName(spec_.presentKeyFormat, layer));
+    requireOut(LayerName(spec_.presentValueFormat, layer));
+  }
+  // position_ids is optional: builds with fused rotary (CPU, CUDA) have none.
+  hasPositionIds_ = !spec_.positionIdsName.empty() &&
+                    std::find(inputNames_.begin(), inputNames_.end(), spec_.positionIdsName) != inputNames_.end();
+  for (const auto& type : {kvType_, logitsType_}) {
+    if (type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT && type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16)
+      throw EngineError(code::kModelLoadFailed, "model.onnx uses a KV or logits type other than float32/float16");
+  }
+}
+
+void ModelCore::PrepareRunNames() {
+  // Order: input_ids, attention_mask, [position_ids], past K/V per layer. Outputs: logits, present K/V.
+  runInputs_ = {spec_.inputIdsName.c_str(), spec_.attentionMaskName.c_str()};
+  if (hasPositionIds_) runInputs_.push_back(spec_.positionIdsName.c_str());
+  for (int layer = 0; layer < spec_.numLayers; ++layer) {
+    kvInputNames_.push_back(LayerName(spec_.pastKeyFormat, layer));
+    kvInputNames_.push_back(LayerName(spec_.pastValueFormat, layer));
+    kvOutputNames_.push_back(LayerName(spec_.presentKeyFormat, layer));
+    kvOutputNames_.push_back(LayerName(spec_.presentValueFormat, layer));
+  }
+  for (const auto& name : kvInputNames_) runInputs_.push_back(name.c_str());
+  runOutputs_ = {spec_.logitsName.c_str()};
+  for (const auto& name : kvOutputNames_) runOutputs_.push_back(name.c_str());
+}
+
+void ModelCore::PrepareKvAllocator() {
+  Check(Ort().GetAllocatorWithDefaultOptions(&kvAllocator_));
+  for (const auto& provider : spec_.providers) {
+    const ProviderInfo* info = FindProvider(provider.name);
+    if (!info) continue;
+    // Past and present must be the same device buffer for GroupQueryAttention to update it in place.
+    OrtMemoryInfo* memory = nullptr;
+    Check(Ort().CreateMemoryInfo(info->memoryName, OrtDeviceAllocator, 0, OrtMemTypeDefault, &memory));
+    MemoryInfoPtr owned(memory);
+    OrtAllocator* allocator = nullptr;
+    Check(Ort().CreateAllocator(session_.get(), memory, &allocator), code::kProviderUnavailable);
+    deviceAllocator_.reset(allocator);
+    kvAllocator_ = allocator;
+    return;
+  }
+}
+
+size_t ModelCore::kvBytesPerToken() const {
+  return static_cast<size_t>(spec_.numLayers) * 2 * spec_.numKvHeads * spec_.headSize * ElementSize(kvType_);
+}
+
+}  // namespace phi4

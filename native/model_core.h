@@ -1,0 +1,80 @@
+// The loaded model: one ORT session plus what the decode loop needs to know about its inputs and
+// outputs. Shared (shared_ptr) by every sequence made from it, so the session outlives them all.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ort_handles.h"
+
+namespace phi4 {
+
+struct ProviderSpec {
+  std::string name;  // "cpu", "cuda", "dml" or "webgpu"
+  std::map<std::string, std::string> options;
+};
+
+// What the TS layer read from genai_config.json (validated there) plus session settings.
+struct ModelSpec {
+  std::string modelPath;
+  int intraOpThreads = 0;  // 0 = ORT default
+  bool allowSpinning = false;
+  int logLevel = 3;  // ORT_LOGGING_LEVEL_ERROR
+  std::vector<ProviderSpec> providers;
+  std::string inputIdsName, attentionMaskName, positionIdsName;
+  std::string pastKeyFormat, pastValueFormat, logitsName, presentKeyFormat, presentValueFormat;
+  int numLayers = 0, numKvHeads = 0, headSize = 0, vocabSize = 0;
+  // LongRoPE: sequences longer than this run under the long-factor cache (0 = no switch).
+  int ropeOriginalLength = 0;
+  int prefillChunk = 256;
+};
+
+class ModelCore {
+ public:
+  // Creates the ORT session (blocking: call from a worker thread).
+  ModelCore(OrtEnv* env, ModelSpec spec);
+
+  const ModelSpec& spec() const { return spec_; }
+  OrtSession* session() const { return session_.get(); }
+  bool hasPositionIds() const { return hasPositionIds_; }
+  ONNXTensorElementDataType kvType() const { return kvType_; }
+  ONNXTensorElementDataType logitsType() const { return logitsType_; }
+  const OrtMemoryInfo* cpuMemory() const { return cpuMemory_.get(); }
+  // Allocator for KV buffers: device memory of the first non-CPU provider, else CPU.
+  OrtAllocator* kvAllocator() const { return kvAllocator_; }
+  const std::vector<std::string>& inputNames() const { return inputNames_; }
+  const std::vector<std::string>& outputNames() const { return outputNames_; }
+  // Bytes of KV cache per token (all layers, K and V).
+  size_t kvBytesPerToken() const;
+
+  // Input and output names in the order the sequence passes values to Run().
+  const std::vector<const char*>& runInputNames() const { return runInputs_; }
+  const std::vector<const char*>& runOutputNames() const { return runOutputs_; }
+
+ private:
+  void AppendProviders(OrtSessionOptions* options);
+  void ReadSignature();
+  void PrepareRunNames();
+  void PrepareKvAllocator();
+
+  ModelSpec spec_;
+  SessionPtr session_;
+  MemoryInfoPtr cpuMemory_;
+  AllocatorPtr deviceAllocator_;
+  OrtAllocator* kvAllocator_ = nullptr;
+  bool hasPositionIds_ = false;
+  ONNXTensorElementDataType kvType_ = ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  ONNXTensorElementDataType logitsType_ = ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  std::vector<std::string> inputNames_, outputNames_;
+  std::vector<std::string> kvInputNames_, kvOutputNames_;
+  std::vector<const char*> runInputs_, runOutputs_;
+};
+
+// Available execution providers of the loaded library, as ORT names them (e.g. CPUExecutionProvider).
+std::vector<std::string> AvailableProviders();
+
+// Formats a name pattern like "past_key_values.%d.key" for one layer.
+std::string LayerName(const std::string& pattern, int layer);
+
+}  // namespace phi4

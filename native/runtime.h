@@ -1,0 +1,38 @@
+// Runtime: the loaded ONNX Runtime library and its OrtEnv. JS: `new Runtime(libraryPath)`.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "ort_api.h"
+
+namespace phi4 {
+
+// Owns the OrtEnv; shared by every model so the env outlives their sessions.
+class RuntimeCore {
+ public:
+  explicit RuntimeCore(const std::string& libraryPath, int logLevel);
+  ~RuntimeCore();
+  OrtEnv* env() const { return env_; }
+
+ private:
+  OrtEnv* env_ = nullptr;
+};
+
+class Runtime : public Napi::ObjectWrap<Runtime> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit Runtime(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value Version(const Napi::CallbackInfo& info);
+  Napi::Value ApiVersion(const Napi::CallbackInfo& info);
+  Napi::Value Providers(const Napi::CallbackInfo& info);
+  // loadModel(spec) -> Promise<Model>
+  Napi::Value LoadModel(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<RuntimeCore> core_;
+};
+
+}  // namespace phi4

@@ -1,0 +1,43 @@
+// Sequence: JS handle on one SequenceCore. eval(tokens, options) -> Promise<{ token, logits? }>.
+// One operation at a time per sequence; a second one while busy is refused with BUSY.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "sequence_core.h"
+
+namespace phi4 {
+
+class Sequence : public Napi::ObjectWrap<Sequence> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  static Napi::Object NewInstance(Napi::Env env, std::shared_ptr<SequenceCore> core);
+  explicit Sequence(const Napi::CallbackInfo& info);
+
+  // Called by the eval worker on the event loop when it finishes.
+  void FinishOperation();
+
+ private:
+  SequenceCore& idleCore(Napi::Env env);
+  Napi::Value Eval(const Napi::CallbackInfo& info);
+  Napi::Value Rewind(const Napi::CallbackInfo& info);
+  Napi::Value Cancel(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value Length(const Napi::CallbackInfo& info);
+  Napi::Value Capacity(const Napi::CallbackInfo& info);
+  Napi::Value KvValid(const Napi::CallbackInfo& info);
+  Napi::Value LongRope(const Napi::CallbackInfo& info);
+  Napi::Value Tokens(const Napi::CallbackInfo& info);
+  Napi::Value Busy(const Napi::CallbackInfo& info);
+
+  // A running worker holds its own reference, so dispose() during an eval frees nothing under it.
+  std::shared_ptr<SequenceCore> core_;
+  bool busy_ = false;
+  // Read on the event loop while a worker may be changing the core: refreshed when it finishes.
+  int length_ = 0, kvValid_ = 0, capacity_ = 0;
+  bool longRope_ = false;
+};
+
+}  // namespace phi4

@@ -1,0 +1,180 @@
+#include "sequence_core.h"
+
+#include <algorithm>
+#include <string>
+
+#include "half.h"
+
+namespace phi4 {
+
+SequenceCore::SequenceCore(std::shared_ptr<ModelCore> model, int capacity) : model_(std::move(model)), capacity_(capacity) {
+  const ModelSpec& spec = model_->spec();
+  // Under the long RoPE regime the mask is widened past the switch length (see RunChunk), so the
+  // mask buffer must hold that many columns even when the capacity is smaller.
+  maskWidthMax_ = std::max(capacity_, spec.ropeOriginalLength + 1);
+
+  const int64_t shape[4] = {1, spec.numKvHeads, capacity_, spec.headSize};
+  kv_.reserve(static_cast<size_t>(spec.numLayers) * 2);
+  for (int i = 0; i < spec.numLayers * 2; ++i) {
+    OrtValue* value = nullptr;
+    Check(Ort().CreateTensorAsOrtValue(model_->kvAllocator(), shape, 4, model_->kvType(), &value), code::kOutOfMemory);
+    kv_.emplace_back(value);
+  }
+
+  ids_.resize(std::min(capacity_, std::max(spec.prefillChunk, 1)));
+  positions_.resize(ids_.size());
+  mask_.resize(maskWidthMax_);
+  logits_.resize(spec.vocabSize);
+  scratch_.resize(spec.vocabSize);
+
+  const size_t logitsBytes = static_cast<size_t>(spec.vocabSize) * ElementSize(model_->logitsType());
+  decodeLogitsData_.resize(logitsBytes);
+  const int64_t logitsShape[3] = {1, 1, spec.vocabSize};
+  decodeLogits_ = TensorView(model_->cpuMemory(), decodeLogitsData_.data(), logitsBytes, logitsShape, 3, model_->logitsType());
+
+  OrtRunOptions* options = nullptr;
+  Check(Ort().CreateRunOptions(&options));
+  runOptions_.reset(options);
+}
+
+SequenceCore::~SequenceCore() = default;
+
+void SequenceCore::Cancel() {
+  cancelled_.store(true);
+  if (OrtStatus* status = Ort().RunOptionsSetTerminate(runOptions_.get())) Ort().ReleaseStatus(status);
+}
+
+void SequenceCore::ResetCancel() {
+  cancelled_.store(false);
+  if (OrtStatus* status = Ort().RunOptionsUnsetTerminate(runOptions_.get())) Ort().ReleaseStatus(status);
+}
+
+void SequenceCore::Rewind(int length) {
+  if (length < 0 || length > this->length())
+    throw EngineError(code::kInvalidArgument, "cannot rewind to " + std::to_string(length) + ": the sequence has " + std::to_string(this->length()) + " tokens");
+  if (length != this->length()) logitsAt_ = -1;
+  tokens_.resize(length);
+  kvValid_ = std::min(kvValid_, length);
+}
+
+void SequenceCore::Append(const std::vector<int32_t>& tokens) {
+  const ModelSpec& spec = model_->spec();
+  const size_t before = tokens_.size();
+  const size_t total = before + tokens.size();
+  if (total > static_cast<size_t>(capacity_)) {
+    throw EngineError(code::kCapacityExceeded, "the sequence would hold " + std::to_string(total) + " tokens but its capacity is " +
+                                                   std::to_string(capacity_) + "; create the sequence with a larger capacity (at most the model's context length)");
+  }
+  for (int32_t token : tokens) {
+    if (token < 0 || token >= spec.vocabSize)
+      throw EngineError(code::kTokenOutOfRange, "token id " + std::to_string(token) + " is outside the vocabulary [0, " + std::to_string(spec.vocabSize) + ")");
+  }
+  if (tokens.empty()) {
+    // An empty append only re-reads the logits the last run left (sampling again without a run).
+    if (logitsAt_ == static_cast<int>(before) && before > 0) return;
+    throw EngineError(code::kInvalidArgument, "nothing to evaluate: pass at least one token (the sequence has no logits for its last position)");
+  }
+  logitsAt_ = -1;
+  tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
+
+  // Phi-3 LongRoPE: the graph picks the long-factor cos/sin cache once the mask is wider than the
+  // original context. KV built under one regime is wrong under the other, so on a change every
+  // position is recomputed, as onnxruntime-genai does when a sequence reaches original + 1 tokens.
+  const bool wantLong = spec.ropeOriginalLength > 0 && total > static_cast<size_t>(spec.ropeOriginalLength);
+  if (wantLong != kvLong_) {
+    kvValid_ = 0;
+    kvLong_ = wantLong;
+  }
+  try {
+    while (static_cast<size_t>(kvValid_) < total) {
+      if (cancelled_.load()) throw EngineError(code::kAborted, "generation was aborted");
+      const int count = static_cast<int>(std::min<size_t>(ids_.size(), total - kvValid_));
+      RunChunk(kvValid_, count, static_cast<size_t>(kvValid_ + count) == total);
+      kvValid_ += count;
+    }
+    logitsAt_ = static_cast<int>(total);
+  } catch (...) {
+    tokens_.resize(before);
+    kvValid_ = std::min(kvValid_, static_cast<int>(before));
+    throw;
+  }
+}
+
+void SequenceCore::RunChunk(int start, int count, bool last) {
+  const ModelSpec& spec = model_->spec();
+  const int total = start + count;
+  // Under the long regime the mask is right-padded with zeros to one past the switch length: the
+  // graph derives seqlens_k from the mask's sum (the real length) and picks the cos/sin cache from its
+  // width, so chunks of a long sequence are computed with the long cache from position 0.
+  const int width = kvLong_ ? std::max(total, spec.ropeOriginalLength + 1) : total;
+
+  for (int i = 0; i < count; ++i) {
+    ids_[i] = tokens_[start + i];
+    positions_[i] = start + i;
+  }
+  std::fill(mask_.begin(), mask_.begin() + total, 1);
+  std::fill(mask_.begin() + total, mask_.begin() + width, 0);
+
+  const OrtMemoryInfo* cpu = model_->cpuMemory();
+  const int64_t idsShape[2] = {1, count};
+  const int64_t maskShape[2] = {1, width};
+  ValuePtr ids = TensorView(cpu, ids_.data(), count * sizeof(int64_t), idsShape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64);
+  ValuePtr mask = TensorView(cpu, mask_.data(), width * sizeof(int64_t), maskShape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64);
+  ValuePtr positions;
+
+  std::vector<const OrtValue*> inputs = {ids.get(), mask.get()};
+  if (model_->hasPositionIds()) {
+    positions = TensorView(cpu, positions_.data(), count * sizeof(int64_t), idsShape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64);
+    inputs.push_back(positions.get());
+  }
+  std::vector<OrtValue*> outputs;
+  // Single-token steps write logits into a preallocated row; prompt chunks let ORT allocate [1, n, vocab].
+  outputs.push_back(count == 1 ? decodeLogits_.get() : nullptr);
+  for (const auto& value : kv_) {
+    inputs.push_back(value.get());
+    outputs.push_back(value.get());
+  }
+
+  OrtStatus* status = Ort().Run(model_->session(), runOptions_.get(), model_->runInputNames().data(), inputs.data(), inputs.size(),
+                                model_->runOutputNames().data(), outputs.size(), outputs.data());
+  ValuePtr chunkLogits(count == 1 ? nullptr : outputs[0]);
+  if (status) {
+    if (cancelled_.load()) {
+      Ort().ReleaseStatus(status);
+      throw EngineError(code::kAborted, "generation was aborted");
+    }
+    Check(status);
+  }
+  if (last) CopyLastRow(outputs[0], count);
+}
+
+void SequenceCore::CopyLastRow(const OrtValue* logits, int rows) {
+  const size_t vocab = logits_.size();
+  OrtTensorTypeAndShapeInfo* info = nullptr;
+  Check(Ort().GetTensorTypeAndShape(logits, &info));
+  size_t rank = 0;
+  OrtStatus* status = Ort().GetDimensionsCount(info, &rank);
+  int64_t dims[3] = {0, 0, 0};
+  if (!status && rank == 3) status = Ort().GetDimensions(info, dims, 3);
+  Ort().ReleaseTensorTypeAndShapeInfo(info);
+  Check(status);
+  if (rank != 3 || dims[1] != rows || static_cast<size_t>(dims[2]) != vocab)
+    throw EngineError(code::kModelLoadFailed, "logits output has an unexpected shape; genai_config.json's vocab_size must match the model's lm_head");
+  void* data = nullptr;
+  Check(Ort().GetTensorMutableData(const_cast<OrtValue*>(logits), &data));
+  const size_t offset = static_cast<size_t>(rows - 1) * vocab;
+  if (model_->logitsType() == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16) {
+    const uint16_t* row = static_cast<const uint16_t*>(data) + offset;
+    for (size_t i = 0; i < vocab; ++i) logits_[i] = HalfToFloat(row[i]);
+  } else {
+    const float* row = static_cast<const float*>(data) + offset;
+    std::copy(row, row + vocab, logits_.begin());
+  }
+}
+
+int32_t SequenceCore::Sample(const SamplingParams& params) {
+  scratch_ = logits_;
+  return sampler_.Sample(scratch_, tokens_, params);
+}
+
+}  // namespace phi4

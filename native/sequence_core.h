@@ -1,0 +1,74 @@
+// One sequence slot: its tokens, its preallocated share-buffer KV cache and the decode loop over it.
+//
+// KV layout per layer: K and V are each one [1, kv_heads, capacity, head_size] buffer. The same
+// OrtValue is passed as past_key_values.i.* and bound as present.i.*, so GroupQueryAttention writes
+// new positions in place (it detects the sharing by pointer) and nothing is copied or allocated per
+// decode step.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "model_core.h"
+#include "sampler.h"
+
+namespace phi4 {
+
+class SequenceCore {
+ public:
+  // Allocates the KV buffers (blocking: call from a worker thread).
+  SequenceCore(std::shared_ptr<ModelCore> model, int capacity);
+  ~SequenceCore();
+
+  // Appends `tokens` and runs the model over every position whose KV is not yet valid (the new
+  // tokens, or the whole sequence after a LongRoPE regime change), in prefill chunks. Afterwards
+  // lastLogits() holds the logits row of the final position. On failure (including cancellation) the
+  // sequence keeps its previous tokens. An empty `tokens` keeps the logits of the last run (so the
+  // caller can sample again) and fails if there are none.
+  void Append(const std::vector<int32_t>& tokens);
+  int32_t Sample(const SamplingParams& params);
+  void Seed(uint64_t seed) { sampler_.Seed(seed); }
+
+  const std::vector<float>& lastLogits() const { return logits_; }
+  const std::vector<int32_t>& tokens() const { return tokens_; }
+  int length() const { return static_cast<int>(tokens_.size()); }
+  int capacity() const { return capacity_; }
+  // How many leading positions have valid KV under the current RoPE regime.
+  int kvValid() const { return kvValid_; }
+  bool longRopeRegime() const { return kvLong_; }
+  const ModelCore& model() const { return *model_; }
+
+  // Shrinks the logical length; KV beyond it is simply ignored (share-buffer rewind).
+  void Rewind(int length);
+
+  // Asks a running Append to stop: ORT's terminate flag for the current Run, and a flag checked
+  // between prefill chunks. Thread-safe. ResetCancel() is called on the event loop before each
+  // Append is queued, so a cancel that arrives before the worker starts is not lost.
+  void Cancel();
+  void ResetCancel();
+
+ private:
+  void RunChunk(int start, int count, bool last);
+  void CopyLastRow(const OrtValue* logits, int rows);
+
+  std::shared_ptr<ModelCore> model_;
+  const int capacity_;
+  int maskWidthMax_;
+  std::vector<int32_t> tokens_;
+  int kvValid_ = 0;
+  bool kvLong_ = false;
+  int logitsAt_ = -1;  // sequence length the logits_ row belongs to (-1: none)
+
+  std::vector<ValuePtr> kv_;  // per layer: K, V  ([1, kv_heads, capacity, head_size])
+  std::vector<int64_t> ids_, mask_, positions_;
+  std::vector<uint8_t> decodeLogitsData_;
+  ValuePtr decodeLogits_;  // [1, 1, vocab], bound as the logits output of single-token steps
+  std::vector<float> logits_;
+  std::vector<float> scratch_;
+  Sampler sampler_;
+  RunOptionsPtr runOptions_;
+  std::atomic<bool> cancelled_{false};
+};
+
+}  // namespace phi4

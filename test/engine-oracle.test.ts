@@ -1,0 +1,85 @@
+/**
+ * The engine against the oracle: greedy tokens equal the argmax of a full recomputation of the same
+ * model.onnx through onnxruntime-node, and last-row logits agree to 1e-3 relative. Covers prefill in
+ * one run and in chunks, decode, and prompts that cross the LongRoPE switch (tiny: 64 tokens).
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
+import { loadModel, type Model } from "../lib/index.js";
+import { argmax, Oracle, relativeError } from "./helpers/oracle.js";
+
+const models = inject("models");
+
+/** Deterministic pseudo-random token ids below `vocab`. */
+function tokenIds(count: number, vocab: number, seed: number): number[] {
+  let x = seed;
+  return Array.from({ length: count }, () => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return x % vocab;
+  });
+}
+
+describe.each([
+  { name: "tiny", dir: models.tiny },
+  { name: "tiny-phi4", dir: models.tinyPhi4 },
+])("$name", ({ dir }) => {
+  let model: Model;
+  let chunked: Model;
+  let oracle: Oracle;
+
+  beforeAll(async () => {
+    model = await loadModel(dir);
+    // Small prefill chunks so long prompts take several runs, including under the long RoPE regime.
+    chunked = await loadModel(dir, { prefillChunk: 16 });
+    oracle = await Oracle.load(dir);
+  });
+  afterAll(async () => {
+    await model.dispose();
+    await chunked.dispose();
+    await oracle.release();
+  });
+
+  const cases = [
+    { label: "short prompt", prompt: 5, generate: 12 },
+    { label: "prompt that decodes across the RoPE switch", prompt: 55, generate: 20 },
+    { label: "prompt already past the RoPE switch", prompt: 90, generate: 8 },
+  ];
+
+  for (const { label, prompt, generate } of cases) {
+    it(`greedy tokens equal full recomputation: ${label}`, async () => {
+      const ids = tokenIds(prompt, Math.min(model.folder.vocabSize, 5000), prompt);
+      const expected = await oracle.greedy(ids, generate);
+      for (const m of [model, chunked]) {
+        const sequence = await m.createSequence({ capacity: 200 });
+        const result = await sequence.generateText(ids, { maxTokens: generate, stopTokens: [], sampling: { greedy: true } });
+        expect(result.tokens).toEqual(expected);
+        expect(result.stopReason).toBe("max_tokens");
+        await sequence.dispose();
+      }
+    });
+  }
+
+  it("last-row logits agree to 1e-3 relative at every step, across the switch", async () => {
+    const ids = tokenIds(60, Math.min(model.folder.vocabSize, 5000), 7);
+    const sequence = await chunked.createSequence({ capacity: 128 });
+    let logits = await sequence.evaluate(ids);
+    const tokens = [...ids];
+    for (let step = 0; step < 8; step++) {
+      const reference = await oracle.lastLogits(tokens);
+      expect(relativeError(logits, reference)).toBeLessThan(1e-3);
+      expect(argmax(logits)).toBe(argmax(reference));
+      const next = argmax(logits);
+      tokens.push(next);
+      logits = await sequence.evaluate([next]);
+    }
+    expect(tokens.length).toBeGreaterThan(64); // crossed tiny's original_max_position_embeddings
+    await sequence.dispose();
+  });
+
+  it("the random model is not degenerate: different prompts give different greedy tokens", async () => {
+    const vocab = Math.min(model.folder.vocabSize, 5000);
+    const firsts = new Set<number>();
+    for (let seed = 1; seed <= 6; seed++) firsts.add(argmax(await oracle.lastLogits(tokenIds(6, vocab, seed))));
+    expect(firsts.size).toBeGreaterThan(2);
+  });
+});

@@ -1,0 +1,31 @@
+/**
+ * Writes the test model folders once per run (tiny and tiny-phi4, with the project's own model maker)
+ * and hands their paths to the test files; removes them afterwards.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+
+import type { TestProject } from "vitest/node";
+
+import { makeModel } from "../../lib/modelmaker/index.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    models: { tiny: string; tinyPhi4: string };
+  }
+}
+
+let root: string | undefined;
+
+export default async function setup(project: TestProject) {
+  root = await mkdtemp(path.join(os.tmpdir(), "phi4-test-models-"));
+  const tiny = path.join(root, "tiny");
+  const tinyPhi4 = path.join(root, "tiny-phi4");
+  await makeModel({ preset: "tiny", outDir: tiny, seed: 1 });
+  await makeModel({ preset: "tiny-phi4", outDir: tinyPhi4, seed: 2 });
+  project.provide("models", { tiny, tinyPhi4 });
+  return async () => {
+    if (root) await rm(root, { recursive: true, force: true });
+  };
+}

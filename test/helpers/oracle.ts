@@ -1,0 +1,75 @@
+/**
+ * The correctness oracle: the same model.onnx run through onnxruntime-node's JS API with full
+ * recomputation (empty past, the whole sequence every time), independent of the native engine.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
+import * as ort from "onnxruntime-node";
+
+export class Oracle {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly layers: number,
+    private readonly kvHeads: number,
+    private readonly headSize: number,
+  ) {}
+
+  static async load(dir: string): Promise<Oracle> {
+    const config = JSON.parse(readFileSync(path.join(dir, "genai_config.json"), "utf8"));
+    const d = config.model.decoder;
+    const session = await ort.InferenceSession.create(path.join(dir, d.filename), { intraOpNumThreads: 1 });
+    return new Oracle(session, d.num_hidden_layers, d.num_key_value_heads, d.head_size);
+  }
+
+  /** Logits of the last position after running all of `tokens` from scratch. */
+  async lastLogits(tokens: readonly number[]): Promise<Float32Array> {
+    const n = tokens.length;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor("int64", BigInt64Array.from(tokens.map(BigInt)), [1, n]),
+      attention_mask: new ort.Tensor("int64", new BigInt64Array(n).fill(1n), [1, n]),
+    };
+    for (let i = 0; i < this.layers; i++) {
+      for (const kind of ["key", "value"]) {
+        feeds[`past_key_values.${i}.${kind}`] = new ort.Tensor("float32", new Float32Array(0), [1, this.kvHeads, 0, this.headSize]);
+      }
+    }
+    const out = await this.session.run(feeds, ["logits"]);
+    const logits = out.logits.data as Float32Array;
+    const vocab = logits.length / n;
+    return logits.slice((n - 1) * vocab, n * vocab);
+  }
+
+  /** Greedy continuation by full recomputation. */
+  async greedy(prompt: readonly number[], count: number): Promise<number[]> {
+    const tokens = [...prompt];
+    const out: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const next = argmax(await this.lastLogits(tokens));
+      out.push(next);
+      tokens.push(next);
+    }
+    return out;
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+export function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+/** max |a - b| / max |b|: the relative error of a logits row. */
+export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / scale;
+}
