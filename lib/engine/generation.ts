@@ -50,14 +50,17 @@ export class Generation implements AsyncIterable<GenerationChunk> {
   private iterated = false;
 
   /** @internal Use Sequence.generate. */
-  constructor(sequence: Sequence, prompt: number[], options: GenerateOptions) {
+  constructor(sequence: Sequence, prompt: number[], options: GenerateOptions, onSettled: () => void) {
     const signal = options.signal ? AbortSignal.any([options.signal, this.abort.signal]) : this.abort.signal;
+    // onSettled runs before anyone awaiting `result` resumes, so the sequence is idle by then.
     this.result = this.run(sequence, prompt, options, signal).then(
       (result) => {
+        onSettled();
         this.enqueue({ done: true });
         return result;
       },
       (error: unknown) => {
+        onSettled();
         this.enqueue({ error });
         throw error;
       },

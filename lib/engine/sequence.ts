@@ -48,8 +48,8 @@ export class Sequence {
   generate(input: readonly number[] | string, options: GenerateOptions = {}): Generation {
     this.assertIdle();
     const tokens = typeof input === "string" ? this.model.tokenizer.encode(input) : [...input];
-    const generation = new Generation(this, tokens, options);
-    this.running = generation.result.catch(() => undefined).finally(() => (this.running = null));
+    const generation = new Generation(this, tokens, options, () => (this.running = null));
+    this.running = generation.result.catch(() => undefined);
     return generation;
   }
 
@@ -65,21 +65,28 @@ export class Sequence {
   async evaluate(tokens: readonly number[]): Promise<Float32Array> {
     this.assertIdle();
     const task = this.step(tokens, { returnLogits: true });
-    this.running = task.catch(() => undefined).finally(() => (this.running = null));
-    const result = await task;
-    return result.logits!;
+    this.running = task.catch(() => undefined);
+    try {
+      return (await task).logits!;
+    } finally {
+      this.running = null;
+    }
   }
 
-  /** Drops tokens after `length` (the KV cache keeps them, unused, until overwritten). */
+  /**
+   * Keeps the first `length` tokens. The last kept token is re-evaluated by the next call, so
+   * `generate([])` continues from exactly there. (The KV cache is not cleared; later positions are
+   * simply overwritten.)
+   */
   rewind(length: number): void {
     this.assertIdle();
     if (!Number.isInteger(length) || length < 0 || length > this.allTokens.length) {
       throw new Phi4Error("INVALID_ARGUMENT", `cannot rewind to ${length}: the sequence has ${this.allTokens.length} tokens`);
     }
-    const evaluated = this.allTokens.length - (this.pending === null ? 0 : 1);
-    callNativeSync(() => this.native.rewind(Math.min(length, evaluated)));
+    if (length === this.allTokens.length) return;
+    callNativeSync(() => this.native.rewind(Math.max(0, length - 1)));
     this.allTokens.length = length;
-    if (length <= evaluated) this.pending = null;
+    this.pending = length > 0 ? this.allTokens[length - 1] : null;
   }
 
   /** Aborts a running generation and frees the KV cache. Safe to call twice. */

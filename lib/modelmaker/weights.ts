@@ -12,12 +12,26 @@ const CHUNK_BYTES = 16 << 20;
 /** Embedding values are uniform with this standard deviation (like the usual N(0, 0.02) init). */
 const EMBED_STD = 0.02;
 
-/** E[(q - 8)^2] for a uniformly random nibble q, the variance of a random int4 weight around zero point 8. */
-const NIBBLE_SECOND_MOMENT = 21.5;
+/**
+ * Random bytes with every nibble 0 replaced by 8, so weights (q - 8) are symmetric in -7..7 with mean 0.
+ * Plain random nibbles have mean -0.5: that bias adds the same amount to every output column, and
+ * over many layers the all-ones direction it feeds grows until every input gives the same hidden
+ * state (and the same greedy token).
+ */
+const ZERO_MEAN_NIBBLES = Uint8Array.from({ length: 256 }, (_, b) => {
+  const lo = b & 15 || 8;
+  const hi = b >> 4 || 8;
+  return lo | (hi << 4);
+});
 
-function* randomBytes(rng: Rng, length: number): Generator<Uint8Array> {
+/** E[(q - 8)^2] over those nibbles: (2 * (1 + 4 + ... + 49)) / 16. */
+const NIBBLE_SECOND_MOMENT = 17.5;
+
+function* randomNibbles(rng: Rng, length: number): Generator<Uint8Array> {
   for (let done = 0; done < length; done += CHUNK_BYTES) {
-    yield rng.bytes(Math.min(CHUNK_BYTES, length - done));
+    const bytes = rng.bytes(Math.min(CHUNK_BYTES, length - done));
+    for (let i = 0; i < bytes.length; i++) bytes[i] = ZERO_MEAN_NIBBLES[bytes[i]];
+    yield bytes;
   }
 }
 
@@ -26,7 +40,7 @@ function* floats(values: () => Float32Array): Generator<Uint8Array> {
   yield new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
-/** MatMulNBits B of a random int4 matrix: uint8 [N, K/32, 16], every nibble uniform. */
+/** MatMulNBits B of a random int4 matrix: uint8 [N, K/32, 16]. */
 export function randomInt4Weight(name: string, n: number, k: number, seed: number): TensorSpec {
   const byteLength = (n * k) / 2;
   return {
@@ -34,7 +48,7 @@ export function randomInt4Weight(name: string, n: number, k: number, seed: numbe
     dataType: DataType.UINT8,
     dims: [n, k / BLOCK, BLOCK / 2],
     byteLength,
-    chunks: () => randomBytes(new Rng(seed, name), byteLength),
+    chunks: () => randomNibbles(new Rng(seed, name), byteLength),
   };
 }
 

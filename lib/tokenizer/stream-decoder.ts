@@ -1,7 +1,7 @@
 // Incremental detokenization for streaming. Byte-level BPE tokens can end in the middle of a UTF-8
 // character (an emoji is often 2-4 tokens), and decoding such a prefix yields U+FFFD. So text is only
 // emitted once it decodes without a trailing U+FFFD, and each step decodes just the tokens since the
-// last emitted boundary (the same prefix/read-offset scheme as TGI and vLLM), not the whole sequence.
+// last emitted boundary (the prefix/read-offset scheme of TGI and vLLM), not the whole sequence.
 
 import type { Tokenizer } from "./tokenizer.js";
 
@@ -10,9 +10,8 @@ import type { Tokenizer } from "./tokenizer.js";
 const MAX_PENDING = 8;
 
 export class StreamDecoder {
+  /** ids[0..read) were emitted last time and anchor the next decode; ids[read..] are not emitted yet. */
   private ids: number[] = [];
-  /** ids[0..prefix) are done; ids[prefix..read) were emitted and anchor the next decode. */
-  private prefix = 0;
   private read = 0;
 
   constructor(
@@ -31,23 +30,20 @@ export class StreamDecoder {
   flush(): string {
     const rest = this.emit(true);
     this.ids = [];
-    this.prefix = this.read = 0;
+    this.read = 0;
     return rest;
   }
 
   private emit(force: boolean): string {
-    const anchor = this.decode(this.prefix, this.read);
-    const text = this.decode(this.prefix, this.ids.length);
+    // Decoding the anchor along with the new tokens keeps context-dependent decoders (SentencePiece's
+    // leading space) right; the delta is what the new tokens add to the anchor's text.
+    const anchor = this.tokenizer.decode(this.ids.slice(0, this.read), this.opts);
+    const text = this.tokenizer.decode(this.ids, this.opts);
     if (!force && text.endsWith("\uFFFD")) return "";
-    // The tokens just emitted become the next anchor; everything before them is dropped, so the
-    // working window stays a few tokens long (tokens that decode to nothing advance it too).
+    // The tokens just emitted become the next anchor and older ones are dropped, so the window stays a
+    // few tokens long (tokens that decode to nothing move it on too).
     this.ids = this.ids.slice(this.read);
-    this.prefix = 0;
     this.read = this.ids.length;
     return text.slice(anchor.length);
-  }
-
-  private decode(from: number, to: number): string {
-    return from === to ? "" : this.tokenizer.decode(this.ids.slice(from, to), this.opts);
   }
 }

@@ -17,8 +17,13 @@
 // "<|reserved_ID|>" placeholders so every embedding row decodes to something.
 
 export const PHI4_VOCAB_SIZE = 200064;
-export const ENDOFTEXT = "<|endoftext|>";
-export const END = "<|end|>";
+const ENDOFTEXT = "<|endoftext|>";
+
+export interface AddedTokenSpec {
+  id: number;
+  content: string;
+  special: boolean;
+}
 
 /** Phi-4-mini's named added tokens at their real ids; `special: false` ones survive skipSpecialTokens. */
 export const PHI4_NAMED_TOKENS: ReadonlyArray<AddedTokenSpec> = [
@@ -54,12 +59,6 @@ export const O200K_PATTERN = [
   "\\s+(?!\\S)",
   "\\s+",
 ].join("|");
-
-export interface AddedTokenSpec {
-  id: number;
-  content: string;
-  special: boolean;
-}
 
 /** Added-token entry in tokenizer.json's shape. */
 function addedTokenJson(t: AddedTokenSpec) {
