@@ -27,6 +27,7 @@ export interface TokenizerFiles {
   padTokenId: number;
 }
 
+/** Cap on learned merges; the corpus runs out first (~320 pairs occur at least twice). */
 const TINY_MERGES = 512;
 /** Like Phi-4's 200064, the tiny vocabulary is padded to a multiple of 64 rows. */
 const ROW_MULTIPLE = 64;
