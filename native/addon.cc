@@ -1,7 +1,9 @@
-// Module entry: exports Runtime (the only constructor JS calls directly), Model and Sequence.
+// Module entry: exports Runtime (the only constructor JS calls directly), Model and Sequence, and the
+// measureReadBandwidth probe the benchmarks use.
 #include <napi.h>
 
 #include "addon_data.h"
+#include "bandwidth.h"
 #include "model.h"
 #include "runtime.h"
 #include "sequence.h"
@@ -18,6 +20,7 @@ Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("Runtime", Runtime::Init(env));
   exports.Set("Model", model);
   exports.Set("Sequence", sequence);
+  exports.Set("measureReadBandwidth", Napi::Function::New(env, MeasureReadBandwidth, "measureReadBandwidth"));
   return exports;
 }
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
@@ -267,7 +267,7 @@ describe("phi4-mini preset", () => {
   it("writes external data that onnxruntime loads and runs (one layer, small vocab)", async () => {
     const shape: ModelShape = { ...PHI4, numLayers: 1, maxPositionEmbeddings: 8192 };
     const dir = path.join(tmp, "phi4-external");
-    await import("node:fs/promises").then((fs) => fs.mkdir(dir, { recursive: true }));
+    await mkdir(dir, { recursive: true });
     const progress: number[] = [];
     const written = await writeOnnxModel({
       graph: buildPhi3Graph({ shape, vocabSize: 512, seed: 3 }),

@@ -1,5 +1,6 @@
 /** The phi4 command: dispatches to one module per subcommand; errors print their code and message. */
 import { Phi4Error } from "../engine/errors.js";
+import { benchCommand } from "./commands/bench.js";
 import { demoCommand } from "./commands/demo.js";
 import { generateCommand } from "./commands/generate.js";
 import { infoCommand } from "./commands/info.js";
@@ -9,6 +10,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
   generate: { run: generateCommand, summary: "generate from --tokens, --prompt or --chat (--json for one JSON object)" },
   info: { run: infoCommand, summary: "ONNX Runtime version and providers; --model DIR for a model folder" },
   "make-model": { run: makeModelCommand, summary: "write a random-weight model folder (--preset tiny|tiny-phi4|phi4-mini --out DIR)" },
+  bench: { run: benchCommand, summary: "benchmarks: bench decode --model DIR (load, TTFT, prefill/decode tokens/s, bandwidth roofline)" },
   demo: { run: demoCommand, summary: "stream a chat reply from the tiny-phi4 test model (npm start)" },
 };
 

@@ -83,4 +83,6 @@ export interface NativeRuntime {
 
 export interface NativeBinding {
   Runtime: new (libraryPath: string, logLevel?: number) => NativeRuntime;
+  /** Best-pass read bandwidth (bytes/s) of `threads` threads summing a `megabytes` MiB buffer. */
+  measureReadBandwidth(megabytes: number, threads: number): Promise<number>;
 }

@@ -57,7 +57,7 @@ export function hfConfig(shape: ModelShape, tok: TokenizerFiles): object {
     attention_bias: false,
     attention_dropout: 0.0,
     bos_token_id: tok.bosTokenId,
-    eos_token_id: tok.eosTokenIds[0],
+    eos_token_id: tok.eosTokenIds,
     pad_token_id: tok.padTokenId,
     hidden_act: "silu",
     hidden_size: shape.hiddenSize,

@@ -16,7 +16,6 @@ export const DataType = {
   UINT8: 2,
   INT32: 6,
   INT64: 7,
-  BOOL: 9,
 } as const;
 export type DataType = (typeof DataType)[keyof typeof DataType];
 

@@ -35,11 +35,6 @@ function* randomNibbles(rng: Rng, length: number): Generator<Uint8Array> {
   }
 }
 
-function* floats(values: () => Float32Array): Generator<Uint8Array> {
-  const v = values();
-  yield new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-}
-
 /** MatMulNBits B of a random int4 matrix: uint8 [N, K/32, 16]. */
 export function randomInt4Weight(name: string, n: number, k: number, seed: number): TensorSpec {
   const byteLength = (n * k) / 2;
@@ -84,12 +79,11 @@ export function normWeight(name: string, hidden: number, seed: number): TensorSp
     dataType: DataType.FLOAT,
     dims: [hidden],
     byteLength: hidden * 4,
-    chunks: () =>
-      floats(() => {
-        const values = new Float32Array(hidden);
-        new Rng(seed, name).fillUniform(values, 0.9, 1.1);
-        return values;
-      }),
+    *chunks() {
+      const values = new Float32Array(hidden);
+      new Rng(seed, name).fillUniform(values, 0.9, 1.1);
+      yield new Uint8Array(values.buffer);
+    },
   };
 }
 

@@ -1,0 +1,65 @@
+/** Markdown rendering of benchmark results (what bench/results/*.md hold). */
+import path from "node:path";
+
+import type { DecodeBenchResult } from "./decode.js";
+
+// Decimal units throughout, so bandwidth (GB/s) over bytes per token (GB) reads as tokens/s.
+function bytes(n: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${n.toFixed(i === 0 ? 0 : 2)} ${units[i]}`;
+}
+
+function table(header: [string, string], rows: [string, string][]): string[] {
+  return [`| ${header[0]} | ${header[1]} |`, "| --- | --- |", ...rows.map(([k, v]) => `| ${k} | ${v.replaceAll("|", "\\|")} |`), ""];
+}
+
+export function decodeReportMarkdown(r: DecodeBenchResult): string {
+  const { settings: s, results: x, machine: m, model } = r;
+  const rate = (n: number) => `${n.toFixed(2)} tokens/s`;
+  return [
+    `# Decode benchmark: ${path.basename(model.dir)}`,
+    "",
+    `${r.date}, ${s.threads} threads, ${s.promptTokens}-token prompt, ${s.genTokens} tokens generated greedily, median of ${s.runs} runs after a warm-up.`,
+    "",
+    ...table(
+      ["Metric", "Value"],
+      [
+        ["Load", `${x.loadMs.toFixed(0)} ms`],
+        ["Time to first token", `${x.ttftMs.toFixed(1)} ms`],
+        ["Prefill", rate(x.prefillTokensPerSec)],
+        ["Decode", `${rate(x.decodeTokensPerSec)} (runs: ${x.decodeTokensPerSecRuns.map((v) => v.toFixed(2)).join(", ")})`],
+        ["Peak RSS", bytes(x.peakRssBytes)],
+        [`Read bandwidth (${s.bandwidthMiB} MiB buffer, ${s.threads} threads)`, `${bytes(x.readBandwidthBytesPerSec)}/s`],
+        ["Weight bytes read per token", bytes(model.weightBytesPerToken)],
+        ["Decode roofline (bandwidth / bytes per token)", rate(x.rooflineTokensPerSec)],
+        ["Decode / roofline", `${(x.rooflineFraction * 100).toFixed(1)}%`],
+      ],
+    ),
+    ...table(
+      ["Machine", ""],
+      [
+        ["CPU", m.cpuModel],
+        ["Cores", `${m.logicalCores} logical, ${m.physicalCores} physical`],
+        ["Memory", bytes(m.totalMemoryBytes)],
+        ["OS", m.os],
+        ["Node", m.node],
+        ["ONNX Runtime", m.onnxruntime],
+      ],
+    ),
+    ...table(
+      ["Model", ""],
+      [
+        ["Folder", model.dir],
+        ["model.onnx sha256", `\`${model.modelOnnxSha256}\``],
+        ["model.onnx", bytes(model.modelOnnxBytes)],
+        ["External data (not hashed)", bytes(model.externalDataBytes)],
+        [`Embedding table (${model.vocabSize} x ${model.hiddenSize}; one row read per token)`, bytes(model.embeddingBytes)],
+      ],
+    ),
+  ].join("\n");
+}

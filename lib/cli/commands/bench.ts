@@ -1,0 +1,60 @@
+/** phi4 bench: benchmarks, one subcommand each (`decode` for now). Progress goes to stderr, results to stdout. */
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { parseArgs } from "node:util";
+
+import { benchDecode } from "../../bench/decode.js";
+import { decodeReportMarkdown } from "../../bench/report.js";
+import { Phi4Error } from "../../engine/errors.js";
+import { optionalNumber, requireString } from "../args.js";
+
+const decodeUsage = `usage: phi4 bench decode --model DIR [--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--runs 3]
+       [--bandwidth-mib 1024] [--json] [--out FILE.json]`;
+
+const BENCHMARKS: Record<string, (argv: string[]) => Promise<void>> = { decode: decodeCommand };
+
+const usage = `usage: phi4 bench <${Object.keys(BENCHMARKS).join("|")}> [options]`;
+
+export async function benchCommand(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (name === undefined || !Object.hasOwn(BENCHMARKS, name)) {
+    throw new Phi4Error("INVALID_ARGUMENT", `${name === undefined ? "which benchmark?" : `unknown benchmark "${name}"`}\n${usage}`);
+  }
+  await BENCHMARKS[name](rest);
+}
+
+async function decodeCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: "string" },
+      "prompt-tokens": { type: "string" },
+      "gen-tokens": { type: "string" },
+      threads: { type: "string" },
+      runs: { type: "string" },
+      "bandwidth-mib": { type: "string" },
+      json: { type: "boolean" },
+      out: { type: "string" },
+    },
+  });
+  const out = values.out;
+  if (out !== undefined && !out.endsWith(".json")) throw new Phi4Error("INVALID_ARGUMENT", `--out must name a .json file (the .md goes next to it)\n${decodeUsage}`);
+  const result = await benchDecode({
+    modelDir: requireString(values, "model", decodeUsage),
+    promptTokens: optionalNumber(values, "prompt-tokens", true),
+    genTokens: optionalNumber(values, "gen-tokens", true),
+    threads: optionalNumber(values, "threads", true),
+    runs: optionalNumber(values, "runs", true),
+    bandwidthMiB: optionalNumber(values, "bandwidth-mib", true),
+    onProgress: (message) => process.stderr.write(`[bench decode] ${message}\n`),
+  });
+  const markdown = decodeReportMarkdown(result);
+  if (out !== undefined) {
+    const markdownPath = out.replace(/\.json$/, ".md");
+    await mkdir(path.dirname(path.resolve(out)), { recursive: true });
+    await writeFile(out, JSON.stringify(result, null, 2) + "\n");
+    await writeFile(markdownPath, markdown);
+    process.stderr.write(`[bench decode] wrote ${out} and ${markdownPath}\n`);
+  }
+  process.stdout.write(values.json ? JSON.stringify(result) + "\n" : markdown);
+}
