@@ -18,22 +18,6 @@ Napi::Array StringArray(Napi::Env env, const std::vector<std::string>& items) {
   return out;
 }
 
-class CreateSequenceWorker : public PromiseWorker {
- public:
-  CreateSequenceWorker(Napi::Env env, std::shared_ptr<ModelCore> model, int capacity)
-      : PromiseWorker(env), model_(std::move(model)), capacity_(capacity) {}
-
- protected:
-  // KV buffers can be a gigabyte for a long capacity: allocate them off the event loop.
-  void Run() override { sequence_ = std::make_shared<SequenceCore>(model_, capacity_); }
-  Napi::Value Result(Napi::Env env) override { return Sequence::NewInstance(env, sequence_); }
-
- private:
-  std::shared_ptr<ModelCore> model_;
-  int capacity_;
-  std::shared_ptr<SequenceCore> sequence_;
-};
-
 }  // namespace
 
 Napi::Function Model::Init(Napi::Env env) {
@@ -73,9 +57,10 @@ Napi::Value Model::CreateSequence(const Napi::CallbackInfo& info) {
   if (!core_) return RejectedPromise(env, code::kDisposed, "the model has been disposed");
   if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1)
     return RejectedPromise(env, code::kInvalidArgument, "createSequence(capacity): capacity must be a positive integer");
-  auto* worker = new CreateSequenceWorker(env, core_, info[0].As<Napi::Number>().Int32Value());
-  worker->Queue();
-  return worker->Promise();
+  // KV buffers can be a gigabyte for a long capacity: allocate them off the event loop.
+  int capacity = info[0].As<Napi::Number>().Int32Value();
+  return QueueConstruct<SequenceCore, &Sequence::NewInstance>(
+      env, [model = core_, capacity] { return std::make_shared<SequenceCore>(model, capacity); });
 }
 
 Napi::Value Model::Dispose(const Napi::CallbackInfo& info) {

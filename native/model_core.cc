@@ -119,36 +119,39 @@ void ModelCore::AppendProviders(OrtSessionOptions* options) {
   }
 }
 
-void ModelCore::ReadSignature() {
+namespace {
+
+// Names of the session's inputs (or outputs), and the element type of the one called `typedName`.
+std::vector<std::string> ReadIoNames(OrtSession* session, bool inputs, const std::string& typedName, ONNXTensorElementDataType& type) {
+  const OrtApi& api = Ort();
+  auto getCount = inputs ? api.SessionGetInputCount : api.SessionGetOutputCount;
+  auto getName = inputs ? api.SessionGetInputName : api.SessionGetOutputName;
+  auto getTypeInfo = inputs ? api.SessionGetInputTypeInfo : api.SessionGetOutputTypeInfo;
   OrtAllocator* allocator = nullptr;
-  Check(Ort().GetAllocatorWithDefaultOptions(&allocator));
+  Check(api.GetAllocatorWithDefaultOptions(&allocator));
   size_t count = 0;
-  Check(Ort().SessionGetInputCount(session_.get(), &count));
+  Check(getCount(session, &count));
+  std::vector<std::string> names;
   for (size_t i = 0; i < count; ++i) {
     char* name = nullptr;
-    Check(Ort().SessionGetInputName(session_.get(), i, allocator, &name));
-    inputNames_.emplace_back(name);
-    Check(Ort().AllocatorFree(allocator, name));
-    if (inputNames_.back() == LayerName(spec_.pastKeyFormat, 0)) {
+    Check(getName(session, i, allocator, &name));
+    names.emplace_back(name);
+    Check(api.AllocatorFree(allocator, name));
+    if (names.back() == typedName) {
       OrtTypeInfo* info = nullptr;
-      Check(Ort().SessionGetInputTypeInfo(session_.get(), i, &info));
+      Check(getTypeInfo(session, i, &info));
       TypeInfoPtr owned(info);
-      kvType_ = ElementTypeOf(info);
+      type = ElementTypeOf(info);
     }
   }
-  Check(Ort().SessionGetOutputCount(session_.get(), &count));
-  for (size_t i = 0; i < count; ++i) {
-    char* name = nullptr;
-    Check(Ort().SessionGetOutputName(session_.get(), i, allocator, &name));
-    outputNames_.emplace_back(name);
-    Check(Ort().AllocatorFree(allocator, name));
-    if (outputNames_.back() == spec_.logitsName) {
-      OrtTypeInfo* info = nullptr;
-      Check(Ort().SessionGetOutputTypeInfo(session_.get(), i, &info));
-      TypeInfoPtr owned(info);
-      logitsType_ = ElementTypeOf(info);
-    }
-  }
+  return names;
+}
+
+}  // namespace
+
+void ModelCore::ReadSignature() {
+  inputNames_ = ReadIoNames(session_.get(), true, LayerName(spec_.pastKeyFormat, 0), kvType_);
+  outputNames_ = ReadIoNames(session_.get(), false, spec_.logitsName, logitsType_);
 
   auto requireIn = [&](const std::string& name) {
     if (std::find(inputNames_.begin(), inputNames_.end(), name) == inputNames_.end())

@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <exception>
+#include <memory>
 #include <new>
 #include <string>
 
@@ -60,6 +61,29 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   const char* code_ = code::kOrtError;
 };
+
+// Builds a core object (a session, a KV cache: slow) off the event loop and wraps it for JS:
+// Make() runs on a worker thread, Wrap(env, shared_ptr) on the event loop.
+template <typename Core, typename Make, Napi::Object (*Wrap)(Napi::Env, std::shared_ptr<Core>)>
+class ConstructWorker : public PromiseWorker {
+ public:
+  ConstructWorker(Napi::Env env, Make make) : PromiseWorker(env), make_(std::move(make)) {}
+
+ protected:
+  void Run() override { core_ = make_(); }
+  Napi::Value Result(Napi::Env env) override { return Wrap(env, std::move(core_)); }
+
+ private:
+  Make make_;
+  std::shared_ptr<Core> core_;
+};
+
+template <typename Core, Napi::Object (*Wrap)(Napi::Env, std::shared_ptr<Core>), typename Make>
+Napi::Promise QueueConstruct(Napi::Env env, Make make) {
+  auto* worker = new ConstructWorker<Core, Make, Wrap>(env, std::move(make));
+  worker->Queue();
+  return worker->Promise();
+}
 
 // Returns a promise already rejected with an engine error (for argument checks in async methods).
 inline Napi::Promise RejectedPromise(Napi::Env env, const char* code, const std::string& message) {

@@ -54,21 +54,6 @@ ModelSpec ReadModelSpec(const Napi::Object& o) {
   return spec;
 }
 
-class LoadModelWorker : public PromiseWorker {
- public:
-  LoadModelWorker(Napi::Env env, std::shared_ptr<RuntimeCore> runtime, ModelSpec spec)
-      : PromiseWorker(env), runtime_(std::move(runtime)), spec_(std::move(spec)) {}
-
- protected:
-  void Run() override { model_ = std::make_shared<ModelCore>(runtime_->env(), std::move(spec_)); }
-  Napi::Value Result(Napi::Env env) override { return Model::NewInstance(env, model_); }
-
- private:
-  std::shared_ptr<RuntimeCore> runtime_;
-  ModelSpec spec_;
-  std::shared_ptr<ModelCore> model_;
-};
-
 }  // namespace
 
 RuntimeCore::RuntimeCore(const std::string& libraryPath, int logLevel) {
@@ -113,9 +98,8 @@ Napi::Value Runtime::Providers(const Napi::CallbackInfo& info) {
 
 Napi::Value Runtime::LoadModel(const Napi::CallbackInfo& info) {
   Napi::Object options = RequireObject(info, 0, "loadModel(spec): spec");
-  auto* worker = new LoadModelWorker(info.Env(), core_, ReadModelSpec(options));
-  worker->Queue();
-  return worker->Promise();
+  return QueueConstruct<ModelCore, &Model::NewInstance>(
+      info.Env(), [runtime = core_, spec = ReadModelSpec(options)] { return std::make_shared<ModelCore>(runtime->env(), spec); });
 }
 
 }  // namespace phi4
