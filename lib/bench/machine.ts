@@ -2,7 +2,7 @@
 import os from "node:os";
 
 import { loadBinding } from "../engine/binding.js";
-import { callNative, Phi4Error } from "../engine/errors.js";
+import { callNative } from "../engine/errors.js";
 import { runtimeInfo } from "../engine/runtime.js";
 import { physicalCoreCount } from "../engine/threads.js";
 
@@ -28,9 +28,8 @@ export function machineFacts(): MachineFacts {
   };
 }
 
-/** Best-pass read bandwidth in bytes/s of `threads` threads summing a `mib` MiB buffer (native). */
+/** Best-pass read bandwidth in bytes/s of `threads` threads summing a `mib` MiB buffer (native/bandwidth.cc). */
 export async function measureReadBandwidth(mib: number, threads: number): Promise<number> {
-  if (!Number.isInteger(mib) || mib < 1) throw new Phi4Error("INVALID_ARGUMENT", `the bandwidth buffer must be a positive whole number of MiB (got ${mib})`);
   const binding = loadBinding();
   return callNative(() => binding.measureReadBandwidth(mib, threads));
 }

@@ -1,0 +1,77 @@
+/** phi4 bench decode, run from the compiled dist/ as a user would: output shape and sane values (no timing thresholds). */
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+
+import { describe, expect, inject, it } from "vitest";
+
+const run = promisify(execFile);
+const models = inject("models");
+const bin = path.resolve("bin/phi4.js");
+const quick = ["--prompt-tokens", "16", "--gen-tokens", "8", "--runs", "1", "--bandwidth-mib", "64"];
+
+describe("phi4 bench decode", () => {
+  it("--json prints one JSON object with the figures, machine facts and model identity", async () => {
+    const { stdout } = await run(process.execPath, [bin, "bench", "decode", "--model", models.tiny, ...quick, "--json"]);
+    const lines = stdout.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    const out = JSON.parse(lines[0]);
+    expect(out.benchmark).toBe("decode");
+    expect(Number.isNaN(Date.parse(out.date))).toBe(false);
+    expect(out.settings).toMatchObject({ promptTokens: 16, genTokens: 8, runs: 1, bandwidthMiB: 64 });
+    expect(out.settings.threads).toBeGreaterThanOrEqual(1);
+
+    const r = out.results;
+    for (const key of ["loadMs", "ttftMs", "prefillTokensPerSec", "decodeTokensPerSec", "peakRssBytes", "rooflineTokensPerSec", "rooflineFraction"]) {
+      expect(r[key], key).toBeGreaterThan(0);
+    }
+    expect(r.decodeTokensPerSecRuns).toHaveLength(1);
+    expect(r.readBandwidthBytesPerSec).toBeGreaterThan(1e8);
+    expect(r.rooflineTokensPerSec).toBeCloseTo(r.readBandwidthBytesPerSec / out.model.weightBytesPerToken, 6);
+
+    expect(out.machine.cpuModel).toEqual(expect.any(String));
+    expect(out.machine.logicalCores).toBeGreaterThanOrEqual(out.machine.physicalCores);
+    expect(out.machine.physicalCores).toBeGreaterThanOrEqual(1);
+    expect(out.machine.totalMemoryBytes).toBeGreaterThan(0);
+    expect(out.machine.node).toBe(process.version);
+    expect(out.machine.onnxruntime).toMatch(/^1\.\d+/);
+    expect(out.machine.os).toEqual(expect.any(String));
+
+    expect(out.model.dir).toBe(path.resolve(models.tiny));
+    expect(out.model.modelOnnxSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(out.model.externalDataBytes).toBe(0);
+    // The tiny model's fp32 embedding table (vocab x hidden x 4) is left out of the bytes read per token.
+    expect(out.model.embeddingBytes).toBe(out.model.vocabSize * out.model.hiddenSize * 4);
+    expect(out.model.weightBytesPerToken).toBe(out.model.modelOnnxBytes - out.model.embeddingBytes + out.model.hiddenSize * 4);
+  });
+
+  it("--out writes FILE.json and FILE.md, and prints the markdown table", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "phi4-bench-"));
+    try {
+      const file = path.join(dir, "nested", "result.json");
+      const { stdout } = await run(process.execPath, [bin, "bench", "decode", "--model", models.tiny, ...quick, "--out", file]);
+      expect(stdout).toMatch(/^# Decode benchmark: tiny/);
+      expect(stdout).toMatch(/\| Decode \/ roofline \| [\d.]+% \|/);
+      expect(JSON.parse(await readFile(file, "utf8")).benchmark).toBe("decode");
+      expect(await readFile(path.join(dir, "nested", "result.md"), "utf8")).toBe(stdout);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("rejects an unknown benchmark and bad arguments with a message", async () => {
+    const fails = async (...args: string[]) => {
+      const error = await run(process.execPath, [bin, "bench", ...args]).then(
+        () => undefined,
+        (e: unknown) => e as { code: number; stderr: string },
+      );
+      expect(error?.code).toBe(1);
+      return error!.stderr;
+    };
+    expect(await fails("nope")).toMatch(/unknown benchmark "nope"/);
+    expect(await fails("decode", "--model", models.tiny, "--gen-tokens", "1")).toMatch(/--gen-tokens must be an integer >= 2/);
+    expect(await fails("decode", "--model", models.tiny, "--out", "result.txt")).toMatch(/--out must name a \.json file/);
+  });
+});
