@@ -34,7 +34,8 @@ export interface DecodeBenchResult {
   date: string;
   settings: { promptTokens: number; genTokens: number; runs: number; threads: number; bandwidthMiB: number };
   model: {
-    dir: string;
+    /** The model folder's name (not its path). */
+    name: string;
     /** Hash of model.onnx alone: with external data that is the graph, not the gigabytes of weights. */
     modelOnnxSha256: string;
     modelOnnxBytes: number;
@@ -100,7 +101,8 @@ export async function benchDecode(options: DecodeBenchOptions): Promise<DecodeBe
     date,
     settings: { promptTokens, genTokens, runs, threads: model.threads, bandwidthMiB },
     model: {
-      dir: model.folder.dir,
+      // The folder's name only: results are published, and the model file hash identifies the model.
+      name: path.basename(model.folder.dir),
       ...files,
       vocabSize: model.folder.vocabSize,
       hiddenSize: model.folder.config.model.decoder.hidden_size,

@@ -1,5 +1,4 @@
 /** Markdown rendering of benchmark results (what bench/results/*.md hold). */
-import path from "node:path";
 
 import type { DecodeBenchResult } from "./decode.js";
 
@@ -22,7 +21,7 @@ export function decodeReportMarkdown(r: DecodeBenchResult): string {
   const { settings: s, results: x, machine: m, model } = r;
   const rate = (n: number) => `${n.toFixed(2)} tokens/s`;
   return [
-    `# Decode benchmark: ${path.basename(model.dir)}`,
+    `# Decode benchmark: ${model.name}`,
     "",
     `${r.date}, ${s.threads} threads, ${s.promptTokens}-token prompt, ${s.genTokens} tokens generated greedily, median of ${s.runs} runs after a warm-up.`,
     "",
@@ -54,7 +53,7 @@ export function decodeReportMarkdown(r: DecodeBenchResult): string {
     ...table(
       ["Model", ""],
       [
-        ["Folder", model.dir],
+        ["Folder", model.name],
         ["model.onnx sha256", `\`${model.modelOnnxSha256}\``],
         ["model.onnx", bytes(model.modelOnnxBytes)],
         ["External data (not hashed)", bytes(model.externalDataBytes)],

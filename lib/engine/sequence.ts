@@ -105,7 +105,9 @@ export class Sequence {
    */
   async step(tokens: readonly number[], options: NativeEvalOptions, signal?: AbortSignal) {
     const input = this.pending === null ? [...tokens] : [this.pending, ...tokens];
+    // Checked before every step: an abort or a dispose between two native calls stops the loop here.
     if (signal?.aborted) throw new Phi4Error("ABORTED", "generation was aborted");
+    if (this.disposed) throw new Phi4Error("ABORTED", "generation was aborted: the sequence was disposed");
     const onAbort = () => this.native.cancel();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
