@@ -116,6 +116,14 @@ describe("sequence errors", () => {
     await sequence.dispose();
   });
 
+  it("errors from native code keep the JavaScript stack of the call", async () => {
+    const sequence = await model.createSequence({ capacity: 8 });
+    const error = await expectCode(sequence.evaluate([model.folder.vocabSize + 5]), "TOKEN_OUT_OF_RANGE");
+    expect(error.stack).toContain("engine-errors.test.ts");
+    expect(error.message).toContain(String(model.folder.vocabSize + 5));
+    await sequence.dispose();
+  });
+
   it("a prompt over the capacity is CAPACITY_EXCEEDED, and generation stops at the capacity", async () => {
     const sequence = await model.createSequence({ capacity: 16 });
     const error = await expectCode(sequence.generateText(Array.from({ length: 17 }, (_, i) => i + 1)), "CAPACITY_EXCEEDED");
