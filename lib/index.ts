@@ -10,7 +10,7 @@
 export { Phi4Error, type Phi4ErrorCode } from "./engine/errors.js";
 export { loadModel, Model, type CreateSequenceOptions, type LoadModelOptions, type ProviderName } from "./engine/model.js";
 export { Sequence } from "./engine/sequence.js";
-export { Generation, type GenerateOptions, type GenerationChunk, type GenerationResult, type StopReason } from "./engine/generation.js";
+export { Generation, type GenerateOptions, type GenerationChunk, type GenerationResult, type StopReason, type TokenConstraint } from "./engine/generation.js";
 export { Generator, type GeneratorParams } from "./engine/generator.js";
 export type { SamplingOptions } from "./engine/sampling.js";
 export { loadModelFolder, type ModelFolder } from "./engine/genai-config.js";

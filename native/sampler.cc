@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
+#include <string>
+
+#include "errors.h"
 
 namespace phi4 {
 namespace {
@@ -13,6 +17,21 @@ constexpr size_t kNucleusWindow = 1024;
 
 int32_t Argmax(const std::vector<float>& logits) {
   return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+}
+
+// Disallowed tokens get -inf, so every sampling mode (and top-k / top-p) only sees allowed ones.
+void ApplyMask(std::vector<float>& logits, const std::vector<uint8_t>& allowed) {
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  bool any = false;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    const size_t byte = i >> 3;
+    if (byte < allowed.size() && (allowed[byte] >> (i & 7)) & 1) {
+      any = true;
+    } else {
+      logits[i] = kNegInf;
+    }
+  }
+  if (!any) throw EngineError(code::kInvalidArgument, "the token mask allows no token of the " + std::to_string(logits.size()) + "-token vocabulary");
 }
 
 }  // namespace
@@ -27,6 +46,7 @@ int32_t Sampler::Sample(std::vector<float>& logits, const std::vector<int32_t>& 
       l = l > 0 ? l / params.repetitionPenalty : l * params.repetitionPenalty;
     }
   }
+  if (!params.allowed.empty()) ApplyMask(logits, params.allowed);
   if (params.greedy || params.temperature <= 0.0f || params.topK == 1) return Argmax(logits);
   return SampleFromCandidates(logits, params);
 }

@@ -13,6 +13,8 @@ struct SamplingParams {
   int topK = 0;         // 0 = no limit
   float topP = 1.0f;    // 1 = no limit
   float repetitionPenalty = 1.0f;  // 1 = off; HF semantics (divide positive logits, multiply negative)
+  // Constrained decoding: bit i set = token i may be sampled (LSB first). Empty = every token.
+  std::vector<uint8_t> allowed;
 };
 
 class Sampler {
@@ -20,7 +22,7 @@ class Sampler {
   void Seed(uint64_t seed) { rng_.seed(seed); }
 
   // Picks the next token from `logits` (modified in place). `history` is the sequence so far, used by
-  // the repetition penalty.
+  // the repetition penalty. Throws INVALID_ARGUMENT when the mask allows no token.
   int32_t Sample(std::vector<float>& logits, const std::vector<int32_t>& history, const SamplingParams& params);
 
  private:

@@ -16,6 +16,13 @@ SamplingParams ReadSampling(const Napi::Object& o) {
   p.repetitionPenalty = static_cast<float>(GetNumber(o, "repetitionPenalty", 1.0));
   if (p.temperature < 0 || p.topK < 0 || p.topP <= 0 || p.topP > 1 || p.repetitionPenalty <= 0)
     ThrowJs(o.Env(), code::kInvalidArgument, "sampling needs temperature >= 0, topK >= 0, 0 < topP <= 1, repetitionPenalty > 0");
+  Napi::Value allowed = o.Get("allowedTokens");
+  if (allowed.IsTypedArray() && allowed.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    Napi::Uint8Array mask = allowed.As<Napi::Uint8Array>();
+    p.allowed.assign(mask.Data(), mask.Data() + mask.ElementLength());  // copied: the worker thread reads it
+  } else if (!allowed.IsUndefined() && !allowed.IsNull()) {
+    ThrowJs(o.Env(), code::kInvalidArgument, "allowedTokens must be a Uint8Array bit mask (bit i = token i allowed)");
+  }
   return p;
 }
 
@@ -23,7 +30,7 @@ class EvalWorker : public PromiseWorker {
  public:
   EvalWorker(Napi::Env env, Sequence* owner, Napi::Object ownerObject, std::shared_ptr<SequenceCore> core, std::vector<int32_t> tokens,
              bool sample, SamplingParams params, bool reseed, uint64_t seed, bool returnLogits)
-      : PromiseWorker(env), owner_(owner), core_(std::move(core)), tokens_(std::move(tokens)), sample_(sample), params_(params),
+      : PromiseWorker(env), owner_(owner), core_(std::move(core)), tokens_(std::move(tokens)), sample_(sample), params_(std::move(params)),
         reseed_(reseed), seed_(seed), returnLogits_(returnLogits) {
     ownerRef_ = Napi::Persistent(ownerObject);  // keeps the JS object (and `owner_`) alive until settled
   }
@@ -151,7 +158,7 @@ Napi::Value Sequence::Eval(const Napi::CallbackInfo& info) {
   }
   busy_ = true;
   core_->ResetCancel();
-  auto* worker = new EvalWorker(env, this, info.This().As<Napi::Object>(), core_, std::move(tokens), sample, params, reseed, seed, returnLogits);
+  auto* worker = new EvalWorker(env, this, info.This().As<Napi::Object>(), core_, std::move(tokens), sample, std::move(params), reseed, seed, returnLogits);
   worker->Queue();
   return worker->Promise();
 }

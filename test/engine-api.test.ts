@@ -75,6 +75,33 @@ describe("engine API", () => {
     await Promise.all([s1.dispose(), s2.dispose()]);
   });
 
+  it("a token constraint's mask is applied in native code before sampling", async () => {
+    const vocab = model.folder.vocabSize;
+    const allowedSet = [11, 222, 3333, vocab - 1];
+    const mask = new Uint8Array(Math.ceil(vocab / 8));
+    for (const id of allowedSet) mask[id >> 3] |= 1 << (id & 7);
+    const accepted: number[] = [];
+    const constraint = {
+      allowedTokens: () => mask,
+      accept: (token: number) => void accepted.push(token),
+      isComplete: () => accepted.length === 12,
+    };
+    const sequence = await model.createSequence({ capacity: 64 });
+    for (const sampling of [{ greedy: true }, { temperature: 2, seed: 3 }, { temperature: 1, topP: 0.5, seed: 4 }]) {
+      accepted.length = 0;
+      sequence.rewind(0);
+      const result = await sequence.generateText([1, 2, 3], { maxTokens: 40, stopTokens: [], sampling, constraint });
+      expect(result.tokens).toHaveLength(12);
+      expect(result.stopReason).toBe("stop");
+      expect(result.tokens.every((t) => allowedSet.includes(t))).toBe(true);
+      expect(accepted).toEqual(result.tokens);
+    }
+    sequence.rewind(0);
+    const none = { allowedTokens: () => new Uint8Array(Math.ceil(vocab / 8)), accept: () => {}, isComplete: () => false };
+    await expect(sequence.generateText([1], { constraint: none })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await sequence.dispose();
+  });
+
   it("stops on a stop string without emitting it", async () => {
     const sequence = await model.createSequence({ capacity: 128 });
     const free = await sequence.generateText([1, 2, 3], { maxTokens: 30, stopTokens: [], sampling: { greedy: true } });

@@ -11,6 +11,19 @@ import { StopStringMatcher } from "./stop-strings.js";
 
 export type StopReason = "eos" | "max_tokens" | "stop" | "capacity";
 
+/**
+ * Restricts which tokens may be sampled (constrained decoding). The mask is applied in native code
+ * before sampling, so every sampling mode only ever sees allowed tokens.
+ */
+export interface TokenConstraint {
+  /** Bit mask of the tokens allowed next (bit i, LSB first, = token i), or null when any may follow. */
+  allowedTokens(): Uint8Array | null;
+  /** Called with every sampled token, in order. */
+  accept(token: number): void;
+  /** True once the constrained output is complete: the generation then stops with reason "stop". */
+  isComplete(): boolean;
+}
+
 export interface GenerateOptions {
   /** Most tokens to generate. Default: until end-of-sequence or the sequence's capacity. */
   maxTokens?: number;
@@ -20,6 +33,7 @@ export interface GenerateOptions {
   /** Token ids that end the generation. Default: genai_config's eos_token_id. */
   stopTokens?: number[];
   signal?: AbortSignal;
+  constraint?: TokenConstraint;
 }
 
 export interface GenerationChunk {
@@ -108,8 +122,14 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     const decoder = new StreamDecoder(model.tokenizer);
     const stops = new StopStringMatcher(options.stop ?? []);
 
+    const constraint = options.constraint;
+    const constrained = () => {
+      const allowedTokens = constraint?.allowedTokens();
+      return allowedTokens ? { ...sampling, allowedTokens } : sampling;
+    };
+
     const started = performance.now();
-    let step = await sequence.step(prompt, { sampling, seed: options.sampling?.seed }, signal);
+    let step = await sequence.step(prompt, { sampling: constrained(), seed: options.sampling?.seed }, signal);
     const firstTokenAt = performance.now();
     const generated: number[] = [];
     let text = "";
@@ -120,6 +140,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       const token = step.token!;
       generated.push(token);
       sequence.pushPending(token);
+      constraint?.accept(token);
       if (stopTokens.has(token)) {
         stopReason = "eos";
       } else {
@@ -131,10 +152,11 @@ export class Generation implements AsyncIterable<GenerationChunk> {
           stopSequence = matched.stop;
         }
       }
+      if (!stopReason && constraint?.isComplete()) stopReason = "stop";
       if (!stopReason && generated.length >= maxTokens) stopReason = "max_tokens";
       if (!stopReason && sequence.length >= sequence.capacity) stopReason = "capacity";
       if (stopReason) break;
-      step = await sequence.step([], { sampling }, signal);
+      step = await sequence.step([], { sampling: constrained() }, signal);
     }
     if (stopReason !== "stop") {
       const tail = stops.push(decoder.flush()).text + stops.flush();

@@ -33,6 +33,8 @@ export interface NativeSampling {
   topK: number;
   topP: number;
   repetitionPenalty: number;
+  /** Constrained decoding: bit i (LSB first) set = token i may be sampled. */
+  allowedTokens?: Uint8Array;
 }
 
 export interface NativeEvalOptions {
