@@ -9,7 +9,10 @@
  */
 export { Phi4Error, type Phi4ErrorCode } from "./engine/errors.js";
 export { loadModel, Model, type CreateSequenceOptions, type LoadModelOptions, type ProviderName } from "./engine/model.js";
-export { Sequence } from "./engine/sequence.js";
+export { Sequence, type ReuseResult, type ReuseSource } from "./engine/sequence.js";
+export { PrefixCache, type PrefixCacheOptions, type PrefixCacheStats } from "./engine/prefix-cache.js";
+export { readStateFile, writeStateFile, type KvLayout, type SequenceState } from "./engine/sequence-state.js";
+export { ChatSession, type ChatSessionOptions } from "./chat/chat-session.js";
 export { Generation, type GenerateOptions, type GenerationChunk, type GenerationResult, type StopReason, type TokenConstraint } from "./engine/generation.js";
 export { Generator, type GeneratorParams } from "./engine/generator.js";
 export type { SamplingOptions } from "./engine/sampling.js";

@@ -43,6 +43,8 @@ class ModelCore {
   const OrtMemoryInfo* cpuMemory() const { return cpuMemory_.get(); }
   // Allocator for KV buffers: device memory of the first non-CPU provider, else CPU.
   OrtAllocator* kvAllocator() const { return kvAllocator_; }
+  // True when KV buffers live in host memory (CPU provider), so state can be copied with memcpy.
+  bool kvOnHost() const { return !deviceAllocator_; }
   const std::vector<std::string>& inputNames() const { return inputNames_; }
   const std::vector<std::string>& outputNames() const { return outputNames_; }
   // Bytes of KV cache per token (all layers, K and V).

@@ -26,14 +26,35 @@ SamplingParams ReadSampling(const Napi::Object& o) {
   return p;
 }
 
-class EvalWorker : public PromiseWorker {
+// Base of every operation on sequences: keeps the JS objects of the sequences involved alive, marks
+// them busy while it runs and idle again when it settles.
+class SequenceWorker : public PromiseWorker {
  public:
-  EvalWorker(Napi::Env env, Sequence* owner, Napi::Object ownerObject, std::shared_ptr<SequenceCore> core, std::vector<int32_t> tokens,
-             bool sample, SamplingParams params, bool reseed, uint64_t seed, bool returnLogits)
-      : PromiseWorker(env), owner_(owner), core_(std::move(core)), tokens_(std::move(tokens)), sample_(sample), params_(std::move(params)),
-        reseed_(reseed), seed_(seed), returnLogits_(returnLogits) {
-    ownerRef_ = Napi::Persistent(ownerObject);  // keeps the JS object (and `owner_`) alive until settled
+  SequenceWorker(Napi::Env env, std::initializer_list<Napi::Object> owners) : PromiseWorker(env) {
+    for (const Napi::Object& object : owners) {
+      Sequence* owner = Sequence::Unwrap(object);
+      owner->BeginOperation();
+      owners_.push_back(owner);
+      refs_.push_back(Napi::Persistent(object));
+    }
   }
+
+ protected:
+  void Settle() override {
+    for (Sequence* owner : owners_) owner->FinishOperation();
+  }
+
+ private:
+  std::vector<Sequence*> owners_;
+  std::vector<Napi::ObjectReference> refs_;
+};
+
+class EvalWorker : public SequenceWorker {
+ public:
+  EvalWorker(Napi::Env env, Napi::Object owner, std::shared_ptr<SequenceCore> core, std::vector<int32_t> tokens, bool sample,
+             SamplingParams params, bool reseed, uint64_t seed, bool returnLogits)
+      : SequenceWorker(env, {owner}), core_(std::move(core)), tokens_(std::move(tokens)), sample_(sample), params_(std::move(params)),
+        reseed_(reseed), seed_(seed), returnLogits_(returnLogits) {}
 
  protected:
   void Run() override {
@@ -54,11 +75,7 @@ class EvalWorker : public PromiseWorker {
     return out;
   }
 
-  void Settle() override { owner_->FinishOperation(); }
-
  private:
-  Sequence* owner_;
-  Napi::ObjectReference ownerRef_;
   std::shared_ptr<SequenceCore> core_;
   std::vector<int32_t> tokens_;
   bool sample_;
@@ -67,6 +84,65 @@ class EvalWorker : public PromiseWorker {
   uint64_t seed_;
   bool returnLogits_;
   int32_t token_ = -1;
+};
+
+// Copies the KV of the first `length` positions into a new Buffer (handed to JS without a copy).
+class SaveStateWorker : public SequenceWorker {
+ public:
+  SaveStateWorker(Napi::Env env, Napi::Object owner, std::shared_ptr<SequenceCore> core, int length)
+      : SequenceWorker(env, {owner}), core_(std::move(core)), length_(length) {}
+
+ protected:
+  void Run() override {
+    state_ = std::make_unique<std::vector<uint8_t>>(core_->StateBytes(length_));
+    core_->SaveState(length_, state_->data());
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    std::vector<uint8_t>* state = state_.release();
+    return Napi::Buffer<uint8_t>::New(env, state->data(), state->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* owned) { delete owned; }, state);
+  }
+
+ private:
+  std::shared_ptr<SequenceCore> core_;
+  int length_;
+  std::unique_ptr<std::vector<uint8_t>> state_;
+};
+
+class LoadStateWorker : public SequenceWorker {
+ public:
+  LoadStateWorker(Napi::Env env, Napi::Object owner, std::shared_ptr<SequenceCore> core, Napi::Uint8Array state, int stateLength,
+                  std::vector<int32_t> tokens, bool longRope)
+      : SequenceWorker(env, {owner}), core_(std::move(core)), data_(state.Data()), bytes_(state.ByteLength()), stateLength_(stateLength),
+        tokens_(std::move(tokens)), longRope_(longRope) {
+    stateRef_ = Napi::Persistent(state);  // the worker reads the caller's bytes in place
+  }
+
+ protected:
+  void Run() override { core_->LoadState(data_, bytes_, stateLength_, tokens_, longRope_); }
+
+ private:
+  std::shared_ptr<SequenceCore> core_;
+  Napi::Reference<Napi::Uint8Array> stateRef_;
+  const uint8_t* data_;
+  size_t bytes_;
+  int stateLength_;
+  std::vector<int32_t> tokens_;
+  bool longRope_;
+};
+
+class CopyFromWorker : public SequenceWorker {
+ public:
+  CopyFromWorker(Napi::Env env, Napi::Object target, Napi::Object source, std::shared_ptr<SequenceCore> targetCore,
+                 std::shared_ptr<SequenceCore> sourceCore, int length)
+      : SequenceWorker(env, {target, source}), target_(std::move(targetCore)), source_(std::move(sourceCore)), length_(length) {}
+
+ protected:
+  void Run() override { target_->CopyFrom(*source_, length_); }
+
+ private:
+  std::shared_ptr<SequenceCore> target_, source_;
+  int length_;
 };
 
 std::vector<int32_t> ReadTokens(const Napi::Value& value) {
@@ -95,6 +171,8 @@ std::vector<int32_t> ReadTokens(const Napi::Value& value) {
 Napi::Function Sequence::Init(Napi::Env env) {
   return DefineClass(env, "Sequence",
                      {InstanceMethod<&Sequence::Eval>("eval"), InstanceMethod<&Sequence::Rewind>("rewind"),
+                      InstanceMethod<&Sequence::SaveState>("saveState"), InstanceMethod<&Sequence::LoadState>("loadState"),
+                      InstanceMethod<&Sequence::CopyFrom>("copyFrom"),
                       InstanceMethod<&Sequence::Cancel>("cancel"), InstanceMethod<&Sequence::Dispose>("dispose"),
                       InstanceMethod<&Sequence::Tokens>("tokens"), InstanceAccessor<&Sequence::Length>("length"),
                       InstanceAccessor<&Sequence::Capacity>("capacity"), InstanceAccessor<&Sequence::KvValid>("kvValid"),
@@ -110,6 +188,14 @@ Napi::Object Sequence::NewInstance(Napi::Env env, std::shared_ptr<SequenceCore> 
 }
 
 Sequence::Sequence(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sequence>(info) {}
+
+Napi::Value Sequence::RefuseIfUnavailable(Napi::Env env) {
+  if (!core_) return RejectedPromise(env, code::kDisposed, "the sequence has been disposed");
+  if (busy_) return RejectedPromise(env, code::kBusy, "the sequence is busy with another operation; await it first");
+  return Napi::Value();
+}
+
+void Sequence::BeginOperation() { busy_ = true; }
 
 void Sequence::FinishOperation() {
   busy_ = false;
@@ -128,8 +214,7 @@ SequenceCore& Sequence::idleCore(Napi::Env env) {
 
 Napi::Value Sequence::Eval(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!core_) return RejectedPromise(env, code::kDisposed, "the sequence has been disposed");
-  if (busy_) return RejectedPromise(env, code::kBusy, "the sequence is busy with another operation; await it first");
+  if (Napi::Value refusal = RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
   std::vector<int32_t> tokens;
   bool sample = false, reseed = false, returnLogits = false;
   SamplingParams params;
@@ -156,9 +241,48 @@ Napi::Value Sequence::Eval(const Napi::CallbackInfo& info) {
     deferred.Reject(e.Value());
     return deferred.Promise();
   }
-  busy_ = true;
   core_->ResetCancel();
-  auto* worker = new EvalWorker(env, this, info.This().As<Napi::Object>(), core_, std::move(tokens), sample, std::move(params), reseed, seed, returnLogits);
+  auto* worker = new EvalWorker(env, info.This().As<Napi::Object>(), core_, std::move(tokens), sample, std::move(params), reseed, seed, returnLogits);
+  worker->Queue();
+  return worker->Promise();
+}
+
+Napi::Value Sequence::SaveState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (Napi::Value refusal = RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
+  if (info.Length() < 1 || !info[0].IsNumber()) return RejectedPromise(env, code::kInvalidArgument, "saveState(length): length must be a number");
+  auto* worker = new SaveStateWorker(env, info.This().As<Napi::Object>(), core_, info[0].As<Napi::Number>().Int32Value());
+  worker->Queue();
+  return worker->Promise();
+}
+
+Napi::Value Sequence::LoadState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (Napi::Value refusal = RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
+  if (info.Length() < 4 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !info[1].IsNumber())
+    return RejectedPromise(env, code::kInvalidArgument, "loadState(kv, stateLength, tokens, longRope): kv must be a Uint8Array and stateLength a number");
+  std::vector<int32_t> tokens;
+  try {
+    tokens = ReadTokens(info[2]);
+  } catch (const Napi::Error& e) {
+    return RejectedPromise(env, code::kInvalidArgument, e.Message());
+  }
+  auto* worker = new LoadStateWorker(env, info.This().As<Napi::Object>(), core_, info[0].As<Napi::Uint8Array>(), info[1].As<Napi::Number>().Int32Value(),
+                                     std::move(tokens), info[3].ToBoolean().Value());
+  worker->Queue();
+  return worker->Promise();
+}
+
+Napi::Value Sequence::CopyFrom(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (Napi::Value refusal = RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
+  if (info.Length() < 2 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(GetAddonData(env).sequence.Value()) || !info[1].IsNumber())
+    return RejectedPromise(env, code::kInvalidArgument, "copyFrom(source, length): source must be a Sequence and length a number");
+  Napi::Object sourceObject = info[0].As<Napi::Object>();
+  Sequence* source = Sequence::Unwrap(sourceObject);
+  if (source == this) return RejectedPromise(env, code::kInvalidArgument, "a sequence cannot copy from itself; use rewind");
+  if (Napi::Value refusal = source->RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
+  auto* worker = new CopyFromWorker(env, info.This().As<Napi::Object>(), sourceObject, core_, source->core_, info[1].As<Napi::Number>().Int32Value());
   worker->Queue();
   return worker->Promise();
 }

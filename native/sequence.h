@@ -1,4 +1,5 @@
-// Sequence: JS handle on one SequenceCore. eval(tokens, options) -> Promise<{ token, logits? }>.
+// Sequence: JS handle on one SequenceCore. eval(tokens, options) -> Promise<{ token, logits? }>;
+// saveState / loadState / copyFrom move KV state (snapshots, prefix reuse).
 // One operation at a time per sequence; a second one while busy is refused with BUSY.
 #pragma once
 
@@ -16,12 +17,18 @@ class Sequence : public Napi::ObjectWrap<Sequence> {
   static Napi::Object NewInstance(Napi::Env env, std::shared_ptr<SequenceCore> core);
   explicit Sequence(const Napi::CallbackInfo& info);
 
-  // Called by the eval worker on the event loop when it finishes.
+  // Called by the workers on the event loop when an operation starts and when it settles.
+  void BeginOperation();
   void FinishOperation();
 
  private:
   SequenceCore& idleCore(Napi::Env env);
+  // A rejected promise when the sequence is disposed or busy; an empty value when it is free.
+  Napi::Value RefuseIfUnavailable(Napi::Env env);
   Napi::Value Eval(const Napi::CallbackInfo& info);
+  Napi::Value SaveState(const Napi::CallbackInfo& info);
+  Napi::Value LoadState(const Napi::CallbackInfo& info);
+  Napi::Value CopyFrom(const Napi::CallbackInfo& info);
   Napi::Value Rewind(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);

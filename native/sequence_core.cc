@@ -1,6 +1,7 @@
 #include "sequence_core.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "half.h"
@@ -55,6 +56,77 @@ void SequenceCore::Rewind(int length) {
   if (length != this->length()) logitsAt_ = -1;
   tokens_.resize(length);
   kvValid_ = std::min(kvValid_, length);
+}
+
+void SequenceCore::RequireHostKv() const {
+  if (!model_->kvOnHost())
+    throw EngineError(code::kInvalidArgument, "KV snapshots and prefix reuse need host-memory KV (the CPU provider); device KV is not supported yet");
+}
+
+template <typename F>
+void SequenceCore::ForEachKvRegion(int length, F&& f) const {
+  const ModelSpec& spec = model_->spec();
+  const size_t row = static_cast<size_t>(spec.headSize) * ElementSize(model_->kvType());
+  for (const auto& value : kv_) {
+    void* data = nullptr;
+    Check(Ort().GetTensorMutableData(value.get(), &data));
+    for (int head = 0; head < spec.numKvHeads; ++head) {
+      f(static_cast<uint8_t*>(data) + static_cast<size_t>(head) * capacity_ * row, static_cast<size_t>(length) * row);
+    }
+  }
+}
+
+size_t SequenceCore::StateBytes(int length) const { return static_cast<size_t>(length) * model_->kvBytesPerToken(); }
+
+void SequenceCore::SaveState(int length, uint8_t* out) const {
+  RequireHostKv();
+  if (length < 0 || length > kvValid_)
+    throw EngineError(code::kInvalidArgument, "cannot save " + std::to_string(length) + " positions: only " + std::to_string(kvValid_) + " have valid KV");
+  ForEachKvRegion(length, [&](const uint8_t* region, size_t bytes) {
+    std::memcpy(out, region, bytes);
+    out += bytes;
+  });
+}
+
+void SequenceCore::LoadState(const uint8_t* data, size_t bytes, int stateLength, const std::vector<int32_t>& tokens, bool longRope) {
+  RequireHostKv();
+  const int length = static_cast<int>(tokens.size());
+  if (length > capacity_)
+    throw EngineError(code::kCapacityExceeded, "the state holds " + std::to_string(length) + " tokens but the sequence's capacity is " + std::to_string(capacity_));
+  if (stateLength < length || bytes != StateBytes(stateLength))
+    throw EngineError(code::kInvalidArgument, "the state has " + std::to_string(bytes) + " bytes of KV; " + std::to_string(stateLength) +
+                                                  " positions of this model need " + std::to_string(StateBytes(stateLength)) + " (and at least " + std::to_string(length) + " positions)");
+  for (int32_t token : tokens) {
+    if (token < 0 || token >= model_->spec().vocabSize) throw EngineError(code::kTokenOutOfRange, "the state holds token id " + std::to_string(token) + ", outside the vocabulary");
+  }
+  // The state's regions hold stateLength positions each; take the first `length` of every one.
+  const size_t stride = static_cast<size_t>(stateLength) * model_->spec().headSize * ElementSize(model_->kvType());
+  ForEachKvRegion(length, [&](uint8_t* region, size_t size) {
+    std::memcpy(region, data, size);
+    data += stride;
+  });
+  tokens_ = tokens;
+  kvValid_ = length;
+  kvLong_ = longRope;
+  logitsAt_ = -1;
+}
+
+void SequenceCore::CopyFrom(const SequenceCore& other, int length) {
+  RequireHostKv();
+  if (other.model_ != model_) throw EngineError(code::kInvalidArgument, "cannot copy KV between sequences of different models");
+  if (length < 0 || length > other.kvValid_)
+    throw EngineError(code::kInvalidArgument, "cannot copy " + std::to_string(length) + " positions: the source has " + std::to_string(other.kvValid_) + " with valid KV");
+  if (length > capacity_)
+    throw EngineError(code::kCapacityExceeded, "cannot copy " + std::to_string(length) + " positions into a sequence of capacity " + std::to_string(capacity_));
+  // Regions come in the same order from both sequences; only their strides (capacities) differ.
+  std::vector<const uint8_t*> sources;
+  other.ForEachKvRegion(length, [&](const uint8_t* region, size_t) { sources.push_back(region); });
+  size_t i = 0;
+  ForEachKvRegion(length, [&](uint8_t* region, size_t size) { std::memcpy(region, sources[i++], size); });
+  tokens_.assign(other.tokens_.begin(), other.tokens_.begin() + length);
+  kvValid_ = length;
+  kvLong_ = other.kvLong_;
+  logitsAt_ = -1;
 }
 
 void SequenceCore::Append(const std::vector<int32_t>& tokens) {

@@ -42,6 +42,19 @@ class SequenceCore {
   // Shrinks the logical length; KV beyond it is simply ignored (share-buffer rewind).
   void Rewind(int length);
 
+  // KV state transfer (snapshots, prefix reuse). A state is the KV of positions [0, length) laid out
+  // as [layer][K, V][kv head][position][head_size]; it is only valid with the RoPE regime it was
+  // built under. Host-memory KV only (CPU provider) for now.
+  size_t StateBytes(int length) const;
+  // Copies the first `length` positions (which must have valid KV) into `out` (StateBytes(length)).
+  void SaveState(int length, uint8_t* out) const;
+  // Replaces the sequence with `tokens` and their KV, the first tokens.size() positions of a state of
+  // `stateLength` positions in `data` (a prefix of a saved state can be restored). Everything is
+  // checked before the first byte is written, so a bad state leaves the sequence untouched.
+  void LoadState(const uint8_t* data, size_t bytes, int stateLength, const std::vector<int32_t>& tokens, bool longRope);
+  // Replaces the sequence with the first `length` tokens and KV of `other` (same model).
+  void CopyFrom(const SequenceCore& other, int length);
+
   // Asks a running Append to stop: ORT's terminate flag for the current Run, and a flag checked
   // between prefill chunks. Thread-safe. ResetCancel() is called on the event loop before each
   // Append is queued, so a cancel that arrives before the worker starts is not lost.
@@ -50,6 +63,10 @@ class SequenceCore {
 
  private:
   void RunChunk(int start, int count, bool last);
+  void RequireHostKv() const;
+  // Calls f(regionPointer, bytes) for each (layer, K/V, head) run of `length` positions, in state order.
+  template <typename F>
+  void ForEachKvRegion(int length, F&& f) const;
   void CopyLastRow(const OrtValue* logits, int rows);
 
   std::shared_ptr<ModelCore> model_;

@@ -85,6 +85,24 @@ describe("phi4 CLI", () => {
     }
   });
 
+  it("--save-state then --load-state continues exactly where the first run stopped", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "phi4-cli-state-"));
+    try {
+      const file = path.join(dir, "s.phi4kv");
+      const first = JSON.parse((await phi4("generate", "--model", models.tiny, "--tokens", "3,4,5", "--max-tokens", "4", "--greedy", "--json", "--save-state", file)).stdout);
+      const second = JSON.parse((await phi4("generate", "--model", models.tiny, "--load-state", file, "--tokens", "6", "--max-tokens", "4", "--greedy", "--json")).stdout);
+      const resumed = JSON.parse((await phi4("generate", "--model", models.tiny, "--load-state", file, "--max-tokens", "3", "--greedy", "--json")).stdout);
+      const oracle = await Oracle.load(models.tiny);
+      expect(second.tokens).toEqual(await oracle.greedy([3, 4, 5, ...first.tokens, 6], second.tokens.length));
+      expect(resumed.tokens).toEqual(await oracle.greedy([3, 4, 5, ...first.tokens], resumed.tokens.length));
+      await oracle.release();
+      const bad = await phi4Fails("generate", "--model", models.tinyPhi4, "--load-state", file, "--json");
+      expect(bad.stderr).toContain("STATE_MISMATCH");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("errors print the code and exit non-zero", async () => {
     const missing = await phi4Fails("generate", "--model", "/nonexistent/model", "--prompt", "x", "--json");
     expect(missing.code).toBe(1);

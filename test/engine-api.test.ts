@@ -39,7 +39,7 @@ describe("engine API", () => {
     const result = await generation.result;
     expect(streamed).toBe(result.text);
     expect(tokens).toEqual(result.tokens);
-    expect(result.usage).toEqual({ promptTokens: model.tokenizer.encode("Hello, world!").length, outputTokens: 24 });
+    expect(result.usage).toEqual({ promptTokens: model.tokenizer.encode("Hello, world!").length, outputTokens: 24, cachedTokens: 0 });
     expect(result.text).toBe(model.tokenizer.decode(result.tokens));
     expect(sequence.tokens).toEqual([...model.tokenizer.encode("Hello, world!"), ...result.tokens]);
     expect(result.timings.ttftMs).toBeGreaterThan(0);

@@ -16,6 +16,8 @@ export type Phi4ErrorCode =
   | "ABORTED"
   | "INVALID_ARGUMENT"
   | "OUT_OF_MEMORY"
+  | "STATE_INVALID"
+  | "STATE_MISMATCH"
   | "ORT_ERROR";
 
 const CODES = new Set<string>([
@@ -32,6 +34,8 @@ const CODES = new Set<string>([
   "ABORTED",
   "INVALID_ARGUMENT",
   "OUT_OF_MEMORY",
+  "STATE_INVALID",
+  "STATE_MISMATCH",
   "ORT_ERROR",
 ]);
 

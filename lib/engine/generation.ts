@@ -34,6 +34,12 @@ export interface GenerateOptions {
   stopTokens?: number[];
   signal?: AbortSignal;
   constraint?: TokenConstraint;
+  /**
+   * true (default): `input` is appended to the sequence. false: `input` is the whole context; the
+   * longest prefix of it already computed (in this sequence, an idle sequence of the model or the
+   * prefix cache) is reused and only the rest is prefilled.
+   */
+  append?: boolean;
 }
 
 export interface GenerationChunk {
@@ -50,7 +56,8 @@ export interface GenerationResult {
   stopReason: StopReason;
   /** The stop string that ended it, when stopReason is "stop". */
   stopSequence?: string;
-  usage: { promptTokens: number; outputTokens: number };
+  /** promptTokens counts the whole input; cachedTokens those of them reused instead of prefilled. */
+  usage: { promptTokens: number; outputTokens: number; cachedTokens: number };
   timings: { ttftMs: number; prefillTokensPerSec: number; decodeTokensPerSec: number; totalMs: number };
 }
 
@@ -119,6 +126,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     const maxTokens = options.maxTokens ?? Number.POSITIVE_INFINITY;
     if (!(maxTokens >= 1)) throw new Phi4Error("INVALID_ARGUMENT", `maxTokens must be at least 1 (got ${options.maxTokens})`);
     if (prompt.length === 0 && sequence.length === 0) throw new Phi4Error("INVALID_ARGUMENT", "nothing to generate from: the prompt is empty");
+    if (signal.aborted) throw new Phi4Error("ABORTED", "generation was aborted");
     const decoder = new StreamDecoder(model.tokenizer);
     const stops = new StopStringMatcher(options.stop ?? []);
 
@@ -129,7 +137,8 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     };
 
     const started = performance.now();
-    let step = await sequence.step(prompt, { sampling: constrained(), seed: options.sampling?.seed }, signal);
+    const adopted = options.append === false ? await sequence.adopt(prompt) : { rest: prompt, reuse: { reusedTokens: 0 } };
+    let step = await sequence.step(adopted.rest, { sampling: constrained(), seed: options.sampling?.seed }, signal);
     const firstTokenAt = performance.now();
     const generated: number[] = [];
     let text = "";
@@ -172,10 +181,10 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       text,
       stopReason: stopReason!,
       stopSequence,
-      usage: { promptTokens: prompt.length, outputTokens: generated.length },
+      usage: { promptTokens: prompt.length, outputTokens: generated.length, cachedTokens: adopted.reuse.reusedTokens },
       timings: {
         ttftMs: firstTokenAt - started,
-        prefillTokensPerSec: (prompt.length / (firstTokenAt - started)) * 1000,
+        prefillTokensPerSec: (adopted.rest.length / (firstTokenAt - started)) * 1000,
         decodeTokensPerSec: generated.length > 1 && decodeMs > 0 ? ((generated.length - 1) / decodeMs) * 1000 : 0,
         totalMs: finished - started,
       },

@@ -7,11 +7,14 @@
  */
 import { Tokenizer } from "../tokenizer/index.js";
 import { callNative, Phi4Error } from "./errors.js";
+import { modelFingerprint } from "./fingerprint.js";
 import { loadModelFolder, type ModelFolder } from "./genai-config.js";
 import type { NativeModel, NativeProviderSpec } from "./native-types.js";
 import { getRuntime } from "./runtime.js";
+import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.js";
 import { samplingDefaults } from "./sampling.js";
 import { Sequence } from "./sequence.js";
+import type { KvLayout } from "./sequence-state.js";
 import { physicalCoreCount } from "./threads.js";
 
 export type ProviderName = "cpu" | "cuda" | "dml" | "webgpu";
@@ -33,6 +36,8 @@ export interface LoadModelOptions {
   prefillChunk?: number;
   /** KV capacity of sequences created without one. Default min(4096, context length). */
   defaultCapacity?: number;
+  /** The model-level prefix cache (byte budget, minimum prefix), or false to turn it off. */
+  prefixCache?: PrefixCacheOptions | false;
 }
 
 export interface CreateSequenceOptions {
@@ -46,6 +51,11 @@ export class Model {
   private readonly sequences = new Set<Sequence>();
   private disposed = false;
 
+  /** Saved sequence states reused by generations that start from a known prefix (null when off). */
+  readonly prefixCache: PrefixCache | null;
+  /** What a saved state must match to be restored here. */
+  readonly kvLayout: KvLayout;
+
   private constructor(
     private readonly native: NativeModel,
     readonly folder: ModelFolder,
@@ -54,7 +64,12 @@ export class Model {
     /** Milliseconds the session took to load. */
     readonly loadMs: number,
     private readonly defaultCapacity: number,
-  ) {}
+    fingerprint: string,
+    prefixCache: PrefixCacheOptions | false,
+  ) {
+    this.prefixCache = prefixCache === false ? null : new PrefixCache(prefixCache);
+    this.kvLayout = { fingerprint, kvType: native.info.kvType, layers: folder.numLayers, kvHeads: folder.numKvHeads, headSize: folder.headSize };
+  }
 
   static async load(dir: string, options: LoadModelOptions = {}): Promise<Model> {
     const started = performance.now();
@@ -92,7 +107,8 @@ export class Model {
       }),
     );
     const defaultCapacity = Math.min(options.defaultCapacity ?? DEFAULT_CAPACITY, folder.contextLength);
-    return new Model(native, folder, tokenizer, threads, performance.now() - started, defaultCapacity);
+    const fingerprint = await modelFingerprint(folder.dir, folder.modelPath);
+    return new Model(native, folder, tokenizer, threads, performance.now() - started, defaultCapacity, fingerprint, options.prefixCache ?? {});
   }
 
   /** Input/output names, KV and logits types, KV bytes per token. */
@@ -120,6 +136,11 @@ export class Model {
     const sequence = new Sequence(native, this, () => this.sequences.delete(sequence));
     this.sequences.add(sequence);
     return sequence;
+  }
+
+  /** @internal Sequences of this model that are not generating (prefix donors), except `except`. */
+  *idleSequences(except: Sequence): Iterable<Sequence> {
+    for (const sequence of this.sequences) if (sequence !== except && !sequence.isBusy && !sequence.isDisposed) yield sequence;
   }
 
   /** Disposes every sequence (aborting running generations) and releases the session. */

@@ -56,6 +56,12 @@ export interface NativeSequence {
   readonly busy: boolean;
   eval(tokens: Int32Array | number[], options?: NativeEvalOptions): Promise<NativeEvalResult>;
   rewind(length: number): void;
+  /** KV of the first `length` positions, laid out [layer][K, V][kv head][position][head_size]. */
+  saveState(length: number): Promise<Uint8Array>;
+  /** Replaces the sequence with `tokens` and the first tokens.length positions of a `stateLength`-position state. */
+  loadState(kv: Uint8Array, stateLength: number, tokens: Int32Array | number[], longRope: boolean): Promise<void>;
+  /** Replaces the sequence with the first `length` tokens and KV of `source` (same model). */
+  copyFrom(source: NativeSequence, length: number): Promise<void>;
   cancel(): void;
   dispose(): void;
   tokens(): Int32Array;

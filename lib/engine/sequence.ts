@@ -1,16 +1,29 @@
 /**
  * Sequence: one conversation's tokens and KV cache. Generation streams tokens as an AsyncIterable;
- * every model call runs in native code off the event loop.
+ * every model call runs in native code off the event loop. States can be saved and restored (in
+ * memory or to a file), and a generation can start from the longest prefix already computed anywhere
+ * on the model (this sequence, an idle sibling, the prefix cache).
  */
 import { callNative, callNativeSync, Phi4Error } from "./errors.js";
 import { Generation, type GenerateOptions } from "./generation.js";
 import type { Model } from "./model.js";
 import type { NativeEvalOptions, NativeSequence } from "./native-types.js";
+import { commonPrefixLength } from "./prefix-cache.js";
+import { checkStateFits, readStateFile, writeStateFile, type SequenceState } from "./sequence-state.js";
+
+/** Where a generation's reused prefix came from. */
+export type ReuseSource = "none" | "self" | "cache" | "sequence";
+
+export interface ReuseResult {
+  source: ReuseSource;
+  /** Prompt tokens whose KV was reused instead of prefilled. */
+  reusedTokens: number;
+}
 
 export class Sequence {
   /** Every token of the sequence, including a sampled token not yet run through the model. */
   private readonly allTokens: number[] = [];
-  /** The last sampled token when it has not been evaluated yet (it is evaluated on the next call). */
+  /** The last token when it has not been evaluated yet (a sampled token; or the last kept one after a rewind or restore). */
   private pending: number | null = null;
   private running: Promise<unknown> | null = null;
   private disposed = false;
@@ -40,10 +53,22 @@ export class Sequence {
     return this.disposed;
   }
 
+  /** True while a generation or another operation runs on this sequence. */
+  get isBusy(): boolean {
+    return this.running !== null;
+  }
+
+  /** Tokens whose KV is in the cache (all but a pending last token). */
+  get evaluatedTokens(): readonly number[] {
+    return this.pending === null ? this.allTokens : this.allTokens.slice(0, -1);
+  }
+
   /**
-   * Generates from `input` (token ids or raw text, appended to the sequence) until an end-of-sequence
-   * token, a stop string, `maxTokens` or the capacity. Iterate it for streaming chunks, or await
-   * `.result`.
+   * Generates from `input` (token ids or raw text) until an end-of-sequence token, a stop string,
+   * `maxTokens` or the capacity. By default `input` is appended to the sequence; with
+   * `append: false` it is the whole context, and the longest prefix of it already computed (here, in
+   * an idle sequence or in the model's prefix cache) is reused. Iterate the result for streaming
+   * chunks, or await `.result`.
    */
   generate(input: readonly number[] | string, options: GenerateOptions = {}): Generation {
     this.assertIdle();
@@ -62,15 +87,8 @@ export class Sequence {
    * Appends tokens and runs the model over them; returns the logits of the last position (for callers
    * that sample themselves, and for the correctness oracle).
    */
-  async evaluate(tokens: readonly number[]): Promise<Float32Array> {
-    this.assertIdle();
-    const task = this.step(tokens, { returnLogits: true });
-    this.running = task.catch(() => undefined);
-    try {
-      return (await task).logits!;
-    } finally {
-      this.running = null;
-    }
+  evaluate(tokens: readonly number[]): Promise<Float32Array> {
+    return this.exclusive(async () => (await this.step(tokens, { returnLogits: true })).logits!);
   }
 
   /**
@@ -89,6 +107,31 @@ export class Sequence {
     this.pending = length > 0 ? this.allTokens[length - 1] : null;
   }
 
+  /** A snapshot of the tokens and KV cache (host memory), restorable into any sequence of this model. */
+  saveState(metadata?: unknown): Promise<SequenceState> {
+    return this.exclusive(() => this.snapshot(metadata));
+  }
+
+  /** Replaces this sequence's content with a saved state. A state from another model is STATE_MISMATCH. */
+  restoreState(state: SequenceState): Promise<void> {
+    return this.exclusive(() => this.load(state));
+  }
+
+  /** Writes the state to `file` (atomically, with a checksum). */
+  async saveStateFile(file: string, metadata?: unknown): Promise<void> {
+    await writeStateFile(file, await this.saveState(metadata));
+  }
+
+  /**
+   * Restores a state file written by saveStateFile; returns its metadata. A truncated or corrupt file
+   * is STATE_INVALID, another model's is STATE_MISMATCH; either way this sequence is left untouched.
+   */
+  async loadStateFile(file: string): Promise<unknown> {
+    const state = await readStateFile(file);
+    await this.restoreState(state);
+    return state.metadata;
+  }
+
   /** Aborts a running generation and frees the KV cache. Safe to call twice. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
@@ -100,8 +143,54 @@ export class Sequence {
   }
 
   /**
-   * @internal Runs the model over `tokens` (after a pending sampled token, if any) and returns the
-   * sampled next token and/or logits.
+   * @internal Makes the sequence hold a prefix of `target` as long as can be reused from its own KV,
+   * an idle sequence of the model or the prefix cache, and returns the tokens still to evaluate
+   * (at least one, so the model produces logits). Tokens this sequence held beyond the reused prefix
+   * are saved to the prefix cache first, so a conversation switched away from can come back cheaply.
+   */
+  async adopt(target: readonly number[]): Promise<{ rest: number[]; reuse: ReuseResult }> {
+    if (target.length === 0) throw new Phi4Error("INVALID_ARGUMENT", "nothing to generate from: the prompt is empty");
+    if (target.length > this.capacity) {
+      throw new Phi4Error("CAPACITY_EXCEEDED", `the prompt has ${target.length} tokens but the sequence's capacity is ${this.capacity}`);
+    }
+    const limit = target.length - 1;
+    const cache = this.model.prefixCache;
+    const minTokens = cache?.minTokens ?? 1;
+    const ropeSwitch = this.model.folder.ropeOriginalLength;
+    const wantLong = ropeSwitch > 0 && target.length > ropeSwitch;
+
+    // Own KV built under the other LongRoPE regime would be recomputed anyway: it is no reuse.
+    const sameRegime = this.evaluatedTokens.length === 0 || this.native.longRope === wantLong;
+    const own = sameRegime ? Math.min(commonPrefixLength(this.evaluatedTokens, target), limit) : 0;
+    let best: { source: ReuseSource; length: number; from?: Sequence; state?: SequenceState } = { source: own > 0 ? "self" : "none", length: own };
+    for (const other of this.model.idleSequences(this)) {
+      if (other.native.longRope !== wantLong) continue;
+      const length = Math.min(commonPrefixLength(other.evaluatedTokens, target), limit);
+      if (length >= minTokens && length > best.length) best = { source: "sequence", length, from: other };
+    }
+    const cached = cache?.match(target, wantLong, limit);
+    if (cached && cached.length > best.length) best = { source: "cache", length: cached.length, state: cached.state };
+
+    const kept = best.source === "self" ? best.length : 0;
+    if (cache && this.evaluatedTokens.length - kept >= minTokens) cache.add(await this.snapshot());
+    if (best.source === "cache") {
+      const state = best.state!;
+      await callNative(() => this.native.loadState(state.kv, state.kvLength, target.slice(0, best.length), state.longRope));
+    } else if (best.source === "sequence") {
+      await callNative(() => this.native.copyFrom(best.from!.native, best.length));
+    } else {
+      callNativeSync(() => this.native.rewind(best.length));
+    }
+    this.allTokens.length = 0;
+    this.allTokens.push(...target.slice(0, best.length));
+    this.pending = null;
+    cache?.record(best.length >= minTokens, best.length, target.length - best.length);
+    return { rest: target.slice(best.length), reuse: { source: best.source, reusedTokens: best.length } };
+  }
+
+  /**
+   * @internal Runs the model over `tokens` (after a pending token, if any) and returns the sampled
+   * next token and/or logits.
    */
   async step(tokens: readonly number[], options: NativeEvalOptions, signal?: AbortSignal) {
     const input = this.pending === null ? [...tokens] : [this.pending, ...tokens];
@@ -126,6 +215,36 @@ export class Sequence {
     this.pending = token;
   }
 
+  private async snapshot(metadata?: unknown): Promise<SequenceState> {
+    const kvLength = this.evaluatedTokens.length;
+    const kv = await callNative(() => this.native.saveState(kvLength));
+    return { ...this.model.kvLayout, tokens: Int32Array.from(this.allTokens), kvLength, longRope: this.native.longRope, kv, metadata };
+  }
+
+  private async load(state: SequenceState): Promise<void> {
+    checkStateFits(state, this.model.kvLayout);
+    if (state.tokens.length > this.capacity) {
+      throw new Phi4Error("CAPACITY_EXCEEDED", `the state holds ${state.tokens.length} tokens but the sequence's capacity is ${this.capacity}`);
+    }
+    // The last token is left pending (re-evaluated by the next call): a state carries no logits.
+    const evaluated = Math.min(state.kvLength, Math.max(0, state.tokens.length - 1));
+    await callNative(() => this.native.loadState(state.kv, state.kvLength, state.tokens.subarray(0, evaluated), state.longRope));
+    this.allTokens.length = 0;
+    this.allTokens.push(...state.tokens);
+    this.pending = state.tokens.length > evaluated ? state.tokens[state.tokens.length - 1] : null;
+  }
+
+  /** Runs `task` as this sequence's one operation (BUSY for anything else meanwhile). */
+  private async exclusive<T>(task: () => Promise<T>): Promise<T> {
+    this.assertIdle();
+    const running = task();
+    this.running = running.catch(() => undefined);
+    try {
+      return await running;
+    } finally {
+      this.running = null;
+    }
+  }
 
   private assertIdle(): void {
     if (this.disposed) throw new Phi4Error("DISPOSED", "the sequence has been disposed");

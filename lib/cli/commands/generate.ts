@@ -8,7 +8,8 @@ import { optionalNumber, parseTokenList, requireString } from "../args.js";
 
 export const generateUsage = `usage: phi4 generate --model DIR (--tokens 1,2,3 | --prompt TEXT | --chat TEXT)
        [--max-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S]
-       [--stop TEXT]... [--capacity N] [--threads N] [--provider cpu|cuda|dml|webgpu] [--json]`;
+       [--stop TEXT]... [--capacity N] [--threads N] [--provider cpu|cuda|dml|webgpu] [--json]
+       [--load-state FILE] [--save-state FILE]   (with --load-state the input is appended; it may be omitted)`;
 
 export async function generateCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -29,11 +30,16 @@ export async function generateCommand(argv: string[]): Promise<void> {
       threads: { type: "string" },
       provider: { type: "string", multiple: true },
       json: { type: "boolean" },
+      "load-state": { type: "string" },
+      "save-state": { type: "string" },
     },
   });
   const modelDir = requireString(values, "model", generateUsage);
   const inputs = [values.tokens, values.prompt, values.chat].filter((v) => v !== undefined);
-  if (inputs.length !== 1) throw new Phi4Error("INVALID_ARGUMENT", `give exactly one of --tokens, --prompt, --chat\n${generateUsage}`);
+  const loadState = values["load-state"];
+  if (inputs.length > 1 || (inputs.length === 0 && !loadState)) {
+    throw new Phi4Error("INVALID_ARGUMENT", `give exactly one of --tokens, --prompt, --chat (or none with --load-state)\n${generateUsage}`);
+  }
   const sampling: SamplingOptions = {
     greedy: values.greedy ? true : undefined,
     temperature: optionalNumber(values, "temperature"),
@@ -56,8 +62,11 @@ export async function generateCommand(argv: string[]): Promise<void> {
         ? parseTokenList(values.tokens)
         : values.prompt !== undefined
           ? tokenizer.encode(values.prompt)
-          : tokenizer.encode(tokenizer.applyChatTemplate([{ role: "user", content: values.chat! }]));
+          : values.chat !== undefined
+            ? tokenizer.encode(tokenizer.applyChatTemplate([{ role: "user", content: values.chat }]))
+            : [];
     const sequence = await model.createSequence({ capacity: optionalNumber(values, "capacity", true) });
+    if (loadState) await sequence.loadStateFile(loadState);
     const generation = sequence.generate(prompt, {
       maxTokens: optionalNumber(values, "max-tokens", true) ?? 256,
       sampling,
@@ -68,12 +77,13 @@ export async function generateCommand(argv: string[]): Promise<void> {
       process.stdout.write("\n");
     }
     const result = await generation.result;
+    if (values["save-state"]) await sequence.saveStateFile(values["save-state"]);
     if (values.json) {
       const out = {
         tokens: result.tokens,
         text: result.text,
         stopReason: result.stopReason,
-        usage: result.usage,
+        usage: { promptTokens: result.usage.promptTokens, outputTokens: result.usage.outputTokens },
         timings: { loadMs: model.loadMs, ttftMs: result.timings.ttftMs, decodeTokensPerSec: result.timings.decodeTokensPerSec },
       };
       process.stdout.write(JSON.stringify(out) + "\n");
