@@ -75,3 +75,20 @@ describe("phi4 bench decode", () => {
     expect(await fails("decode", "--model", models.tiny, "--out", "result.txt")).toMatch(/--out must name a \.json file/);
   });
 });
+
+describe("phi4 bench prefix", () => {
+  it("--json reports cached vs uncached TTFT and per-turn conversation timings", async () => {
+    const { stdout } = await run(process.execPath, [bin, "bench", "prefix", "--model", models.tiny, "--prefix-tokens", "40", "--turns", "3", "--turn-tokens", "8", "--reply-tokens", "4", "--json"]);
+    const out = JSON.parse(stdout.trim());
+    expect(out).toMatchObject({ benchmark: "prefix", prefixTokens: 40 });
+    expect(out.uncachedTtftMs).toBeGreaterThan(0);
+    expect(out.cachedTtftMs).toBeGreaterThan(0);
+    expect(out.cachedRatio).toBeCloseTo(out.cachedTtftMs / out.uncachedTtftMs, 6);
+    const { withReuse, withoutReuse } = out.conversation;
+    expect(withReuse.map((t: { turn: number }) => t.turn)).toEqual([1, 2, 3]);
+    expect(withoutReuse.every((t: { cachedTokens: number }) => t.cachedTokens === 0)).toBe(true);
+    // Turn 2 reuses everything of turn 1 that was evaluated (8 prompt + 3 of the 4 reply tokens).
+    expect(withReuse[1].cachedTokens).toBe(11);
+    expect(withReuse[2].contextTokens).toBe(3 * 8 + 2 * 4);
+  });
+});

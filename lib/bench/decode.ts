@@ -12,6 +12,7 @@ import { Phi4Error } from "../engine/errors.js";
 import type { ModelFolder } from "../engine/genai-config.js";
 import type { GenerationResult } from "../engine/generation.js";
 import { loadModel, type Model } from "../engine/model.js";
+import { lcgPrompt, median, positiveInt, PROMPT_ID_LIMIT } from "./common.js";
 import { machineFacts, measureReadBandwidth, type MachineFacts } from "./machine.js";
 
 export interface DecodeBenchOptions {
@@ -63,8 +64,6 @@ export interface DecodeBenchResult {
   };
 }
 
-/** Prompt ids below this: ordinary text tokens in the Phi-4 vocabulary, clear of the special ones. */
-const PROMPT_ID_LIMIT = 50_000;
 
 export async function benchDecode(options: DecodeBenchOptions): Promise<DecodeBenchResult> {
   const promptTokens = positiveInt("prompt-tokens", options.promptTokens ?? 128, 1);
@@ -124,20 +123,6 @@ export async function benchDecode(options: DecodeBenchOptions): Promise<DecodeBe
   };
 }
 
-function positiveInt(name: string, value: number, min: number): number {
-  if (!Number.isInteger(value) || value < min) throw new Phi4Error("INVALID_ARGUMENT", `--${name} must be an integer >= ${min} (got ${value})`);
-  return value;
-}
-
-/** Deterministic prompt ids (Numerical Recipes LCG, fixed seed): every run and machine sees the same prompt. */
-function lcgPrompt(length: number, limit: number): number[] {
-  let state = 12345;
-  return Array.from({ length }, () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state % limit;
-  });
-}
-
 /** One greedy generation of exactly `genTokens` tokens (no stop token ends it early) on a fresh sequence. */
 async function timedRun(model: Model, prompt: number[], genTokens: number): Promise<GenerationResult["timings"]> {
   const sequence = await model.createSequence({ capacity: prompt.length + genTokens });
@@ -147,12 +132,6 @@ async function timedRun(model: Model, prompt: number[], genTokens: number): Prom
   } finally {
     await sequence.dispose();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** model.onnx's hash and size, and the size of its external data: files named after it (model.onnx.data, model.onnx_data). */

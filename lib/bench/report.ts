@@ -1,6 +1,8 @@
 /** Markdown rendering of benchmark results (what bench/results/*.md hold). */
 
 import type { DecodeBenchResult } from "./decode.js";
+import type { MachineFacts } from "./machine.js";
+import type { PrefixBenchResult, TurnTiming } from "./prefix.js";
 
 // Decimal units throughout, so bandwidth (GB/s) over bytes per token (GB) reads as tokens/s.
 function bytes(n: number): string {
@@ -15,6 +17,20 @@ function bytes(n: number): string {
 
 function table(header: [string, string], rows: [string, string][]): string[] {
   return [`| ${header[0]} | ${header[1]} |`, "| --- | --- |", ...rows.map(([k, v]) => `| ${k} | ${v.replaceAll("|", "\\|")} |`), ""];
+}
+
+function machineTable(m: MachineFacts): string[] {
+  return table(
+    ["Machine", ""],
+    [
+      ["CPU", m.cpuModel],
+      ["Cores", `${m.logicalCores} logical, ${m.physicalCores} physical`],
+      ["Memory", bytes(m.totalMemoryBytes)],
+      ["OS", m.os],
+      ["Node", m.node],
+      ["ONNX Runtime", m.onnxruntime],
+    ],
+  );
 }
 
 export function decodeReportMarkdown(r: DecodeBenchResult): string {
@@ -39,17 +55,7 @@ export function decodeReportMarkdown(r: DecodeBenchResult): string {
         ["Decode / roofline", `${(x.rooflineFraction * 100).toFixed(1)}%`],
       ],
     ),
-    ...table(
-      ["Machine", ""],
-      [
-        ["CPU", m.cpuModel],
-        ["Cores", `${m.logicalCores} logical, ${m.physicalCores} physical`],
-        ["Memory", bytes(m.totalMemoryBytes)],
-        ["OS", m.os],
-        ["Node", m.node],
-        ["ONNX Runtime", m.onnxruntime],
-      ],
-    ),
+    ...machineTable(m),
     ...table(
       ["Model", ""],
       [
@@ -60,5 +66,25 @@ export function decodeReportMarkdown(r: DecodeBenchResult): string {
         [`Embedding table (${model.vocabSize} x ${model.hiddenSize}; one row read per token)`, bytes(model.embeddingBytes)],
       ],
     ),
+  ].join("\n");
+}
+
+export function prefixReportMarkdown(r: PrefixBenchResult): string {
+  const turns = (timings: TurnTiming[]) => timings.map((t) => `${t.ttftMs.toFixed(0)} / ${t.totalMs.toFixed(0)}`).join(", ");
+  return [
+    "# Prefix reuse benchmark",
+    "",
+    `${r.date}, ${r.threads} threads.`,
+    "",
+    ...table(
+      ["Metric", "Value"],
+      [
+        [`TTFT, ${r.prefixTokens}-token prefix not cached`, `${r.uncachedTtftMs.toFixed(1)} ms`],
+        [`TTFT, ${r.prefixTokens}-token prefix cached`, `${r.cachedTtftMs.toFixed(1)} ms (${(r.cachedRatio * 100).toFixed(1)}% of uncached)`],
+        ["Conversation with reuse: TTFT / total per turn (ms)", turns(r.conversation.withReuse)],
+        ["Conversation without reuse: TTFT / total per turn (ms)", turns(r.conversation.withoutReuse)],
+      ],
+    ),
+    ...machineTable(r.machine),
   ].join("\n");
 }

@@ -1,17 +1,21 @@
-/** phi4 bench: benchmarks, one subcommand each (`decode` for now). Progress goes to stderr, results to stdout. */
+/** phi4 bench: benchmarks, one subcommand each (`decode`, `prefix`). Progress goes to stderr, results to stdout. */
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
 import { benchDecode } from "../../bench/decode.js";
-import { decodeReportMarkdown } from "../../bench/report.js";
+import { benchPrefix } from "../../bench/prefix.js";
+import { decodeReportMarkdown, prefixReportMarkdown } from "../../bench/report.js";
 import { Phi4Error } from "../../engine/errors.js";
 import { optionalNumber, requireString } from "../args.js";
 
 const decodeUsage = `usage: phi4 bench decode --model DIR [--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--runs 3]
        [--bandwidth-mib 1024] [--json] [--out FILE.json]`;
 
-const BENCHMARKS: Record<string, (argv: string[]) => Promise<void>> = { decode: decodeCommand };
+const prefixUsage = `usage: phi4 bench prefix --model DIR [--prefix-tokens 2000] [--turns 10] [--turn-tokens 32] [--reply-tokens 16]
+       [--threads N] [--json] [--out FILE.json]`;
+
+const BENCHMARKS: Record<string, (argv: string[]) => Promise<void>> = { decode: decodeCommand, prefix: prefixCommand };
 
 const usage = `usage: phi4 bench <${Object.keys(BENCHMARKS).join("|")}> [options]`;
 
@@ -37,8 +41,7 @@ async function decodeCommand(argv: string[]): Promise<void> {
       out: { type: "string" },
     },
   });
-  const out = values.out;
-  if (out !== undefined && !out.endsWith(".json")) throw new Phi4Error("INVALID_ARGUMENT", `--out must name a .json file (the .md goes next to it)\n${decodeUsage}`);
+  checkOut(values.out, decodeUsage);
   const result = await benchDecode({
     modelDir: requireString(values, "model", decodeUsage),
     promptTokens: optionalNumber(values, "prompt-tokens", true),
@@ -48,13 +51,49 @@ async function decodeCommand(argv: string[]): Promise<void> {
     bandwidthMiB: optionalNumber(values, "bandwidth-mib", true),
     onProgress: (message) => process.stderr.write(`[bench decode] ${message}\n`),
   });
-  const markdown = decodeReportMarkdown(result);
+  await report("decode", result, decodeReportMarkdown(result), values);
+}
+
+async function prefixCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: "string" },
+      "prefix-tokens": { type: "string" },
+      turns: { type: "string" },
+      "turn-tokens": { type: "string" },
+      "reply-tokens": { type: "string" },
+      threads: { type: "string" },
+      json: { type: "boolean" },
+      out: { type: "string" },
+    },
+  });
+  checkOut(values.out, prefixUsage);
+  const result = await benchPrefix({
+    modelDir: requireString(values, "model", prefixUsage),
+    prefixTokens: optionalNumber(values, "prefix-tokens", true),
+    turns: optionalNumber(values, "turns", true),
+    turnTokens: optionalNumber(values, "turn-tokens", true),
+    replyTokens: optionalNumber(values, "reply-tokens", true),
+    threads: optionalNumber(values, "threads", true),
+    onProgress: (message) => process.stderr.write(`[bench prefix] ${message}\n`),
+  });
+  await report("prefix", result, prefixReportMarkdown(result), values);
+}
+
+function checkOut(out: string | undefined, usage: string): void {
+  if (out !== undefined && !out.endsWith(".json")) throw new Phi4Error("INVALID_ARGUMENT", `--out must name a .json file (the .md goes next to it)\n${usage}`);
+}
+
+/** Prints the result (JSON with --json, else markdown); with --out also writes FILE.json and FILE.md. */
+async function report(name: string, result: object, markdown: string, values: { json?: boolean; out?: string }): Promise<void> {
+  const out = values.out;
   if (out !== undefined) {
     const markdownPath = out.replace(/\.json$/, ".md");
     await mkdir(path.dirname(path.resolve(out)), { recursive: true });
     await writeFile(out, JSON.stringify(result, null, 2) + "\n");
     await writeFile(markdownPath, markdown);
-    process.stderr.write(`[bench decode] wrote ${out} and ${markdownPath}\n`);
+    process.stderr.write(`[bench ${name}] wrote ${out} and ${markdownPath}\n`);
   }
   process.stdout.write(values.json ? JSON.stringify(result) + "\n" : markdown);
 }
