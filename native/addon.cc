@@ -1,9 +1,10 @@
-// Module entry: exports Runtime (the only constructor JS calls directly), Model and Sequence, and the
+// Module entry: exports Runtime (the only constructor JS calls directly), Model, Context and Sequence, and the
 // measureReadBandwidth probe the benchmarks use.
 #include <napi.h>
 
 #include "addon_data.h"
 #include "bandwidth.h"
+#include "context.h"
 #include "model.h"
 #include "runtime.h"
 #include "sequence.h"
@@ -13,12 +14,15 @@ namespace phi4 {
 Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   Napi::Function model = Model::Init(env);
+  Napi::Function context = Context::Init(env);
   Napi::Function sequence = Sequence::Init(env);
   data->model = Napi::Persistent(model);
+  data->context = Napi::Persistent(context);
   data->sequence = Napi::Persistent(sequence);
   env.SetInstanceData<AddonData>(data);
   exports.Set("Runtime", Runtime::Init(env));
   exports.Set("Model", model);
+  exports.Set("Context", context);
   exports.Set("Sequence", sequence);
   exports.Set("measureReadBandwidth", Napi::Function::New(env, MeasureReadBandwidth, "measureReadBandwidth"));
   return exports;

@@ -8,6 +8,7 @@ namespace phi4 {
 
 struct AddonData {
   Napi::FunctionReference model;
+  Napi::FunctionReference context;
   Napi::FunctionReference sequence;
 };
 

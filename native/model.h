@@ -1,4 +1,5 @@
-// Model: JS handle on a loaded ModelCore. createSequence(capacity) -> Promise<Sequence>.
+// Model: JS handle on a loaded ModelCore. createSequence(capacity) -> Promise<Sequence> (a sequence
+// with its own KV); createContext(slots, capacity) -> Promise<Context> (sequences that decode together).
 #pragma once
 
 #include <napi.h>
@@ -19,6 +20,7 @@ class Model : public Napi::ObjectWrap<Model> {
   ModelCore& core(Napi::Env env);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value CreateSequence(const Napi::CallbackInfo& info);
+  Napi::Value CreateContext(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 
   // Released by dispose(); sequences keep their own reference, so the session lives until they go.

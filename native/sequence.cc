@@ -3,11 +3,11 @@
 #include "addon_data.h"
 #include "js_args.h"
 #include "promise_worker.h"
+#include "sequence_worker.h"
 
 namespace phi4 {
-namespace {
 
-SamplingParams ReadSampling(const Napi::Object& o) {
+SamplingParams ReadSamplingParams(const Napi::Object& o) {
   SamplingParams p;
   p.greedy = GetBool(o, "greedy", false);
   p.temperature = static_cast<float>(GetNumber(o, "temperature", 1.0));
@@ -26,47 +26,35 @@ SamplingParams ReadSampling(const Napi::Object& o) {
   return p;
 }
 
-// Base of every operation on sequences: keeps the JS objects of the sequences involved alive, marks
-// them busy while it runs and idle again when it settles.
-class SequenceWorker : public PromiseWorker {
- public:
-  SequenceWorker(Napi::Env env, std::initializer_list<Napi::Object> owners) : PromiseWorker(env) {
-    for (const Napi::Object& object : owners) {
-      Sequence* owner = Sequence::Unwrap(object);
-      owner->BeginOperation();
-      owners_.push_back(owner);
-      refs_.push_back(Napi::Persistent(object));
-    }
-  }
+namespace {
 
- protected:
-  void Settle() override {
-    for (Sequence* owner : owners_) owner->FinishOperation();
-  }
-
- private:
-  std::vector<Sequence*> owners_;
-  std::vector<Napi::ObjectReference> refs_;
+// What eval() was asked to do, read from its arguments on the event loop.
+struct EvalRequest {
+  std::vector<int32_t> tokens;
+  int regimeLength = 0;
+  bool sample = false;
+  SamplingParams params;
+  bool reseed = false;
+  uint64_t seed = 0;
+  bool returnLogits = false;
 };
 
 class EvalWorker : public SequenceWorker {
  public:
-  EvalWorker(Napi::Env env, Napi::Object owner, std::shared_ptr<SequenceCore> core, std::vector<int32_t> tokens, bool sample,
-             SamplingParams params, bool reseed, uint64_t seed, bool returnLogits)
-      : SequenceWorker(env, {owner}), core_(std::move(core)), tokens_(std::move(tokens)), sample_(sample), params_(std::move(params)),
-        reseed_(reseed), seed_(seed), returnLogits_(returnLogits) {}
+  EvalWorker(Napi::Env env, Napi::Object owner, std::shared_ptr<SequenceCore> core, EvalRequest request)
+      : SequenceWorker(env, {owner}), core_(std::move(core)), request_(std::move(request)) {}
 
  protected:
   void Run() override {
-    core_->Append(tokens_);
-    if (reseed_) core_->Seed(seed_);
-    if (sample_) token_ = core_->Sample(params_);
+    core_->Append(request_.tokens, request_.regimeLength);
+    if (request_.reseed) core_->Seed(request_.seed);
+    if (request_.sample) token_ = core_->Sample(request_.params);
   }
 
   Napi::Value Result(Napi::Env env) override {
     Napi::Object out = Napi::Object::New(env);
-    out.Set("token", sample_ ? Napi::Value(Napi::Number::New(env, token_)) : env.Null());
-    if (returnLogits_) {
+    out.Set("token", request_.sample ? Napi::Value(Napi::Number::New(env, token_)) : env.Null());
+    if (request_.returnLogits) {
       const auto& logits = core_->lastLogits();
       Napi::Float32Array array = Napi::Float32Array::New(env, logits.size());
       std::copy(logits.begin(), logits.end(), array.Data());
@@ -77,12 +65,7 @@ class EvalWorker : public SequenceWorker {
 
  private:
   std::shared_ptr<SequenceCore> core_;
-  std::vector<int32_t> tokens_;
-  bool sample_;
-  SamplingParams params_;
-  bool reseed_;
-  uint64_t seed_;
-  bool returnLogits_;
+  EvalRequest request_;
   int32_t token_ = -1;
 };
 
@@ -215,26 +198,24 @@ SequenceCore& Sequence::idleCore(Napi::Env env) {
 Napi::Value Sequence::Eval(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (Napi::Value refusal = RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
-  std::vector<int32_t> tokens;
-  bool sample = false, reseed = false, returnLogits = false;
-  SamplingParams params;
-  uint64_t seed = 0;
+  EvalRequest request;
   try {
     if (info.Length() < 1) ThrowJs(env, code::kInvalidArgument, "eval(tokens, options): tokens is required");
-    tokens = ReadTokens(info[0]);
+    request.tokens = ReadTokens(info[0]);
     if (info.Length() > 1 && info[1].IsObject()) {
       Napi::Object options = info[1].As<Napi::Object>();
       Napi::Value sampling = options.Get("sampling");
       if (sampling.IsObject()) {
-        sample = true;
-        params = ReadSampling(sampling.As<Napi::Object>());
+        request.sample = true;
+        request.params = ReadSamplingParams(sampling.As<Napi::Object>());
       }
-      Napi::Value seedValue = options.Get("seed");
-      if (seedValue.IsNumber()) {
-        reseed = true;
-        seed = static_cast<uint64_t>(seedValue.As<Napi::Number>().Int64Value());
+      Napi::Value seed = options.Get("seed");
+      if (seed.IsNumber()) {
+        request.reseed = true;
+        request.seed = static_cast<uint64_t>(seed.As<Napi::Number>().Int64Value());
       }
-      returnLogits = GetBool(options, "returnLogits", false);
+      request.returnLogits = GetBool(options, "returnLogits", false);
+      request.regimeLength = GetInt(options, "regimeLength", 0);
     }
   } catch (const Napi::Error& e) {
     auto deferred = Napi::Promise::Deferred::New(env);
@@ -242,7 +223,7 @@ Napi::Value Sequence::Eval(const Napi::CallbackInfo& info) {
     return deferred.Promise();
   }
   core_->ResetCancel();
-  auto* worker = new EvalWorker(env, info.This().As<Napi::Object>(), core_, std::move(tokens), sample, std::move(params), reseed, seed, returnLogits);
+  auto* worker = new EvalWorker(env, info.This().As<Napi::Object>(), core_, std::move(request));
   worker->Queue();
   return worker->Promise();
 }

@@ -11,6 +11,9 @@
 
 namespace phi4 {
 
+// Reads { greedy, temperature, topK, topP, repetitionPenalty, allowedTokens } (throws INVALID_ARGUMENT).
+SamplingParams ReadSamplingParams(const Napi::Object& options);
+
 class Sequence : public Napi::ObjectWrap<Sequence> {
  public:
   static Napi::Function Init(Napi::Env env);
@@ -20,11 +23,12 @@ class Sequence : public Napi::ObjectWrap<Sequence> {
   // Called by the workers on the event loop when an operation starts and when it settles.
   void BeginOperation();
   void FinishOperation();
+  // A rejected promise when the sequence is disposed or busy; an empty value when it is free.
+  Napi::Value RefuseIfUnavailable(Napi::Env env);
+  const std::shared_ptr<SequenceCore>& core() const { return core_; }
 
  private:
   SequenceCore& idleCore(Napi::Env env);
-  // A rejected promise when the sequence is disposed or busy; an empty value when it is free.
-  Napi::Value RefuseIfUnavailable(Napi::Env env);
   Napi::Value Eval(const Napi::CallbackInfo& info);
   Napi::Value SaveState(const Napi::CallbackInfo& info);
   Napi::Value LoadState(const Napi::CallbackInfo& info);

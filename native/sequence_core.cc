@@ -8,19 +8,13 @@
 
 namespace phi4 {
 
-SequenceCore::SequenceCore(std::shared_ptr<ModelCore> model, int capacity) : model_(std::move(model)), capacity_(capacity) {
+SequenceCore::SequenceCore(std::shared_ptr<KvPool> pool)
+    : pool_(std::move(pool)), model_(pool_->model()), slot_(pool_->AcquireSlot()), capacity_(pool_->capacity()) {
   const ModelSpec& spec = model_->spec();
   // Under the long RoPE regime the mask is widened past the switch length (see RunChunk), so the
   // mask buffer must hold that many columns even when the capacity is smaller.
   maskWidthMax_ = std::max(capacity_, spec.ropeOriginalLength + 1);
-
-  const int64_t shape[4] = {1, spec.numKvHeads, capacity_, spec.headSize};
-  kv_.reserve(static_cast<size_t>(spec.numLayers) * 2);
-  for (int i = 0; i < spec.numLayers * 2; ++i) {
-    OrtValue* value = nullptr;
-    Check(Ort().CreateTensorAsOrtValue(model_->kvAllocator(), shape, 4, model_->kvType(), &value), code::kOutOfMemory);
-    kv_.emplace_back(value);
-  }
+  kv_ = pool_->Views(slot_, 1);
 
   ids_.resize(std::min(capacity_, std::max(spec.prefillChunk, 1)));
   positions_.resize(ids_.size());
@@ -38,7 +32,7 @@ SequenceCore::SequenceCore(std::shared_ptr<ModelCore> model, int capacity) : mod
   runOptions_.reset(options);
 }
 
-SequenceCore::~SequenceCore() = default;
+SequenceCore::~SequenceCore() { pool_->ReleaseSlot(slot_); }
 
 void SequenceCore::Cancel() {
   cancelled_.store(true);
@@ -80,6 +74,7 @@ size_t SequenceCore::StateBytes(int length) const { return static_cast<size_t>(l
 
 void SequenceCore::SaveState(int length, uint8_t* out) const {
   RequireHostKv();
+  std::lock_guard<std::mutex> lock(pool_->mutex());
   if (length < 0 || length > kvValid_)
     throw EngineError(code::kInvalidArgument, "cannot save " + std::to_string(length) + " positions: only " + std::to_string(kvValid_) + " have valid KV");
   ForEachKvRegion(length, [&](const uint8_t* region, size_t bytes) {
@@ -99,6 +94,7 @@ void SequenceCore::LoadState(const uint8_t* data, size_t bytes, int stateLength,
   for (int32_t token : tokens) {
     if (token < 0 || token >= model_->spec().vocabSize) throw EngineError(code::kTokenOutOfRange, "the state holds token id " + std::to_string(token) + ", outside the vocabulary");
   }
+  std::lock_guard<std::mutex> lock(pool_->mutex());
   // The state's regions hold stateLength positions each; take the first `length` of every one.
   const size_t stride = static_cast<size_t>(stateLength) * model_->spec().headSize * ElementSize(model_->kvType());
   ForEachKvRegion(length, [&](uint8_t* region, size_t size) {
@@ -118,6 +114,13 @@ void SequenceCore::CopyFrom(const SequenceCore& other, int length) {
     throw EngineError(code::kInvalidArgument, "cannot copy " + std::to_string(length) + " positions: the source has " + std::to_string(other.kvValid_) + " with valid KV");
   if (length > capacity_)
     throw EngineError(code::kCapacityExceeded, "cannot copy " + std::to_string(length) + " positions into a sequence of capacity " + std::to_string(capacity_));
+  // Both pools' KV is read or written: lock both (once when they are the same pool).
+  std::unique_lock<std::mutex> first(pool_->mutex(), std::defer_lock), second(other.pool_->mutex(), std::defer_lock);
+  if (&other.pool_->mutex() == &pool_->mutex()) {
+    first.lock();
+  } else {
+    std::lock(first, second);
+  }
   // Regions come in the same order from both sequences; only their strides (capacities) differ.
   std::vector<const uint8_t*> sources;
   other.ForEachKvRegion(length, [&](const uint8_t* region, size_t) { sources.push_back(region); });
@@ -129,7 +132,7 @@ void SequenceCore::CopyFrom(const SequenceCore& other, int length) {
   logitsAt_ = -1;
 }
 
-void SequenceCore::Append(const std::vector<int32_t>& tokens) {
+void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength) {
   const ModelSpec& spec = model_->spec();
   const size_t before = tokens_.size();
   const size_t total = before + tokens.size();
@@ -152,11 +155,13 @@ void SequenceCore::Append(const std::vector<int32_t>& tokens) {
   // Phi-3 LongRoPE: the graph picks the long-factor cos/sin cache once the mask is wider than the
   // original context. KV built under one regime is wrong under the other, so on a change every
   // position is recomputed, as onnxruntime-genai does when a sequence reaches original + 1 tokens.
-  const bool wantLong = spec.ropeOriginalLength > 0 && total > static_cast<size_t>(spec.ropeOriginalLength);
+  const size_t regimeTotal = std::max(total, static_cast<size_t>(std::max(regimeLength, 0)));
+  const bool wantLong = spec.ropeOriginalLength > 0 && regimeTotal > static_cast<size_t>(spec.ropeOriginalLength);
   if (wantLong != kvLong_) {
     kvValid_ = 0;
     kvLong_ = wantLong;
   }
+  std::lock_guard<std::mutex> lock(pool_->mutex());
   try {
     while (static_cast<size_t>(kvValid_) < total) {
       if (cancelled_.load()) throw EngineError(code::kAborted, "generation was aborted");
@@ -234,14 +239,32 @@ void SequenceCore::CopyLastRow(const OrtValue* logits, int rows) {
     throw EngineError(code::kModelLoadFailed, "logits output has an unexpected shape; genai_config.json's vocab_size must match the model's lm_head");
   void* data = nullptr;
   Check(Ort().GetTensorMutableData(const_cast<OrtValue*>(logits), &data));
-  const size_t offset = static_cast<size_t>(rows - 1) * vocab;
+  CopyLogitsRow(static_cast<const uint8_t*>(data) + static_cast<size_t>(rows - 1) * vocab * ElementSize(model_->logitsType()));
+}
+
+void SequenceCore::CopyLogitsRow(const void* data) {
+  const size_t vocab = logits_.size();
   if (model_->logitsType() == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16) {
-    const uint16_t* row = static_cast<const uint16_t*>(data) + offset;
+    const uint16_t* row = static_cast<const uint16_t*>(data);
     for (size_t i = 0; i < vocab; ++i) logits_[i] = HalfToFloat(row[i]);
   } else {
-    const float* row = static_cast<const float*>(data) + offset;
+    const float* row = static_cast<const float*>(data);
     std::copy(row, row + vocab, logits_.begin());
   }
+}
+
+bool SequenceCore::CanJoinBatch(int32_t token) const {
+  const ModelSpec& spec = model_->spec();
+  const int total = length() + 1;
+  const bool wantLong = spec.ropeOriginalLength > 0 && total > spec.ropeOriginalLength;
+  return token >= 0 && token < spec.vocabSize && total <= capacity_ && kvValid_ == length() && wantLong == kvLong_;
+}
+
+void SequenceCore::CommitBatchedToken(int32_t token, const void* logitsRow) {
+  tokens_.push_back(token);
+  kvValid_ = length();
+  CopyLogitsRow(logitsRow);
+  logitsAt_ = length();
 }
 
 int32_t SequenceCore::Sample(const SamplingParams& params) {

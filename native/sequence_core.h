@@ -1,15 +1,17 @@
-// One sequence slot: its tokens, its preallocated share-buffer KV cache and the decode loop over it.
+// One sequence: its tokens, its slot of a KvPool (the preallocated share-buffer KV cache) and the
+// prefill / single-sequence decode loop over it. Batched decode steps are in batch_decode.cc.
 //
-// KV layout per layer: K and V are each one [1, kv_heads, capacity, head_size] buffer. The same
-// OrtValue is passed as past_key_values.i.* and bound as present.i.*, so GroupQueryAttention writes
-// new positions in place (it detects the sharing by pointer) and nothing is copied or allocated per
-// decode step.
+// KV layout per layer: K and V are each a [1, kv_heads, capacity, head_size] view of the pool slot.
+// The same OrtValue is passed as past_key_values.i.* and bound as present.i.*, so GroupQueryAttention
+// writes new positions in place (it detects the sharing by pointer) and nothing is copied or
+// allocated per decode step.
 #pragma once
 
 #include <atomic>
 #include <memory>
 #include <vector>
 
+#include "kv_pool.h"
 #include "model_core.h"
 #include "sampler.h"
 
@@ -17,8 +19,8 @@ namespace phi4 {
 
 class SequenceCore {
  public:
-  // Allocates the KV buffers (blocking: call from a worker thread).
-  SequenceCore(std::shared_ptr<ModelCore> model, int capacity);
+  // Takes a free slot of `pool` (BUSY when there is none) and gives it back when destroyed.
+  explicit SequenceCore(std::shared_ptr<KvPool> pool);
   ~SequenceCore();
 
   // Appends `tokens` and runs the model over every position whose KV is not yet valid (the new
@@ -26,7 +28,9 @@ class SequenceCore {
   // lastLogits() holds the logits row of the final position. On failure (including cancellation) the
   // sequence keeps its previous tokens. An empty `tokens` keeps the logits of the last run (so the
   // caller can sample again) and fails if there are none.
-  void Append(const std::vector<int32_t>& tokens);
+  // `regimeLength`: the length the caller will reach with further appends (a prompt fed in pieces), so
+  // the LongRoPE regime is chosen once for all of it instead of being switched halfway.
+  void Append(const std::vector<int32_t>& tokens, int regimeLength = 0);
   int32_t Sample(const SamplingParams& params);
   void Seed(uint64_t seed) { sampler_.Seed(seed); }
 
@@ -38,6 +42,13 @@ class SequenceCore {
   int kvValid() const { return kvValid_; }
   bool longRopeRegime() const { return kvLong_; }
   const ModelCore& model() const { return *model_; }
+  KvPool& pool() const { return *pool_; }
+  int slot() const { return slot_; }
+
+  // Batched decode (batch_decode.cc): whether appending `token` can join a batched step (its KV is
+  // current and the step does not change its RoPE regime), and recording that step's result.
+  bool CanJoinBatch(int32_t token) const;
+  void CommitBatchedToken(int32_t token, const void* logitsRow);
 
   // Shrinks the logical length; KV beyond it is simply ignored (share-buffer rewind).
   void Rewind(int length);
@@ -63,13 +74,16 @@ class SequenceCore {
 
  private:
   void RunChunk(int start, int count, bool last);
+  void CopyLogitsRow(const void* row);
   void RequireHostKv() const;
   // Calls f(regionPointer, bytes) for each (layer, K/V, head) run of `length` positions, in state order.
   template <typename F>
   void ForEachKvRegion(int length, F&& f) const;
   void CopyLastRow(const OrtValue* logits, int rows);
 
+  std::shared_ptr<KvPool> pool_;
   std::shared_ptr<ModelCore> model_;
+  const int slot_;
   const int capacity_;
   int maskWidthMax_;
   std::vector<int32_t> tokens_;

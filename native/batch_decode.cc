@@ -1,0 +1,113 @@
+#include "batch_decode.h"
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+
+namespace phi4 {
+namespace {
+
+// Runs the members (all of one regime) as one batch over the contiguous slot range they span.
+//
+// Slots inside that range that are not members (idle sequences, free slots) are rows of the batch
+// too: ORT needs one contiguous [B, ...] KV tensor. Such a row is fed a dummy token whose K/V GQA
+// writes at the last column of the mask; that one position is saved before the run and put back
+// after it, so whatever the slot holds is left exactly as it was.
+void RunGroup(KvPool& pool, std::vector<BatchMember*>& group, bool longRope) {
+  const ModelCore& model = *pool.model();
+  const ModelSpec& spec = model.spec();
+  std::sort(group.begin(), group.end(), [](BatchMember* a, BatchMember* b) { return a->sequence->slot() < b->sequence->slot(); });
+  const int first = group.front()->sequence->slot();
+  const int rows = group.back()->sequence->slot() - first + 1;
+
+  int width = 0;
+  for (BatchMember* m : group) width = std::max(width, m->sequence->length() + 1);
+  if (longRope) width = std::max(width, spec.ropeOriginalLength + 1);
+
+  std::vector<int64_t> ids(rows, 0), positions(rows, width - 1), mask(static_cast<size_t>(rows) * width, 0);
+  std::vector<bool> isMember(rows, false);
+  for (BatchMember* m : group) {
+    const int row = m->sequence->slot() - first;
+    const int length = m->sequence->length();
+    isMember[row] = true;
+    ids[row] = m->token;
+    positions[row] = length;
+    std::fill(mask.begin() + static_cast<size_t>(row) * width, mask.begin() + static_cast<size_t>(row) * width + length + 1, 1);
+  }
+  for (int row = 0; row < rows; ++row) {
+    if (!isMember[row]) std::fill(mask.begin() + static_cast<size_t>(row) * width, mask.begin() + static_cast<size_t>(row + 1) * width, 1);
+  }
+
+  // Save the one position each non-member row's dummy token will overwrite.
+  const size_t rowBytes = pool.rowBytes();
+  const size_t column = static_cast<size_t>(width - 1) * rowBytes;
+  std::vector<uint8_t> saved;
+  auto forEachDummyRegion = [&](auto&& f) {
+    for (int row = 0; row < rows; ++row) {
+      if (isMember[row]) continue;
+      for (size_t t = 0; t < pool.tensorCount(); ++t) {
+        uint8_t* slot = pool.SlotData(t, first + row);
+        for (int head = 0; head < spec.numKvHeads; ++head) f(slot + static_cast<size_t>(head) * pool.capacity() * rowBytes + column);
+      }
+    }
+  };
+  forEachDummyRegion([&](uint8_t* position) { saved.insert(saved.end(), position, position + rowBytes); });
+
+  const OrtMemoryInfo* cpu = model.cpuMemory();
+  const int64_t idsShape[2] = {rows, 1};
+  const int64_t maskShape[2] = {rows, width};
+  ValuePtr idsValue = TensorView(cpu, ids.data(), ids.size() * sizeof(int64_t), idsShape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64);
+  ValuePtr maskValue = TensorView(cpu, mask.data(), mask.size() * sizeof(int64_t), maskShape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64);
+  ValuePtr positionsValue;
+  std::vector<const OrtValue*> inputs = {idsValue.get(), maskValue.get()};
+  if (model.hasPositionIds()) {
+    positionsValue = TensorView(cpu, positions.data(), positions.size() * sizeof(int64_t), idsShape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64);
+    inputs.push_back(positionsValue.get());
+  }
+  const size_t logitsRowBytes = static_cast<size_t>(spec.vocabSize) * ElementSize(model.logitsType());
+  std::vector<uint8_t>& logits = pool.batchLogits();
+  logits.resize(std::max(logits.size(), static_cast<size_t>(rows) * logitsRowBytes));
+  const int64_t logitsShape[3] = {rows, 1, spec.vocabSize};
+  ValuePtr logitsValue = TensorView(cpu, logits.data(), static_cast<size_t>(rows) * logitsRowBytes, logitsShape, 3, model.logitsType());
+  std::vector<ValuePtr> kv = pool.Views(first, rows);
+  std::vector<OrtValue*> outputs = {logitsValue.get()};
+  for (const auto& value : kv) {
+    inputs.push_back(value.get());
+    outputs.push_back(value.get());
+  }
+
+  OrtStatus* status = Ort().Run(model.session(), nullptr, model.runInputNames().data(), inputs.data(), inputs.size(), model.runOutputNames().data(),
+                                outputs.size(), outputs.data());
+  const uint8_t* restore = saved.data();
+  forEachDummyRegion([&](uint8_t* position) {
+    std::memcpy(position, restore, rowBytes);
+    restore += rowBytes;
+  });
+  Check(status);
+
+  for (BatchMember* m : group) {
+    m->sequence->CommitBatchedToken(m->token, logits.data() + static_cast<size_t>(m->sequence->slot() - first) * logitsRowBytes);
+  }
+}
+
+}  // namespace
+
+void DecodeBatch(KvPool& pool, std::vector<BatchMember>& members) {
+  std::vector<BatchMember*> shortGroup, longGroup;
+  for (BatchMember& m : members) {
+    if (&m.sequence->pool() != &pool) throw EngineError(code::kInvalidArgument, "every sequence of a batched step must belong to the context running it");
+    if (m.sequence->CanJoinBatch(m.token)) {
+      (m.sequence->longRopeRegime() ? longGroup : shortGroup).push_back(&m);
+    } else {
+      m.sequence->Append({m.token});  // validates, and re-prefills across a regime change
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(pool.mutex());
+    if (!shortGroup.empty()) RunGroup(pool, shortGroup, false);
+    if (!longGroup.empty()) RunGroup(pool, longGroup, true);
+  }
+  for (BatchMember& m : members) m.next = m.sequence->Sample(m.params);
+}
+
+}  // namespace phi4

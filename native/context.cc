@@ -1,0 +1,107 @@
+#include "context.h"
+
+#include "addon_data.h"
+#include "batch_decode.h"
+#include "promise_worker.h"
+#include "sequence.h"
+#include "sequence_worker.h"
+
+namespace phi4 {
+namespace {
+
+class DecodeWorker : public SequenceWorker {
+ public:
+  DecodeWorker(Napi::Env env, const std::vector<Napi::Object>& owners, std::shared_ptr<KvPool> pool, std::vector<BatchMember> members,
+               std::vector<std::shared_ptr<SequenceCore>> cores)
+      : SequenceWorker(env, owners), pool_(std::move(pool)), members_(std::move(members)), cores_(std::move(cores)) {}
+
+ protected:
+  void Run() override { DecodeBatch(*pool_, members_); }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Int32Array out = Napi::Int32Array::New(env, members_.size());
+    for (size_t i = 0; i < members_.size(); ++i) out[i] = members_[i].next;
+    return out;
+  }
+
+ private:
+  std::shared_ptr<KvPool> pool_;
+  std::vector<BatchMember> members_;
+  std::vector<std::shared_ptr<SequenceCore>> cores_;  // keep the cores alive while the worker runs
+};
+
+}  // namespace
+
+Napi::Function Context::Init(Napi::Env env) {
+  return DefineClass(env, "Context",
+                     {InstanceMethod<&Context::CreateSequence>("createSequence"), InstanceMethod<&Context::Decode>("decode"),
+                      InstanceMethod<&Context::Dispose>("dispose"), InstanceAccessor<&Context::Slots>("slots"),
+                      InstanceAccessor<&Context::Capacity>("capacity"), InstanceAccessor<&Context::FreeSlots>("freeSlots")});
+}
+
+Napi::Object Context::NewInstance(Napi::Env env, std::shared_ptr<KvPool> pool) {
+  Napi::Object object = GetAddonData(env).context.New({});
+  Context::Unwrap(object)->pool_ = std::move(pool);
+  return object;
+}
+
+Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(info) {}
+
+Napi::Value Context::CreateSequence(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!pool_) ThrowJs(env, code::kDisposed, "the context has been disposed");
+  try {
+    return Sequence::NewInstance(env, std::make_shared<SequenceCore>(pool_));
+  } catch (const EngineError& e) {
+    ThrowJs(env, e.code(), e.what());
+  }
+}
+
+Napi::Value Context::Decode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!pool_) return RejectedPromise(env, code::kDisposed, "the context has been disposed");
+  if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsArray())
+    return RejectedPromise(env, code::kInvalidArgument, "decode(sequences, tokens, samplings): three arrays of the same length");
+  Napi::Array sequences = info[0].As<Napi::Array>(), tokens = info[1].As<Napi::Array>(), samplings = info[2].As<Napi::Array>();
+  if (sequences.Length() == 0 || tokens.Length() != sequences.Length() || samplings.Length() != sequences.Length())
+    return RejectedPromise(env, code::kInvalidArgument, "decode(sequences, tokens, samplings): three non-empty arrays of the same length");
+  std::vector<Napi::Object> owners;
+  std::vector<BatchMember> members;
+  std::vector<std::shared_ptr<SequenceCore>> cores;
+  try {
+    for (uint32_t i = 0; i < sequences.Length(); ++i) {
+      Napi::Value item = sequences.Get(i);
+      if (!item.IsObject() || !item.As<Napi::Object>().InstanceOf(GetAddonData(env).sequence.Value()))
+        ThrowJs(env, code::kInvalidArgument, "decode(): every item of sequences must be a Sequence");
+      Sequence* sequence = Sequence::Unwrap(item.As<Napi::Object>());
+      if (Napi::Value refusal = sequence->RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
+      for (const auto& core : cores)
+        if (core == sequence->core()) ThrowJs(env, code::kInvalidArgument, "decode(): a sequence appears twice");
+      Napi::Value token = tokens.Get(i);
+      if (!token.IsNumber()) ThrowJs(env, code::kInvalidArgument, "decode(): tokens must be integers");
+      Napi::Value sampling = samplings.Get(i);
+      if (!sampling.IsObject()) ThrowJs(env, code::kInvalidArgument, "decode(): samplings must be objects");
+      owners.push_back(item.As<Napi::Object>());
+      cores.push_back(sequence->core());
+      members.push_back({sequence->core().get(), token.As<Napi::Number>().Int32Value(), ReadSamplingParams(sampling.As<Napi::Object>())});
+    }
+  } catch (const Napi::Error& e) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Reject(e.Value());
+    return deferred.Promise();
+  }
+  auto* worker = new DecodeWorker(env, owners, pool_, std::move(members), std::move(cores));
+  worker->Queue();
+  return worker->Promise();
+}
+
+Napi::Value Context::Dispose(const Napi::CallbackInfo& info) {
+  pool_.reset();
+  return info.Env().Undefined();
+}
+
+Napi::Value Context::Slots(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pool_ ? pool_->slots() : 0); }
+Napi::Value Context::Capacity(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pool_ ? pool_->capacity() : 0); }
+Napi::Value Context::FreeSlots(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pool_ ? pool_->freeSlots() : 0); }
+
+}  // namespace phi4
