@@ -10,6 +10,7 @@
 export { Phi4Error, type Phi4ErrorCode } from "./engine/errors.js";
 export { loadModel, Model, type CreateSequenceOptions, type LoadModelOptions, type ProviderName } from "./engine/model.js";
 export { Sequence, type ReuseResult, type ReuseSource } from "./engine/sequence.js";
+export { Context, type ContextOptions, type ContextStats } from "./engine/context.js";
 export { PrefixCache, type PrefixCacheOptions, type PrefixCacheStats } from "./engine/prefix-cache.js";
 export { readStateFile, writeStateFile, type KvLayout, type SequenceState } from "./engine/sequence-state.js";
 export { ChatSession, type ChatSessionOptions } from "./chat/chat-session.js";
@@ -20,3 +21,14 @@ export { loadModelFolder, type ModelFolder } from "./engine/genai-config.js";
 export { runtimeInfo, type RuntimeInfo } from "./engine/runtime.js";
 export * from "./tokenizer/index.js";
 export { makeModel, MODEL_PRESETS, type MakeModelOptions, type ModelPreset } from "./modelmaker/index.js";
+// Agents: providers in the Messages API shape, MCP tools, the hybrid router and the agent loop.
+// The Messages types have generic names (TextBlock, StopReason, Usage...), so they are reachable as
+// `Messages.X`; the ones an agent's code names most are exported directly as well.
+export type * as Messages from "./providers/types.js";
+export type { CallOptions, MessageParam, MessageRequest, MessageResponse, Provider, StreamEvent, TaskHints, ToolOutput } from "./providers/types.js";
+export { AnthropicProvider, collectMessage, LocalProvider, MessageAccumulator, OpenAICompatibleProvider, ProviderError } from "./providers/index.js";
+export type { AnthropicProviderOptions, LocalProviderOptions, OpenAICompatibleProviderOptions, ProviderErrorKind } from "./providers/index.js";
+export * from "./mcp/index.js";
+export * from "./router/index.js";
+export * from "./agent/index.js";
+export * from "./tools/index.js";

@@ -117,15 +117,15 @@ class LoadStateWorker : public SequenceWorker {
 class CopyFromWorker : public SequenceWorker {
  public:
   CopyFromWorker(Napi::Env env, Napi::Object target, Napi::Object source, std::shared_ptr<SequenceCore> targetCore,
-                 std::shared_ptr<SequenceCore> sourceCore, int length)
-      : SequenceWorker(env, {target, source}), target_(std::move(targetCore)), source_(std::move(sourceCore)), length_(length) {}
+                 std::shared_ptr<SequenceCore> sourceCore, std::vector<int32_t> tokens)
+      : SequenceWorker(env, {target, source}), target_(std::move(targetCore)), source_(std::move(sourceCore)), tokens_(std::move(tokens)) {}
 
  protected:
-  void Run() override { target_->CopyFrom(*source_, length_); }
+  void Run() override { target_->CopyFrom(*source_, tokens_); }
 
  private:
   std::shared_ptr<SequenceCore> target_, source_;
-  int length_;
+  std::vector<int32_t> tokens_;
 };
 
 std::vector<int32_t> ReadTokens(const Napi::Value& value) {
@@ -257,13 +257,19 @@ Napi::Value Sequence::LoadState(const Napi::CallbackInfo& info) {
 Napi::Value Sequence::CopyFrom(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (Napi::Value refusal = RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
-  if (info.Length() < 2 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(GetAddonData(env).sequence.Value()) || !info[1].IsNumber())
-    return RejectedPromise(env, code::kInvalidArgument, "copyFrom(source, length): source must be a Sequence and length a number");
+  if (info.Length() < 2 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(GetAddonData(env).sequence.Value()))
+    return RejectedPromise(env, code::kInvalidArgument, "copyFrom(source, tokens): source must be a Sequence");
+  std::vector<int32_t> tokens;
+  try {
+    tokens = ReadTokens(info[1]);
+  } catch (const Napi::Error& e) {
+    return RejectedPromise(env, code::kInvalidArgument, e.Message());
+  }
   Napi::Object sourceObject = info[0].As<Napi::Object>();
   Sequence* source = Sequence::Unwrap(sourceObject);
   if (source == this) return RejectedPromise(env, code::kInvalidArgument, "a sequence cannot copy from itself; use rewind");
   if (Napi::Value refusal = source->RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
-  auto* worker = new CopyFromWorker(env, info.This().As<Napi::Object>(), sourceObject, core_, source->core_, info[1].As<Napi::Number>().Int32Value());
+  auto* worker = new CopyFromWorker(env, info.This().As<Napi::Object>(), sourceObject, core_, source->core_, std::move(tokens));
   worker->Queue();
   return worker->Promise();
 }

@@ -107,11 +107,12 @@ void SequenceCore::LoadState(const uint8_t* data, size_t bytes, int stateLength,
   logitsAt_ = -1;
 }
 
-void SequenceCore::CopyFrom(const SequenceCore& other, int length) {
+void SequenceCore::CopyFrom(const SequenceCore& other, const std::vector<int32_t>& tokens) {
   RequireHostKv();
+  const int length = static_cast<int>(tokens.size());
   if (other.model_ != model_) throw EngineError(code::kInvalidArgument, "cannot copy KV between sequences of different models");
-  if (length < 0 || length > other.kvValid_)
-    throw EngineError(code::kInvalidArgument, "cannot copy " + std::to_string(length) + " positions: the source has " + std::to_string(other.kvValid_) + " with valid KV");
+  if (length > other.kvValid_ || !std::equal(tokens.begin(), tokens.end(), other.tokens_.begin()))
+    throw EngineError(code::kInvalidArgument, "the source sequence no longer holds these " + std::to_string(length) + " tokens with valid KV");
   if (length > capacity_)
     throw EngineError(code::kCapacityExceeded, "cannot copy " + std::to_string(length) + " positions into a sequence of capacity " + std::to_string(capacity_));
   // Both pools' KV is read or written: lock both (once when they are the same pool).
@@ -126,7 +127,7 @@ void SequenceCore::CopyFrom(const SequenceCore& other, int length) {
   other.ForEachKvRegion(length, [&](const uint8_t* region, size_t) { sources.push_back(region); });
   size_t i = 0;
   ForEachKvRegion(length, [&](uint8_t* region, size_t size) { std::memcpy(region, sources[i++], size); });
-  tokens_.assign(other.tokens_.begin(), other.tokens_.begin() + length);
+  tokens_ = tokens;
   kvValid_ = length;
   kvLong_ = other.kvLong_;
   logitsAt_ = -1;

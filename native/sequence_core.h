@@ -63,8 +63,9 @@ class SequenceCore {
   // `stateLength` positions in `data` (a prefix of a saved state can be restored). Everything is
   // checked before the first byte is written, so a bad state leaves the sequence untouched.
   void LoadState(const uint8_t* data, size_t bytes, int stateLength, const std::vector<int32_t>& tokens, bool longRope);
-  // Replaces the sequence with the first `length` tokens and KV of `other` (same model).
-  void CopyFrom(const SequenceCore& other, int length);
+  // Replaces the sequence with `tokens` and their KV from `other` (same model), which must hold exactly
+  // these tokens first (checked: the source may have moved on since the caller looked).
+  void CopyFrom(const SequenceCore& other, const std::vector<int32_t>& tokens);
 
   // Asks a running Append to stop: ORT's terminate flag for the current Run, and a flag checked
   // between prefill chunks. Thread-safe. ResetCancel() is called on the event loop before each

@@ -18,6 +18,7 @@ export type Phi4ErrorCode =
   | "OUT_OF_MEMORY"
   | "STATE_INVALID"
   | "STATE_MISMATCH"
+  | "OVERLOADED"
   | "ORT_ERROR";
 
 const CODES = new Set<string>([
@@ -36,6 +37,7 @@ const CODES = new Set<string>([
   "OUT_OF_MEMORY",
   "STATE_INVALID",
   "STATE_MISMATCH",
+  "OVERLOADED",
   "ORT_ERROR",
 ]);
 

@@ -6,6 +6,7 @@
  *   const result = await sequence.generateText(model.tokenizer.encode("Hello"), { maxTokens: 32 });
  */
 import { Tokenizer } from "../tokenizer/index.js";
+import { Context, type ContextOptions } from "./context.js";
 import { callNative, Phi4Error } from "./errors.js";
 import { modelFingerprint } from "./fingerprint.js";
 import { loadModelFolder, type ModelFolder } from "./genai-config.js";
@@ -49,6 +50,7 @@ const DEFAULT_CAPACITY = 4096;
 
 export class Model {
   private readonly sequences = new Set<Sequence>();
+  private readonly contexts = new Set<Context>();
   private disposed = false;
 
   /** Saved sequence states reused by generations that start from a known prefix (null when off). */
@@ -64,6 +66,7 @@ export class Model {
     /** Milliseconds the session took to load. */
     readonly loadMs: number,
     private readonly defaultCapacity: number,
+    private readonly prefillChunk: number,
     fingerprint: string,
     prefixCache: PrefixCacheOptions | false,
   ) {
@@ -108,7 +111,7 @@ export class Model {
     );
     const defaultCapacity = Math.min(options.defaultCapacity ?? DEFAULT_CAPACITY, folder.contextLength);
     const fingerprint = await modelFingerprint(folder.dir, folder.modelPath);
-    return new Model(native, folder, tokenizer, threads, performance.now() - started, defaultCapacity, fingerprint, options.prefixCache ?? {});
+    return new Model(native, folder, tokenizer, threads, performance.now() - started, defaultCapacity, prefillChunk, fingerprint, options.prefixCache ?? {});
   }
 
   /** Input/output names, KV and logits types, KV bytes per token. */
@@ -128,27 +131,52 @@ export class Model {
 
   async createSequence(options: CreateSequenceOptions = {}): Promise<Sequence> {
     this.assertLive();
-    const capacity = options.capacity ?? this.defaultCapacity;
-    if (!Number.isInteger(capacity) || capacity < 1 || capacity > this.folder.contextLength) {
-      throw new Phi4Error("INVALID_ARGUMENT", `capacity must be an integer in [1, ${this.folder.contextLength}] (the model's context length); got ${capacity}`);
-    }
+    const capacity = this.checkCapacity(options.capacity ?? this.defaultCapacity);
     const native = await callNative(() => this.native.createSequence(capacity));
-    const sequence = new Sequence(native, this, () => this.sequences.delete(sequence));
+    const sequence: Sequence = new Sequence(native, this, () => this.sequences.delete(sequence));
     this.sequences.add(sequence);
     return sequence;
   }
 
-  /** @internal Sequences of this model that are not generating (prefix donors), except `except`. */
-  *idleSequences(except: Sequence): Iterable<Sequence> {
-    for (const sequence of this.sequences) if (sequence !== except && !sequence.isBusy && !sequence.isDisposed) yield sequence;
+  /** Sequences that decode together in batched steps (see Context). */
+  async createContext(options: ContextOptions = {}): Promise<Context> {
+    this.assertLive();
+    const slots = options.sequences ?? 4;
+    const maxQueue = options.maxQueue ?? 64;
+    if (!Number.isInteger(slots) || slots < 1) throw new Phi4Error("INVALID_ARGUMENT", `sequences must be a positive integer (got ${slots})`);
+    if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new Phi4Error("INVALID_ARGUMENT", `maxQueue must be a non-negative integer (got ${maxQueue})`);
+    const capacity = this.checkCapacity(options.capacity ?? this.defaultCapacity);
+    const native = await callNative(() => this.native.createContext(slots, capacity));
+    const context = new Context(native, this, maxQueue, this.prefillChunk, () => this.contexts.delete(context));
+    this.contexts.add(context);
+    return context;
   }
 
-  /** Disposes every sequence (aborting running generations) and releases the session. */
+  /** @internal Registers a context's sequence (a prefix donor, disposed with the model); returns its unregister function. */
+  registerSequence(sequence: Sequence): () => void {
+    this.sequences.add(sequence);
+    return () => this.sequences.delete(sequence);
+  }
+
+  /** @internal Sequences of this model whose KV another one may copy (not disposed), except `except`. */
+  *donorSequences(except: Sequence): Iterable<Sequence> {
+    for (const sequence of this.sequences) if (sequence !== except && !sequence.isDisposed) yield sequence;
+  }
+
+  /** Disposes every context and sequence (aborting running generations) and releases the session. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    await Promise.all([...this.contexts].map((context) => context.dispose()));
     await Promise.all([...this.sequences].map((sequence) => sequence.dispose()));
     this.native.dispose();
+  }
+
+  private checkCapacity(capacity: number): number {
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > this.folder.contextLength) {
+      throw new Phi4Error("INVALID_ARGUMENT", `capacity must be an integer in [1, ${this.folder.contextLength}] (the model's context length); got ${capacity}`);
+    }
+    return capacity;
   }
 
   private assertLive(): void {

@@ -41,6 +41,8 @@ export interface NativeEvalOptions {
   sampling?: NativeSampling;
   seed?: number;
   returnLogits?: boolean;
+  /** The length a prompt fed in pieces will reach: picks the LongRoPE regime once for all of it. */
+  regimeLength?: number;
 }
 
 export interface NativeEvalResult {
@@ -60,8 +62,8 @@ export interface NativeSequence {
   saveState(length: number): Promise<Uint8Array>;
   /** Replaces the sequence with `tokens` and the first tokens.length positions of a `stateLength`-position state. */
   loadState(kv: Uint8Array, stateLength: number, tokens: Int32Array | number[], longRope: boolean): Promise<void>;
-  /** Replaces the sequence with the first `length` tokens and KV of `source` (same model). */
-  copyFrom(source: NativeSequence, length: number): Promise<void>;
+  /** Replaces the sequence with `tokens` and their KV from `source`, which must hold exactly these tokens first. */
+  copyFrom(source: NativeSequence, tokens: Int32Array | number[]): Promise<void>;
   cancel(): void;
   dispose(): void;
   tokens(): Int32Array;
@@ -76,9 +78,21 @@ export interface NativeModelInfo {
   kvBytesPerToken: number;
 }
 
+export interface NativeContext {
+  readonly slots: number;
+  readonly capacity: number;
+  readonly freeSlots: number;
+  /** A sequence in a free slot (BUSY when none is free). */
+  createSequence(): NativeSequence;
+  /** One batched decode step: appends tokens[i] to sequences[i] and samples each one's next token. */
+  decode(sequences: NativeSequence[], tokens: number[], samplings: NativeSampling[]): Promise<Int32Array>;
+  dispose(): void;
+}
+
 export interface NativeModel {
   readonly info: NativeModelInfo;
   createSequence(capacity: number): Promise<NativeSequence>;
+  createContext(slots: number, capacity: number): Promise<NativeContext>;
   dispose(): void;
 }
 

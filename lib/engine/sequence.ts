@@ -9,6 +9,7 @@ import { Generation, type GenerateOptions } from "./generation.js";
 import type { Model } from "./model.js";
 import type { NativeEvalOptions, NativeSequence } from "./native-types.js";
 import { commonPrefixLength } from "./prefix-cache.js";
+import type { Scheduler } from "./scheduler.js";
 import { checkStateFits, readStateFile, writeStateFile, type SequenceState } from "./sequence-state.js";
 
 /** Where a generation's reused prefix came from. */
@@ -28,11 +29,13 @@ export class Sequence {
   private running: Promise<unknown> | null = null;
   private disposed = false;
 
-  /** @internal Created by Model.createSequence. */
+  /** @internal Created by Model.createSequence and Context. */
   constructor(
     private readonly native: NativeSequence,
     readonly model: Model,
     private readonly onDispose: () => void,
+    /** The context's scheduler, which batches this sequence's decode steps with its siblings'. */
+    private readonly scheduler?: Scheduler,
   ) {}
 
   /** Tokens in the sequence (prompt, then generated ones). */
@@ -163,7 +166,9 @@ export class Sequence {
     const sameRegime = this.evaluatedTokens.length === 0 || this.native.longRope === wantLong;
     const own = sameRegime ? Math.min(commonPrefixLength(this.evaluatedTokens, target), limit) : 0;
     let best: { source: ReuseSource; length: number; from?: Sequence; state?: SequenceState } = { source: own > 0 ? "self" : "none", length: own };
-    for (const other of this.model.idleSequences(this)) {
+    for (const other of this.model.donorSequences(this)) {
+      // A sibling of the same context may be generating: the copy then waits for a gap between steps.
+      if (other.isBusy && (!this.scheduler || other.scheduler !== this.scheduler)) continue;
       if (other.native.longRope !== wantLong) continue;
       const length = Math.min(commonPrefixLength(other.evaluatedTokens, target), limit);
       if (length >= minTokens && length > best.length) best = { source: "sequence", length, from: other };
@@ -177,7 +182,17 @@ export class Sequence {
       const state = best.state!;
       await callNative(() => this.native.loadState(state.kv, state.kvLength, target.slice(0, best.length), state.longRope));
     } else if (best.source === "sequence") {
-      await callNative(() => this.native.copyFrom(best.from!.native, best.length));
+      const prefix = target.slice(0, best.length);
+      const copy = () => this.native.copyFrom(best.from!.native, prefix);
+      // The source checks natively that it still holds `prefix`; if it moved on, prefill it all.
+      const copied = await callNative(() => (this.scheduler ? this.scheduler.exclusive(copy) : copy())).then(
+        () => true,
+        () => false,
+      );
+      if (!copied) {
+        callNativeSync(() => this.native.rewind(0));
+        best = { source: "none", length: 0 };
+      }
     } else {
       callNativeSync(() => this.native.rewind(best.length));
     }
@@ -199,8 +214,12 @@ export class Sequence {
     if (this.disposed) throw new Phi4Error("ABORTED", "generation was aborted: the sequence was disposed");
     const onAbort = () => this.native.cancel();
     signal?.addEventListener("abort", onAbort, { once: true });
+    // The whole input decides the LongRoPE regime, even when the scheduler feeds it in chunks.
+    const evalOptions = { ...options, regimeLength: this.native.length + input.length };
     try {
-      const result = await callNative(() => this.native.eval(input, options));
+      const result = await callNative(() =>
+        this.scheduler ? this.scheduler.step(this.native, input, evalOptions, signal) : this.native.eval(input, evalOptions),
+      );
       this.allTokens.push(...tokens);
       this.pending = null;
       return result;
