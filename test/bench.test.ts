@@ -92,3 +92,19 @@ describe("phi4 bench prefix", () => {
     expect(withReuse[2].contextTokens).toBe(3 * 8 + 2 * 4);
   });
 });
+
+describe("phi4 bench batch", () => {
+  it("--json reports aggregate tokens/s and inter-token latency per concurrency", async () => {
+    const { stdout } = await run(process.execPath, [bin, "bench", "batch", "--model", models.tiny, "--concurrency", "1,3", "--prompt-tokens", "8", "--gen-tokens", "6", "--json"]);
+    const out = JSON.parse(stdout.trim());
+    expect(out.benchmark).toBe("batch");
+    expect(out.results.map((r: { concurrency: number }) => r.concurrency)).toEqual([1, 3]);
+    for (const r of out.results) {
+      expect(r.aggregateTokensPerSec).toBeGreaterThan(0);
+      expect(r.interTokenMsP50).toBeGreaterThan(0);
+      expect(r.interTokenMsP95).toBeGreaterThanOrEqual(r.interTokenMsP50);
+      expect(r.eventLoopDelayMsP99).toBeGreaterThanOrEqual(0);
+    }
+    expect(out.results[0].speedup).toBe(1);
+  });
+});

@@ -1,5 +1,6 @@
 /** Markdown rendering of benchmark results (what bench/results/*.md hold). */
 
+import type { BatchBenchResult } from "./batch.js";
 import type { DecodeBenchResult } from "./decode.js";
 import type { MachineFacts } from "./machine.js";
 import type { PrefixBenchResult, TurnTiming } from "./prefix.js";
@@ -85,6 +86,24 @@ export function prefixReportMarkdown(r: PrefixBenchResult): string {
         ["Conversation without reuse: TTFT / total per turn (ms)", turns(r.conversation.withoutReuse)],
       ],
     ),
+    ...machineTable(r.machine),
+  ].join("\n");
+}
+
+export function batchReportMarkdown(r: BatchBenchResult): string {
+  const rows = r.results.map(
+    (x) =>
+      `| ${x.concurrency} | ${x.aggregateTokensPerSec.toFixed(2)} | ${x.speedup.toFixed(2)}x | ${x.interTokenMsP50.toFixed(1)} | ${x.interTokenMsP95.toFixed(1)} | ${x.eventLoopDelayMsP99.toFixed(1)} |`,
+  );
+  return [
+    "# Continuous batching benchmark",
+    "",
+    `${r.date}, ${r.settings.threads} threads, ${r.settings.promptTokens}-token prompts, ${r.settings.genTokens} tokens per request, greedy.`,
+    "",
+    "| Concurrency | Aggregate decode tokens/s | vs 1 | Inter-token ms p50 | p95 | Event-loop delay p99 ms |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...rows,
+    "",
     ...machineTable(r.machine),
   ].join("\n");
 }

@@ -1,13 +1,14 @@
-/** phi4 bench: benchmarks, one subcommand each (`decode`, `prefix`). Progress goes to stderr, results to stdout. */
+/** phi4 bench: benchmarks, one subcommand each (`decode`, `prefix`, `batch`). Progress goes to stderr, results to stdout. */
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
+import { benchBatch } from "../../bench/batch.js";
 import { benchDecode } from "../../bench/decode.js";
 import { benchPrefix } from "../../bench/prefix.js";
-import { decodeReportMarkdown, prefixReportMarkdown } from "../../bench/report.js";
+import { batchReportMarkdown, decodeReportMarkdown, prefixReportMarkdown } from "../../bench/report.js";
 import { Phi4Error } from "../../engine/errors.js";
-import { optionalNumber, requireString } from "../args.js";
+import { optionalNumber, parseTokenList, requireString } from "../args.js";
 
 const decodeUsage = `usage: phi4 bench decode --model DIR [--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--runs 3]
        [--bandwidth-mib 1024] [--json] [--out FILE.json]`;
@@ -15,7 +16,10 @@ const decodeUsage = `usage: phi4 bench decode --model DIR [--prompt-tokens 128] 
 const prefixUsage = `usage: phi4 bench prefix --model DIR [--prefix-tokens 2000] [--turns 10] [--turn-tokens 32] [--reply-tokens 16]
        [--threads N] [--json] [--out FILE.json]`;
 
-const BENCHMARKS: Record<string, (argv: string[]) => Promise<void>> = { decode: decodeCommand, prefix: prefixCommand };
+const batchUsage = `usage: phi4 bench batch --model DIR [--concurrency 1,2,4,8] [--prompt-tokens 32] [--gen-tokens 32] [--threads N]
+       [--json] [--out FILE.json]`;
+
+const BENCHMARKS: Record<string, (argv: string[]) => Promise<void>> = { decode: decodeCommand, prefix: prefixCommand, batch: batchCommand };
 
 const usage = `usage: phi4 bench <${Object.keys(BENCHMARKS).join("|")}> [options]`;
 
@@ -79,6 +83,31 @@ async function prefixCommand(argv: string[]): Promise<void> {
     onProgress: (message) => process.stderr.write(`[bench prefix] ${message}\n`),
   });
   await report("prefix", result, prefixReportMarkdown(result), values);
+}
+
+async function batchCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: "string" },
+      concurrency: { type: "string" },
+      "prompt-tokens": { type: "string" },
+      "gen-tokens": { type: "string" },
+      threads: { type: "string" },
+      json: { type: "boolean" },
+      out: { type: "string" },
+    },
+  });
+  checkOut(values.out, batchUsage);
+  const result = await benchBatch({
+    modelDir: requireString(values, "model", batchUsage),
+    concurrency: values.concurrency === undefined ? undefined : parseTokenList(values.concurrency),
+    promptTokens: optionalNumber(values, "prompt-tokens", true),
+    genTokens: optionalNumber(values, "gen-tokens", true),
+    threads: optionalNumber(values, "threads", true),
+    onProgress: (message) => process.stderr.write(`[bench batch] ${message}\n`),
+  });
+  await report("batch", result, batchReportMarkdown(result), values);
 }
 
 function checkOut(out: string | undefined, usage: string): void {
