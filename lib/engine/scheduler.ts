@@ -48,23 +48,29 @@ export class Scheduler {
   /** Runs `input` on `native` (as Sequence.step would) when the scheduler gets to it. */
   step(native: NativeSequence, input: number[], options: NativeEvalOptions, signal?: AbortSignal): Promise<NativeEvalResult> {
     return new Promise((resolve, reject) => {
-      const job: Job = { native, input, options, resolve, reject, startLength: native.length, aborted: false };
       const batchable = input.length === 1 && options.sampling !== undefined && !options.returnLogits && options.seed === undefined;
       const queue = batchable ? this.decodes : this.prefills;
+      const onAbort = () => {
+        job.aborted = true;
+        // A waiting job leaves its queue at once; one in flight is rejected when its native call returns.
+        const index = queue.indexOf(job);
+        if (index !== -1 && !this.inFlight.has(job)) {
+          queue.splice(index, 1);
+          this.fail(job, new Phi4Error("ABORTED", "generation was aborted"));
+        }
+      };
+      const settle = () => signal?.removeEventListener("abort", onAbort);
+      const job: Job = {
+        native,
+        input,
+        options,
+        resolve: (result) => (settle(), resolve(result)),
+        reject: (error) => (settle(), reject(error)),
+        startLength: native.length,
+        aborted: false,
+      };
       queue.push(job);
-      signal?.addEventListener(
-        "abort",
-        () => {
-          job.aborted = true;
-          // A waiting job leaves its queue at once; one in flight is rejected when its native call returns.
-          const index = queue.indexOf(job);
-          if (index !== -1 && !this.inFlight.has(job)) {
-            queue.splice(index, 1);
-            this.fail(job, new Phi4Error("ABORTED", "generation was aborted"));
-          }
-        },
-        { once: true },
-      );
+      signal?.addEventListener("abort", onAbort, { once: true });
       this.wake();
     });
   }
