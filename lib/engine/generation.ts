@@ -167,7 +167,8 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       if (stopReason) break;
       step = await sequence.step([], { sampling: constrained() }, signal);
     }
-    if (stopReason !== "stop") {
+    // A stop string swallows what it held back; any other ending (a constraint completing too) releases it.
+    if (stopSequence === undefined) {
       const tail = stops.push(decoder.flush()).text + stops.flush();
       if (tail) {
         text += tail;
