@@ -1,10 +1,11 @@
 /**
  * The prefix benchmark: what KV reuse buys. (1) Time to first token for a request whose N-token
- * prefix is cached vs not cached. (2) A 10-turn conversation where every request resends the whole
+ * prefix is cached (held by an idle sequence) vs not cached. (2) A 10-turn conversation where every request resends the whole
  * conversation (the Anthropic API style), with reuse (one sequence, prefix cache on) and without
  * (prefix cache off, a fresh sequence per turn): per-turn latency for each.
  */
 import { loadModel, type Model } from "../engine/model.js";
+import type { Sequence } from "../engine/sequence.js";
 import { lcgPrompt, positiveInt, PROMPT_ID_LIMIT } from "./common.js";
 import { machineFacts, type MachineFacts } from "./machine.js";
 
@@ -60,12 +61,13 @@ export async function benchPrefix(options: PrefixBenchOptions): Promise<PrefixBe
     const capacity = Math.min(reuse.contextLength, Math.max(prefixTokens + 2 * SUFFIX_TOKENS + 8, turns * (turnTokens + replyTokens) + 8));
 
     progress(`uncached: ${prefixTokens}-token prefix + ${SUFFIX_TOKENS} tokens from scratch`);
-    const uncached = await firstTokenMs(noReuse, [...prefix, ...lcgPrompt(SUFFIX_TOKENS, limit, 2)], capacity);
+    // The first request's sequence stays alive (idle): the second, on another sequence, copies its prefix.
+    const first = await reuse.createSequence({ capacity });
+    const uncached = await firstTokenMs(first, [...prefix, ...lcgPrompt(SUFFIX_TOKENS, limit, 3)]);
     progress("cached: the same prefix, a different suffix, on another sequence");
-    const warm = await reuse.createSequence({ capacity });
-    await warm.generateText([...prefix, ...lcgPrompt(SUFFIX_TOKENS, limit, 3)], { maxTokens: 1, append: false });
-    const cached = await firstTokenMs(reuse, [...prefix, ...lcgPrompt(SUFFIX_TOKENS, limit, 2)], capacity);
-    await warm.dispose();
+    const second = await reuse.createSequence({ capacity });
+    const cached = await firstTokenMs(second, [...prefix, ...lcgPrompt(SUFFIX_TOKENS, limit, 2)]);
+    await Promise.all([first.dispose(), second.dispose()]);
 
     progress(`conversation: ${turns} turns with reuse`);
     const withReuse = await conversation(reuse, turns, turnTokens, replyTokens, limit, capacity, true);
@@ -87,14 +89,9 @@ export async function benchPrefix(options: PrefixBenchOptions): Promise<PrefixBe
   }
 }
 
-async function firstTokenMs(model: Model, prompt: number[], capacity: number): Promise<number> {
-  const sequence = await model.createSequence({ capacity });
-  try {
-    const result = await sequence.generateText(prompt, { maxTokens: 1, append: false, sampling: { greedy: true } });
-    return result.timings.ttftMs;
-  } finally {
-    await sequence.dispose();
-  }
+async function firstTokenMs(sequence: Sequence, prompt: number[]): Promise<number> {
+  const result = await sequence.generateText(prompt, { maxTokens: 1, append: false, sampling: { greedy: true } });
+  return result.timings.ttftMs;
 }
 
 /** Each turn resends the whole conversation; with reuse one sequence serves every turn. */
