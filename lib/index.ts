@@ -21,3 +21,16 @@ export { loadModelFolder, type ModelFolder } from "./engine/genai-config.js";
 export { runtimeInfo, type RuntimeInfo } from "./engine/runtime.js";
 export * from "./tokenizer/index.js";
 export { makeModel, MODEL_PRESETS, type MakeModelOptions, type ModelPreset } from "./modelmaker/index.js";
+// Agents: providers in the Messages API shape, MCP tools, the hybrid router and the agent loop.
+// The Messages types have generic names (TextBlock, StopReason, Usage...), so they are reachable as
+// `Messages.X`; the ones an agent's code names most are exported directly as well.
+export type * as Messages from "./providers/types.js";
+export type { CallOptions, MessageParam, MessageRequest, MessageResponse, Provider, StreamEvent, TaskHints, ToolOutput } from "./providers/types.js";
+export { AnthropicProvider, collectMessage, LocalProvider, MessageAccumulator, OpenAICompatibleProvider, ProviderError } from "./providers/index.js";
+export type { AnthropicProviderOptions, LocalProviderOptions, OpenAICompatibleProviderOptions, ProviderErrorKind } from "./providers/index.js";
+export * from "./mcp/index.js";
+export * from "./router/index.js";
+export * from "./agent/index.js";
+export * from "./tools/index.js";
+// The Anthropic-compatible server behind `phi4 serve`: startServer({ model, provider?, apiKey?, port? }).
+export * from "./server/index.js";

@@ -1,16 +1,24 @@
 /** The phi4 command: dispatches to one module per subcommand; errors print their code and message. */
 import { Phi4Error } from "../engine/errors.js";
+import { agentCommand } from "./commands/agent.js";
 import { benchCommand } from "./commands/bench.js";
+import { chatCommand } from "./commands/chat.js";
 import { demoCommand } from "./commands/demo.js";
 import { generateCommand } from "./commands/generate.js";
 import { infoCommand } from "./commands/info.js";
 import { makeModelCommand } from "./commands/make-model.js";
+import { pullCommand } from "./commands/pull.js";
+import { serveCommand } from "./commands/serve.js";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary: string }> = {
   generate: { run: generateCommand, summary: "generate from --tokens, --prompt or --chat (--json for one JSON object)" },
   info: { run: infoCommand, summary: "ONNX Runtime version and providers; --model DIR for a model folder" },
   "make-model": { run: makeModelCommand, summary: "write a random-weight model folder (--preset tiny|tiny-phi4|phi4-mini --out DIR)" },
+  pull: { run: pullCommand, summary: "download a model folder from Hugging Face: pull <owner/repo> [--include FOLDER] [--dir DIR] [--endpoint URL]" },
   bench: { run: benchCommand, summary: "benchmarks: bench decode --model DIR (load, TTFT, prefill/decode tokens/s, bandwidth roofline)" },
+  agent: { run: agentCommand, summary: "run a task with MCP tools: --mcp-config FILE --task TEXT [--model DIR] [--router FILE] [--json]" },
+  chat: { run: chatCommand, summary: "interactive chat with streaming and MCP tools: --model DIR [--mcp-config FILE] [--router FILE]" },
+  serve: { run: serveCommand, summary: "Anthropic-compatible server: --model DIR [--port 8080] [--api-key KEY] [--router FILE] [--max-concurrency N]" },
   demo: { run: demoCommand, summary: "stream a chat reply from the tiny-phi4 test model (npm start)" },
 };
 

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { Phi4Error } from './errors.js';
 import type { NativeBinding } from './native-types.js';
 
 export type { NativeBinding };
@@ -101,7 +102,10 @@ function findPrebuild(root: string, req: ReturnType<typeof createRequire>): stri
 
 let bindingCache: NativeBinding | undefined;
 
-/** Loads the native addon (once); throws an Error that says how to fix a missing or broken build. */
+/** Platforms where the onnxruntime-node dependency ships libonnxruntime (elsewhere ORT_LIB must name one). */
+const ORT_BUNDLED = ['linux-x64', 'linux-arm64', 'darwin-arm64', 'win32-x64', 'win32-arm64'];
+
+/** Loads the native addon (once); throws ADDON_LOAD_FAILED with how to fix a missing or broken build. */
 export function loadBinding(): NativeBinding {
   if (bindingCache) return bindingCache;
   const root = packageRoot();
@@ -127,18 +131,24 @@ export function loadBinding(): NativeBinding {
       tried.push(`${file} (failed to load: ${e instanceof Error ? e.message : String(e)})`);
     }
   }
-  const prebuildDir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-  throw new Error(
+  const here = `${process.platform}-${process.arch}`;
+  const shipped = readdir(path.join(root, 'prebuilds')).filter((d) => !d.includes('.'));
+  throw new Phi4Error(
+    'ADDON_LOAD_FAILED',
     [
-      `phi4-onnx: could not load the native addon (${ADDON_FILE}) for ${process.platform}-${process.arch}, Node ${process.version}.`,
+      `phi4-onnx: could not load the native addon (${ADDON_FILE}) for ${here}, Node ${process.version}.`,
       'Tried:',
       ...tried.map((t) => `  - ${t}`),
-      ...(prebuild ? [] : [`  (no prebuild in ${prebuildDir})`]),
-      'To fix it, build the addon from source in the package folder:',
+      ...(prebuild ? [] : [`  (no prebuild for ${here}; this package ships prebuilds for: ${shipped.join(', ') || 'none'})`]),
+      'To fix it, build the addon from source:',
       `  cd ${root} && npm run build:addon`,
+      // Without a matching prebuild the install script builds; it did not run under --ignore-scripts.
+      ...(prebuild ? [] : ['  or, in your project: npm rebuild phi4-onnx  (reruns the install script, which builds when no prebuild matches)']),
       'That needs CMake and a C++17 compiler (Debian/Ubuntu: apt install cmake g++ make xz-utils; macOS: xcode-select --install && brew install cmake)',
       'and the ONNX Runtime C API headers (>= 1.21), which the build fetches from Debian\'s libonnxruntime-dev, or which you can point to with',
       'ORT_INCLUDE_DIR=/dir/with/onnxruntime_c_api.h (or ORT_HOME=/path/to/onnxruntime). Set PHI4_ONNX_ADDON=/path/to/phi4_onnx.node to load a specific build.',
+      `Supported platforms: onnxruntime-node bundles the ONNX Runtime CPU library for ${ORT_BUNDLED.join(', ')}; on any other`,
+      'platform build the addon from source and set ORT_LIB to an ONNX Runtime shared library (1.21 or newer).',
     ].join('\n'),
   );
 }

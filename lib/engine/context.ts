@@ -77,15 +77,42 @@ export class Context {
     return sequence;
   }
 
+  /** Requests holding a sequence plus those waiting for one. */
+  get depth(): number {
+    return this.taken.size + this.queue.length;
+  }
+
+  /**
+   * Lends a sequence for one request: the idle one whose KV shares the longest prefix with `prompt`,
+   * else a new one, else the first to come free (FIFO; OVERLOADED past maxQueue waiting). Give it
+   * back with release().
+   */
+  async acquire(prompt: readonly number[] = [], signal?: AbortSignal): Promise<Sequence> {
+    this.assertLive();
+    return this.take(prompt) ?? (await this.wait(prompt, signal));
+  }
+
+  /** Returns a sequence lent by acquire(); it keeps its KV for the next request sharing its prefix. */
+  release(sequence: Sequence): void {
+    this.taken.delete(sequence);
+    if (sequence.isDisposed) return;
+    const waiter = this.queue.shift();
+    if (waiter) {
+      this.taken.add(sequence);
+      waiter.resolve(sequence);
+    } else {
+      this.idle.push(sequence);
+    }
+  }
+
   /**
    * Generates from `input` (the whole context: prefixes known to the model are reused) on a free
    * sequence, waiting for one if needed. Resolves once a sequence is assigned; the sequence returns
    * to the context when the generation settles.
    */
   async generate(input: readonly number[] | string, options: Omit<GenerateOptions, "append"> = {}): Promise<Generation> {
-    this.assertLive();
     const prompt = typeof input === "string" ? this.model.tokenizer.encode(input) : input;
-    const sequence = this.take(prompt) ?? (await this.wait(prompt, options.signal));
+    const sequence = await this.acquire(prompt, options.signal);
     try {
       const generation = sequence.generate(prompt, { ...options, append: false });
       generation.result.then(
@@ -155,18 +182,6 @@ export class Context {
         { once: true },
       );
     });
-  }
-
-  private release(sequence: Sequence): void {
-    this.taken.delete(sequence);
-    if (sequence.isDisposed) return;
-    const waiter = this.queue.shift();
-    if (waiter) {
-      this.taken.add(sequence);
-      waiter.resolve(sequence);
-    } else {
-      this.idle.push(sequence);
-    }
   }
 
   /** A sequence disposed by its user frees its slot for a new one. */

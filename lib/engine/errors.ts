@@ -19,6 +19,7 @@ export type Phi4ErrorCode =
   | "STATE_INVALID"
   | "STATE_MISMATCH"
   | "OVERLOADED"
+  | "DOWNLOAD_FAILED"
   | "ORT_ERROR";
 
 const CODES = new Set<string>([
@@ -38,6 +39,7 @@ const CODES = new Set<string>([
   "STATE_INVALID",
   "STATE_MISMATCH",
   "OVERLOADED",
+  "DOWNLOAD_FAILED",
   "ORT_ERROR",
 ]);
 

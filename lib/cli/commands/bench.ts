@@ -4,6 +4,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 
 import { benchBatch } from "../../bench/batch.js";
+import { constraintCommand } from "../../bench/constraint.js";
 import { benchDecode } from "../../bench/decode.js";
 import { benchPrefix } from "../../bench/prefix.js";
 import { batchReportMarkdown, decodeReportMarkdown, prefixReportMarkdown } from "../../bench/report.js";
@@ -19,7 +20,7 @@ const prefixUsage = `usage: phi4 bench prefix --model DIR [--prefix-tokens 2000]
 const batchUsage = `usage: phi4 bench batch --model DIR [--concurrency 1,2,4,8] [--prompt-tokens 32] [--gen-tokens 32] [--threads N]
        [--json] [--out FILE.json]`;
 
-const BENCHMARKS: Record<string, (argv: string[]) => Promise<void>> = { decode: decodeCommand, prefix: prefixCommand, batch: batchCommand };
+const BENCHMARKS: Record<string, (argv: string[]) => Promise<void>> = { decode: decodeCommand, prefix: prefixCommand, batch: batchCommand, constraint: constraintCommand };
 
 const usage = `usage: phi4 bench <${Object.keys(BENCHMARKS).join("|")}> [options]`;
 

@@ -1,15 +1,23 @@
 /** phi4 generate: one generation from token ids, raw text or a one-turn chat. */
 import { parseArgs } from "node:util";
 
+import { readFile } from "node:fs/promises";
+
 import { Phi4Error } from "../../engine/errors.js";
-import { loadModel, type ProviderName } from "../../engine/model.js";
+import { loadModel, type Model, type ProviderName } from "../../engine/model.js";
 import type { SamplingOptions } from "../../engine/sampling.js";
+import type { Sequence } from "../../engine/sequence.js";
+import { ToolCatalog } from "../../tools/catalog.js";
+import { resolveToolChoice } from "../../tools/choice.js";
+import { streamToolTurn } from "../../tools/turn.js";
+import type { ToolChoice, ToolDefinition } from "../../tools/types.js";
 import { optionalNumber, parseTokenList, requireString } from "../args.js";
 
 export const generateUsage = `usage: phi4 generate --model DIR (--tokens 1,2,3 | --prompt TEXT | --chat TEXT)
        [--max-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S]
        [--stop TEXT]... [--capacity N] [--threads N] [--provider cpu|cuda|dml|webgpu] [--json]
-       [--load-state FILE] [--save-state FILE]   (with --load-state the input is appended; it may be omitted)`;
+       [--load-state FILE] [--save-state FILE]   (with --load-state the input is appended; it may be omitted)
+       [--tools FILE.json --chat TEXT [--tool-choice auto|any|none|NAME] [--max-retries N] [--unconstrained]]`;
 
 export async function generateCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -32,6 +40,10 @@ export async function generateCommand(argv: string[]): Promise<void> {
       json: { type: "boolean" },
       "load-state": { type: "string" },
       "save-state": { type: "string" },
+      tools: { type: "string" },
+      "tool-choice": { type: "string" },
+      "max-retries": { type: "string" },
+      unconstrained: { type: "boolean" },
     },
   });
   const modelDir = requireString(values, "model", generateUsage);
@@ -51,11 +63,30 @@ export async function generateCommand(argv: string[]): Promise<void> {
     throw new Phi4Error("INVALID_ARGUMENT", "--greedy cannot be combined with --temperature, --top-k or --top-p");
   }
 
+  // Checked before the model loads, so a mistake fails fast.
+  const tools = values.tools === undefined ? undefined : await readTools(values.tools, values.chat, values["tool-choice"]);
   const model = await loadModel(modelDir, {
     threads: optionalNumber(values, "threads", true),
     providers: values.provider as ProviderName[] | undefined,
   });
   try {
+    if (tools) {
+      const sequence = await model.createSequence({ capacity: optionalNumber(values, "capacity", true) });
+      if (loadState) await sequence.loadStateFile(loadState);
+      await toolTurn(model, sequence, {
+        chat: values.chat!,
+        tools: tools.catalog,
+        toolChoice: tools.choice,
+        maxTokens: optionalNumber(values, "max-tokens", true) ?? 256,
+        maxRetries: optionalNumber(values, "max-retries", true),
+        constrained: !values.unconstrained,
+        sampling,
+        stop: values.stop,
+        json: values.json ?? false,
+      });
+      if (values["save-state"]) await sequence.saveStateFile(values["save-state"]);
+      return;
+    }
     const tokenizer = model.tokenizer;
     const prompt =
       values.tokens !== undefined
@@ -96,4 +127,62 @@ export async function generateCommand(argv: string[]): Promise<void> {
   } finally {
     await model.dispose();
   }
+}
+
+interface ToolTurnArgs {
+  chat: string;
+  tools: ToolCatalog;
+  toolChoice: ToolChoice;
+  maxTokens: number;
+  maxRetries?: number;
+  constrained: boolean;
+  sampling: SamplingOptions;
+  stop?: string[];
+  json: boolean;
+}
+
+/** --tools: one tool-using turn; the JSON output adds toolCalls and the turn's stop reason (tool_use, end_turn, ...). */
+async function toolTurn(model: Model, sequence: Sequence, args: ToolTurnArgs): Promise<void> {
+  const { chat, json, ...options } = args;
+  const turn = streamToolTurn(sequence, { ...options, messages: [{ role: "user", content: chat }] });
+  if (!json) {
+    for await (const event of turn) {
+      if (event.type === "text") process.stdout.write(event.text);
+      else if (event.type === "tool_use") process.stdout.write(`\n[tool_use ${event.call.name} ${JSON.stringify(event.call.arguments)}]\n`);
+      else process.stderr.write(`[retry ${event.retry}: ${event.errors.map((e) => e.message).join("; ")}]\n`);
+    }
+    process.stdout.write("\n");
+  }
+  const result = await turn.result;
+  const { generation } = result;
+  if (json) {
+    const out = {
+      tokens: generation.tokens,
+      text: result.text,
+      toolCalls: result.toolCalls.map((call) => ({ name: call.name, arguments: call.arguments })),
+      stopReason: result.stopReason,
+      retries: result.retries,
+      usage: result.usage,
+      timings: { loadMs: model.loadMs, ttftMs: generation.timings.ttftMs, decodeTokensPerSec: generation.timings.decodeTokensPerSec },
+    };
+    process.stdout.write(JSON.stringify(out) + "\n");
+  } else {
+    process.stderr.write(`[${result.usage.outputTokens} tokens, stop: ${result.stopReason}, ${result.retries} retries, ${generation.timings.decodeTokensPerSec.toFixed(1)} tokens/s]\n`);
+  }
+}
+
+/** --tools FILE (a JSON array of Anthropic-style tool definitions) and --tool-choice auto | any | none | NAME, checked. */
+async function readTools(file: string, chat: string | undefined, choice: string | undefined): Promise<{ catalog: ToolCatalog; choice: ToolChoice }> {
+  if (chat === undefined) throw new Phi4Error("INVALID_ARGUMENT", `--tools needs --chat\n${generateUsage}`);
+  let tools: unknown;
+  try {
+    tools = JSON.parse(await readFile(file, "utf8"));
+  } catch (error) {
+    throw new Phi4Error("INVALID_ARGUMENT", `cannot read --tools ${file}: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(tools)) throw new Phi4Error("INVALID_ARGUMENT", `--tools ${file} must hold a JSON array of tool definitions`);
+  const catalog = ToolCatalog.from(tools as ToolDefinition[]);
+  const toolChoice: ToolChoice = choice === undefined || choice === "auto" || choice === "any" || choice === "none" ? (choice ?? "auto") : { type: "tool", name: choice };
+  resolveToolChoice(toolChoice, catalog);
+  return { catalog, choice: toolChoice };
 }

@@ -1,0 +1,297 @@
+/**
+ * phi4 bench constraint: what guaranteed-valid tool calls cost per token. Times the constraint's work
+ * for every generated token (mask + accept) over sampled calls to a set of tool schemas, measures a
+ * decode step of the model with and without a mask applied in native code, and reports the overhead as
+ * a fraction of the decode step (the target: at most 10% on Phi-4-mini's 200064-token vocabulary).
+ */
+import path from "node:path";
+import { parseArgs } from "node:util";
+
+import { Phi4Error } from "../engine/errors.js";
+import type { TokenConstraint } from "../engine/generation.js";
+import { loadModel, type Model } from "../engine/model.js";
+import { optionalNumber, requireString } from "../cli/args.js";
+import { createToolConstraint } from "../tools/constraint/tool-constraint.js";
+import { Vocabulary } from "../tools/constraint/vocabulary.js";
+import type { AnthropicTool } from "../tools/types.js";
+import { machineFacts, type MachineFacts } from "./machine.js";
+
+/** Realistic tool sets: flat with an enum, nested objects and arrays of objects, unions, a dozen coding-agent tools. */
+export const BENCH_TOOL_SETS: Record<string, AnthropicTool[]> = {
+  weather: [
+    {
+      name: "get_weather",
+      description: "Current weather and forecast for a city",
+      input_schema: {
+        type: "object",
+        properties: { city: { type: "string" }, unit: { enum: ["celsius", "fahrenheit"] }, days: { type: "integer" } },
+        required: ["city"],
+        additionalProperties: false,
+      },
+    },
+  ],
+  calendar: [
+    {
+      name: "create_event",
+      description: "Create a calendar event",
+      input_schema: {
+        type: "object",
+        properties: {
+          title: { type: "string", minLength: 1 },
+          start: { type: "object", properties: { date: { type: "string" }, hour: { type: "integer" } }, required: ["date", "hour"], additionalProperties: false },
+          attendees: {
+            type: "array",
+            items: { type: "object", properties: { email: { type: "string" }, name: { type: "string" }, optional: { type: "boolean" } }, required: ["email"], additionalProperties: false },
+            maxItems: 4,
+          },
+          priority: { type: "string", enum: ["low", "normal", "high"] },
+          reminders: { type: "array", items: { type: "integer" } },
+        },
+        required: ["title", "start", "attendees"],
+        additionalProperties: false,
+      },
+    },
+  ],
+  search: [
+    {
+      name: "search",
+      description: "Search the web",
+      input_schema: {
+        type: "object",
+        properties: {
+          query: { type: "string" },
+          filters: {
+            type: "object",
+            properties: { site: { type: ["string", "null"] }, tags: { type: "array", items: { type: "string" } }, safe: { type: "boolean" }, score: { type: "number" } },
+            additionalProperties: false,
+          },
+          limit: { type: "integer" },
+        },
+        required: ["query"],
+        additionalProperties: false,
+      },
+    },
+  ],
+  agent: [
+    tool("read_file", { path: { type: "string" }, offset: { type: "integer" }, limit: { type: "integer" } }, ["path"]),
+    tool("write_file", { path: { type: "string" }, content: { type: "string" } }, ["path", "content"]),
+    tool("edit_file", { path: { type: "string" }, old_string: { type: "string" }, new_string: { type: "string" }, replace_all: { type: "boolean" } }, ["path", "old_string", "new_string"]),
+    tool("bash", { command: { type: "string" }, timeout: { type: "integer" }, description: { type: "string" } }, ["command"]),
+    tool("glob", { pattern: { type: "string" }, path: { type: "string" } }, ["pattern"]),
+    tool("grep", { pattern: { type: "string" }, path: { type: "string" }, mode: { enum: ["content", "files", "count"] }, ignore_case: { type: "boolean" } }, ["pattern"]),
+    tool("list_dir", { path: { type: "string" } }, ["path"]),
+    tool("web_fetch", { url: { type: "string" }, prompt: { type: "string" } }, ["url", "prompt"]),
+    tool("todo_write", { todos: { type: "array", items: { type: "object", properties: { content: { type: "string" }, status: { enum: ["pending", "in_progress", "completed"] } }, required: ["content", "status"], additionalProperties: false } } }, ["todos"]),
+    tool("ask_user", { question: { type: "string" }, options: { type: "array", items: { type: "string" }, maxItems: 4 } }, ["question"]),
+  ],
+};
+
+function tool(name: string, properties: Record<string, unknown>, required: string[]): AnthropicTool {
+  return { name, description: name.replaceAll("_", " "), input_schema: { type: "object", properties, required, additionalProperties: false } };
+}
+
+export interface ConstraintBenchOptions {
+  modelDir: string;
+  /** Sampled calls per tool set (default 5). */
+  runs?: number;
+  /** maxTokens of each call (default 48). */
+  maxTokens?: number;
+  /** Tokens per timed decode run (default 8). */
+  decodeTokens?: number;
+  threads?: number;
+  onProgress?: (message: string) => void;
+}
+
+interface Stats {
+  samples: number;
+  meanMs: number;
+  p50Ms: number;
+  p95Ms: number;
+  maxMs: number;
+}
+
+export interface ConstraintBenchResult {
+  benchmark: "constraint";
+  date: string;
+  settings: { runs: number; maxTokens: number; decodeTokens: number; threads: number };
+  model: { name: string; vocabSize: number };
+  machine: MachineFacts;
+  results: {
+    /** Building the token byte tries (once per model). */
+    vocabularyMs: number;
+    /** A decode step without a mask (median over timed runs). */
+    decodeStepMs: number;
+    /** Extra time of a decode step that passes and applies a full mask in native code (median of paired runs; can read below 0 in noise). */
+    maskApplyMs: number;
+    /** Constraint work per generated token (mask + accept), all tool sets, caches warm after each set's first call. */
+    mask: Stats;
+    /** The same for each tool set's first call only (mask cache cold for that schema). */
+    coldMask: Stats;
+    perToolSet: (Stats & { name: string; tokensPerCall: number })[];
+    /** (mask + apply) / decode step, at the mean and at p95 of the mask time. */
+    overheadMean: number;
+    overheadP95: number;
+  };
+}
+
+export async function benchConstraint(options: ConstraintBenchOptions): Promise<ConstraintBenchResult> {
+  const runs = atLeast("runs", options.runs ?? 5, 1);
+  const maxTokens = atLeast("max-tokens", options.maxTokens ?? 48, 8);
+  const decodeTokens = atLeast("decode-tokens", options.decodeTokens ?? 8, 2);
+  const progress = options.onProgress ?? (() => undefined);
+  const date = new Date().toISOString();
+  const model = await loadModel(options.modelDir, { threads: options.threads });
+  try {
+    progress(`loaded ${model.folder.dir} in ${model.loadMs.toFixed(0)} ms; building the vocabulary tries`);
+    const vocabularyStarted = performance.now();
+    const vocabulary = await Vocabulary.forModel(model);
+    const vocabularyMs = performance.now() - vocabularyStarted;
+    const prompt = model.tokenizer.encode(model.tokenizer.applyChatTemplate([{ role: "user", content: "Call a tool." }]) + "<|tool_call|>");
+
+    progress("timing decode steps with and without a mask");
+    const everyToken = new Uint8Array(vocabulary.maskBytes).fill(0xff);
+    const fullMask: TokenConstraint = { allowedTokens: () => everyToken, accept: () => undefined, isComplete: () => false };
+    // Interleaved pairs, so drift in the machine's speed cancels out of each difference.
+    const plain: number[] = [];
+    const applyCost: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      plain.push(await decodeStepMs(model, prompt, decodeTokens));
+      applyCost.push((await decodeStepMs(model, prompt, decodeTokens, fullMask)) - plain[i]);
+    }
+    const decodeStep = median(plain);
+
+    const all: number[] = [];
+    const cold: number[] = [];
+    const perToolSet: ConstraintBenchResult["results"]["perToolSet"] = [];
+    for (const [name, tools] of Object.entries(BENCH_TOOL_SETS)) {
+      progress(`${runs} sampled calls to "${name}"`);
+      const times: number[] = [];
+      let tokens = 0;
+      for (let run = 0; run < runs; run++) {
+        const sequence = await model.createSequence({ capacity: prompt.length + maxTokens });
+        try {
+          const constraint = await createToolConstraint(model, tools, { mode: "call", budget: maxTokens });
+          const timed = timedConstraint(constraint, run === 0 ? [times, cold] : [times]);
+          const result = await sequence.generateText(prompt, { maxTokens, sampling: { temperature: 1, seed: run }, stopTokens: [], constraint: timed });
+          if (!constraint.isComplete()) throw new Error(`a constrained call to "${name}" did not complete`);
+          tokens += result.tokens.length;
+        } finally {
+          await sequence.dispose();
+        }
+      }
+      all.push(...times);
+      perToolSet.push({ name, ...stats(times), tokensPerCall: tokens / runs });
+    }
+    const mask = stats(all);
+    const maskApplyMs = median(applyCost);
+    return {
+      benchmark: "constraint",
+      date,
+      settings: { runs, maxTokens, decodeTokens, threads: model.threads },
+      model: { name: path.basename(model.folder.dir), vocabSize: model.folder.vocabSize },
+      machine: machineFacts(),
+      results: {
+        vocabularyMs,
+        decodeStepMs: decodeStep,
+        maskApplyMs,
+        mask,
+        coldMask: stats(cold),
+        perToolSet,
+        overheadMean: (mask.meanMs + Math.max(0, maskApplyMs)) / decodeStep,
+        overheadP95: (mask.p95Ms + Math.max(0, maskApplyMs)) / decodeStep,
+      },
+    };
+  } finally {
+    await model.dispose();
+  }
+}
+
+/** Records the time of each token's constraint work (allowedTokens + accept) into every list given. */
+function timedConstraint(inner: TokenConstraint, into: number[][]): TokenConstraint {
+  let pending = 0;
+  return {
+    allowedTokens() {
+      const started = performance.now();
+      const mask = inner.allowedTokens();
+      pending = performance.now() - started;
+      return mask;
+    },
+    accept(token) {
+      const started = performance.now();
+      inner.accept(token);
+      const ms = pending + performance.now() - started;
+      for (const list of into) list.push(ms);
+    },
+    isComplete: () => inner.isComplete(),
+  };
+}
+
+/** Milliseconds per decode step of a greedy run of `tokens` tokens (the first, prefill, not counted). */
+async function decodeStepMs(model: Model, prompt: number[], tokens: number, constraint?: TokenConstraint): Promise<number> {
+  const sequence = await model.createSequence({ capacity: prompt.length + tokens });
+  try {
+    const { timings } = await sequence.generateText(prompt, { maxTokens: tokens, sampling: { greedy: true }, stopTokens: [], constraint });
+    return (timings.totalMs - timings.ttftMs) / (tokens - 1);
+  } finally {
+    await sequence.dispose();
+  }
+}
+
+function stats(values: number[]): Stats {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return { samples: sorted.length, meanMs: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length), p50Ms: at(0.5), p95Ms: at(0.95), maxMs: sorted.at(-1) ?? 0 };
+}
+
+function median(values: number[]): number {
+  return stats(values).p50Ms;
+}
+
+function atLeast(name: string, value: number, min: number): number {
+  if (!Number.isInteger(value) || value < min) throw new Phi4Error("INVALID_ARGUMENT", `--${name} must be an integer >= ${min} (got ${value})`);
+  return value;
+}
+
+export function constraintReportMarkdown(r: ConstraintBenchResult): string {
+  const { results: x, machine: m } = r;
+  const ms = (s: Stats) => `${s.meanMs.toFixed(3)} / ${s.p50Ms.toFixed(3)} / ${s.p95Ms.toFixed(3)} / ${s.maxMs.toFixed(1)}`;
+  const pct = (f: number) => `${(f * 100).toFixed(2)}%`;
+  return [
+    `# Constraint benchmark: ${r.model.name}`,
+    "",
+    `${r.date}, ${r.settings.threads} threads, ${r.model.vocabSize}-token vocabulary, ${r.settings.runs} sampled calls per tool set (temperature 1, maxTokens ${r.settings.maxTokens}).`,
+    `${m.cpuModel}, ${m.logicalCores} logical / ${m.physicalCores} physical cores, Node ${m.node}, ONNX Runtime ${m.onnxruntime}.`,
+    "",
+    "| Per token | ms |",
+    "| --- | --- |",
+    `| Decode step (no mask) | ${x.decodeStepMs.toFixed(2)} |`,
+    `| Applying a mask in native code | ${x.maskApplyMs.toFixed(3)} |`,
+    `| Constraint work, mean / p50 / p95 / max | ${ms(x.mask)} |`,
+    `| The same, first call per tool set (cold cache) | ${ms(x.coldMask)} |`,
+    `| Overhead (mask + apply) / decode step, mean | ${pct(x.overheadMean)} |`,
+    `| Overhead at p95 | ${pct(x.overheadP95)} |`,
+    `| Vocabulary tries (once per model) | ${x.vocabularyMs.toFixed(0)} |`,
+    "",
+    "| Tool set | tokens per call | mean / p50 / p95 / max ms |",
+    "| --- | --- | --- |",
+    ...x.perToolSet.map((t) => `| ${t.name} | ${t.tokensPerCall.toFixed(1)} | ${ms(t)} |`),
+    "",
+  ].join("\n");
+}
+
+export async function constraintCommand(argv: string[]): Promise<void> {
+  const usage = "usage: phi4 bench constraint --model DIR [--runs 5] [--max-tokens 48] [--decode-tokens 8] [--threads N] [--json]";
+  const { values } = parseArgs({
+    args: argv,
+    options: { model: { type: "string" }, runs: { type: "string" }, "max-tokens": { type: "string" }, "decode-tokens": { type: "string" }, threads: { type: "string" }, json: { type: "boolean" } },
+  });
+  const result = await benchConstraint({
+    modelDir: requireString(values, "model", usage),
+    runs: optionalNumber(values, "runs", true),
+    maxTokens: optionalNumber(values, "max-tokens", true),
+    decodeTokens: optionalNumber(values, "decode-tokens", true),
+    threads: optionalNumber(values, "threads", true),
+    onProgress: (message) => process.stderr.write(`[bench constraint] ${message}\n`),
+  });
+  process.stdout.write(values.json ? JSON.stringify(result) + "\n" : constraintReportMarkdown(result));
+}

@@ -1,0 +1,66 @@
+/**
+ * phi4 serve: the Anthropic-compatible server (lib/server) on a model folder, optionally fronting the
+ * router. Runs until SIGINT or SIGTERM, then shuts down gracefully; a second signal exits at once.
+ */
+import { parseArgs } from "node:util";
+
+import { Phi4Error } from "../../engine/errors.js";
+import { openBackend } from "../../server/backend.js";
+import { startServer } from "../../server/server.js";
+import { optionalNumber } from "../args.js";
+
+export const serveUsage = `usage: phi4 serve --model DIR [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--router FILE]
+       [--max-concurrency N] [--capacity N] [--max-body-bytes N] [--threads N] [--grace-ms N]
+  Serves POST /v1/messages (JSON and SSE), /v1/messages/count_tokens, /v1/models, /health, /metrics.
+  --api-key (or PHI4_API_KEY, which keeps it out of the process list): every request must send it.
+  --max-concurrency: requests generating at once (default 4); --capacity: tokens per request.`;
+
+export async function serveCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: "string" },
+      host: { type: "string" },
+      port: { type: "string" },
+      "api-key": { type: "string" },
+      router: { type: "string" },
+      "max-concurrency": { type: "string" },
+      capacity: { type: "string" },
+      "max-body-bytes": { type: "string" },
+      threads: { type: "string" },
+      "grace-ms": { type: "string" },
+    },
+  });
+  // Alone, the local model takes 4 requests at once by default; behind a router its config says, unless this does.
+  const concurrency = optionalNumber(values, "max-concurrency", true) ?? (values.router === undefined ? 4 : undefined);
+  const capacity = optionalNumber(values, "capacity", true);
+  const backend = await openBackend({ modelDir: values.model, routerFile: values.router, threads: optionalNumber(values, "threads", true), capacity, concurrency }, serveUsage);
+  try {
+    const apiKey = values["api-key"] ?? process.env.PHI4_API_KEY;
+    const host = values.host ?? "127.0.0.1";
+    const port = optionalNumber(values, "port", true) ?? 8080;
+    const server = await startServer({ model: backend.model, provider: backend.provider, capacity, apiKey, host, port, maxBodyBytes: optionalNumber(values, "max-body-bytes", true) }).catch(
+      (error: unknown) => {
+        if ((error as { code?: string }).code === "EADDRINUSE") throw new Phi4Error("INVALID_ARGUMENT", `${host}:${port} is already in use: pick another --port`);
+        throw error;
+      },
+    );
+    const served = values.router ? `the router in ${values.router}` : `${backend.model.folder.dir}, ${concurrency} requests at once of ${backend.provider.contextTokens} tokens`;
+    process.stderr.write(`phi4 serve: listening on ${server.url} (${served})\n  ANTHROPIC_BASE_URL=${server.url}\n`);
+    if (apiKey === undefined && !isLoopback(host)) process.stderr.write(`phi4 serve: warning: ${host} is reachable from other machines and no --api-key is set\n`);
+
+    await new Promise((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    });
+    process.stderr.write(`phi4 serve: shutting down (${server.activeRequests} requests in flight; a second signal exits now)\n`);
+    const now = () => process.exit(130);
+    process.once("SIGINT", now);
+    process.once("SIGTERM", now);
+    await server.close({ graceMs: optionalNumber(values, "grace-ms", true) ?? 10_000 });
+  } finally {
+    await backend.close();
+  }
+}
+
+const isLoopback = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.");

@@ -1,0 +1,230 @@
+/**
+ * The local model behind the provider interface. Requests borrow sequences of one engine Context:
+ * concurrent requests share batched decode steps, and a request that repeats a prefix (system
+ * prompt, tools, earlier turns) reuses its KV instead of prefilling it again.
+ *
+ * - Plain turns (no tools anywhere in the request) render with the model's chat template and stream
+ *   their text as it is generated.
+ * - Tool turns go through the tools layer's generateToolTurn (Phi-4 tool prompt, call parser,
+ *   constrained decoding, retries with the errors fed back); they are shown once finished, because a
+ *   retried attempt must not be seen. A turn whose calls are still invalid after the retries is an
+ *   "invalid_output" error, so a router can fall back.
+ */
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+
+import type { Context } from "../engine/context.js";
+import { Phi4Error, type Phi4ErrorCode } from "../engine/errors.js";
+import type { StopReason as EngineStopReason, GenerationResult } from "../engine/generation.js";
+import type { Model } from "../engine/model.js";
+import type { SamplingOptions } from "../engine/sampling.js";
+import type { Sequence } from "../engine/sequence.js";
+import { renderToolPrompt } from "../tools/prompt.js";
+import { generateToolTurn } from "../tools/turn.js";
+import { collectMessage } from "./accumulate.js";
+import { ProviderError, type ProviderErrorKind } from "./errors.js";
+import { systemText } from "./flatten.js";
+import { plainChatMessages, toolConversation, usesTools } from "./local-prompt.js";
+import { eventsOfMessage } from "./message-events.js";
+import type { CallOptions, ContentBlock, MessageRequest, MessageResponse, Provider, StopReason, StreamEvent } from "./types.js";
+
+export interface LocalProviderOptions {
+  /** Name in routing decisions and metrics. Default "local". */
+  name?: string;
+  /** Tokens per request (prompt + output): the KV capacity of each sequence. Default min(4096, the model's context). */
+  capacity?: number;
+  /** Requests that generate at once, their decode steps batched. Each holds a KV cache of `capacity`. Default 1. */
+  concurrency?: number;
+  /** Requests that may wait for a sequence; one more fails at once with kind "overloaded". Default 64. */
+  maxQueue?: number;
+  /** Attempts after the first when a tool turn's calls fail validation. Default 2 (the tools layer's). */
+  maxRetries?: number;
+  /** The `model` reported in responses. Default: the model folder's name. */
+  modelId?: string;
+}
+
+export class LocalProvider implements Provider {
+  readonly name: string;
+  readonly locality = "local" as const;
+  readonly contextTokens: number;
+  private readonly modelId: string;
+  private context: Promise<Context> | undefined;
+  /** The context once made (it is made on the first request). */
+  private ready: Context | undefined;
+
+  constructor(
+    private readonly model: Model,
+    private readonly options: LocalProviderOptions = {},
+  ) {
+    this.name = options.name ?? "local";
+    this.contextTokens = Math.min(options.capacity ?? 4096, model.contextLength);
+    this.modelId = options.modelId ?? path.basename(model.folder.dir);
+  }
+
+  /** Requests running or waiting. */
+  get queueDepth(): number {
+    return this.ready?.depth ?? 0;
+  }
+
+  create(request: MessageRequest, options: CallOptions = {}): Promise<MessageResponse> {
+    return collectMessage(this.name, this.stream(request, options));
+  }
+
+  async *stream(request: MessageRequest, options: CallOptions = {}): AsyncIterable<StreamEvent> {
+    let context: Context | undefined;
+    let sequence: Sequence | undefined;
+    try {
+      // Checked before waiting in line: a request the model cannot take should fail at once.
+      const prompt = this.fittingPrompt(request);
+      context = await this.sequences();
+      sequence = await context.acquire(prompt, options.signal);
+      yield* usesTools(request) ? eventsOfMessage(await this.toolTurn(sequence, request, options.signal)) : this.plainTurn(sequence, prompt, request, options.signal);
+    } catch (error) {
+      throw this.wrap(error, options.signal);
+    } finally {
+      if (sequence) context!.release(sequence);
+    }
+  }
+
+  /** Disposes the engine context behind this provider (the model stays loaded). */
+  async close(): Promise<void> {
+    const context = this.context;
+    this.context = undefined;
+    this.ready = undefined;
+    if (context) await (await context).dispose();
+  }
+
+  private sequences(): Promise<Context> {
+    this.context ??= this.model
+      .createContext({ sequences: this.options.concurrency ?? 1, capacity: this.contextTokens, maxQueue: this.options.maxQueue ?? 64 })
+      .then((context) => (this.ready = context));
+    return this.context;
+  }
+
+  /**
+   * The prompt the local model runs for `request`, in tokens: the chat template for plain turns, the
+   * tools layer's prompt for tool turns. Its length is what a count_tokens endpoint reports.
+   */
+  promptTokens(request: MessageRequest): number[] {
+    const tokenizer = this.model.tokenizer;
+    const text = usesTools(request)
+      ? renderToolPrompt(tokenizer, { messages: toolConversation(this.name, request), system: systemText(request), tools: request.tools ?? [], toolChoice: request.tool_choice }).text
+      : tokenizer.applyChatTemplate(plainChatMessages(this.name, request));
+    return tokenizer.encode(text);
+  }
+
+  /** The prompt, if it leaves room for at least one output token; Anthropic's "prompt is too long" wording, plus by how much. */
+  private fittingPrompt(request: MessageRequest): number[] {
+    const prompt = this.promptTokens(request);
+    const maximum = this.contextTokens - 1;
+    if (prompt.length > maximum) {
+      throw new ProviderError(this.name, "context_exceeded", `prompt is too long: ${prompt.length} tokens > ${maximum} maximum (${prompt.length - maximum} over; the local capacity is ${this.contextTokens} tokens, including at least one to answer)`);
+    }
+    return prompt;
+  }
+
+  private async *plainTurn(sequence: Sequence, prompt: number[], request: MessageRequest, signal: AbortSignal | undefined): AsyncGenerator<StreamEvent> {
+    const stop = new AbortController();
+    // append false: the prompt is the whole context, so a prefix the sequence (or the model) already holds is reused.
+    const generation = sequence.generate(prompt, {
+      append: false,
+      maxTokens: Math.min(request.max_tokens, this.contextTokens - prompt.length),
+      sampling: sampling(request),
+      stop: request.stop_sequences,
+      signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
+    });
+    let result: GenerationResult | undefined;
+    try {
+      yield { type: "message_start", message: { ...this.emptyMessage(request), usage: { input_tokens: prompt.length, output_tokens: 0 } } };
+      yield { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } };
+      for await (const chunk of generation) {
+        if (chunk.text) yield { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: chunk.text } };
+      }
+      result = await generation.result;
+    } finally {
+      // A consumer that stopped reading ends the generation; the sequence goes back only once it has stopped.
+      if (!result) stop.abort();
+      await generation.result.catch(() => undefined);
+    }
+    yield { type: "content_block_stop", index: 0 };
+    yield {
+      type: "message_delta",
+      delta: { stop_reason: stopReason(result.stopReason), stop_sequence: result.stopSequence ?? null },
+      usage: { output_tokens: result.usage.outputTokens },
+    };
+    yield { type: "message_stop" };
+  }
+
+  private async toolTurn(sequence: Sequence, request: MessageRequest, signal: AbortSignal | undefined): Promise<MessageResponse> {
+    const turn = await generateToolTurn(sequence, {
+      messages: toolConversation(this.name, request),
+      system: systemText(request),
+      tools: request.tools ?? [],
+      toolChoice: request.tool_choice,
+      maxTokens: request.max_tokens,
+      maxRetries: this.options.maxRetries,
+      sampling: sampling(request),
+      stop: request.stop_sequences,
+      signal,
+    });
+    if (turn.toolCalls.length === 0 && turn.errors.length > 0) {
+      throw new ProviderError(this.name, "invalid_output", `no valid tool call after ${turn.retries} retries: ${turn.errors.map((e) => e.message).join("; ")}`);
+    }
+    const content: ContentBlock[] = [
+      ...(turn.text ? [{ type: "text" as const, text: turn.text }] : []),
+      ...turn.toolCalls.map((call) => ({ type: "tool_use" as const, id: call.id, name: call.name, input: call.arguments })),
+    ];
+    return {
+      ...this.emptyMessage(request),
+      content,
+      stop_reason: turn.stopReason,
+      stop_sequence: turn.stopSequence ?? null,
+      usage: { input_tokens: turn.usage.promptTokens, output_tokens: turn.usage.outputTokens },
+    };
+  }
+
+  private emptyMessage(request: MessageRequest) {
+    return { id: `msg_${randomUUID()}`, type: "message" as const, role: "assistant" as const, content: [], model: request.model ?? this.modelId, stop_reason: null, stop_sequence: null };
+  }
+
+  private wrap(error: unknown, signal: AbortSignal | undefined): ProviderError {
+    if (error instanceof ProviderError) return error;
+    if (signal?.aborted) return new ProviderError(this.name, "aborted", "the request was aborted", { cause: error });
+    const code = error instanceof Phi4Error ? error.code : undefined;
+    return new ProviderError(this.name, errorKind(code), `${code ? `${code}: ` : ""}${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+}
+
+function errorKind(code: Phi4ErrorCode | undefined): ProviderErrorKind {
+  switch (code) {
+    case "CAPACITY_EXCEEDED":
+      return "context_exceeded";
+    case "OVERLOADED":
+      return "overloaded";
+    case "INVALID_ARGUMENT":
+      return "invalid_request";
+    case "ABORTED":
+      return "aborted";
+    default:
+      return "internal";
+  }
+}
+
+/** Anthropic's temperature 0 is greedy; other knobs sample; none at all keeps genai_config's defaults. */
+function sampling(request: MessageRequest): SamplingOptions | undefined {
+  if (request.temperature === 0) return { greedy: true };
+  if (request.temperature === undefined && request.top_p === undefined && request.top_k === undefined) return undefined;
+  return { temperature: request.temperature, topP: request.top_p, topK: request.top_k };
+}
+
+function stopReason(reason: EngineStopReason): StopReason {
+  switch (reason) {
+    case "eos":
+      return "end_turn";
+    case "stop":
+      return "stop_sequence";
+    case "max_tokens":
+    case "capacity":
+      return "max_tokens";
+  }
+}

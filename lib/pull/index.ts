@@ -1,0 +1,111 @@
+/**
+ * Pulls files of a Hugging Face model repository into a local folder, keeping their repo paths
+ * (as `huggingface-cli download --local-dir` does): list, filter to the --include folders, skip what
+ * is already complete, download the rest one by one (resumable, verified, renamed into place).
+ */
+import { stat } from "node:fs/promises";
+import path from "node:path";
+
+import { Phi4Error } from "../engine/errors.js";
+import { downloadFile } from "./download.js";
+import { sha256File } from "./hash.js";
+import { checkRepoId, fileUrl, hubHeaders, listFiles, type Hub, type RemoteFile } from "./hub.js";
+
+export { DEFAULT_ENDPOINT } from "./hub.js";
+
+export interface PullOptions {
+  repo: string;
+  /** Repo folders to fetch (each with everything under it); empty: the whole repo. */
+  include: string[];
+  /** Local folder that mirrors the repo. */
+  dir: string;
+  endpoint: string;
+  token?: string;
+  /** Extra attempts per file after a network failure (default 3). */
+  retries?: number;
+  /** Wait before the first retry, doubling after (default 1000 ms). */
+  retryDelayMs?: number;
+  /** Bytes done and total over all files, and the file being worked on. */
+  onProgress?: (done: number, total: number, file: string) => void;
+}
+
+export interface PulledFile extends RemoteFile {
+  local: string;
+  /** "complete": it was already there with the right size and sha256. */
+  status: "downloaded" | "complete";
+}
+
+export interface PullResult {
+  dir: string;
+  files: PulledFile[];
+  /** Folders among the pulled files that hold a genai_config.json. */
+  modelDirs: string[];
+}
+
+export async function pullModel(options: PullOptions): Promise<PullResult> {
+  checkRepoId(options.repo);
+  const hub: Hub = { endpoint: options.endpoint.replace(/\/+$/, ""), repo: options.repo, token: options.token };
+  const dir = path.resolve(options.dir);
+  const include = options.include.map((folder) => folder.replace(/^\/+|\/+$/g, ""));
+  const remote = await listAll(hub, include);
+
+  const total = remote.reduce((sum, f) => sum + f.size, 0);
+  let finished = 0;
+  const files: PulledFile[] = [];
+  for (const file of remote) {
+    const local = localPath(dir, file.path);
+    const progress = (bytes: number) => options.onProgress?.(finished + bytes, total, file.path);
+    progress(0);
+    const status = (await isComplete(local, file, progress)) ? "complete" : "downloaded";
+    if (status === "downloaded") {
+      await downloadFile({
+        url: fileUrl(hub, file.path),
+        headers: hubHeaders(hub),
+        dest: local,
+        size: file.size,
+        sha256: file.sha256,
+        retries: options.retries ?? 3,
+        retryDelayMs: options.retryDelayMs ?? 1000,
+        onProgress: progress,
+      });
+    }
+    finished += file.size;
+    progress(0);
+    files.push({ ...file, local, status });
+  }
+  const modelDirs = files.filter((f) => path.posix.basename(f.path) === "genai_config.json").map((f) => path.dirname(f.local));
+  return { dir, files, modelDirs };
+}
+
+/** The listing of each included folder (or the whole repo), without duplicates. */
+async function listAll(hub: Hub, include: string[]): Promise<RemoteFile[]> {
+  const byPath = new Map<string, RemoteFile>();
+  for (const folder of include.length > 0 ? include : [""]) {
+    const listed = await listFiles(hub, folder);
+    if (listed.length === 0) {
+      throw new Phi4Error("DOWNLOAD_FAILED", `${hub.repo} has no files${folder ? ` under ${folder}` : ""} (check --include)`);
+    }
+    for (const file of listed) byPath.set(file.path, file);
+  }
+  return [...byPath.values()];
+}
+
+/** Where a listed file goes; a listing must not place files outside the folder. */
+function localPath(dir: string, repoPath: string): string {
+  const local = path.resolve(dir, ...repoPath.split("/"));
+  if (repoPath.includes("\\") || !local.startsWith(dir + path.sep)) {
+    throw new Phi4Error("DOWNLOAD_FAILED", `the listing has an unsafe path "${repoPath}"`);
+  }
+  return local;
+}
+
+/** The file is already there with the listed size and, when the listing has one, sha256. */
+async function isComplete(local: string, file: RemoteFile, progress: (bytes: number) => void): Promise<boolean> {
+  const info = await stat(local).catch(() => undefined);
+  if (!info?.isFile() || info.size !== file.size) return false;
+  if (!file.sha256) return true;
+  let hashed = 0;
+  const ok = (await sha256File(local, (n) => progress((hashed += n)))) === file.sha256;
+  if (!ok) progress(0);
+  return ok;
+}

@@ -1,0 +1,116 @@
+/**
+ * The Messages API request body, validated with zod, and turned into the providers' MessageRequest.
+ *
+ * Clients send more than a local model uses, so unknown fields are dropped rather than refused
+ * (Claude Code sends `thinking`, `output_config`, `metadata`, `cache_control`, ...); thinking blocks
+ * in the history are dropped too, and so are server tools (web search, code execution: Anthropic runs
+ * those, nobody here can). What is present must be well formed: a bad body is a 400 that names the
+ * field.
+ */
+import { z } from "zod";
+
+import type { ContentBlockParam, MessageParam, MessageRequest, TextBlockParam, ToolChoice, ToolDefinition } from "../providers/types.js";
+import { ApiError } from "./errors.js";
+
+const text = z.object({ type: z.literal("text"), text: z.string() });
+const image = z.object({
+  type: z.literal("image"),
+  source: z.discriminatedUnion("type", [
+    z.object({ type: z.literal("base64"), media_type: z.enum(["image/jpeg", "image/png", "image/gif", "image/webp"]), data: z.string() }),
+    z.object({ type: z.literal("url"), url: z.string() }),
+  ]),
+});
+const toolUse = z.object({ type: z.literal("tool_use"), id: z.string(), name: z.string(), input: z.record(z.string(), z.unknown()) });
+const toolResult = z.object({
+  type: z.literal("tool_result"),
+  tool_use_id: z.string(),
+  content: z.union([z.string(), z.array(z.discriminatedUnion("type", [text, image]))]).optional(),
+  is_error: z.boolean().optional(),
+});
+/** Earlier reasoning a client sends back: no backend here takes it, so it is accepted and dropped. */
+const thinking = z.looseObject({ type: z.enum(["thinking", "redacted_thinking"]) });
+
+const document = z.looseObject({ type: z.literal("document") }).refine(() => false, "document blocks are not supported here: send the document's text as a text block");
+
+const block = z.discriminatedUnion("type", [text, image, toolUse, toolResult, thinking, document]);
+const message = z.object({ role: z.enum(["user", "assistant"]), content: z.union([z.string(), z.array(block)]) });
+
+const customTool = z.object({
+  type: z.literal("custom").optional(),
+  name: z.string().min(1),
+  description: z.string().optional(),
+  input_schema: z.looseObject({ type: z.literal("object") }),
+});
+/** Anthropic-hosted tools (`web_search_20250305`, ...): recognised, and dropped. */
+const serverTool = z.looseObject({ type: z.string().refine((type) => type !== "custom"), name: z.string() }).transform(() => undefined);
+
+const parallel = { disable_parallel_tool_use: z.boolean().optional() };
+const toolChoice = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("auto"), ...parallel }),
+  z.object({ type: z.literal("any"), ...parallel }),
+  z.object({ type: z.literal("tool"), name: z.string(), ...parallel }),
+  z.object({ type: z.literal("none") }),
+]);
+
+const countTokensBody = z.object({
+  model: z.string().optional(),
+  messages: z.array(message).min(1),
+  system: z.union([z.string(), z.array(text)]).optional(),
+  tools: z.array(z.union([customTool, serverTool])).optional(),
+  tool_choice: toolChoice.optional(),
+});
+
+const messagesBody = countTokensBody.extend({
+  max_tokens: z.number().int().min(1),
+  stream: z.boolean().optional(),
+  temperature: z.number().min(0).max(1).optional(),
+  top_p: z.number().min(0).max(1).optional(),
+  top_k: z.number().int().min(0).optional(),
+  stop_sequences: z.array(z.string()).optional(),
+});
+
+type CountTokensBody = z.infer<typeof countTokensBody>;
+
+/** A /v1/messages body: the request for the providers, and whether the client wants it streamed. */
+export function parseMessagesBody(json: unknown): { request: MessageRequest; stream: boolean } {
+  const { max_tokens, stream, temperature, top_p, top_k, stop_sequences, ...common } = parse(messagesBody, json);
+  const request: MessageRequest = { ...toRequest(common), max_tokens, temperature, top_p, top_k, stop_sequences };
+  return { request, stream: stream ?? false };
+}
+
+/** A /v1/messages/count_tokens body. It has no max_tokens; 1 stands in for it (nothing counts it). */
+export function parseCountTokensBody(json: unknown): MessageRequest {
+  return { ...toRequest(parse(countTokensBody, json)), max_tokens: 1 };
+}
+
+/**
+ * The `model` is not passed on: each provider answers with its own configured model, whatever alias
+ * the client picked (see model-names.ts).
+ */
+function toRequest(body: CountTokensBody): Omit<MessageRequest, "max_tokens"> {
+  const tools = body.tools?.flatMap((tool): ToolDefinition[] => (tool ? [{ name: tool.name, description: tool.description, input_schema: tool.input_schema as ToolDefinition["input_schema"] }] : []));
+  return {
+    messages: body.messages.map(
+      (m): MessageParam => ({ role: m.role, content: typeof m.content === "string" ? m.content : m.content.filter((b) => b.type !== "thinking" && b.type !== "redacted_thinking").map((b) => b as ContentBlockParam) }),
+    ),
+    system: body.system as string | TextBlockParam[] | undefined,
+    // With only server tools sent, no tools are left for a tool_choice to apply to.
+    ...(tools && tools.length > 0 && { tools, tool_choice: body.tool_choice as ToolChoice | undefined }),
+  };
+}
+
+function parse<T>(schema: z.ZodType<T>, json: unknown): T {
+  const result = schema.safeParse(json);
+  if (!result.success) throw new ApiError("invalid_request_error", result.error.issues.slice(0, 3).map((issue) => describe(issue)).join("; "));
+  return result.data;
+}
+
+/** "messages.0.content.1.text: Invalid input: expected string"; for a union, the branch that got furthest. */
+function describe(issue: z.core.$ZodIssue, prefix: PropertyKey[] = []): string {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === "invalid_union" && issue.errors.length > 0) {
+    const deepest = issue.errors.map((branch) => branch[0]).filter(Boolean).sort((a, b) => b.path.length - a.path.length)[0];
+    if (deepest && deepest.path.length > 0) return describe(deepest, path);
+  }
+  return `${path.length > 0 ? path.map(String).join(".") : "body"}: ${issue.message}`;
+}

@@ -1,0 +1,84 @@
+/**
+ * The server's routes and the small ones' handlers: count_tokens, the model list, health and
+ * metrics. POST /v1/messages has its own module. Paths are matched without the query string (Claude
+ * Code calls `/v1/messages?beta=true`).
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+import type { LocalProvider } from "../providers/local.js";
+import type { Provider } from "../providers/types.js";
+import { ApiError } from "./errors.js";
+import { readJson, sendJson } from "./http-io.js";
+import { postMessages } from "./messages.js";
+import { modelList, type ModelInfo } from "./model-names.js";
+import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.js";
+import { parseCountTokensBody } from "./request-schema.js";
+import type { ServerMetrics } from "./server-metrics.js";
+
+/** One request being served. */
+export interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  requestId: string;
+  /** Aborted when the client goes away, or by a shutdown (its reason then an ApiError). */
+  signal: AbortSignal;
+  /** The route's captured path segment, if it has one. */
+  param?: string;
+}
+
+/** What the handlers share. */
+export interface ServerState {
+  provider: Provider;
+  /** Renders prompts as the local model sees them, for count_tokens (it creates no engine context for that). */
+  renderer: LocalProvider;
+  metrics: ServerMetrics;
+  models: ModelInfo[];
+  localId: string;
+  maxBodyBytes: number;
+}
+
+export interface Route {
+  method: string;
+  /** The metrics label, and the path (":id" matches one segment). */
+  path: string;
+  handle: (x: Exchange, state: ServerState) => Promise<void> | void;
+}
+
+const ROUTES: Route[] = [
+  { method: "POST", path: "/v1/messages", handle: postMessages },
+  { method: "POST", path: "/v1/messages/count_tokens", handle: countTokens },
+  { method: "GET", path: "/v1/models", handle: (x, state) => sendJson(x.res, 200, modelList(state.models)) },
+  { method: "GET", path: "/v1/models/:id", handle: getModel },
+  { method: "GET", path: "/health", handle: (x, state) => sendJson(x.res, 200, { status: "ok", model: state.localId, queue_depth: state.provider.queueDepth ?? null }) },
+  { method: "GET", path: "/metrics", handle: metrics },
+];
+
+/** The route for a request, with its captured segment. */
+export function matchRoute(method: string | undefined, pathname: string): { route: Route; param?: string } | undefined {
+  for (const route of ROUTES) {
+    if (route.method !== method) continue;
+    if (route.path === pathname) return { route };
+    const prefix = route.path.endsWith("/:id") ? route.path.slice(0, -"/:id".length) + "/" : undefined;
+    if (prefix && pathname.startsWith(prefix) && pathname.length > prefix.length && !pathname.slice(prefix.length).includes("/")) {
+      return { route, param: pathname.slice(prefix.length) };
+    }
+  }
+  return undefined;
+}
+
+async function countTokens(x: Exchange, state: ServerState): Promise<void> {
+  const request = parseCountTokensBody(await readJson(x.req, state.maxBodyBytes));
+  sendJson(x.res, 200, { input_tokens: state.renderer.promptTokens(request).length });
+}
+
+function getModel(x: Exchange, state: ServerState): void {
+  const model = state.models.find((m) => m.id === x.param);
+  if (!model) throw new ApiError("not_found_error", `model: ${x.param} (this server lists ${state.models.map((m) => m.id).join(", ")})`);
+  sendJson(x.res, 200, model);
+}
+
+function metrics(x: Exchange, state: ServerState): void {
+  const text = state.metrics.render();
+  x.res.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE, "content-length": Buffer.byteLength(text) });
+  x.res.end(text);
+}

@@ -1,0 +1,81 @@
+/**
+ * What GET /metrics reports: requests by route and status, their latency, tokens, requests in flight,
+ * and, read at scrape time, the local engine's queue depth, the prefix cache's counters and (behind a
+ * router) each provider's attempts, errors and fallbacks.
+ */
+import type { Model } from "../engine/model.js";
+import type { Provider, Usage } from "../providers/types.js";
+import { Router } from "../router/router.js";
+import { Counter, Histogram, snapshotMetric, type Labels } from "./prometheus.js";
+
+export class ServerMetrics {
+  private readonly requests = new Counter("phi4_requests_total", "HTTP requests answered, by route and status (499: the client went away first).");
+  private readonly duration = new Histogram(
+    "phi4_request_duration_seconds",
+    "Time from a request's arrival to the end of its answer (the last event of a stream), by route.",
+    [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+  );
+  private readonly tokens = new Counter("phi4_tokens_total", "Tokens of the messages answered, by kind (input, output).");
+  private readonly inFlight = new Map<string, number>();
+
+  constructor(
+    private readonly model: Model,
+    private readonly provider: Provider,
+  ) {}
+
+  /** Counts a request in flight on `route`; call the returned function once with its final status. */
+  begin(route: string): (status: number) => void {
+    const started = performance.now();
+    this.inFlight.set(route, (this.inFlight.get(route) ?? 0) + 1);
+    let ended = false;
+    return (status) => {
+      if (ended) return;
+      ended = true;
+      this.inFlight.set(route, this.inFlight.get(route)! - 1);
+      this.requests.inc({ route, status: String(status) });
+      this.duration.observe({ route }, (performance.now() - started) / 1000);
+    };
+  }
+
+  usage(usage: Usage): void {
+    this.tokens.inc({ kind: "input" }, usage.input_tokens);
+    this.tokens.inc({ kind: "output" }, usage.output_tokens);
+  }
+
+  render(): string {
+    const parts = [
+      this.requests.render(),
+      this.duration.render(),
+      this.tokens.render(),
+      snapshotMetric("phi4_requests_in_flight", "Requests being answered now, by route.", "gauge", [...this.inFlight].map(([route, n]): [Labels, number] => [{ route }, n])),
+    ];
+    if (this.provider.queueDepth !== undefined) {
+      parts.push(snapshotMetric("phi4_queue_depth", "Requests generating or waiting for a sequence of the local model.", "gauge", [[{}, this.provider.queueDepth]]));
+    }
+    const cache = this.model.prefixCache?.stats;
+    if (cache) {
+      parts.push(
+        snapshotMetric("phi4_prefix_cache_hits_total", "Prompts that reused a cached or held prefix (own KV, an idle sequence, the prefix cache).", "counter", [[{}, cache.hits]]),
+        snapshotMetric("phi4_prefix_cache_misses_total", "Prompts prefilled from scratch.", "counter", [[{}, cache.misses]]),
+        snapshotMetric("phi4_prefix_cache_reused_tokens_total", "Prompt tokens whose prefill was skipped.", "counter", [[{}, cache.reusedTokens]]),
+        snapshotMetric("phi4_prefix_cache_prefilled_tokens_total", "Prompt tokens prefilled after the reused prefix.", "counter", [[{}, cache.prefilledTokens]]),
+        snapshotMetric("phi4_prefix_cache_bytes", "Host memory held by cached KV states.", "gauge", [[{}, cache.bytes]]),
+      );
+    }
+    if (this.provider instanceof Router) parts.push(routerMetrics(this.provider));
+    parts.push(snapshotMetric("process_resident_memory_bytes", "Resident set size of this process.", "gauge", [[{}, process.memoryUsage.rss()]]));
+    return parts.join("");
+  }
+}
+
+function routerMetrics(router: Router): string {
+  const snapshot = router.metrics.snapshot();
+  const providers = Object.entries(snapshot.providers);
+  const per = (pick: (m: (typeof providers)[number][1]) => number): [Labels, number][] => providers.map(([provider, m]) => [{ provider }, pick(m)]);
+  return [
+    snapshotMetric("phi4_router_attempts_total", "Attempts the router sent to each provider.", "counter", per((m) => m.requests)),
+    snapshotMetric("phi4_router_errors_total", "Attempts that failed (error, timeout or invalid output).", "counter", per((m) => m.errors)),
+    snapshotMetric("phi4_router_fallbacks_total", "Failed attempts after which the next provider took the request over.", "counter", per((m) => m.fallbacks)),
+    snapshotMetric("phi4_router_cost_avoided_usd_total", "Local tokens priced at the reference (cloud) price.", "counter", [[{}, snapshot.costAvoidedUsd]]),
+  ].join("");
+}

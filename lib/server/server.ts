@@ -1,0 +1,179 @@
+/**
+ * The Anthropic-compatible HTTP server: Claude Code, the Claude Agent SDK and the official SDKs talk
+ * to the local model (or to the router in front of it and Claude) as if it were the Messages API.
+ *
+ *   const server = await startServer({ model, port: 8080, apiKey: "secret" });
+ *   // ANTHROPIC_BASE_URL=http://127.0.0.1:8080 ANTHROPIC_AUTH_TOKEN=secret claude
+ *   await server.close();
+ *
+ * Requests run on one engine Context (LocalProvider): concurrent ones share batched decode steps, and
+ * a resent conversation reuses the KV of its prefix. A shutdown refuses new requests, lets running
+ * ones finish for a grace period, then aborts the rest (their clients are told, with a retryable
+ * overloaded_error) and closes every connection.
+ */
+import { randomUUID } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+
+import type { Model } from "../engine/model.js";
+import { LocalProvider } from "../providers/local.js";
+import type { Provider } from "../providers/types.js";
+import { apiKeyCheck } from "./auth.js";
+import { ApiError, failureOf } from "./errors.js";
+import { sendError } from "./http-io.js";
+import { modelInfos } from "./model-names.js";
+import { matchRoute, type Exchange, type ServerState } from "./routes.js";
+import { ServerMetrics } from "./server-metrics.js";
+
+export interface ServerOptions {
+  /** The loaded model: it counts tokens for count_tokens and serves requests unless `provider` does. */
+  model: Model;
+  /** What answers /v1/messages, e.g. a Router. Default: a LocalProvider over `model`, closed with the server. */
+  provider?: Provider;
+  /** Requests the default LocalProvider generates at once (its Context's sequences). Default 4. */
+  maxConcurrency?: number;
+  /** Tokens per request (prompt + answer) for the default LocalProvider. Default min(4096, the model's context). */
+  capacity?: number;
+  /** Requests that may wait for a sequence before one more is refused with 529. Default 64. */
+  maxQueue?: number;
+  /** When set, every request must carry it (x-api-key or Authorization: Bearer). */
+  apiKey?: string;
+  /** Largest request body accepted; a bigger one is a 413. Default 32 MiB (the Messages API's limit). */
+  maxBodyBytes?: number;
+  /** The local model's id in /v1/models and responses. Default: the model folder's name. */
+  modelId?: string;
+}
+
+export interface ListenOptions {
+  /** Default 127.0.0.1: reachable from this machine only. */
+  host?: string;
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+}
+
+interface InFlight {
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+export class Phi4Server {
+  readonly http: http.Server;
+  readonly metrics: ServerMetrics;
+  private readonly state: ServerState;
+  private readonly ownProvider: LocalProvider | undefined;
+  private readonly checkKey: ReturnType<typeof apiKeyCheck> | undefined;
+  private readonly inFlight = new Set<InFlight>();
+  private closing: Promise<void> | undefined;
+  private baseUrl: string | undefined;
+
+  constructor(options: ServerOptions) {
+    const localId = options.modelId ?? path.basename(options.model.folder.dir);
+    this.ownProvider = options.provider
+      ? undefined
+      : new LocalProvider(options.model, { capacity: options.capacity, concurrency: options.maxConcurrency ?? 4, maxQueue: options.maxQueue, modelId: localId });
+    const provider = options.provider ?? this.ownProvider!;
+    const renderer = provider instanceof LocalProvider ? provider : new LocalProvider(options.model, { capacity: options.capacity, modelId: localId });
+    this.metrics = new ServerMetrics(options.model, provider);
+    this.state = {
+      provider,
+      renderer,
+      metrics: this.metrics,
+      models: modelInfos(localId, new Date()),
+      localId,
+      maxBodyBytes: options.maxBodyBytes ?? 32 * 2 ** 20,
+    };
+    this.checkKey = options.apiKey === undefined ? undefined : apiKeyCheck(options.apiKey);
+    this.http = http.createServer((req, res) => void this.handle(req, res));
+  }
+
+  /** Starts listening; resolves with the base URL (what ANTHROPIC_BASE_URL should be). */
+  listen(options: ListenOptions = {}): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.http.once("error", reject);
+      this.http.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => {
+        this.http.off("error", reject);
+        const { address, port, family } = this.http.address() as AddressInfo;
+        this.baseUrl = `http://${family === "IPv6" ? `[${address}]` : address}:${port}`;
+        resolve(this.baseUrl);
+      });
+    });
+  }
+
+  /** The base URL it listens (or listened) on. */
+  get url(): string {
+    if (this.baseUrl === undefined) throw new Error("the server has not been started: call listen()");
+    return this.baseUrl;
+  }
+
+  /** Requests being answered now. */
+  get activeRequests(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * Stops accepting requests, waits up to `graceMs` for running ones, aborts what is left, closes every
+   * connection and the provider the server made. Safe to call twice.
+   */
+  close(options: { graceMs?: number } = {}): Promise<void> {
+    this.closing ??= this.shutDown(options.graceMs ?? 10_000);
+    return this.closing;
+  }
+
+  private async shutDown(graceMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    this.http.closeIdleConnections();
+    const finished = () => Promise.allSettled([...this.inFlight].map((r) => r.done));
+    await raceTimeout(finished(), graceMs);
+    const reason = new ApiError("overloaded_error", "the server shut down before this answer was finished");
+    for (const request of this.inFlight) request.abort.abort(reason);
+    // An aborted generation stops between two steps; its stream ends with the error event.
+    await raceTimeout(finished(), 5_000);
+    this.http.closeAllConnections();
+    await closed;
+    await this.ownProvider?.close();
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const requestId = `req_${randomUUID().replaceAll("-", "")}`;
+    res.setHeader("request-id", requestId);
+    const pathname = (req.url ?? "/").split("?")[0];
+    const match = matchRoute(req.method, pathname);
+    const end = this.metrics.begin(match?.route.path ?? "unmatched");
+    const abort = new AbortController();
+    const request: InFlight = { abort, done: new Promise((resolve) => res.once("close", resolve)) };
+    this.inFlight.add(request);
+    res.once("close", () => {
+      this.inFlight.delete(request);
+      // The client left before the answer was complete: stop its generation.
+      if (!res.writableFinished) abort.abort();
+      end(res.writableFinished ? res.statusCode : 499);
+    });
+    const x: Exchange = { req, res, requestId, signal: abort.signal, param: match?.param };
+    try {
+      if (this.closing) throw new ApiError("overloaded_error", "the server is shutting down");
+      this.checkKey?.(req.headers);
+      if (!match) throw new ApiError("not_found_error", `no route for ${req.method} ${pathname}`);
+      await match.route.handle(x, this.state);
+    } catch (error) {
+      sendError(res, requestId, failureOf(error, abort.signal));
+    }
+  }
+}
+
+export function createServer(options: ServerOptions): Phi4Server {
+  return new Phi4Server(options);
+}
+
+/** Creates the server and starts listening (127.0.0.1:8080 unless told otherwise). */
+export async function startServer(options: ServerOptions & ListenOptions): Promise<Phi4Server> {
+  const server = createServer(options);
+  await server.listen(options);
+  return server;
+}
+
+function raceTimeout(promise: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,302 @@
+/**
+ * JSON Schema -> grammar nodes for constrained decoding. A node says which JSON values may appear at
+ * one place: literal alternatives (enum / const / booleans / null), or an object, array, string or
+ * number shape. Every JSON type starts with a different byte, so a union of types (`["string",
+ * "null"]`, anyOf over different types) needs no look-ahead.
+ *
+ * What the grammar generates is always a subset of what the schema accepts: objects carry only declared
+ * properties (free keys only where no property is declared), each at most once; strings, numbers and
+ * whitespace are bounded so that a random model still finishes. Keywords without a grammar here
+ * (pattern, format, minimum/maximum, multipleOf, uniqueItems, tuple items, overlapping anyOf branches)
+ * are left to the validator that checks every call afterwards.
+ */
+import { Phi4Error } from "../../engine/errors.js";
+import type { JsonSchema } from "../types.js";
+import { ValueStart, type Frame } from "./frames.js";
+
+/** Something a frame can start: a JSON value, or a tool call object. */
+export interface GrammarNode {
+  readonly start: Frame;
+  /** Shortest text it accepts, as a binary string (one char per UTF-8 byte). */
+  minimal(): string;
+}
+
+export interface LiteralSet {
+  readonly id: number;
+  /** JSON texts as binary strings, sorted by bytes. */
+  readonly values: readonly string[];
+}
+
+export interface StringSpec {
+  readonly id: number;
+  readonly minLength: number;
+  readonly maxLength: number;
+  /** String lengths at least this far from a limit behave alike for one token (cache keys clamp to it). */
+  readonly clamp: number;
+}
+
+export interface ArraySpec {
+  readonly id: number;
+  readonly items: GrammarNode;
+  readonly minItems: number;
+  readonly maxItems: number;
+  readonly maxWhitespace: number;
+}
+
+export interface PropertySpec {
+  /** The JSON-encoded name after its opening quote, as a binary string. */
+  readonly tail: string;
+  readonly value: ValueNode;
+  readonly required: boolean;
+}
+
+export interface ObjectSpec {
+  readonly id: number;
+  readonly properties: readonly PropertySpec[];
+  /** The value of any key, when the object declares no properties and allows others. */
+  readonly free: ValueNode | null;
+  readonly freeKey: ValueNode;
+  readonly maxWhitespace: number;
+}
+
+export interface GrammarOptions {
+  /** Longest string value or free key, in characters. */
+  maxStringLength: number;
+  /** Most whitespace characters in a row between JSON tokens. */
+  maxWhitespace: number;
+  /** The longest token in bytes plus one (see StringSpec.clamp). */
+  clamp: number;
+}
+
+let nextId = 0;
+export const newId = () => nextId++;
+
+export class ValueNode implements GrammarNode {
+  readonly id = newId();
+  readonly start: Frame = new ValueStart(this);
+  literals?: LiteralSet;
+  object?: ObjectSpec;
+  array?: ArraySpec;
+  string?: StringSpec;
+  number?: { integer: boolean };
+  /** Set by SchemaCompiler.finish(); null while no finite instance is known. */
+  shortest: string | null = null;
+
+  minimal(): string {
+    if (this.shortest === null) throw new Error("grammar node used before SchemaCompiler.finish()");
+    return this.shortest;
+  }
+}
+
+/** The shortest instance of `node` given its children's current shortest (null = none known yet). */
+function shortestOf(node: ValueNode): string | null {
+  const options: (string | null)[] = [...(node.literals?.values ?? [])];
+  if (node.string) options.push(`"${"a".repeat(node.string.minLength)}"`);
+  if (node.number) options.push("0");
+  const object = node.object;
+  if (object) {
+    const members = object.properties.filter((p) => p.required).map((p) => (p.value.shortest === null ? null : `"${p.tail}: ${p.value.shortest}`));
+    options.push(members.includes(null) ? null : `{${members.join(", ")}}`);
+  }
+  const array = node.array;
+  if (array) {
+    const item = array.minItems === 0 ? "" : array.items instanceof ValueNode ? array.items.shortest : array.items.minimal();
+    options.push(item === null ? null : `[${Array.from({ length: array.minItems }, () => item).join(", ")}]`);
+  }
+  return options.reduce<string | null>((best, o) => (o !== null && (best === null || o.length < best.length) ? o : best), null);
+}
+
+export function literalSet(texts: Iterable<string>): LiteralSet {
+  return { id: newId(), values: [...new Set(texts)].sort() };
+}
+
+/** UTF-8 bytes of `text` as a binary string. */
+export const binary = (text: string) => Buffer.from(text, "utf8").toString("latin1");
+
+const TYPES = ["object", "array", "string", "number", "integer", "boolean", "null"];
+
+export class SchemaCompiler {
+  private readonly memo = new Map<object, ValueNode>();
+  private readonly nodes: ValueNode[] = [];
+  private anyNode?: ValueNode;
+
+  constructor(
+    private readonly root: JsonSchema,
+    private readonly options: GrammarOptions,
+  ) {}
+
+  /** A tool's arguments: its input schema, as an object whatever else the schema allows. */
+  arguments(): ValueNode {
+    const node = this.node(this.root);
+    if (node.object && !node.literals && !node.array && !node.string && !node.number) return node;
+    const object = this.newNode();
+    object.object = node.object ?? this.objectSpec({});
+    return object;
+  }
+
+  /**
+   * Computes every node's shortest instance, which completions need. Recursive schemas make this a
+   * fixpoint: lengths only shrink, so it ends. A node with no finite instance is an error (the model
+   * could enter it and never finish).
+   */
+  finish(): void {
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const node of this.nodes) {
+        const shortest = shortestOf(node);
+        if (shortest !== null && (node.shortest === null || shortest.length < node.shortest.length)) {
+          node.shortest = shortest;
+          changed = true;
+        }
+      }
+    }
+    if (this.nodes.some((n) => n.shortest === null)) {
+      throw new Phi4Error("INVALID_ARGUMENT", "a tool schema has no finite instance somewhere (a required property that contains itself)");
+    }
+  }
+
+  private newNode(): ValueNode {
+    const node = new ValueNode();
+    this.nodes.push(node);
+    return node;
+  }
+
+  node(schema: unknown): ValueNode {
+    const resolved = this.resolve(schema);
+    if (resolved === true || resolved === undefined || (typeof resolved === "object" && resolved !== null && Object.keys(resolved).length === 0)) return this.any();
+    if (resolved === false || resolved === null || typeof resolved !== "object") throw new Phi4Error("INVALID_ARGUMENT", "a tool schema allows no value somewhere (false)");
+    const known = this.memo.get(resolved);
+    if (known) return known;
+    const node = this.newNode();
+    this.memo.set(resolved, node); // before the children, so recursive schemas end here
+    this.fill(node, mergeAllOf(resolved as JsonSchema, (s) => this.resolve(s)));
+    return node;
+  }
+
+  private fill(node: ValueNode, s: JsonSchema): void {
+    const declared = typeof s.type === "string" ? [s.type] : Array.isArray(s.type) ? (s.type as string[]) : undefined;
+    const types = new Set(declared ?? inferTypes(s));
+    if (s.nullable === true) types.add("null");
+    if (Array.isArray(s.enum) || "const" in s) {
+      const values = (Array.isArray(s.enum) ? s.enum : [s.const]).filter((v) => declared === undefined || declared.some((t) => hasType(v, t)));
+      if (values.length === 0) throw new Phi4Error("INVALID_ARGUMENT", "a tool schema has an enum with no value of its type");
+      node.literals = literalSet(values.map((v) => binary(JSON.stringify(v))));
+      return;
+    }
+    const branches = (Array.isArray(s.anyOf) ? s.anyOf : Array.isArray(s.oneOf) ? s.oneOf : undefined) as unknown[] | undefined;
+    if (branches) {
+      // Branches of different types merge; for two of the same type the first is kept (a subset: sound).
+      for (const branch of branches.map((b) => this.node(b))) {
+        node.object ??= branch.object;
+        node.array ??= branch.array;
+        node.string ??= branch.string;
+        node.number ??= branch.number;
+        node.literals = branch.literals && node.literals ? literalSet([...node.literals.values, ...branch.literals.values]) : (node.literals ?? branch.literals);
+      }
+      return;
+    }
+    if (types.has("object")) node.object = this.objectSpec(s);
+    if (types.has("array")) node.array = this.arraySpec(s);
+    if (types.has("string")) node.string = this.stringSpec(s);
+    if (types.has("number") || types.has("integer")) node.number = { integer: !types.has("number") };
+    const words = [...(types.has("boolean") ? ["false", "true"] : []), ...(types.has("null") ? ["null"] : [])];
+    if (words.length > 0) node.literals = literalSet(words);
+  }
+
+  private objectSpec(s: JsonSchema): ObjectSpec {
+    const properties = (s.properties ?? {}) as Record<string, unknown>;
+    const required = new Set(Array.isArray(s.required) ? (s.required as string[]) : []);
+    const extra = s.additionalProperties;
+    // A required key the schema does not describe must still be written; its value is whatever
+    // additionalProperties allows.
+    const names = [...Object.keys(properties), ...[...required].filter((k) => !Object.hasOwn(properties, k))];
+    const specs = names.map((name) => ({
+      tail: binary(JSON.stringify(name).slice(1)),
+      value: this.node(Object.hasOwn(properties, name) ? properties[name] : extra === false ? true : extra),
+      required: required.has(name),
+    }));
+    return {
+      id: newId(),
+      properties: specs,
+      free: specs.length === 0 && extra !== false ? this.node(extra) : null,
+      freeKey: this.stringNode(),
+      maxWhitespace: this.options.maxWhitespace,
+    };
+  }
+
+  private arraySpec(s: JsonSchema): ArraySpec {
+    const items = Array.isArray(s.items) ? true : s.items;
+    const minItems = typeof s.minItems === "number" ? s.minItems : 0;
+    const maxItems = typeof s.maxItems === "number" ? Math.max(s.maxItems, minItems) : Number.POSITIVE_INFINITY;
+    return { id: newId(), items: this.node(items), minItems, maxItems, maxWhitespace: this.options.maxWhitespace };
+  }
+
+  private stringSpec(s: JsonSchema): StringSpec {
+    const minLength = typeof s.minLength === "number" ? s.minLength : 0;
+    const maxLength = Math.max(minLength, Math.min(typeof s.maxLength === "number" ? s.maxLength : Infinity, this.options.maxStringLength));
+    return { id: newId(), minLength, maxLength, clamp: this.options.clamp };
+  }
+
+  private stringNode(): ValueNode {
+    const node = this.newNode();
+    node.string = this.stringSpec({});
+    return node;
+  }
+
+  /** Any JSON value (a schema of `true` or `{}`). */
+  private any(): ValueNode {
+    if (!this.anyNode) {
+      this.anyNode = this.newNode();
+      this.fill(this.anyNode, { type: TYPES });
+    }
+    return this.anyNode;
+  }
+
+  /** Follows local references (#, #/$defs/X, #/definitions/X); a reference it cannot follow allows anything. */
+  private resolve(schema: unknown, depth = 0): unknown {
+    if (schema === null || typeof schema !== "object" || typeof (schema as JsonSchema).$ref !== "string") return schema;
+    const ref = (schema as JsonSchema).$ref as string;
+    if (!ref.startsWith("#") || depth > 32) return true;
+    let target: unknown = this.root;
+    for (const part of ref.slice(1).split("/").slice(1)) {
+      const key = decodeURIComponent(part).replaceAll("~1", "/").replaceAll("~0", "~");
+      target = target !== null && typeof target === "object" ? (target as Record<string, unknown>)[key] : undefined;
+    }
+    return target === undefined ? true : this.resolve(target, depth + 1);
+  }
+}
+
+function inferTypes(s: JsonSchema): string[] {
+  if ("properties" in s || "required" in s || "additionalProperties" in s) return ["object"];
+  if ("items" in s || "minItems" in s || "maxItems" in s) return ["array"];
+  if ("minLength" in s || "maxLength" in s || "pattern" in s) return ["string"];
+  return Array.isArray(s.enum) || "const" in s || Array.isArray(s.anyOf) || Array.isArray(s.oneOf) ? [] : TYPES;
+}
+
+function hasType(value: unknown, type: string): boolean {
+  if (type === "integer") return Number.isInteger(value);
+  if (type === "null") return value === null;
+  if (type === "array") return Array.isArray(value);
+  if (type === "object") return value !== null && typeof value === "object" && !Array.isArray(value);
+  return typeof value === type;
+}
+
+/**
+ * allOf, merged into one schema: properties and required lists joined, other keywords from the last
+ * branch that has them. A branch with additionalProperties false admits only its own keys, so the
+ * merged object keeps only keys every such branch declares.
+ */
+function mergeAllOf(s: JsonSchema, resolve: (s: unknown) => unknown): JsonSchema {
+  if (!Array.isArray(s.allOf)) return s;
+  const { allOf, ...rest } = s;
+  const branches = [rest, ...(allOf as unknown[]).map((part) => resolve(part))]
+    .filter((part): part is JsonSchema => part !== null && typeof part === "object")
+    .map((part) => mergeAllOf(part, resolve));
+  const merged: JsonSchema = Object.assign({}, ...branches);
+  const properties: Record<string, unknown> = Object.assign({}, ...branches.map((b) => b.properties ?? {}));
+  const closed = branches.filter((b) => b.additionalProperties === false).map((b) => new Set(Object.keys(b.properties ?? {})));
+  merged.properties = Object.fromEntries(Object.entries(properties).filter(([key]) => closed.every((keys) => keys.has(key))));
+  merged.required = branches.flatMap((b) => (Array.isArray(b.required) ? b.required : []));
+  if (closed.length > 0) merged.additionalProperties = false;
+  return merged;
+}

@@ -1,0 +1,142 @@
+/** LocalProvider on the tiny-phi4 model (real Phi-4 tokenizer and chat template, random weights). */
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
+import { loadModel, type Model } from "../lib/engine/model.js";
+import { ProviderError } from "../lib/providers/errors.js";
+import { LocalProvider } from "../lib/providers/local.js";
+import type { MessageRequest, StreamEvent } from "../lib/providers/types.js";
+
+const models = inject("models");
+let model: Model;
+let local: LocalProvider;
+
+beforeAll(async () => {
+  model = await loadModel(models.tinyPhi4, { threads: 1 });
+  local = new LocalProvider(model, { capacity: 128 });
+});
+afterAll(() => model?.dispose());
+
+const ask = (max_tokens: number, extra: Partial<MessageRequest> = {}): MessageRequest => ({
+  max_tokens,
+  temperature: 0,
+  system: "Be brief.",
+  messages: [{ role: "user", content: "Say hi" }],
+  ...extra,
+});
+
+describe("LocalProvider", () => {
+  it("answers in the Messages shape: text, stop reason, usage from the real prompt", async () => {
+    const message = await local.create(ask(6));
+    const prompt = model.tokenizer.encode(model.tokenizer.applyChatTemplate([{ role: "system", content: "Be brief." }, { role: "user", content: "Say hi" }]));
+    expect(message).toMatchObject({ type: "message", role: "assistant", model: "tiny-phi4", usage: { input_tokens: prompt.length } });
+    expect(message.content).toHaveLength(1);
+    expect(message.content[0].type).toBe("text");
+    expect(["end_turn", "max_tokens"]).toContain(message.stop_reason);
+    expect(message.usage.output_tokens).toBeLessThanOrEqual(6);
+  });
+
+  it("streams the same greedy text as Messages events", async () => {
+    const expected = await local.create(ask(8));
+    const events: StreamEvent[] = [];
+    for await (const event of local.stream(ask(8))) events.push(event);
+    const types = events.map((e) => e.type);
+    expect(types.slice(0, 2)).toEqual(["message_start", "content_block_start"]);
+    expect(types.slice(-3)).toEqual(["content_block_stop", "message_delta", "message_stop"]);
+    const text = events.flatMap((e) => (e.type === "content_block_delta" && e.delta.type === "text_delta" ? [e.delta.text] : [])).join("");
+    expect(text).toBe((expected.content[0] as { text: string }).text);
+  });
+
+  it("stops on a stop sequence and reports it", async () => {
+    const free = await local.create(ask(24));
+    const text = (free.content[0] as { text: string }).text;
+    const stop = text.trim().slice(2, 5);
+    expect(stop.length).toBeGreaterThan(0);
+    const stopped = await local.create(ask(24, { stop_sequences: [stop] }));
+    expect(stopped).toMatchObject({ stop_reason: "stop_sequence", stop_sequence: stop });
+    expect((stopped.content[0] as { text: string }).text).toBe(text.slice(0, text.indexOf(stop)));
+  });
+
+  it("refuses what it cannot do with a ProviderError kind a router can act on", async () => {
+    const tiny = new LocalProvider(model, { capacity: 8 });
+    await expect(tiny.create(ask(4))).rejects.toMatchObject({ kind: "context_exceeded" });
+    const image = ask(4, { messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", media_type: "image/png", data: "iVBOR" } }] }] });
+    await expect(local.create(image)).rejects.toMatchObject({ kind: "unsupported" });
+    const abort = new AbortController();
+    abort.abort();
+    const aborted = await local.create(ask(4), { signal: abort.signal }).catch((e: unknown) => e);
+    expect(aborted).toBeInstanceOf(ProviderError);
+    expect(aborted).toMatchObject({ kind: "aborted" });
+  });
+
+  it("queues requests beyond its concurrency, and refuses past maxQueue", async () => {
+    const first = local.create(ask(4));
+    const second = local.create(ask(4));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(local.queueDepth).toBe(2);
+    const [a, b] = await Promise.all([first, second]);
+    expect(a.content).toEqual(b.content);
+    expect(local.queueDepth).toBe(0);
+
+    const strict = new LocalProvider(model, { capacity: 128, maxQueue: 0 });
+    try {
+      const running = strict.create(ask(16));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await expect(strict.create(ask(4))).rejects.toMatchObject({ kind: "overloaded" });
+      await running;
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it("frees the sequence of a stream its consumer leaves early", async () => {
+    for await (const event of local.stream(ask(64))) if (event.type === "content_block_start") break;
+    expect(local.queueDepth).toBe(0);
+    expect((await local.create(ask(4))).content[0].type).toBe("text");
+  });
+
+  it("runs concurrent requests together on its context's batched steps, with the same greedy answers", async () => {
+    const batched = new LocalProvider(model, { capacity: 128, concurrency: 2 });
+    try {
+      const alone = await local.create(ask(8));
+      const pair = [batched.create(ask(8)), batched.create(ask(8))];
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(batched.queueDepth).toBe(2);
+      for (const message of await Promise.all(pair)) expect(message.content).toEqual(alone.content);
+    } finally {
+      await batched.close();
+    }
+  });
+});
+
+describe("LocalProvider tool turns (the tools layer)", () => {
+  const echo = { name: "echo", description: "Echoes a message", input_schema: { type: "object" as const, properties: { message: { type: "string" } }, required: ["message"] } };
+
+  it("a forced tool choice yields a schema-valid tool_use block, streamed as Messages events", async () => {
+    const request = ask(48, { tools: [echo], tool_choice: { type: "tool", name: "echo" } });
+    const events: StreamEvent[] = [];
+    for await (const event of local.stream(request)) events.push(event);
+    const message = await local.create(request);
+    const call = message.content.find((b) => b.type === "tool_use");
+    expect(call).toMatchObject({ type: "tool_use", id: expect.stringMatching(/^toolu_/), name: "echo", input: { message: expect.any(String) } });
+    expect(message.stop_reason).toBe("tool_use");
+    expect(message.usage.input_tokens).toBeGreaterThan(20);
+    expect(events.map((e) => e.type)).toContain("content_block_start");
+    expect(events.find((e) => e.type === "content_block_delta" && e.delta.type === "input_json_delta")).toBeTruthy();
+    expect(events.at(-2)).toMatchObject({ type: "message_delta", delta: { stop_reason: "tool_use" } });
+  });
+
+  it("takes a conversation with tool calls and results (the agent loop's second turn)", async () => {
+    const request = ask(8, {
+      tools: [echo],
+      messages: [
+        { role: "user", content: "Echo hi" },
+        { role: "assistant", content: [{ type: "tool_use", id: "toolu_1", name: "echo", input: { message: "hi" } }] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "text", text: "Echo: hi" }] }] },
+      ],
+      tool_choice: { type: "none" },
+    });
+    const message = await local.create(request);
+    expect(message.content.every((b) => b.type === "text")).toBe(true);
+    expect(["end_turn", "max_tokens"]).toContain(message.stop_reason);
+  });
+});
