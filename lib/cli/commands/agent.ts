@@ -5,18 +5,19 @@
 import { parseArgs } from "node:util";
 
 import { runAgent } from "../../agent/loop.js";
-import type { AgentEvent, AgentResult } from "../../agent/types.js";
+import type { AgentResult } from "../../agent/types.js";
 import { Phi4Error } from "../../engine/errors.js";
 import { loadModel, type Model } from "../../engine/model.js";
 import { McpBridge } from "../../mcp/bridge.js";
 import { loadMcpConfig } from "../../mcp/config.js";
 import { ProviderError } from "../../providers/errors.js";
 import { LocalProvider } from "../../providers/local.js";
-import type { Provider, TaskHints, ToolChoice, ToolOutput } from "../../providers/types.js";
+import type { Provider, TaskHints, ToolChoice } from "../../providers/types.js";
 import { loadRouterConfig, type RouterConfig } from "../../router/config.js";
 import { ConfigError } from "../../router/config-file.js";
 import { createRouter } from "../../router/from-config.js";
 import { RouterError } from "../../router/router.js";
+import { printAgentEvent } from "../agent-events.js";
 import { optionalNumber, requireString } from "../args.js";
 
 export const agentUsage = `usage: phi4 agent --mcp-config FILE --task TEXT [--model DIR] [--router FILE]
@@ -88,7 +89,7 @@ async function agent(argv: string[]): Promise<void> {
       process.stderr.write(`[${tools.length} tools from ${Object.keys(mcpConfig.mcpServers).length} MCP servers]\n`);
       // The events end with the run's error, if any, which run.result reports below.
       await (async () => {
-        for await (const event of run) printEvent(event);
+        for await (const event of run) printAgentEvent(event);
       })().catch(() => undefined);
     }
     const result = await run.result;
@@ -110,24 +111,7 @@ function jsonTranscript(result: AgentResult) {
   };
 }
 
-function printEvent(event: AgentEvent): void {
-  switch (event.type) {
-    case "provider_switch":
-      process.stderr.write(`\n[${event.from === null ? "" : `${event.from} -> `}${event.to}: ${event.reason}]\n`);
-      return;
-    case "text":
-      process.stdout.write(event.text);
-      return;
-    case "tool_call":
-      process.stdout.write(`\n-> ${event.call.name} ${JSON.stringify(event.call.input)}\n`);
-      return;
-    case "tool_result":
-      process.stdout.write(`<- ${event.output.is_error ? "error: " : ""}${outputText(event.output)}\n`);
-      return;
-  }
-}
 
-const outputText = (output: ToolOutput) => output.content.map((b) => (b.type === "text" ? b.text : "[image]")).join("\n");
 
 /** "a,b" -> those tools; "none" -> no tools at all (a plain chat turn). */
 function allowedTools(value: string | undefined): string[] | undefined {

@@ -13,7 +13,6 @@ import readline from "node:readline";
 import { parseArgs } from "node:util";
 
 import { runAgent } from "../../agent/loop.js";
-import type { AgentEvent } from "../../agent/types.js";
 import type { ToolSet } from "../../agent/tool-set.js";
 import { Phi4Error } from "../../engine/errors.js";
 import type { Model } from "../../engine/model.js";
@@ -22,9 +21,10 @@ import { McpBridge } from "../../mcp/bridge.js";
 import { loadMcpConfig } from "../../mcp/config.js";
 import { toolError } from "../../mcp/results.js";
 import { LocalProvider } from "../../providers/local.js";
-import type { MessageParam, MessageRequest, Provider, ToolOutput } from "../../providers/types.js";
+import type { MessageParam, MessageRequest, Provider } from "../../providers/types.js";
 import { Router } from "../../router/router.js";
 import { openBackend } from "../../server/backend.js";
+import { printAgentEvent } from "../agent-events.js";
 import { optionalNumber } from "../args.js";
 
 export const chatUsage = `usage: phi4 chat --model DIR [--mcp-config FILE] [--router FILE] [--system TEXT]
@@ -157,7 +157,7 @@ class Conversation {
   async send(text: string, signal: AbortSignal): Promise<void> {
     const started = performance.now();
     const run = runAgent({ provider: this.provider, tools: this.tools, task: [...this.messages, { role: "user", content: text }], system: this.system, maxTokens: this.options.maxTokens, signal });
-    for await (const event of run) printEvent(event);
+    for await (const event of run) printAgentEvent(event, { quietSingleProvider: true, maxResultLines: 8 });
     const result = await run.result;
     process.stdout.write("\n");
     if (result.stopReason === "aborted") {
@@ -223,27 +223,5 @@ class Conversation {
   }
 }
 
-function printEvent(event: AgentEvent): void {
-  switch (event.type) {
-    case "provider_switch":
-      // Without a router there is only ever the one provider: nothing worth a line.
-      if (event.reason !== "the only provider") process.stderr.write(`\n[${event.to}: ${event.reason}]\n`);
-      return;
-    case "text":
-      process.stdout.write(event.text);
-      return;
-    case "tool_call":
-      process.stdout.write(`\n-> ${event.call.name} ${JSON.stringify(event.call.input)}\n`);
-      return;
-    case "tool_result":
-      process.stdout.write(`<- ${event.output.is_error ? "error: " : ""}${preview(event.output)}\n`);
-      return;
-  }
-}
 
 /** A tool result's text, cut to a few lines for the terminal (the model gets all of it). */
-function preview(output: ToolOutput): string {
-  const text = output.content.map((b) => (b.type === "text" ? b.text : "[image]")).join("\n");
-  const lines = text.split("\n");
-  return lines.length > 8 ? `${lines.slice(0, 8).join("\n")}\n... (${lines.length - 8} more lines)` : text;
-}
