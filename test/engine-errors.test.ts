@@ -91,6 +91,17 @@ describe("provider errors", () => {
     await expectCode(loadModel(models.tiny, { providers: [{ name: "tpu" }] }), "PROVIDER_UNAVAILABLE");
   });
 
+  it("an ordered provider list falls back to the next provider and says why", async () => {
+    const model = await loadModel(models.tiny, { providers: ["cuda", "tpu" as "cpu", "cpu"] });
+    expect(model.providers).toEqual(["cpu"]);
+    expect(model.providerFallbacks.map((f) => f.provider)).toEqual(["cuda", "tpu"]);
+    expect(model.providerFallbacks[1].reason).toContain("Unknown execution provider");
+    const sequence = await model.createSequence({ capacity: 16 });
+    expect((await sequence.generateText([1, 2], { maxTokens: 2, stopTokens: [] })).tokens).toHaveLength(2);
+    await model.dispose();
+    await expectCode(loadModel(models.tiny, { providers: ["webgpu", "cuda"] }), "PROVIDER_UNAVAILABLE");
+  });
+
   it("a provider the CPU library cannot start is PROVIDER_UNAVAILABLE", async () => {
     // onnxruntime-node's library lists CUDA but does not ship its provider library (and this machine has no GPU).
     const error = await expectCode(loadModel(models.tiny, { providers: ["cuda"] }), "PROVIDER_UNAVAILABLE");

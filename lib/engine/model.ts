@@ -22,9 +22,10 @@ export type ProviderName = "cpu" | "cuda" | "dml" | "webgpu";
 
 export interface LoadModelOptions {
   /**
-   * Execution providers in order of preference, e.g. ["webgpu"] or [{ name: "cuda", options: {...} }].
-   * Default: the ones genai_config.json names, else CPU. A provider the loaded ONNX Runtime lacks is a
-   * PROVIDER_UNAVAILABLE error, never a silent fallback.
+   * Execution providers in order of preference, e.g. ["webgpu", "cpu"] or [{ name: "cuda", options: {...} }].
+   * Default: the ones genai_config.json names, else CPU. A list falls back in order: when the first
+   * provider cannot start (not in the loaded ONNX Runtime, no device), the session is made with the
+   * rest, and `model.providerFallbacks` says why. The last one failing is PROVIDER_UNAVAILABLE.
    */
   providers?: (ProviderName | NativeProviderSpec)[];
   /** Intra-op threads. Default: physical cores. */
@@ -39,6 +40,11 @@ export interface LoadModelOptions {
   defaultCapacity?: number;
   /** The model-level prefix cache (byte budget, minimum prefix), or false to turn it off. */
   prefixCache?: PrefixCacheOptions | false;
+}
+
+export interface ProviderFallback {
+  provider: string;
+  reason: string;
 }
 
 export interface CreateSequenceOptions {
@@ -57,6 +63,8 @@ export class Model {
   readonly prefixCache: PrefixCache | null;
   /** What a saved state must match to be restored here. */
   readonly kvLayout: KvLayout;
+  private usedProviders: string[] = ["cpu"];
+  private fallbacks: ProviderFallback[] = [];
 
   private constructor(
     private readonly native: NativeModel,
@@ -87,31 +95,54 @@ export class Model {
     if (!Number.isInteger(threads) || threads < 1) throw new Phi4Error("INVALID_ARGUMENT", `threads must be a positive integer (got ${threads})`);
     if (!Number.isInteger(prefillChunk) || prefillChunk < 1) throw new Phi4Error("INVALID_ARGUMENT", `prefillChunk must be a positive integer (got ${prefillChunk})`);
     const io = folder.config.model.decoder;
-    const native = await callNative(() =>
-      runtime.loadModel({
-        modelPath: folder.modelPath,
-        intraOpThreads: threads,
-        allowSpinning: options.allowSpinning ?? false,
-        providers,
-        inputIds: io.inputs.input_ids,
-        attentionMask: io.inputs.attention_mask,
-        positionIds: io.inputs.position_ids,
-        pastKey: io.inputs.past_key_names,
-        pastValue: io.inputs.past_value_names,
-        logits: io.outputs.logits,
-        presentKey: io.outputs.present_key_names,
-        presentValue: io.outputs.present_value_names,
-        numLayers: folder.numLayers,
-        numKvHeads: folder.numKvHeads,
-        headSize: folder.headSize,
-        vocabSize: folder.vocabSize,
-        ropeOriginalLength: folder.ropeOriginalLength,
-        prefillChunk,
-      }),
-    );
+    const spec = {
+      modelPath: folder.modelPath,
+      intraOpThreads: threads,
+      allowSpinning: options.allowSpinning ?? false,
+      inputIds: io.inputs.input_ids,
+      attentionMask: io.inputs.attention_mask,
+      positionIds: io.inputs.position_ids,
+      pastKey: io.inputs.past_key_names,
+      pastValue: io.inputs.past_value_names,
+      logits: io.outputs.logits,
+      presentKey: io.outputs.present_key_names,
+      presentValue: io.outputs.present_value_names,
+      numLayers: folder.numLayers,
+      numKvHeads: folder.numKvHeads,
+      headSize: folder.headSize,
+      vocabSize: folder.vocabSize,
+      ropeOriginalLength: folder.ropeOriginalLength,
+      prefillChunk,
+    };
+    const fallbacks: ProviderFallback[] = [];
+    let remaining = providers;
+    let native: NativeModel;
+    for (;;) {
+      try {
+        native = await callNative(() => runtime.loadModel({ ...spec, providers: remaining }));
+        break;
+      } catch (error) {
+        if (!(error instanceof Phi4Error) || error.code !== "PROVIDER_UNAVAILABLE" || remaining.length <= 1) throw error;
+        fallbacks.push({ provider: remaining[0].name, reason: error.message });
+        remaining = remaining.slice(1);
+      }
+    }
     const defaultCapacity = Math.min(options.defaultCapacity ?? DEFAULT_CAPACITY, folder.contextLength);
     const fingerprint = await modelFingerprint(folder.dir, folder.modelPath);
-    return new Model(native, folder, tokenizer, threads, performance.now() - started, defaultCapacity, prefillChunk, fingerprint, options.prefixCache ?? {});
+    const model = new Model(native, folder, tokenizer, threads, performance.now() - started, defaultCapacity, prefillChunk, fingerprint, options.prefixCache ?? {});
+    model.usedProviders = remaining.length > 0 ? remaining.map((p) => p.name) : ["cpu"];
+    model.fallbacks = fallbacks;
+    return model;
+  }
+
+  /** The execution providers the session runs on, in order (CPU runs whatever they cannot). */
+  get providers(): readonly string[] {
+    return this.usedProviders;
+  }
+
+  /** Providers that were asked for but could not start, and why. */
+  get providerFallbacks(): readonly ProviderFallback[] {
+    return this.fallbacks;
   }
 
   /** Input/output names, KV and logits types, KV bytes per token. */
