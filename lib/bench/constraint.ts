@@ -7,13 +7,13 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 
-import { Phi4Error } from "../engine/errors.js";
 import type { TokenConstraint } from "../engine/generation.js";
 import { loadModel, type Model } from "../engine/model.js";
 import { optionalNumber, requireString } from "../cli/args.js";
 import { createToolConstraint } from "../tools/constraint/tool-constraint.js";
 import { Vocabulary } from "../tools/constraint/vocabulary.js";
 import type { AnthropicTool } from "../tools/types.js";
+import { positiveInt } from "./common.js";
 import { machineFacts, type MachineFacts } from "./machine.js";
 
 /** Realistic tool sets: flat with an enum, nested objects and arrays of objects, unions, a dozen coding-agent tools. */
@@ -135,9 +135,9 @@ export interface ConstraintBenchResult {
 }
 
 export async function benchConstraint(options: ConstraintBenchOptions): Promise<ConstraintBenchResult> {
-  const runs = atLeast("runs", options.runs ?? 5, 1);
-  const maxTokens = atLeast("max-tokens", options.maxTokens ?? 48, 8);
-  const decodeTokens = atLeast("decode-tokens", options.decodeTokens ?? 8, 2);
+  const runs = positiveInt("runs", options.runs ?? 5, 1);
+  const maxTokens = positiveInt("max-tokens", options.maxTokens ?? 48, 8);
+  const decodeTokens = positiveInt("decode-tokens", options.decodeTokens ?? 8, 2);
   const progress = options.onProgress ?? (() => undefined);
   const date = new Date().toISOString();
   const model = await loadModel(options.modelDir, { threads: options.threads });
@@ -247,10 +247,6 @@ function median(values: number[]): number {
   return stats(values).p50Ms;
 }
 
-function atLeast(name: string, value: number, min: number): number {
-  if (!Number.isInteger(value) || value < min) throw new Phi4Error("INVALID_ARGUMENT", `--${name} must be an integer >= ${min} (got ${value})`);
-  return value;
-}
 
 export function constraintReportMarkdown(r: ConstraintBenchResult): string {
   const { results: x, machine: m } = r;
