@@ -9,7 +9,7 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 
 import { loadModel, type Model } from "../engine/model.js";
-import { lcgPrompt, median, positiveInt, PROMPT_ID_LIMIT } from "./common.js";
+import { lcgPrompt, median, percentile, positiveInt, PROMPT_ID_LIMIT } from "./common.js";
 import { machineFacts, type MachineFacts } from "./machine.js";
 
 export interface BatchBenchOptions {
@@ -40,11 +40,6 @@ export interface BatchBenchResult {
   settings: { promptTokens: number; genTokens: number; threads: number };
   results: BatchLevelResult[];
   machine: MachineFacts;
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
 async function runLevel(model: Model, concurrency: number, promptTokens: number, genTokens: number) {
@@ -78,7 +73,7 @@ async function runLevel(model: Model, concurrency: number, promptTokens: number,
       aggregateTokensPerSec: steadyTo > steadyFrom && steadyTokens > 0 ? (steadyTokens / (steadyTo - steadyFrom)) * 1000 : (decoded / (lastToken - firstTokens)) * 1000,
       endToEndTokensPerSec: (decoded / (lastToken - firstTokens)) * 1000,
       interTokenMsP50: median(gaps),
-      interTokenMsP95: percentile(gaps, 95),
+      interTokenMsP95: percentile(gaps, 0.95),
       eventLoopDelayMsP99: delay.percentile(99) / 1e6,
     };
   } finally {

@@ -1,4 +1,4 @@
-/** Helpers every benchmark uses: argument checks, deterministic prompts, medians. */
+/** Helpers every benchmark uses: argument checks, deterministic prompts, medians and percentiles. */
 import { Phi4Error } from "../engine/errors.js";
 
 /** Prompt ids below this: ordinary text tokens in the Phi-4 vocabulary, clear of the special ones. */
@@ -22,4 +22,10 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** The value at fraction `q` (0..1) of the sorted values (nearest rank below); 0 when there are none. */
+export function percentile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 }

@@ -5,15 +5,13 @@
  * a fraction of the decode step (the target: at most 10% on Phi-4-mini's 200064-token vocabulary).
  */
 import path from "node:path";
-import { parseArgs } from "node:util";
 
 import type { TokenConstraint } from "../engine/generation.js";
 import { loadModel, type Model } from "../engine/model.js";
-import { optionalNumber, requireString } from "../cli/args.js";
 import { createToolConstraint } from "../tools/constraint/tool-constraint.js";
 import { Vocabulary } from "../tools/constraint/vocabulary.js";
 import type { AnthropicTool } from "../tools/types.js";
-import { positiveInt } from "./common.js";
+import { percentile, positiveInt } from "./common.js";
 import { machineFacts, type MachineFacts } from "./machine.js";
 
 /** Realistic tool sets: flat with an enum, nested objects and arrays of objects, unions, a dozen coding-agent tools. */
@@ -102,7 +100,7 @@ export interface ConstraintBenchOptions {
   onProgress?: (message: string) => void;
 }
 
-interface Stats {
+export interface Stats {
   samples: number;
   meanMs: number;
   p50Ms: number;
@@ -158,7 +156,7 @@ export async function benchConstraint(options: ConstraintBenchOptions): Promise<
       plain.push(await decodeStepMs(model, prompt, decodeTokens));
       applyCost.push((await decodeStepMs(model, prompt, decodeTokens, fullMask)) - plain[i]);
     }
-    const decodeStep = median(plain);
+    const decodeStep = percentile(plain, 0.5);
 
     const all: number[] = [];
     const cold: number[] = [];
@@ -183,7 +181,7 @@ export async function benchConstraint(options: ConstraintBenchOptions): Promise<
       perToolSet.push({ name, ...stats(times), tokensPerCall: tokens / runs });
     }
     const mask = stats(all);
-    const maskApplyMs = median(applyCost);
+    const maskApplyMs = percentile(applyCost, 0.5);
     return {
       benchmark: "constraint",
       date,
@@ -238,56 +236,6 @@ async function decodeStepMs(model: Model, prompt: number[], tokens: number, cons
 }
 
 function stats(values: number[]): Stats {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-  return { samples: sorted.length, meanMs: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length), p50Ms: at(0.5), p95Ms: at(0.95), maxMs: sorted.at(-1) ?? 0 };
-}
-
-function median(values: number[]): number {
-  return stats(values).p50Ms;
-}
-
-
-export function constraintReportMarkdown(r: ConstraintBenchResult): string {
-  const { results: x, machine: m } = r;
-  const ms = (s: Stats) => `${s.meanMs.toFixed(3)} / ${s.p50Ms.toFixed(3)} / ${s.p95Ms.toFixed(3)} / ${s.maxMs.toFixed(1)}`;
-  const pct = (f: number) => `${(f * 100).toFixed(2)}%`;
-  return [
-    `# Constraint benchmark: ${r.model.name}`,
-    "",
-    `${r.date}, ${r.settings.threads} threads, ${r.model.vocabSize}-token vocabulary, ${r.settings.runs} sampled calls per tool set (temperature 1, maxTokens ${r.settings.maxTokens}).`,
-    `${m.cpuModel}, ${m.logicalCores} logical / ${m.physicalCores} physical cores, Node ${m.node}, ONNX Runtime ${m.onnxruntime}.`,
-    "",
-    "| Per token | ms |",
-    "| --- | --- |",
-    `| Decode step (no mask) | ${x.decodeStepMs.toFixed(2)} |`,
-    `| Applying a mask in native code | ${x.maskApplyMs.toFixed(3)} |`,
-    `| Constraint work, mean / p50 / p95 / max | ${ms(x.mask)} |`,
-    `| The same, first call per tool set (cold cache) | ${ms(x.coldMask)} |`,
-    `| Overhead (mask + apply) / decode step, mean | ${pct(x.overheadMean)} |`,
-    `| Overhead at p95 | ${pct(x.overheadP95)} |`,
-    `| Vocabulary tries (once per model) | ${x.vocabularyMs.toFixed(0)} |`,
-    "",
-    "| Tool set | tokens per call | mean / p50 / p95 / max ms |",
-    "| --- | --- | --- |",
-    ...x.perToolSet.map((t) => `| ${t.name} | ${t.tokensPerCall.toFixed(1)} | ${ms(t)} |`),
-    "",
-  ].join("\n");
-}
-
-export async function constraintCommand(argv: string[]): Promise<void> {
-  const usage = "usage: phi4 bench constraint --model DIR [--runs 5] [--max-tokens 48] [--decode-tokens 8] [--threads N] [--json]";
-  const { values } = parseArgs({
-    args: argv,
-    options: { model: { type: "string" }, runs: { type: "string" }, "max-tokens": { type: "string" }, "decode-tokens": { type: "string" }, threads: { type: "string" }, json: { type: "boolean" } },
-  });
-  const result = await benchConstraint({
-    modelDir: requireString(values, "model", usage),
-    runs: optionalNumber(values, "runs", true),
-    maxTokens: optionalNumber(values, "max-tokens", true),
-    decodeTokens: optionalNumber(values, "decode-tokens", true),
-    threads: optionalNumber(values, "threads", true),
-    onProgress: (message) => process.stderr.write(`[bench constraint] ${message}\n`),
-  });
-  process.stdout.write(values.json ? JSON.stringify(result) + "\n" : constraintReportMarkdown(result));
+  const meanMs = values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+  return { samples: values.length, meanMs, p50Ms: percentile(values, 0.5), p95Ms: percentile(values, 0.95), maxMs: percentile(values, 1) };
 }

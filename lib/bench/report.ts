@@ -1,6 +1,7 @@
 /** Markdown rendering of benchmark results (what bench/results/*.md hold). */
 
 import type { BatchBenchResult } from "./batch.js";
+import type { ConstraintBenchResult, Stats } from "./constraint.js";
 import type { DecodeBenchResult } from "./decode.js";
 import type { MachineFacts } from "./machine.js";
 import type { PrefixBenchResult, TurnTiming } from "./prefix.js";
@@ -105,5 +106,32 @@ export function batchReportMarkdown(r: BatchBenchResult): string {
     ...rows,
     "",
     ...machineTable(r.machine),
+  ].join("\n");
+}
+
+export function constraintReportMarkdown(r: ConstraintBenchResult): string {
+  const { results: x, machine: m } = r;
+  const ms = (s: Stats) => `${s.meanMs.toFixed(3)} / ${s.p50Ms.toFixed(3)} / ${s.p95Ms.toFixed(3)} / ${s.maxMs.toFixed(1)}`;
+  const pct = (f: number) => `${(f * 100).toFixed(2)}%`;
+  return [
+    `# Constraint benchmark: ${r.model.name}`,
+    "",
+    `${r.date}, ${r.settings.threads} threads, ${r.model.vocabSize}-token vocabulary, ${r.settings.runs} sampled calls per tool set (temperature 1, maxTokens ${r.settings.maxTokens}).`,
+    `${m.cpuModel}, ${m.logicalCores} logical / ${m.physicalCores} physical cores, Node ${m.node}, ONNX Runtime ${m.onnxruntime}.`,
+    "",
+    "| Per token | ms |",
+    "| --- | --- |",
+    `| Decode step (no mask) | ${x.decodeStepMs.toFixed(2)} |`,
+    `| Applying a mask in native code | ${x.maskApplyMs.toFixed(3)} |`,
+    `| Constraint work, mean / p50 / p95 / max | ${ms(x.mask)} |`,
+    `| The same, first call per tool set (cold cache) | ${ms(x.coldMask)} |`,
+    `| Overhead (mask + apply) / decode step, mean | ${pct(x.overheadMean)} |`,
+    `| Overhead at p95 | ${pct(x.overheadP95)} |`,
+    `| Vocabulary tries (once per model) | ${x.vocabularyMs.toFixed(0)} |`,
+    "",
+    "| Tool set | tokens per call | mean / p50 / p95 / max ms |",
+    "| --- | --- | --- |",
+    ...x.perToolSet.map((t) => `| ${t.name} | ${t.tokensPerCall.toFixed(1)} | ${ms(t)} |`),
+    "",
   ].join("\n");
 }

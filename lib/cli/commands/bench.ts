@@ -1,13 +1,13 @@
-/** phi4 bench: benchmarks, one subcommand each (`decode`, `prefix`, `batch`). Progress goes to stderr, results to stdout. */
+/** phi4 bench: benchmarks, one subcommand each (`decode`, `prefix`, `batch`, `constraint`). Progress goes to stderr, results to stdout. */
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
 import { benchBatch } from "../../bench/batch.js";
-import { constraintCommand } from "../../bench/constraint.js";
+import { benchConstraint } from "../../bench/constraint.js";
 import { benchDecode } from "../../bench/decode.js";
 import { benchPrefix } from "../../bench/prefix.js";
-import { batchReportMarkdown, decodeReportMarkdown, prefixReportMarkdown } from "../../bench/report.js";
+import { batchReportMarkdown, constraintReportMarkdown, decodeReportMarkdown, prefixReportMarkdown } from "../../bench/report.js";
 import { Phi4Error } from "../../engine/errors.js";
 import { optionalNumber, parseTokenList, requireString } from "../args.js";
 
@@ -18,6 +18,9 @@ const prefixUsage = `usage: phi4 bench prefix --model DIR [--prefix-tokens 2000]
        [--threads N] [--json] [--out FILE.json]`;
 
 const batchUsage = `usage: phi4 bench batch --model DIR [--concurrency 1,2,4,8] [--prompt-tokens 32] [--gen-tokens 32] [--threads N]
+       [--json] [--out FILE.json]`;
+
+const constraintUsage = `usage: phi4 bench constraint --model DIR [--runs 5] [--max-tokens 48] [--decode-tokens 8] [--threads N]
        [--json] [--out FILE.json]`;
 
 const BENCHMARKS: Record<string, (argv: string[]) => Promise<void>> = { decode: decodeCommand, prefix: prefixCommand, batch: batchCommand, constraint: constraintCommand };
@@ -109,6 +112,31 @@ async function batchCommand(argv: string[]): Promise<void> {
     onProgress: (message) => process.stderr.write(`[bench batch] ${message}\n`),
   });
   await report("batch", result, batchReportMarkdown(result), values);
+}
+
+async function constraintCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: "string" },
+      runs: { type: "string" },
+      "max-tokens": { type: "string" },
+      "decode-tokens": { type: "string" },
+      threads: { type: "string" },
+      json: { type: "boolean" },
+      out: { type: "string" },
+    },
+  });
+  checkOut(values.out, constraintUsage);
+  const result = await benchConstraint({
+    modelDir: requireString(values, "model", constraintUsage),
+    runs: optionalNumber(values, "runs", true),
+    maxTokens: optionalNumber(values, "max-tokens", true),
+    decodeTokens: optionalNumber(values, "decode-tokens", true),
+    threads: optionalNumber(values, "threads", true),
+    onProgress: (message) => process.stderr.write(`[bench constraint] ${message}\n`),
+  });
+  await report("constraint", result, constraintReportMarkdown(result), values);
 }
 
 function checkOut(out: string | undefined, usage: string): void {
