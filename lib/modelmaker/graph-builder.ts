@@ -16,6 +16,7 @@ export const DataType = {
   UINT8: 2,
   INT32: 6,
   INT64: 7,
+  FLOAT16: 10,
 } as const;
 export type DataType = (typeof DataType)[keyof typeof DataType];
 

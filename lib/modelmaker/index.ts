@@ -1,15 +1,25 @@
 // Writes a complete onnxruntime-genai "phi3" model folder with seeded random weights: the graph of the
-// genai builder's CPU int4 export, its genai_config.json, Hugging Face configs and tokenizer files.
+// genai builder's CPU int4 export (or, with precision "fp16", of its GPU int4 exports), its
+// genai_config.json, Hugging Face configs and tokenizer files.
 
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { genaiConfig, generationConfig, hfConfig } from "./folder.js";
 import { writeOnnxModel } from "./onnx-writer.js";
 import { buildPhi3Graph } from "./phi3-graph.js";
-import { MODEL_PRESETS, parameterCount, type ModelPreset } from "./presets.js";
+import { MODEL_PRECISIONS, MODEL_PRESETS, parameterCount, type ModelPrecision, type ModelPreset } from "./presets.js";
 import { buildTokenizerFiles } from "./tokenizer-files.js";
 
-export { MODEL_PRESETS, parameterCount, qkvSize, rotaryDim, type ModelPreset, type ModelShape } from "./presets.js";
+export {
+  MODEL_PRECISIONS,
+  MODEL_PRESETS,
+  parameterCount,
+  qkvSize,
+  rotaryDim,
+  type ModelPrecision,
+  type ModelPreset,
+  type ModelShape,
+} from "./presets.js";
 export { IO_NAMES } from "./phi3-graph.js";
 
 export interface MakeModelOptions {
@@ -17,6 +27,11 @@ export interface MakeModelOptions {
   outDir: string;
   /** Weight seed (default 0); the same seed writes byte-identical files. */
   seed?: number;
+  /**
+   * "fp32" (default): the CPU export. "fp16": the GPU exports' graph (fp16 logits, KV, activations and
+   * float weights; see phi3-graph.ts), holding the fp32 folder's weights of the same seed rounded to fp16.
+   */
+  precision?: ModelPrecision;
   /** Called as weight bytes are produced; `total` is the sum of all initializer bytes. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -29,6 +44,7 @@ export interface MadeModel {
   parameters: number;
   /** Total size of the files written. */
   bytes: number;
+  precision: ModelPrecision;
 }
 
 const MODEL_FILE = "model.onnx";
@@ -37,6 +53,8 @@ export async function makeModel(opts: MakeModelOptions): Promise<MadeModel> {
   const shape = MODEL_PRESETS[opts.preset];
   if (!shape) throw new Error(`unknown model preset: ${String(opts.preset)}`);
   const seed = opts.seed ?? 0;
+  const precision = opts.precision ?? "fp32";
+  if (!MODEL_PRECISIONS.includes(precision)) throw new Error(`unknown precision: ${String(precision)} (expected ${MODEL_PRECISIONS.join(" or ")})`);
   await mkdir(opts.outDir, { recursive: true });
 
   const tok = buildTokenizerFiles(shape.tokenizer);
@@ -55,7 +73,7 @@ export async function makeModel(opts: MakeModelOptions): Promise<MadeModel> {
     bytes += Buffer.byteLength(text);
   }
 
-  const graph = buildPhi3Graph({ shape, vocabSize: tok.vocabSize, seed });
+  const graph = buildPhi3Graph({ shape, vocabSize: tok.vocabSize, seed, precision });
   const onnxFiles = await writeOnnxModel({
     graph,
     dir: opts.outDir,
@@ -69,5 +87,6 @@ export async function makeModel(opts: MakeModelOptions): Promise<MadeModel> {
     files: [...json.map(([name]) => name), ...onnxFiles.files],
     parameters: parameterCount(shape, tok.vocabSize),
     bytes: bytes + onnxFiles.bytes,
+    precision,
   };
 }

@@ -1,12 +1,30 @@
-// The decoder graph of onnxruntime-genai's builder for Phi-3/Phi-4-mini (Phi3MiniLongRoPEModel), CPU
-// int4 flavour: node names, op types, domains, attributes and I/O as the builder and onnxruntime's
-// MatMulNBits quantizer emit them, with random weights in place of the checkpoint's.
+// The decoder graph of onnxruntime-genai's builder for Phi-3/Phi-4-mini (Phi3MiniLongRoPEModel), int4:
+// node names, op types, domains, attributes and I/O as the builder and onnxruntime's MatMulNBits
+// quantizer emit them, with random weights in place of the checkpoint's.
+//
+// Two flavours, as the builder's io_dtype makes them:
+// - fp32: the CPU export (cpu-int4-rtn-block-32-acc-level-4). Everything float is float32;
+//   MatMulNBits accuracy_level 4 (the builder's default for the cpu and webgpu EPs).
+// - fp16: the GPU exports (gpu-int4-rtn-block-32 for CUDA and DirectML; WebGPU is the same graph with
+//   accuracy_level 4). past/present KV, logits, activations, the embedding table, norm weights,
+//   MatMulNBits scales and the cos/sin caches in the If branches are float16; MatMulNBits has
+//   accuracy_level 0 (the builder's default for cuda and dml). The graph is otherwise node for node
+//   the fp32 one: the same names, ops, attributes and I/O shapes.
+//
+// The fp16 graph holds no Cast nodes that a GPU export lacks. onnxruntime 1.30's CPU EP has fp16
+// kernels for Gather, SimplifiedLayerNormalization, SkipSimplifiedLayerNormalization, MatMulNBits,
+// GroupQueryAttention and If, but none for Sigmoid and Mul (the SiLU and the gate product). For those
+// two, onnxruntime inserts Casts itself when it creates a CPU session ("InsertedPrecisionFreeCast_*":
+// fp16 -> fp32, the op in fp32, fp32 -> fp16), so the model runs on CPU as written and the result is
+// what an fp16 kernel that computes in fp32 and rounds its output gives. test/fp16-model.test.ts
+// checks that this is still the only change the CPU session makes.
 
 import { BLOCK } from "./quantize.js";
+import { toFloat16 } from "./float16.js";
 import { attr, DataType, GraphBuilder, inlineTensor, valueInfo, type BuiltGraph, type GraphProto } from "./graph-builder.js";
-import { qkvSize, type ModelShape } from "./presets.js";
+import { qkvSize, type ModelPrecision, type ModelShape } from "./presets.js";
 import { longFactors, ropeCache, shortFactors, type RopeCache } from "./rope.js";
-import { embedding, normWeight, randomInt4Scales, randomInt4Weight, tiedLmHead } from "./weights.js";
+import { embedding, floatType, normWeight, randomInt4Scales, randomInt4Weight, tiedLmHead } from "./weights.js";
 
 const MS_DOMAIN = "com.microsoft";
 
@@ -27,44 +45,51 @@ export interface Phi3GraphOptions {
   shape: ModelShape;
   vocabSize: number;
   seed: number;
+  /** fp32 (default): the CPU export; fp16: the GPU exports (see the top of this file). */
+  precision?: ModelPrecision;
 }
 
-export function buildPhi3Graph({ shape, vocabSize, seed }: Phi3GraphOptions): BuiltGraph {
+/** MatMulNBits accuracy_level the builder uses for each flavour (its cpu and cuda/dml defaults). */
+export const ACCURACY_LEVEL: Record<ModelPrecision, number> = { fp32: 4, fp16: 0 };
+
+export function buildPhi3Graph({ shape, vocabSize, seed, precision = "fp32" }: Phi3GraphOptions): BuiltGraph {
   const g = new GraphBuilder();
   const h = shape.hiddenSize;
+  const float = floatType(precision);
+  const accuracyLevel = ACCURACY_LEVEL[precision];
   const kvDims = ["batch_size", shape.numKvHeads, "past_sequence_length", shape.headSize];
   const presentDims = ["batch_size", shape.numKvHeads, "total_sequence_length", shape.headSize];
 
   g.inputs.push(valueInfo(IO_NAMES.inputIds, DataType.INT64, ["batch_size", "sequence_length"]));
   g.inputs.push(valueInfo(IO_NAMES.attentionMask, DataType.INT64, ["batch_size", "total_sequence_length"]));
-  g.outputs.push(valueInfo(IO_NAMES.logits, DataType.FLOAT, ["batch_size", "sequence_length", vocabSize]));
+  g.outputs.push(valueInfo(IO_NAMES.logits, float, ["batch_size", "sequence_length", vocabSize]));
   for (let i = 0; i < shape.numLayers; i++) {
-    g.inputs.push(valueInfo(layerName(IO_NAMES.pastKey, i), DataType.FLOAT, kvDims));
-    g.inputs.push(valueInfo(layerName(IO_NAMES.pastValue, i), DataType.FLOAT, kvDims));
-    g.outputs.push(valueInfo(layerName(IO_NAMES.presentKey, i), DataType.FLOAT, presentDims));
-    g.outputs.push(valueInfo(layerName(IO_NAMES.presentValue, i), DataType.FLOAT, presentDims));
+    g.inputs.push(valueInfo(layerName(IO_NAMES.pastKey, i), float, kvDims));
+    g.inputs.push(valueInfo(layerName(IO_NAMES.pastValue, i), float, kvDims));
+    g.outputs.push(valueInfo(layerName(IO_NAMES.presentKey, i), float, presentDims));
+    g.outputs.push(valueInfo(layerName(IO_NAMES.presentValue, i), float, presentDims));
   }
 
   const { seqlensK, totalSeqLen, totalSeqLenInt64 } = attentionMaskSubgraph(g);
-  const [cosCache, sinCache] = ropeCacheSwitch(g, shape, totalSeqLenInt64);
+  const [cosCache, sinCache] = ropeCacheSwitch(g, shape, totalSeqLenInt64, precision);
 
   // MatMulNBits as onnxruntime's quantizer leaves it: node `<MatMul name>_Q4`, output named after the
   // float MatMul, B/scales named after the float weight `<path>.weight`.
   const matmul = (name: string, input: string, k: number, n: number, output = `${name}/output_0`): string => {
     const weight = `${name.slice(1).replaceAll("/", ".")}.weight`;
     const b = g.initializer(randomInt4Weight(`${weight}_Q4`, n, k, seed));
-    const scales = g.initializer(randomInt4Scales(`${weight}_scales`, n, k, seed));
-    return matmulNBits(g, name, [input, b, scales], k, n, output);
+    const scales = g.initializer(randomInt4Scales(`${weight}_scales`, n, k, seed, precision));
+    return matmulNBits(g, name, [input, b, scales], k, n, output, accuracyLevel);
   };
 
-  const embedName = g.initializer(embedding("model.embed_tokens.weight", vocabSize, h, seed));
+  const embedName = g.initializer(embedding("model.embed_tokens.weight", vocabSize, h, seed, precision));
   let root = g.op("Gather", "/model/embed_tokens/Gather", [embedName, IO_NAMES.inputIds]);
   let skip = root;
 
   // Residual stream as the builder threads it: each SkipSimplifiedLayerNormalization adds `skip` to
   // `root`, normalizes, and its 4th output (the sum) becomes the next `root`.
   const norm = (layer: number, location: string, last = false): string => {
-    const weight = g.initializer(normWeight(`model.layers.${layer}.${location}_layernorm.weight`, h, seed));
+    const weight = g.initializer(normWeight(`model.layers.${layer}.${location}_layernorm.weight`, h, seed, precision));
     const base = `/model/layers.${layer}/${location}_layernorm`;
     const out0 = `${base}/output_0`;
     if (layer === 0 && location === "input") {
@@ -116,21 +141,21 @@ export function buildPhi3Graph({ shape, vocabSize, seed }: Phi3GraphOptions): Bu
 
   const finalOut = norm(shape.numLayers, "final_norm", true);
   // Tied embeddings: lm_head is the int4 quantization of the embedding table itself.
-  const lmHead = tiedLmHead("lm_head.MatMul.weight_Q4", "lm_head.MatMul.weight_scales", embedName, vocabSize, h, seed);
+  const lmHead = tiedLmHead("lm_head.MatMul.weight_Q4", "lm_head.MatMul.weight_scales", embedName, vocabSize, h, seed, precision);
   g.initializer(lmHead.weight);
   g.initializer(lmHead.scales);
-  matmulNBits(g, "/lm_head/MatMul", [finalOut, lmHead.weight.name, lmHead.scales.name], h, vocabSize, IO_NAMES.logits);
+  matmulNBits(g, "/lm_head/MatMul", [finalOut, lmHead.weight.name, lmHead.scales.name], h, vocabSize, IO_NAMES.logits, accuracyLevel);
 
   return g.build("main_graph");
 }
 
-function matmulNBits(g: GraphBuilder, name: string, inputs: string[], k: number, n: number, output: string): string {
+function matmulNBits(g: GraphBuilder, name: string, inputs: string[], k: number, n: number, output: string, accuracyLevel: number): string {
   return g.node("MatMulNBits", `${name}_Q4`, inputs, [output], [
     attr.int("K", k),
     attr.int("N", n),
     attr.int("bits", 4),
     attr.int("block_size", BLOCK),
-    attr.int("accuracy_level", 4),
+    attr.int("accuracy_level", accuracyLevel),
   ], MS_DOMAIN)[0];
 }
 
@@ -151,34 +176,37 @@ function attentionMaskSubgraph(g: GraphBuilder) {
 
 /**
  * LongRoPE cache choice: If(total_seq_len > original_max_position_embeddings) yields the long-factor
- * caches, else the short ones; each branch is two Constant nodes, as in the builder.
+ * caches, else the short ones; each branch is two Constant nodes, as in the builder, in the folder's
+ * float type (the builder casts the caches to io_dtype).
  */
-function ropeCacheSwitch(g: GraphBuilder, shape: ModelShape, totalSeqLen: string): string[] {
+function ropeCacheSwitch(g: GraphBuilder, shape: ModelShape, totalSeqLen: string, precision: ModelPrecision): string[] {
   const base = "/model/rotemb_caches_subgraph";
   const threshold = g.int64Constant(String(shape.originalMaxPositionEmbeddings));
   const greater = g.op("Greater", `${base}/Greater`, [totalSeqLen, threshold]);
   const large = ropeCache(shape, longFactors(shape), shape.maxPositionEmbeddings);
   const small = ropeCache(shape, shortFactors(shape), shape.originalMaxPositionEmbeddings);
   return g.node("If", `${base}/If`, [greater], ["cos_cache", "sin_cache"], [
-    attr.graph("then_branch", cacheBranch("large", large)),
-    attr.graph("else_branch", cacheBranch("small", small)),
+    attr.graph("then_branch", cacheBranch("large", large, precision)),
+    attr.graph("else_branch", cacheBranch("small", small, precision)),
   ]);
 }
 
-function cacheBranch(size: "large" | "small", cache: RopeCache): GraphProto {
+function cacheBranch(size: "large" | "small", cache: RopeCache, precision: ModelPrecision): GraphProto {
   const dims = [cache.rows, cache.width];
-  const constant = (kind: "cos" | "sin", data: Float32Array) => {
+  const float = floatType(precision);
+  const constant = (kind: "cos" | "sin", values: Float32Array) => {
     const output = `${kind}_cache_${size}`;
+    const data = precision === "fp16" ? toFloat16(values) : values;
     return {
       node: {
         opType: "Constant",
         name: `/${size}/${kind}_cache/Constant`,
         input: [],
         output: [output],
-        attribute: [attr.tensor("value", inlineTensor(output, DataType.FLOAT, dims, data))],
+        attribute: [attr.tensor("value", inlineTensor(output, float, dims, data))],
         domain: "",
       },
-      output: valueInfo(output, DataType.FLOAT, dims),
+      output: valueInfo(output, float, dims),
     };
   };
   const cos = constant("cos", cache.cos);

@@ -6,6 +6,14 @@ import type { TokenizerPreset } from "./tokenizer-files.js";
 
 export type ModelPreset = "tiny" | "tiny-phi4" | "phi4-mini";
 
+/**
+ * Floating-point type of a folder's activations, I/O, KV cache and float weights. "fp32" is the genai
+ * builder's CPU export (cpu-int4-rtn-block-32-acc-level-4); "fp16" its GPU exports (CUDA, DirectML,
+ * WebGPU: gpu-int4-rtn-block-32), where logits and past/present KV are float16 too.
+ */
+export type ModelPrecision = "fp32" | "fp16";
+export const MODEL_PRECISIONS: readonly ModelPrecision[] = ["fp32", "fp16"];
+
 export interface ModelShape {
   tokenizer: TokenizerPreset;
   hiddenSize: number;

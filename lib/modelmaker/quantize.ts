@@ -2,13 +2,15 @@
 // onnxruntime's MatMulNBitsQuantizer (is_symmetric=True) produces for the genai builder: per block of
 // `BLOCK` values along K, scale = (signed value of largest magnitude) / -8, q = round(v / scale) + 8
 // clamped to [0, 15], two values per byte with the lower K index in the low nibble. No zero points are
-// stored, so the kernel uses its default of 8.
+// stored, so the kernel uses its default of 8. For fp16 weights the quantizer works in fp16, so each
+// scale is rounded to fp16 before the values are divided by it (`roundScale`).
 
 export const BLOCK = 32;
 
 /**
  * Quantizes `rows` rows of length `k` (one row per output column N of the MatMul).
  * Writes rows*k/2 bytes to `packed` and rows*k/BLOCK scales to `scales` (both from index 0).
+ * `roundScale` maps each scale to the precision it is stored in (fp32: unchanged).
  */
 export function quantizeRowsInt4(
   src: Float32Array,
@@ -16,6 +18,7 @@ export function quantizeRowsInt4(
   k: number,
   packed: Uint8Array,
   scales: Float32Array,
+  roundScale: (scale: number) => number = (scale) => scale,
 ): void {
   const blocks = k / BLOCK;
   for (let r = 0; r < rows; r++) {
@@ -26,7 +29,7 @@ export function quantizeRowsInt4(
         const v = src[base + i];
         if (Math.abs(v) > Math.abs(extreme)) extreme = v;
       }
-      const scale = extreme / -8;
+      const scale = roundScale(extreme / -8);
       const rcp = scale === 0 ? 0 : 1 / scale;
       scales[r * blocks + blk] = scale;
       const out = base >> 1;

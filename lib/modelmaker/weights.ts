@@ -1,8 +1,14 @@
 // Seeded random initializers for the random-weight model. Magnitudes are chosen so activations stay
 // near unit RMS through every layer (each projection preserves RMS, norms are ~1), which keeps the
 // logits input-dependent: the greedy argmax changes with the prompt.
+//
+// Float tensors (scales, norm weights, the embedding table) are stored in the folder's precision. An
+// fp16 tensor holds the same random values as the fp32 one of the same seed, rounded to fp16, so an
+// fp16 folder is the fp16 export of the fp32 folder's network.
 
+import { float16Bits, float16Value, roundToFloat16, toFloat16 } from "./float16.js";
 import { DataType, type TensorSpec } from "./graph-builder.js";
+import type { ModelPrecision } from "./presets.js";
 import { BLOCK, quantizeRowsInt4 } from "./quantize.js";
 import { Rng } from "./random.js";
 
@@ -26,6 +32,22 @@ const ZERO_MEAN_NIBBLES = Uint8Array.from({ length: 256 }, (_, b) => {
 
 /** E[(q - 8)^2] over those nibbles: (2 * (1 + 4 + ... + 49)) / 16. */
 const NIBBLE_SECOND_MOMENT = 17.5;
+
+/** ONNX element type of the float tensors of a folder of this precision. */
+export function floatType(precision: ModelPrecision): DataType {
+  return precision === "fp16" ? DataType.FLOAT16 : DataType.FLOAT;
+}
+
+function floatSize(precision: ModelPrecision): number {
+  return precision === "fp16" ? 2 : 4;
+}
+
+/** The bytes of fp32 values stored in `precision` (fp32: a view of the same memory). */
+function floatBytes(values: Float32Array, precision: ModelPrecision): Uint8Array {
+  if (precision === "fp32") return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const half = toFloat16(values);
+  return new Uint8Array(half.buffer, half.byteOffset, half.byteLength);
+}
 
 function* randomNibbles(rng: Rng, length: number): Generator<Uint8Array> {
   for (let done = 0; done < length; done += CHUNK_BYTES) {
@@ -52,37 +74,37 @@ export function randomInt4Weight(name: string, n: number, k: number, seed: numbe
  * 1/sqrt(K * E[(q-8)^2]) makes an output's RMS equal its input's; the +-25% spread per block keeps the
  * columns from being statistically identical.
  */
-export function randomInt4Scales(name: string, n: number, k: number, seed: number): TensorSpec {
+export function randomInt4Scales(name: string, n: number, k: number, seed: number, precision: ModelPrecision = "fp32"): TensorSpec {
   const count = (n * k) / BLOCK;
   const base = 1 / Math.sqrt(k * NIBBLE_SECOND_MOMENT);
   return {
     name,
-    dataType: DataType.FLOAT,
+    dataType: floatType(precision),
     dims: [count],
-    byteLength: count * 4,
+    byteLength: count * floatSize(precision),
     *chunks() {
       const rng = new Rng(seed, name);
       const perChunk = CHUNK_BYTES / 4;
       for (let done = 0; done < count; done += perChunk) {
         const values = new Float32Array(Math.min(perChunk, count - done));
         rng.fillUniform(values, 0.75 * base, 1.25 * base);
-        yield new Uint8Array(values.buffer);
+        yield floatBytes(values, precision);
       }
     },
   };
 }
 
 /** RMSNorm weight near 1 (0.9 to 1.1). */
-export function normWeight(name: string, hidden: number, seed: number): TensorSpec {
+export function normWeight(name: string, hidden: number, seed: number, precision: ModelPrecision = "fp32"): TensorSpec {
   return {
     name,
-    dataType: DataType.FLOAT,
+    dataType: floatType(precision),
     dims: [hidden],
-    byteLength: hidden * 4,
+    byteLength: hidden * floatSize(precision),
     *chunks() {
       const values = new Float32Array(hidden);
       new Rng(seed, name).fillUniform(values, 0.9, 1.1);
-      yield new Uint8Array(values.buffer);
+      yield floatBytes(values, precision);
     },
   };
 }
@@ -99,15 +121,15 @@ function* embeddingRows(name: string, vocab: number, hidden: number, seed: numbe
   }
 }
 
-/** fp32 embedding table [vocab, hidden] for the Gather. */
-export function embedding(name: string, vocab: number, hidden: number, seed: number): TensorSpec {
+/** Embedding table [vocab, hidden] for the Gather (fp32, or fp16 in an fp16 folder). */
+export function embedding(name: string, vocab: number, hidden: number, seed: number, precision: ModelPrecision = "fp32"): TensorSpec {
   return {
     name,
-    dataType: DataType.FLOAT,
+    dataType: floatType(precision),
     dims: [vocab, hidden],
-    byteLength: vocab * hidden * 4,
+    byteLength: vocab * hidden * floatSize(precision),
     *chunks() {
-      for (const rows of embeddingRows(name, vocab, hidden, seed)) yield new Uint8Array(rows.buffer);
+      for (const rows of embeddingRows(name, vocab, hidden, seed)) yield floatBytes(rows, precision);
     },
   };
 }
@@ -115,7 +137,9 @@ export function embedding(name: string, vocab: number, hidden: number, seed: num
 /**
  * Tied lm_head: the int4 quantization of the embedding table (row v of the table is output column v).
  * The quantized bytes are recomputed from the embedding stream; the scales (1/64 of the table's size)
- * are kept from that pass so they need not be computed twice.
+ * are kept from that pass so they need not be computed twice. In an fp16 folder the table is the fp16
+ * one (rows rounded to fp16 before quantizing) and the scales are fp16, as the quantizer leaves an fp16
+ * weight.
  */
 export function tiedLmHead(
   weightName: string,
@@ -124,9 +148,11 @@ export function tiedLmHead(
   vocab: number,
   hidden: number,
   seed: number,
+  precision: ModelPrecision = "fp32",
 ): { weight: TensorSpec; scales: TensorSpec } {
   const blocks = hidden / BLOCK;
   let scales: Float32Array | undefined;
+  const roundScale = precision === "fp16" ? (scale: number) => float16Value(float16Bits(scale)) : undefined;
 
   function* quantized(): Generator<Uint8Array> {
     const all = new Float32Array(vocab * blocks);
@@ -134,7 +160,8 @@ export function tiedLmHead(
     for (const rows of embeddingRows(embedName, vocab, hidden, seed)) {
       const count = rows.length / hidden;
       const packed = new Uint8Array(rows.length / 2);
-      quantizeRowsInt4(rows, count, hidden, packed, all.subarray(row * blocks, (row + count) * blocks));
+      if (precision === "fp16") roundToFloat16(rows);
+      quantizeRowsInt4(rows, count, hidden, packed, all.subarray(row * blocks, (row + count) * blocks), roundScale);
       row += count;
       yield packed;
     }
@@ -151,13 +178,12 @@ export function tiedLmHead(
     },
     scales: {
       name: scalesName,
-      dataType: DataType.FLOAT,
+      dataType: floatType(precision),
       dims: [vocab * blocks],
-      byteLength: vocab * blocks * 4,
+      byteLength: vocab * blocks * floatSize(precision),
       *chunks() {
         if (!scales) for (const _ of quantized()); // computes the scales when they are written first
-        const s = scales as Float32Array;
-        yield new Uint8Array(s.buffer, s.byteOffset, s.byteLength);
+        yield floatBytes(scales as Float32Array, precision);
       },
     },
   };
