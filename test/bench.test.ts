@@ -1,4 +1,4 @@
-/** phi4 bench decode, run from the compiled dist/ as a user would: output shape and sane values (no timing thresholds). */
+/** phi4 bench, run from the compiled dist/ as a user would: output shape and sane values (no timing thresholds). */
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
@@ -106,5 +106,43 @@ describe("phi4 bench batch", () => {
       expect(r.eventLoopDelayMsP99).toBeGreaterThanOrEqual(0);
     }
     expect(out.results[0].speedup).toBe(1);
+  });
+});
+
+describe("phi4 bench micro", () => {
+  it("--json reports tokenizer, parser and constraint figures, and the parser read back every call", async () => {
+    const { stdout } = await run(process.execPath, [bin, "bench", "micro", "--model", models.tinyPhi4, "--max-time", "0.01", "--json"]);
+    const out = JSON.parse(stdout.trim());
+    expect(out.benchmark).toBe("micro");
+    expect(out.settings.maxTimeSec).toBe(0.01);
+    const { corpus: c, results: r } = out;
+    expect(c.textBytes).toBeGreaterThan(8000);
+    const figures = {
+      "encode MB/s": r.encode.mbPerSec,
+      "encode tokens/s": r.encode.tokensPerSec,
+      "decode tokens/s": r.decode.tokensPerSec,
+      "streaming decode tokens/s": r.streamDecode.tokensPerSec,
+      "parser calls/s": r.parser.callsPerSec,
+      "parser MB/s": r.parser.mbPerSec,
+      "streaming parser calls/s": r.streamParser.callsPerSec,
+      "mask mean us": r.constraint.mask.meanUs,
+      "mask p95 us": r.constraint.mask.p95Us,
+      "cold mask mean us": r.constraint.coldMask.meanUs,
+      "vocabulary ms": r.constraint.vocabularyMs,
+    };
+    for (const [name, value] of Object.entries(figures)) {
+      expect(Number.isFinite(value) && value > 0, `${name}: ${value}`).toBe(true);
+    }
+    expect(r.encode.tokensPerSec / r.encode.mbPerSec).toBeCloseTo(c.textTokens / (c.textBytes / 1e6), 3);
+    expect(r.constraint.mask.p95Us).toBeGreaterThanOrEqual(r.constraint.mask.p50Us);
+
+    // Parallel calls are in the corpus, and every call written came back equal, with no error entries.
+    expect(c.toolCalls).toBeGreaterThan(c.toolOutputs);
+    expect(r.parser.callsParsed).toBe(c.toolCalls);
+    expect(r.parser.errors).toBe(0);
+    // Every token of every call went through the mask: once cold, then in whole repeat passes.
+    expect(r.constraint.coldMask.samples).toBe(c.constrainedTokens);
+    expect(r.constraint.mask.samples % c.constrainedTokens).toBe(0);
+    expect(r.constraint.mask.samples).toBeGreaterThan(0);
   });
 });

@@ -4,6 +4,7 @@ import type { BatchBenchResult } from "./batch.js";
 import type { ConstraintBenchResult, Stats } from "./constraint.js";
 import type { DecodeBenchResult } from "./decode.js";
 import type { MachineFacts } from "./machine.js";
+import type { MicroBenchResult, MicrosecondStats, OpsRate } from "./micro.js";
 import type { PrefixBenchResult, TurnTiming } from "./prefix.js";
 
 // Decimal units throughout, so bandwidth (GB/s) over bytes per token (GB) reads as tokens/s.
@@ -132,6 +133,36 @@ export function constraintReportMarkdown(r: ConstraintBenchResult): string {
     "| Tool set | tokens per call | mean / p50 / p95 / max ms |",
     "| --- | --- | --- |",
     ...x.perToolSet.map((t) => `| ${t.name} | ${t.tokensPerCall.toFixed(1)} | ${ms(t)} |`),
+    "",
+  ].join("\n");
+}
+
+export function microReportMarkdown(r: MicroBenchResult): string {
+  const { corpus: c, results: x, machine: m } = r;
+  const n = (v: number) => Math.round(v).toLocaleString("en-US");
+  const rme = (o: OpsRate) => `±${o.rmePercent.toFixed(1)}%`;
+  const us = (s: MicrosecondStats) => `${s.meanUs.toFixed(1)} | ${s.p50Us.toFixed(1)} | ${s.p95Us.toFixed(1)} | ${s.maxUs.toFixed(0)} | ${s.samples}`;
+  return [
+    `# Micro-benchmarks: ${r.model.name}`,
+    "",
+    `${r.date}, ${r.model.vocabSize}-token vocabulary, benchmark.js with maxTime ${r.settings.maxTimeSec} s per measurement; no inference.`,
+    `${m.cpuModel}, ${m.logicalCores} logical / ${m.physicalCores} physical cores, Node ${m.node}.`,
+    "",
+    "| Operation | Throughput | ± |",
+    "| --- | --- | --- |",
+    `| Encode (${bytes(c.textBytes)} of English and code, ${n(c.textTokens)} tokens) | ${x.encode.mbPerSec.toFixed(2)} MB/s, ${n(x.encode.tokensPerSec)} tokens/s | ${rme(x.encode)} |`,
+    `| Decode, whole sequence | ${n(x.decode.tokensPerSec)} tokens/s | ${rme(x.decode)} |`,
+    `| Decode, streaming (one token at a time) | ${n(x.streamDecode.tokensPerSec)} tokens/s | ${rme(x.streamDecode)} |`,
+    `| Tool-call parser, whole outputs (${c.toolOutputs} outputs, ${bytes(c.toolOutputBytes)}, ${x.parser.callsParsed} of ${c.toolCalls} calls read back, ${x.parser.errors} errors) | ${n(x.parser.callsPerSec)} calls/s, ${x.parser.mbPerSec.toFixed(2)} MB/s | ${rme(x.parser)} |`,
+    `| Tool-call parser, streaming (fed one token at a time) | ${n(x.streamParser.callsPerSec)} calls/s, ${x.streamParser.mbPerSec.toFixed(2)} MB/s | ${rme(x.streamParser)} |`,
+    "",
+    `| Constraint per step (${c.constrainedCalls} calls, ${c.constrainedTokens} tokens a pass), µs | mean | p50 | p95 | max | steps |`,
+    "| --- | --- | --- | --- | --- | --- |",
+    `| Mask, cache warm | ${us(x.constraint.mask)} |`,
+    `| Mask, first pass (cache cold) | ${us(x.constraint.coldMask)} |`,
+    `| Accept, cache warm | ${us(x.constraint.accept)} |`,
+    "",
+    `Vocabulary tries (once per model): ${x.constraint.vocabularyMs.toFixed(0)} ms.`,
     "",
   ].join("\n");
 }

@@ -6,8 +6,9 @@ import { parseArgs } from "node:util";
 import { benchBatch } from "../../bench/batch.js";
 import { benchConstraint } from "../../bench/constraint.js";
 import { benchDecode } from "../../bench/decode.js";
+import { benchMicro } from "../../bench/micro.js";
 import { benchPrefix } from "../../bench/prefix.js";
-import { batchReportMarkdown, constraintReportMarkdown, decodeReportMarkdown, prefixReportMarkdown } from "../../bench/report.js";
+import { batchReportMarkdown, constraintReportMarkdown, decodeReportMarkdown, microReportMarkdown, prefixReportMarkdown } from "../../bench/report.js";
 import { Phi4Error } from "../../engine/errors.js";
 import { optionalNumber, parseTokenList, requireString } from "../args.js";
 
@@ -23,7 +24,9 @@ const batchUsage = `usage: phi4 bench batch --model DIR [--concurrency 1,2,4,8] 
 const constraintUsage = `usage: phi4 bench constraint --model DIR [--runs 5] [--max-tokens 48] [--decode-tokens 8] [--threads N]
        [--json] [--out FILE.json]`;
 
-const BENCHMARKS: Record<string, (argv: string[]) => Promise<void>> = { decode: decodeCommand, prefix: prefixCommand, batch: batchCommand, constraint: constraintCommand };
+const microUsage = "usage: phi4 bench micro --model DIR [--max-time SECONDS] [--json] [--out FILE.json]";
+
+const BENCHMARKS: Record<string, (argv: string[]) => Promise<void>> = { decode: decodeCommand, prefix: prefixCommand, batch: batchCommand, constraint: constraintCommand, micro: microCommand };
 
 const usage = `usage: phi4 bench <${Object.keys(BENCHMARKS).join("|")}> [options]`;
 
@@ -137,6 +140,20 @@ async function constraintCommand(argv: string[]): Promise<void> {
     onProgress: (message) => process.stderr.write(`[bench constraint] ${message}\n`),
   });
   await report("constraint", result, constraintReportMarkdown(result), values);
+}
+
+async function microCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { model: { type: "string" }, "max-time": { type: "string" }, json: { type: "boolean" }, out: { type: "string" } },
+  });
+  checkOut(values.out, microUsage);
+  const result = await benchMicro({
+    modelDir: requireString(values, "model", microUsage),
+    maxTime: optionalNumber(values, "max-time"),
+    onProgress: (message) => process.stderr.write(`[bench micro] ${message}\n`),
+  });
+  await report("micro", result, microReportMarkdown(result), values);
 }
 
 function checkOut(out: string | undefined, usage: string): void {
