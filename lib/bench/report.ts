@@ -5,6 +5,7 @@ import type { ConstraintBenchResult, Stats } from "./constraint.js";
 import type { DecodeBenchResult } from "./decode.js";
 import type { MachineFacts } from "./machine.js";
 import type { MicroBenchResult, MicrosecondStats, OpsRate } from "./micro.js";
+import type { PeerBenchResult } from "./peer.js";
 import type { PrefixBenchResult, TurnTiming } from "./prefix.js";
 
 // Decimal units throughout, so bandwidth (GB/s) over bytes per token (GB) reads as tokens/s.
@@ -134,6 +135,35 @@ export function constraintReportMarkdown(r: ConstraintBenchResult): string {
     "| --- | --- | --- |",
     ...x.perToolSet.map((t) => `| ${t.name} | ${t.tokensPerCall.toFixed(1)} | ${ms(t)} |`),
     "",
+  ].join("\n");
+}
+
+export function peerReportMarkdown(r: PeerBenchResult): string {
+  const { ours, peer } = r.engines;
+  const ms = (n: number) => `${n.toFixed(0)} ms`;
+  return [
+    `# Peer benchmark: phi4-onnx ${ours.version} vs transformers.js ${peer.version}`,
+    "",
+    `${r.date}, ${r.settings.threads} threads each, the same model.onnx and onnxruntime-node library, the same prompt ids, ` +
+      `${r.settings.genTokens} tokens generated greedily, each engine in its own process. Speedup above 1: phi4-onnx is faster.`,
+    "",
+    "| Prompt tokens | TTFT phi4-onnx | TTFT transformers.js | TTFT speedup | Decode phi4-onnx | Decode transformers.js | Decode speedup | Event-loop p99 / max phi4-onnx | Event-loop p99 / max transformers.js | Same tokens |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...r.results.map(
+      (x) =>
+        `| ${x.promptTokens} | ${ms(x.ours.ttftMs)} | ${ms(x.peer.ttftMs)} | ${x.ttftSpeedup.toFixed(2)}x | ${x.ours.decodeTokensPerSec.toFixed(2)} tok/s | ` +
+        `${x.peer.decodeTokensPerSec.toFixed(2)} tok/s | ${x.decodeSpeedup.toFixed(2)}x | ${x.ours.eventLoopDelayMsP99.toFixed(1)} / ${x.ours.eventLoopDelayMsMax.toFixed(0)} ms | ` +
+        `${x.peer.eventLoopDelayMsP99.toFixed(1)} / ${x.peer.eventLoopDelayMsMax.toFixed(0)} ms | ${x.matchingTokens}/${r.settings.genTokens} |`,
+    ),
+    "",
+    ...table(
+      ["Engine", "Load / peak RSS"],
+      [
+        [`phi4-onnx ${ours.version}`, `${ms(ours.loadMs)} / ${bytes(ours.peakRssBytes)}`],
+        [`transformers.js ${peer.version}`, `${ms(peer.loadMs)} / ${bytes(peer.peakRssBytes)}`],
+      ],
+    ),
+    ...machineTable(r.machine),
   ].join("\n");
 }
 

@@ -1,4 +1,7 @@
-/** phi4 bench: benchmarks, one subcommand each (`decode`, `prefix`, `batch`, `constraint`). Progress goes to stderr, results to stdout. */
+/**
+ * phi4 bench: the whole suite (no subcommand, see bench-suite.ts) or one benchmark per subcommand.
+ * Progress goes to stderr, results to stdout.
+ */
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -7,10 +10,12 @@ import { benchBatch } from "../../bench/batch.js";
 import { benchConstraint } from "../../bench/constraint.js";
 import { benchDecode } from "../../bench/decode.js";
 import { benchMicro } from "../../bench/micro.js";
+import { benchPeer } from "../../bench/peer.js";
 import { benchPrefix } from "../../bench/prefix.js";
-import { batchReportMarkdown, constraintReportMarkdown, decodeReportMarkdown, microReportMarkdown, prefixReportMarkdown } from "../../bench/report.js";
+import { batchReportMarkdown, constraintReportMarkdown, decodeReportMarkdown, microReportMarkdown, peerReportMarkdown, prefixReportMarkdown } from "../../bench/report.js";
 import { Phi4Error } from "../../engine/errors.js";
 import { optionalNumber, parseTokenList, requireString } from "../args.js";
+import { suiteCommand, suiteUsage } from "./bench-suite.js";
 
 const decodeUsage = `usage: phi4 bench decode --model DIR [--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--runs 3]
        [--bandwidth-mib 1024] [--json] [--out FILE.json]`;
@@ -26,15 +31,25 @@ const constraintUsage = `usage: phi4 bench constraint --model DIR [--runs 5] [--
 
 const microUsage = "usage: phi4 bench micro --model DIR [--max-time SECONDS] [--json] [--out FILE.json]";
 
-const BENCHMARKS: Record<string, (argv: string[]) => Promise<void>> = { decode: decodeCommand, prefix: prefixCommand, batch: batchCommand, constraint: constraintCommand, micro: microCommand };
+const peerUsage = `usage: phi4 bench peer --model DIR [--prompt-tokens 128,1024,2048] [--gen-tokens 64] [--threads N]
+       [--json] [--out FILE.json]`;
 
-const usage = `usage: phi4 bench <${Object.keys(BENCHMARKS).join("|")}> [options]`;
+const BENCHMARKS: Record<string, (argv: string[]) => Promise<void>> = {
+  decode: decodeCommand,
+  prefix: prefixCommand,
+  batch: batchCommand,
+  constraint: constraintCommand,
+  peer: peerCommand,
+  micro: microCommand,
+};
+
+const usage = `${suiteUsage}
+   or: phi4 bench <${Object.keys(BENCHMARKS).join("|")}> [options]`;
 
 export async function benchCommand(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
-  if (name === undefined || !Object.hasOwn(BENCHMARKS, name)) {
-    throw new Phi4Error("INVALID_ARGUMENT", `${name === undefined ? "which benchmark?" : `unknown benchmark "${name}"`}\n${usage}`);
-  }
+  if (name === undefined || name.startsWith("-")) return suiteCommand(argv);
+  if (!Object.hasOwn(BENCHMARKS, name)) throw new Phi4Error("INVALID_ARGUMENT", `unknown benchmark "${name}"\n${usage}`);
   await BENCHMARKS[name](rest);
 }
 
@@ -140,6 +155,29 @@ async function constraintCommand(argv: string[]): Promise<void> {
     onProgress: (message) => process.stderr.write(`[bench constraint] ${message}\n`),
   });
   await report("constraint", result, constraintReportMarkdown(result), values);
+}
+
+async function peerCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: "string" },
+      "prompt-tokens": { type: "string" },
+      "gen-tokens": { type: "string" },
+      threads: { type: "string" },
+      json: { type: "boolean" },
+      out: { type: "string" },
+    },
+  });
+  checkOut(values.out, peerUsage);
+  const result = await benchPeer({
+    modelDir: requireString(values, "model", peerUsage),
+    promptLengths: values["prompt-tokens"] === undefined ? undefined : parseTokenList(values["prompt-tokens"]),
+    genTokens: optionalNumber(values, "gen-tokens", true),
+    threads: optionalNumber(values, "threads", true),
+    onProgress: (message) => process.stderr.write(`[bench peer] ${message}\n`),
+  });
+  await report("peer", result, peerReportMarkdown(result), values);
 }
 
 async function microCommand(argv: string[]): Promise<void> {
