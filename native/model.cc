@@ -51,6 +51,7 @@ Napi::Value Model::Info(const Napi::CallbackInfo& info) {
   out.Set("kvType", TypeName(model.kvType()));
   out.Set("logitsType", TypeName(model.logitsType()));
   out.Set("hasPositionIds", model.hasPositionIds());
+  out.Set("lastPositionLogits", model.lastPositionLogits());
   out.Set("kvBytesPerToken", static_cast<double>(model.kvBytesPerToken()));
   return out;
 }

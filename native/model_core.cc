@@ -56,6 +56,16 @@ std::vector<std::string> AvailableProviders() {
   return out;
 }
 
+namespace {
+
+// The folder of a file path ("." for a bare name); both separators, for Windows paths.
+std::string ParentFolder(const std::string& path) {
+  const size_t slash = path.find_last_of("/\\");
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+}  // namespace
+
 ModelCore::ModelCore(OrtEnv* env, ModelSpec spec) : spec_(std::move(spec)) {
   OrtSessionOptions* raw = nullptr;
   Check(Ort().CreateSessionOptions(&raw));
@@ -69,12 +79,20 @@ ModelCore::ModelCore(OrtEnv* env, ModelSpec spec) : spec_(std::move(spec)) {
   AppendProviders(raw);
 
   OrtSession* session = nullptr;
+  if (!spec_.modelBytes.empty()) {
+    const std::string folder = ParentFolder(spec_.modelPath);
+    Check(Ort().AddSessionConfigEntry(raw, "session.model_external_initializers_file_folder_path", folder.c_str()));
+    Check(Ort().CreateSessionFromArray(env, spec_.modelBytes.data(), spec_.modelBytes.size(), raw, &session), code::kModelLoadFailed);
+    lastPositionLogits_ = true;
+    std::vector<uint8_t>().swap(spec_.modelBytes);
+  } else {
 #ifdef _WIN32
-  std::wstring widePath(spec_.modelPath.begin(), spec_.modelPath.end());
-  Check(Ort().CreateSession(env, widePath.c_str(), raw, &session), code::kModelLoadFailed);
+    std::wstring widePath(spec_.modelPath.begin(), spec_.modelPath.end());
+    Check(Ort().CreateSession(env, widePath.c_str(), raw, &session), code::kModelLoadFailed);
 #else
-  Check(Ort().CreateSession(env, spec_.modelPath.c_str(), raw, &session), code::kModelLoadFailed);
+    Check(Ort().CreateSession(env, spec_.modelPath.c_str(), raw, &session), code::kModelLoadFailed);
 #endif
+  }
   session_.reset(session);
 
   OrtMemoryInfo* memory = nullptr;

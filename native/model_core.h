@@ -2,6 +2,7 @@
 // outputs. Shared (shared_ptr) by every sequence made from it, so the session outlives them all.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -18,6 +19,10 @@ struct ProviderSpec {
 // What the TS layer read from genai_config.json (validated there) plus session settings.
 struct ModelSpec {
   std::string modelPath;
+  // When set: the graph to load instead of the file at modelPath (model.onnx rewritten at load so the
+  // lm_head runs on the last position only, see lib/engine/last-position-graph.ts). External data is
+  // still read from modelPath's folder. Freed once the session exists.
+  std::vector<uint8_t> modelBytes;
   int intraOpThreads = 0;  // 0 = ORT default
   bool allowSpinning = false;
   int logLevel = 3;  // ORT_LOGGING_LEVEL_ERROR
@@ -38,6 +43,8 @@ class ModelCore {
   const ModelSpec& spec() const { return spec_; }
   OrtSession* session() const { return session_.get(); }
   bool hasPositionIds() const { return hasPositionIds_; }
+  // True when every run's logits are [rows, 1, vocab] (the rewritten graph), whatever the input length.
+  bool lastPositionLogits() const { return lastPositionLogits_; }
   ONNXTensorElementDataType kvType() const { return kvType_; }
   ONNXTensorElementDataType logitsType() const { return logitsType_; }
   const OrtMemoryInfo* cpuMemory() const { return cpuMemory_.get(); }
@@ -66,6 +73,7 @@ class ModelCore {
   AllocatorPtr deviceAllocator_;
   OrtAllocator* kvAllocator_ = nullptr;
   bool hasPositionIds_ = false;
+  bool lastPositionLogits_ = false;
   ONNXTensorElementDataType kvType_ = ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
   ONNXTensorElementDataType logitsType_ = ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
   std::vector<std::string> inputNames_, outputNames_;

@@ -12,6 +12,11 @@ namespace {
 ModelSpec ReadModelSpec(const Napi::Object& o) {
   ModelSpec spec;
   spec.modelPath = GetString(o, "modelPath");
+  Napi::Value bytes = o.Get("modelBytes");
+  if (bytes.IsTypedArray() && bytes.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    Napi::Uint8Array array = bytes.As<Napi::Uint8Array>();
+    spec.modelBytes.assign(array.Data(), array.Data() + array.ByteLength());
+  }
   spec.intraOpThreads = GetInt(o, "intraOpThreads", 0);
   spec.allowSpinning = GetBool(o, "allowSpinning", false);
   spec.inputIdsName = GetString(o, "inputIds", "input_ids");

@@ -206,8 +206,10 @@ void SequenceCore::RunChunk(int start, int count, bool last) {
     inputs.push_back(positions.get());
   }
   std::vector<OrtValue*> outputs;
-  // Single-token steps write logits into a preallocated row; prompt chunks let ORT allocate [1, n, vocab].
-  outputs.push_back(count == 1 ? decodeLogits_.get() : nullptr);
+  // Logits of one position go into a preallocated row: single-token steps, and every run of a graph
+  // that slices before the lm_head. Otherwise a prompt chunk lets ORT allocate [1, n, vocab].
+  const bool oneRow = count == 1 || model_->lastPositionLogits();
+  outputs.push_back(oneRow ? decodeLogits_.get() : nullptr);
   for (const auto& value : kv_) {
     inputs.push_back(value.get());
     outputs.push_back(value.get());
@@ -215,7 +217,7 @@ void SequenceCore::RunChunk(int start, int count, bool last) {
 
   OrtStatus* status = Ort().Run(model_->session(), runOptions_.get(), model_->runInputNames().data(), inputs.data(), inputs.size(),
                                 model_->runOutputNames().data(), outputs.size(), outputs.data());
-  ValuePtr chunkLogits(count == 1 ? nullptr : outputs[0]);
+  ValuePtr chunkLogits(oneRow ? nullptr : outputs[0]);
   if (status) {
     if (cancelled_.load()) {
       Ort().ReleaseStatus(status);
@@ -236,11 +238,12 @@ void SequenceCore::CopyLastRow(const OrtValue* logits, int rows) {
   if (!status && rank == 3) status = Ort().GetDimensions(info, dims, 3);
   Ort().ReleaseTensorTypeAndShapeInfo(info);
   Check(status);
-  if (rank != 3 || dims[1] != rows || static_cast<size_t>(dims[2]) != vocab)
+  // rows positions, or only the last one when the graph slices before the lm_head.
+  if (rank != 3 || (dims[1] != rows && dims[1] != 1) || static_cast<size_t>(dims[2]) != vocab)
     throw EngineError(code::kModelLoadFailed, "logits output has an unexpected shape; genai_config.json's vocab_size must match the model's lm_head");
   void* data = nullptr;
   Check(Ort().GetTensorMutableData(const_cast<OrtValue*>(logits), &data));
-  CopyLogitsRow(static_cast<const uint8_t*>(data) + static_cast<size_t>(rows - 1) * vocab * ElementSize(model_->logitsType()));
+  CopyLogitsRow(static_cast<const uint8_t*>(data) + static_cast<size_t>(dims[1] - 1) * vocab * ElementSize(model_->logitsType()));
 }
 
 void SequenceCore::CopyLogitsRow(const void* data) {

@@ -1,7 +1,8 @@
 /**
  * The engine against the oracle: greedy tokens equal the argmax of a full recomputation of the same
  * model.onnx through onnxruntime-node, and last-row logits agree to 1e-3 relative. Covers prefill in
- * one run and in chunks, decode, and prompts that cross the LongRoPE switch (tiny: 64 tokens).
+ * one run and in chunks, decode, and prompts that cross the LongRoPE switch (tiny: 64 tokens), with
+ * the lm_head on the last position only (the default load-time rewrite) and on every position.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
@@ -25,17 +26,20 @@ describe.each([
 ])("$name", ({ dir }) => {
   let model: Model;
   let chunked: Model;
+  let allPositions: Model;
   let oracle: Oracle;
 
   beforeAll(async () => {
     model = await loadModel(dir);
     // Small prefill chunks so long prompts take several runs, including under the long RoPE regime.
     chunked = await loadModel(dir, { prefillChunk: 16 });
+    allPositions = await loadModel(dir, { prefillChunk: 16, lastPositionLogits: false });
     oracle = await Oracle.load(dir);
   });
   afterAll(async () => {
     await model.dispose();
     await chunked.dispose();
+    await allPositions.dispose();
     await oracle.release();
   });
 
@@ -49,7 +53,7 @@ describe.each([
     it(`greedy tokens equal full recomputation: ${label}`, async () => {
       const ids = tokenIds(prompt, Math.min(model.folder.vocabSize, 5000), prompt);
       const expected = await oracle.greedy(ids, generate);
-      for (const m of [model, chunked]) {
+      for (const m of [model, chunked, allPositions]) {
         const sequence = await m.createSequence({ capacity: 200 });
         const result = await sequence.generateText(ids, { maxTokens: generate, stopTokens: [], sampling: { greedy: true } });
         expect(result.tokens).toEqual(expected);
@@ -59,9 +63,15 @@ describe.each([
     });
   }
 
-  it("last-row logits agree to 1e-3 relative at every step, across the switch", async () => {
+  it("loads with the lm_head on the last position only, unless told not to", () => {
+    expect(model.info.lastPositionLogits).toBe(true);
+    expect(chunked.info.lastPositionLogits).toBe(true);
+    expect(allPositions.info.lastPositionLogits).toBe(false);
+  });
+
+  it.each(["last", "all"])("last-row logits agree to 1e-3 relative at every step, across the switch (lm_head on %s positions)", async (which) => {
     const ids = tokenIds(60, Math.min(model.folder.vocabSize, 5000), 7);
-    const sequence = await chunked.createSequence({ capacity: 128 });
+    const sequence = await (which === "last" ? chunked : allPositions).createSequence({ capacity: 128 });
     let logits = await sequence.evaluate(ids);
     const tokens = [...ids];
     for (let step = 0; step < 8; step++) {

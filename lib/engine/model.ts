@@ -10,6 +10,7 @@ import { Context, type ContextOptions } from "./context.js";
 import { callNative, Phi4Error } from "./errors.js";
 import { modelFingerprint } from "./fingerprint.js";
 import { loadModelFolder, type ModelFolder } from "./genai-config.js";
+import { lastPositionGraph } from "./last-position-graph.js";
 import type { NativeModel, NativeProviderSpec } from "./native-types.js";
 import { getRuntime } from "./runtime.js";
 import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.js";
@@ -40,6 +41,12 @@ export interface LoadModelOptions {
   defaultCapacity?: number;
   /** The model-level prefix cache (byte budget, minimum prefix), or false to turn it off. */
   prefixCache?: PrefixCacheOptions | false;
+  /**
+   * Run the lm_head on the last position of each run only (default true): model.onnx is rewritten in
+   * memory at load, which takes the vocab x hidden product for every other prompt token out of prefill.
+   * Graphs of another shape load unchanged; `model.info.lastPositionLogits` says which happened.
+   */
+  lastPositionLogits?: boolean;
 }
 
 export interface ProviderFallback {
@@ -97,6 +104,7 @@ export class Model {
     const io = folder.config.model.decoder;
     const spec = {
       modelPath: folder.modelPath,
+      modelBytes: options.lastPositionLogits === false ? undefined : ((await lastPositionGraph(folder.modelPath, io.outputs.logits)) ?? undefined),
       intraOpThreads: threads,
       allowSpinning: options.allowSpinning ?? false,
       inputIds: io.inputs.input_ids,

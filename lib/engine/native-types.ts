@@ -7,6 +7,8 @@ export interface NativeProviderSpec {
 
 export interface NativeModelSpec {
   modelPath: string;
+  /** The graph to load instead of the file (external data still read next to modelPath). */
+  modelBytes?: Uint8Array;
   intraOpThreads: number;
   allowSpinning: boolean;
   providers: NativeProviderSpec[];
@@ -75,6 +77,8 @@ export interface NativeModelInfo {
   kvType: "float32" | "float16";
   logitsType: "float32" | "float16";
   hasPositionIds: boolean;
+  /** The lm_head runs on the last position of each run only (the load-time graph rewrite). */
+  lastPositionLogits: boolean;
   kvBytesPerToken: number;
 }
 
