@@ -35,7 +35,11 @@ export interface LoadModelOptions {
   allowSpinning?: boolean;
   /** An ONNX Runtime library to load instead of onnxruntime-node's (also: the ORT_LIB variable). */
   libraryPath?: string;
-  /** Tokens per prefill run: bounds the [chunk, vocab] logits a prompt chunk allocates. Default 256. */
+  /**
+   * Tokens per prefill run (default 256): batched decode steps of other sequences run between a long
+   * prompt's chunks, and a chunk's activations stay small (and its [chunk, vocab] logits, when
+   * lastPositionLogits is off).
+   */
   prefillChunk?: number;
   /** KV capacity of sequences created without one. Default min(4096, context length). */
   defaultCapacity?: number;
