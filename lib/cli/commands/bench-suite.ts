@@ -4,13 +4,11 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { parseArgs } from "node:util";
 
+import { machineFacts } from "../../bench/machine.js";
 import { suiteReport } from "../../bench/report-suite.js";
 import { benchSuite, machineSlug } from "../../bench/suite.js";
-import { machineFacts } from "../../bench/machine.js";
-import { Phi4Error } from "../../engine/errors.js";
-import { optionalNumber, parseTokenList, requireString } from "../args.js";
+import { readBenchArgs } from "./bench-args.js";
 
 export const suiteUsage = `usage: phi4 bench --model DIR [--threads N] [--out FILE.json] [--json]
        [--prompt-tokens 128,1024,2048] [--gen-tokens 64] [--runs 3] [--prefix-tokens 2000] [--turns 10]
@@ -18,39 +16,20 @@ export const suiteUsage = `usage: phi4 bench --model DIR [--threads N] [--out FI
   Runs decode (with the roofline), prefix, batch, the transformers.js comparison and the micro-benchmarks,
   and writes FILE.json (default bench/results/<date>-<machine>.json), FILE.md and the SVG plots.`;
 
-export async function suiteCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: "string" },
-      threads: { type: "string" },
-      out: { type: "string" },
-      json: { type: "boolean" },
-      "prompt-tokens": { type: "string" },
-      "gen-tokens": { type: "string" },
-      runs: { type: "string" },
-      "prefix-tokens": { type: "string" },
-      turns: { type: "string" },
-      concurrency: { type: "string" },
-      "micro-time": { type: "string" },
-    },
-  });
-  const modelDir = requireString(values, "model", suiteUsage);
-  const out = values.out ?? path.join("bench", "results", `${new Date().toISOString().slice(0, 10)}-${machineSlug(machineFacts())}.json`);
-  if (!out.endsWith(".json")) throw new Phi4Error("INVALID_ARGUMENT", `--out must name a .json file (the .md and .svg files go next to it)\n${suiteUsage}`);
-  const list = (name: "prompt-tokens" | "concurrency") => (values[name] === undefined ? undefined : parseTokenList(values[name]));
+const FLAGS = ["threads", "prompt-tokens", "gen-tokens", "runs", "prefix-tokens", "turns", "concurrency", "micro-time"];
 
+export async function suiteCommand(argv: string[]): Promise<void> {
+  const args = readBenchArgs(argv, FLAGS, suiteUsage, "bench");
+  const out = args.out ?? path.join("bench", "results", `${new Date().toISOString().slice(0, 10)}-${machineSlug(machineFacts())}.json`);
   const result = await benchSuite({
-    modelDir,
-    threads: optionalNumber(values, "threads", true),
-    genTokens: optionalNumber(values, "gen-tokens", true),
-    runs: optionalNumber(values, "runs", true),
-    prefixTokens: optionalNumber(values, "prefix-tokens", true),
-    turns: optionalNumber(values, "turns", true),
-    concurrency: list("concurrency"),
-    peerPromptTokens: list("prompt-tokens"),
-    microMaxTime: optionalNumber(values, "micro-time", false),
-    onProgress: (message) => process.stderr.write(`[bench] ${message}\n`),
+    ...args.common,
+    genTokens: args.int("gen-tokens"),
+    runs: args.int("runs"),
+    prefixTokens: args.int("prefix-tokens"),
+    turns: args.int("turns"),
+    concurrency: args.list("concurrency"),
+    peerPromptTokens: args.list("prompt-tokens"),
+    microMaxTime: args.number("micro-time"),
   });
 
   const baseName = path.basename(out, ".json");
@@ -61,5 +40,5 @@ export async function suiteCommand(argv: string[]): Promise<void> {
   await writeFile(path.join(dir, `${baseName}.md`), markdown);
   for (const [name, svg] of Object.entries(plots)) await writeFile(path.join(dir, name), svg);
   process.stderr.write(`[bench] wrote ${out}, ${baseName}.md and ${Object.keys(plots).join(", ")} in ${dir}\n`);
-  process.stdout.write(values.json ? JSON.stringify(result) + "\n" : markdown);
+  process.stdout.write(args.json ? JSON.stringify(result) + "\n" : markdown);
 }
