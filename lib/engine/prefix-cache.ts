@@ -80,7 +80,10 @@ export class PrefixCache {
     }
   }
 
-  /** The cached state sharing the longest prefix with `tokens` (at most `limit` tokens used), if any. */
+  /**
+   * The cached state sharing the longest prefix with `tokens` (at most `limit` tokens used), if any.
+   * A lookup does not count as use: the caller may take a longer prefix elsewhere; see `use`.
+   */
   match(tokens: ArrayLike<number>, longRope: boolean, limit: number): PrefixMatch | undefined {
     let best: PrefixMatch | undefined;
     for (const state of this.entries.keys()) {
@@ -88,8 +91,15 @@ export class PrefixCache {
       const length = Math.min(commonPrefixLength(state.tokens.subarray(0, state.kvLength), tokens), limit);
       if (length >= this.minTokens && length > (best?.length ?? 0)) best = { state, length };
     }
-    if (best) this.touch(best.state);
     return best;
+  }
+
+  /** Marks a state returned by `match` as just used (most recent), if it is still cached. */
+  use(state: SequenceState): void {
+    const size = this.entries.get(state);
+    if (size === undefined) return;
+    this.entries.delete(state);
+    this.entries.set(state, size);
   }
 
   /** Records the outcome of one lookup (reused may come from the cache, an idle sequence or the sequence itself). */
@@ -107,12 +117,6 @@ export class PrefixCache {
 
   get stats(): PrefixCacheStats {
     return { ...this.counters, entries: this.entries.size, bytes: this.bytes, maxBytes: this.maxBytes };
-  }
-
-  private touch(state: SequenceState): void {
-    const size = this.entries.get(state)!;
-    this.entries.delete(state);
-    this.entries.set(state, size);
   }
 
   private remove(state: SequenceState): void {

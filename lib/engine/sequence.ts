@@ -180,6 +180,7 @@ export class Sequence {
     if (cache && this.evaluatedTokens.length - kept >= minTokens) cache.add(await this.snapshot());
     if (best.source === "cache") {
       const state = best.state!;
+      cache!.use(state);
       await callNative(() => this.native.loadState(state.kv, state.kvLength, target.slice(0, best.length), state.longRope));
     } else if (best.source === "sequence") {
       const prefix = target.slice(0, best.length);
