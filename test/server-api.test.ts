@@ -96,6 +96,27 @@ describe("POST /v1/messages", () => {
     expect(validate(call!.input), JSON.stringify(validate.errors)).toBe(true);
   });
 
+  it("streams a forced tool call's input as it is generated, and the SDK's final message holds it parsed", async () => {
+    const tool_choice = { type: "tool" as const, name: "get_weather", disable_parallel_tool_use: true };
+    const request = { ...hello, max_tokens: 48, tools: [weather], tool_choice, messages: [{ role: "user" as const, content: "Weather in Paris, in celsius?" }] };
+    const events = (await rawEvents(request)).map(([, data]) => data).filter((d) => d.type !== "ping");
+    expect(events.slice(0, 2).map((d) => d.type)).toEqual(["message_start", "content_block_start"]);
+    expect(events.slice(-3).map((d) => d.type)).toEqual(["content_block_stop", "message_delta", "message_stop"]);
+    const deltas = events.slice(2, -3);
+    expect(deltas.length).toBeGreaterThanOrEqual(3);
+    for (const d of deltas) expect(d).toMatchObject({ type: "content_block_delta", index: 0, delta: { type: "input_json_delta" } });
+
+    const stream = client.messages.stream(request);
+    const fragments: string[] = [];
+    stream.on("inputJson", (partial) => fragments.push(partial));
+    const final = await stream.finalMessage();
+    expect(fragments.length).toBeGreaterThanOrEqual(3);
+    const call = final.content.find((b): b is Anthropic.ToolUseBlock => b.type === "tool_use")!;
+    expect(call.input).toEqual(JSON.parse(fragments.join("")));
+    const created = await client.messages.create(request);
+    expect(call.input).toEqual(created.content.find((b): b is Anthropic.ToolUseBlock => b.type === "tool_use")!.input);
+  });
+
   it("ignores unknown fields, thinking blocks, server tools and anthropic-beta headers", async () => {
     const message = await client.beta.messages.create({
       ...hello,

@@ -5,10 +5,10 @@
  *
  * - Plain turns (no tools anywhere in the request) render with the model's chat template and stream
  *   their text as it is generated.
- * - Tool turns go through the tools layer's generateToolTurn (Phi-4 tool prompt, call parser,
- *   constrained decoding, retries with the errors fed back); they are shown once finished, because a
- *   retried attempt must not be seen. A turn whose calls are still invalid after the retries is an
- *   "invalid_output" error, so a router can fall back.
+ * - Tool turns go through the tools layer (Phi-4 tool prompt, call parser, constrained decoding,
+ *   retries with the errors fed back). Streamed, their text and calls go out as they are generated
+ *   (see toolTurn for what that means for retries). A turn whose calls are still invalid after the
+ *   retries is an "invalid_output" error, so a router can fall back.
  */
 import { randomUUID } from "node:crypto";
 import path from "node:path";
@@ -20,13 +20,13 @@ import type { Model } from "../engine/model.js";
 import type { SamplingOptions } from "../engine/sampling.js";
 import type { Sequence } from "../engine/sequence.js";
 import { renderToolPrompt } from "../tools/prompt.js";
-import { generateToolTurn } from "../tools/turn.js";
+import { streamLiveToolTurn, streamToolTurn, type LiveToolTurnEvent, type ToolTurnOptions, type ToolTurnResult, type ToolTurnStream } from "../tools/turn.js";
 import { collectMessage } from "./accumulate.js";
 import { ProviderError, type ProviderErrorKind } from "./errors.js";
 import { systemText } from "./flatten.js";
 import { plainChatMessages, toolConversation, usesTools } from "./local-prompt.js";
-import { eventsOfMessage } from "./message-events.js";
-import type { CallOptions, ContentBlock, MessageRequest, MessageResponse, Provider, StopReason, StreamEvent } from "./types.js";
+import { MessageEvents } from "./message-events.js";
+import type { CallOptions, MessageRequest, MessageResponse, Provider, StopReason, StreamEvent } from "./types.js";
 
 export interface LocalProviderOptions {
   /** Name in routing decisions and metrics. Default "local". */
@@ -67,10 +67,15 @@ export class LocalProvider implements Provider {
   }
 
   create(request: MessageRequest, options: CallOptions = {}): Promise<MessageResponse> {
-    return collectMessage(this.name, this.stream(request, options));
+    return collectMessage(this.name, this.events(request, options, false));
   }
 
-  async *stream(request: MessageRequest, options: CallOptions = {}): AsyncIterable<StreamEvent> {
+  stream(request: MessageRequest, options: CallOptions = {}): AsyncIterable<StreamEvent> {
+    return this.events(request, options, true);
+  }
+
+  /** The answer as Messages events; `live` when they are shown as they come (see toolTurn). */
+  private async *events(request: MessageRequest, options: CallOptions, live: boolean): AsyncGenerator<StreamEvent> {
     let context: Context | undefined;
     let sequence: Sequence | undefined;
     try {
@@ -78,7 +83,7 @@ export class LocalProvider implements Provider {
       const prompt = this.fittingPrompt(request);
       context = await this.sequences();
       sequence = await context.acquire(prompt, options.signal);
-      yield* usesTools(request) ? eventsOfMessage(await this.toolTurn(sequence, request, options.signal)) : this.plainTurn(sequence, prompt, request, options.signal);
+      yield* usesTools(request) ? this.toolTurn(sequence, prompt, request, options.signal, live) : this.plainTurn(sequence, prompt, request, options.signal);
     } catch (error) {
       throw this.wrap(error, options.signal);
     } finally {
@@ -124,14 +129,14 @@ export class LocalProvider implements Provider {
   }
 
   private async *plainTurn(sequence: Sequence, prompt: number[], request: MessageRequest, signal: AbortSignal | undefined): AsyncGenerator<StreamEvent> {
-    const stop = new AbortController();
+    const stop = stoppable(signal);
     // append false: the prompt is the whole context, so a prefix the sequence (or the model) already holds is reused.
     const generation = sequence.generate(prompt, {
       append: false,
       maxTokens: Math.min(request.max_tokens, this.contextTokens - prompt.length),
       sampling: sampling(request),
       stop: request.stop_sequences,
-      signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
+      signal: stop.signal,
     });
     let result: GenerationResult | undefined;
     try {
@@ -155,8 +160,47 @@ export class LocalProvider implements Provider {
     yield { type: "message_stop" };
   }
 
-  private async toolTurn(sequence: Sequence, request: MessageRequest, signal: AbortSignal | undefined): Promise<MessageResponse> {
-    const turn = await generateToolTurn(sequence, {
+  /**
+   * A tool turn. Live (stream), its text and calls go out as they are generated, a call's input as
+   * the constraint writes it. What was sent cannot be taken back, so an attempt that has shown
+   * anything is not retried: constrained decoding makes its calls valid as they are written, and in
+   * the rare case that one still fails (a schema keyword the grammar does not enforce, a stop sequence
+   * cutting a call short) the stream ends with the invalid_output error create gives once its retries
+   * are spent. Not live (create), an attempt's events wait until it has passed, so a failed attempt
+   * is retried unseen; when the streamed turn succeeds, create gives the same content.
+   */
+  private async *toolTurn(sequence: Sequence, prompt: number[], request: MessageRequest, signal: AbortSignal | undefined, live: boolean): AsyncGenerator<StreamEvent> {
+    const stop = stoppable(signal);
+    const options = this.toolTurnOptions(request, stop.signal);
+    const turn: ToolTurnStream<LiveToolTurnEvent> = live ? streamLiveToolTurn(sequence, options) : streamToolTurn(sequence, options);
+    const start = { ...this.emptyMessage(request), usage: { input_tokens: prompt.length, output_tokens: 0 } };
+    let message = new MessageEvents(start);
+    let held: StreamEvent[] = [];
+    let result: ToolTurnResult | undefined;
+    try {
+      for await (const event of turn) {
+        if (event.type === "retry") {
+          // The superseded attempt's events were held back (live, it showed nothing): they are dropped.
+          message = new MessageEvents(start);
+          held = [];
+        } else if (live) yield* this.blockEvents(message, event);
+        else held.push(...this.blockEvents(message, event));
+      }
+      result = await turn.result;
+    } finally {
+      // A consumer that stopped reading ends the turn; the sequence goes back only once it has stopped.
+      if (!result) stop.abort();
+      await turn.result.catch(() => undefined);
+    }
+    if (result.toolCalls.length === 0 && result.errors.length > 0) {
+      throw new ProviderError(this.name, "invalid_output", `no valid tool call after ${result.retries} retries: ${result.errors.map((e) => e.message).join("; ")}`);
+    }
+    yield* held;
+    yield* message.end({ stop_reason: result.stopReason, stop_sequence: result.stopSequence ?? null }, result.usage.outputTokens);
+  }
+
+  private toolTurnOptions(request: MessageRequest, signal: AbortSignal): ToolTurnOptions {
+    return {
       messages: toolConversation(this.name, request),
       system: systemText(request),
       tools: request.tools ?? [],
@@ -166,21 +210,23 @@ export class LocalProvider implements Provider {
       sampling: sampling(request),
       stop: request.stop_sequences,
       signal,
-    });
-    if (turn.toolCalls.length === 0 && turn.errors.length > 0) {
-      throw new ProviderError(this.name, "invalid_output", `no valid tool call after ${turn.retries} retries: ${turn.errors.map((e) => e.message).join("; ")}`);
-    }
-    const content: ContentBlock[] = [
-      ...(turn.text ? [{ type: "text" as const, text: turn.text }] : []),
-      ...turn.toolCalls.map((call) => ({ type: "tool_use" as const, id: call.id, name: call.name, input: call.arguments })),
-    ];
-    return {
-      ...this.emptyMessage(request),
-      content,
-      stop_reason: turn.stopReason,
-      stop_sequence: turn.stopSequence ?? null,
-      usage: { input_tokens: turn.usage.promptTokens, output_tokens: turn.usage.outputTokens },
     };
+  }
+
+  /** A tools-layer event as Messages events. */
+  private blockEvents(message: MessageEvents, event: Exclude<LiveToolTurnEvent, { type: "retry" }>): StreamEvent[] {
+    switch (event.type) {
+      case "text":
+        return message.text(event.text);
+      case "tool_use_start":
+        return message.toolStart(event.id, event.name);
+      case "tool_use_delta":
+        return message.toolInput(event.json);
+      case "tool_use":
+        return message.tool({ type: "tool_use", id: event.call.id, name: event.call.name, input: event.call.arguments });
+      case "tool_use_invalid":
+        throw new ProviderError(this.name, "invalid_output", `a tool call failed validation after its input was streamed (so it was not retried): ${event.errors.map((e) => e.message).join("; ")}`);
+    }
   }
 
   private emptyMessage(request: MessageRequest) {
@@ -208,6 +254,12 @@ function errorKind(code: Phi4ErrorCode | undefined): ProviderErrorKind {
     default:
       return "internal";
   }
+}
+
+/** The request's signal, and a stop of our own for a consumer that stops reading. */
+function stoppable(signal: AbortSignal | undefined): { signal: AbortSignal; abort: () => void } {
+  const stop = new AbortController();
+  return { signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal, abort: () => stop.abort() };
 }
 
 /** Anthropic's temperature 0 is greedy; other knobs sample; none at all keeps genai_config's defaults. */

@@ -5,21 +5,25 @@
  *
  *   const turn = await generateToolTurn(model, { messages, tools, toolChoice: "any", maxTokens: 256 });
  *   turn.toolCalls // [{ id: "toolu_...", name: "get_weather", arguments: { city: "Paris" } }]
+ *
+ * streamLiveToolTurn is the variant for consumers that cannot take back what they have shown (the
+ * server streaming to its client): calls stream as the constraint writes them, and an attempt that has
+ * shown anything is final.
  */
 import { randomBytes } from "node:crypto";
 
 import { Phi4Error } from "../engine/errors.js";
-import type { GenerationResult, TokenConstraint } from "../engine/generation.js";
+import type { GenerationChunk, GenerationResult, TokenConstraint } from "../engine/generation.js";
 import { Model } from "../engine/model.js";
 import type { SamplingOptions } from "../engine/sampling.js";
 import type { Sequence } from "../engine/sequence.js";
 import { ToolCatalog } from "./catalog.js";
-import { resolveToolChoice, type ResolvedToolChoice } from "./choice.js";
+import { callOpening, resolveToolChoice, type ResolvedToolChoice } from "./choice.js";
 import { createToolConstraint, type ToolConstraintOptions } from "./constraint/tool-constraint.js";
 import { EventQueue } from "./event-queue.js";
 import { renderToolPrompt, type ToolPromptOptions } from "./prompt.js";
-import { TOOL_CALL_OPEN, ToolCallStreamParser, type ToolParseEvent } from "./stream-parser.js";
-import type { ToolCallError, ToolDefinition } from "./types.js";
+import { parseToolCalls, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ToolCallStreamParser, type ToolParseEvent } from "./stream-parser.js";
+import type { ParsedToolCall, ToolCallError, ToolDefinition } from "./types.js";
 
 export interface ToolTurnOptions extends Omit<ToolPromptOptions, "tools">, ToolConstraintOptions {
   tools: readonly ToolDefinition[] | ToolCatalog;
@@ -67,15 +71,29 @@ export type ToolTurnEvent =
   /** The attempt so far failed validation and is being retried: what it streamed is superseded. */
   | { type: "retry"; retry: number; errors: ToolCallError[] };
 
-export class ToolTurnStream implements AsyncIterable<ToolTurnEvent> {
+/**
+ * What a live turn streams (streamLiveToolTurn): the ToolTurnEvents, and each call the constraint
+ * writes, as it is written: tool_use_start once its opening has named the tool, tool_use_delta with
+ * its arguments' JSON text as it comes (the fragments concatenate to the arguments exactly as the
+ * model wrote them), then, once the parser has checked the whole call, its tool_use event (same id)
+ * or tool_use_invalid.
+ */
+export type LiveToolTurnEvent =
+  | ToolTurnEvent
+  | { type: "tool_use_start"; id: string; name: string }
+  | { type: "tool_use_delta"; id: string; json: string }
+  | { type: "tool_use_invalid"; id: string; errors: ToolCallError[] };
+
+export class ToolTurnStream<E extends LiveToolTurnEvent = ToolTurnEvent> implements AsyncIterable<E> {
   readonly result: Promise<ToolTurnResult>;
-  private readonly events = new EventQueue<ToolTurnEvent>();
+  private readonly events = new EventQueue<E>();
   private readonly abort = new AbortController();
 
-  /** @internal Use streamToolTurn. */
-  constructor(target: Sequence | Model, options: ToolTurnOptions) {
+  /** @internal Use streamToolTurn or streamLiveToolTurn. */
+  constructor(target: Sequence | Model, options: ToolTurnOptions, live = false) {
     const signal = options.signal ? AbortSignal.any([options.signal, this.abort.signal]) : this.abort.signal;
-    this.result = runTurn(target, { ...options, signal }, (event) => this.events.push(event)).then(
+    // Only a live turn emits the live kinds of event, and only streamLiveToolTurn types its stream with them.
+    this.result = runTurn(target, { ...options, signal }, live, (event) => this.events.push(event as E)).then(
       (result) => {
         this.events.close();
         return result;
@@ -88,7 +106,7 @@ export class ToolTurnStream implements AsyncIterable<ToolTurnEvent> {
     this.result.catch(() => undefined); // a caller who only iterates sees the error there
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<ToolTurnEvent> {
+  async *[Symbol.asyncIterator](): AsyncIterator<E> {
     let finished = false;
     try {
       yield* this.events;
@@ -104,6 +122,18 @@ export function streamToolTurn(target: Sequence | Model, options: ToolTurnOption
   return new ToolTurnStream(target, options);
 }
 
+/**
+ * Streams a tool turn for a consumer that cannot take back what it has shown (a server streaming to
+ * its client). With constrained decoding (the default), each call streams as it is written (see
+ * LiveToolTurnEvent). An attempt that has shown anything (text other than whitespace, a call) is
+ * final: it is not retried, and its errors are the result's. The constraint makes its calls valid as
+ * they are written, except for schema keywords the grammar does not enforce and a stop sequence that
+ * cuts a call short; such a call ends as tool_use_invalid.
+ */
+export function streamLiveToolTurn(target: Sequence | Model, options: ToolTurnOptions): ToolTurnStream<LiveToolTurnEvent> {
+  return new ToolTurnStream<LiveToolTurnEvent>(target, options, true);
+}
+
 export function generateToolTurn(target: Sequence | Model, options: ToolTurnOptions): Promise<ToolTurnResult> {
   return streamToolTurn(target, options).result;
 }
@@ -111,7 +141,7 @@ export function generateToolTurn(target: Sequence | Model, options: ToolTurnOpti
 const DEFAULT_MAX_TOKENS = 1024;
 const END = "<|end|>";
 
-async function runTurn(target: Sequence | Model, options: ToolTurnOptions, emit: (event: ToolTurnEvent) => void): Promise<ToolTurnResult> {
+async function runTurn(target: Sequence | Model, options: ToolTurnOptions, live: boolean, emit: (event: LiveToolTurnEvent) => void): Promise<ToolTurnResult> {
   const model = target instanceof Model ? target : target.model;
   const catalog = ToolCatalog.from(options.tools);
   const choice = resolveToolChoice(options.toolChoice, catalog);
@@ -125,6 +155,7 @@ async function runTurn(target: Sequence | Model, options: ToolTurnOptions, emit:
   const toolResponse = model.tokenizer.tokenToId("<|tool_response|>");
   // A model that goes on to write the tool's answer itself has finished its turn.
   const stopTokens = [...model.folder.eosTokenIds, ...(toolResponse === undefined ? [] : [toolResponse])];
+  const follow = live && options.constrained !== false ? listStart(model, choice) : undefined;
   try {
     // The first attempt gives the whole conversation and the engine reuses the KV of the longest prefix
     // it already has (earlier turns); retries append to the failed attempt.
@@ -140,12 +171,15 @@ async function runTurn(target: Sequence | Model, options: ToolTurnOptions, emit:
         choice,
         prefill: prompt.prefill,
         emit,
+        follow,
         generate: { maxTokens: budget, sampling: options.sampling, stop: options.stop, stopTokens, signal: options.signal, append },
         constraint: options.constrained === false ? undefined : await constraintFor(model, catalog, choice, prompt.prefill, budget, options),
       });
       outputTokens += attempt.generation.usage.outputTokens;
       cachedTokens ??= attempt.generation.usage.cachedTokens;
-      const retry = attempt.errors.length > 0 && retries < maxRetries ? feedbackTokens(model, attempt.generation, attempt.errors, prompt.prefill) : undefined;
+      // Live, what an attempt has shown cannot be taken back, so only an attempt that showed nothing is retried.
+      const retriable = attempt.errors.length > 0 && retries < maxRetries && !(live && attempt.shown);
+      const retry = retriable ? feedbackTokens(model, attempt.generation, attempt.errors, prompt.prefill) : undefined;
       // A retry needs room for the feedback and an answer at least as long as this one.
       if (!retry || sequence.capacity - sequence.length - retry.length < attempt.generation.tokens.length) {
         return {
@@ -172,43 +206,229 @@ interface AttemptSetup {
   catalog: ToolCatalog;
   choice: ResolvedToolChoice;
   prefill: string;
-  emit: (event: ToolTurnEvent) => void;
+  emit: (event: LiveToolTurnEvent) => void;
+  /** Live only: where the constrained call list starts, to follow it as it is written (see listStart). */
+  follow?: "prefill" | number;
   generate: { maxTokens: number; sampling?: SamplingOptions; stop?: string[]; stopTokens: number[]; signal?: AbortSignal; append: boolean };
   constraint?: TokenConstraint;
 }
 
 /** One generation, parsed as it streams. */
 async function runAttempt(sequence: Sequence, input: number[], setup: AttemptSetup) {
-  const { choice, emit } = setup;
-  const parser = new ToolCallStreamParser(setup.catalog);
-  const calls: ToolCall[] = [];
-  const errors: ToolCallError[] = [];
-  let text = "";
-  const handle = (events: ToolParseEvent[]) => {
-    for (const event of events) {
-      if (event.type === "text") {
-        text += event.text;
-        emit({ type: "text", text: event.text });
-      } else if (event.type === "error") {
-        errors.push(event.error);
-      } else if (choice.kind === "none") {
-        errors.push({ message: 'tool_choice is "none", but the model called a tool', raw: JSON.stringify(event.call) });
-      } else if (choice.parallel || calls.length === 0) {
-        const call = { id: `toolu_${randomBytes(16).toString("base64url")}`, ...event.call };
-        calls.push(call);
-        emit({ type: "tool_use", call });
-      }
-    }
-  };
-  handle(parser.push(setup.prefill));
+  const output = new AttemptOutput(setup);
   const generation = sequence.generate(input, { ...setup.generate, constraint: setup.constraint });
-  for await (const chunk of generation) handle(parser.push(chunk.text));
-  handle(parser.end());
+  for await (const chunk of generation) output.push(chunk);
+  output.end();
   const result = await generation.result;
-  if ((choice.kind === "any" || choice.kind === "tool") && calls.length === 0 && errors.length === 0) {
+  const { calls, errors } = output;
+  if ((setup.choice.kind === "any" || setup.choice.kind === "tool") && calls.length === 0 && errors.length === 0) {
     errors.push({ message: "no tool call was made, but tool_choice requires one", raw: result.text });
   }
-  return { text, calls, errors, generation: result };
+  return { text: output.text, calls, errors, shown: output.shown, generation: result };
+}
+
+/**
+ * Where a live attempt's call list starts, when the constraint writes it: right away for any and tool
+ * (the prefill opens it), at the model's own <|tool_call|> token for auto (its id), never for none.
+ * The token, not its text: text that merely spells the tag is not under the constraint.
+ */
+function listStart(model: Model, choice: ResolvedToolChoice): "prefill" | number | undefined {
+  if (choice.kind === "any" || choice.kind === "tool") return "prefill";
+  return choice.kind === "auto" ? model.tokenizer.tokenToId(TOOL_CALL_OPEN) : undefined;
+}
+
+const newCallId = () => `toolu_${randomBytes(16).toString("base64url")}`;
+
+/**
+ * One attempt's output as it streams: its text, calls and errors, each emitted as soon as it is known.
+ * Text goes through the tolerant parser. Live, the call list the constraint writes goes through a
+ * CallListScanner instead, so that a call is shown from its first tokens; each of its calls is still
+ * checked by the parser, on its own, once it closes.
+ */
+class AttemptOutput {
+  text = "";
+  readonly calls: ToolCall[] = [];
+  readonly errors: ToolCallError[] = [];
+  /** Something a consumer would show went out: text other than whitespace, or a call. */
+  shown = false;
+  private readonly parser: ToolCallStreamParser;
+  private readonly list: CallListScanner;
+  /** armed: the model sampled <|tool_call|>, whose text may come a chunk later (a held-back stop string). */
+  private phase: "text" | "armed" | "list";
+  /** Text since the <|tool_call|> token, while armed. */
+  private held = "";
+  /** The list's call being streamed. */
+  private streaming: { id: string; name: string } | undefined;
+
+  constructor(private readonly setup: AttemptSetup) {
+    this.parser = new ToolCallStreamParser(setup.catalog);
+    this.list = new CallListScanner(setup.catalog);
+    this.phase = setup.follow === "prefill" ? "list" : "text";
+    if (this.phase === "list") this.scan(setup.prefill.slice(TOOL_CALL_OPEN.length));
+    else this.parse(setup.prefill);
+  }
+
+  push(chunk: GenerationChunk): void {
+    if (this.phase === "list") return this.scan(chunk.text);
+    if (this.phase === "text" && chunk.token !== undefined && chunk.token === this.setup.follow) this.phase = "armed";
+    if (this.phase === "text") return this.parse(chunk.text);
+    this.held += chunk.text;
+    const at = this.held.indexOf(TOOL_CALL_OPEN);
+    if (at === -1) return;
+    this.parse(this.held.slice(0, at), true);
+    this.phase = "list";
+    this.scan(this.held.slice(at + TOOL_CALL_OPEN.length));
+    this.held = "";
+  }
+
+  /** The generation is over: flushes held text, and reports a call left open. */
+  end(): void {
+    if (this.phase === "list") this.onList(this.list.end());
+    else this.parse(this.held, true);
+  }
+
+  private parse(text: string, last = false): void {
+    this.handle(this.parser.push(text));
+    if (last) this.handle(this.parser.end());
+  }
+
+  private handle(events: ToolParseEvent[]): void {
+    for (const event of events) {
+      if (event.type === "text") this.addText(event.text);
+      else if (event.type === "error") this.errors.push(event.error);
+      else this.addCall(event.call);
+    }
+  }
+
+  private addText(text: string): void {
+    this.text += text;
+    this.shown ||= text.trim() !== "";
+    this.setup.emit({ type: "text", text });
+  }
+
+  /** A checked call: kept and emitted, unless the tool choice forbids calls or it is one too many. */
+  private addCall(parsed: ParsedToolCall, id = newCallId()): void {
+    if (this.setup.choice.kind === "none") {
+      this.errors.push({ message: 'tool_choice is "none", but the model called a tool', raw: JSON.stringify(parsed) });
+    } else if (this.takesCall()) {
+      const call = { id, ...parsed };
+      this.calls.push(call);
+      this.shown = true;
+      this.setup.emit({ type: "tool_use", call });
+    }
+  }
+
+  /** Without parallel tool use, calls after the first are dropped. */
+  private takesCall(): boolean {
+    return this.setup.choice.parallel || this.calls.length === 0;
+  }
+
+  private scan(text: string): void {
+    this.onList(this.list.push(text));
+  }
+
+  private onList(parts: ListPart[]): void {
+    for (const part of parts) {
+      if (part.type === "start") this.startCall(part.name);
+      else if (part.type === "arguments") this.streamArguments(part.json);
+      else this.endCall(part.raw, part.complete);
+    }
+  }
+
+  private startCall(name: string): void {
+    if (!this.takesCall()) return; // one too many: it will be dropped, so it is not shown
+    this.streaming = { id: newCallId(), name };
+    this.shown = true;
+    this.setup.emit({ type: "tool_use_start", ...this.streaming });
+  }
+
+  private streamArguments(json: string): void {
+    if (this.streaming) this.setup.emit({ type: "tool_use_delta", id: this.streaming.id, json });
+  }
+
+  /** A call of the list, checked by the parser on its own; a streamed one ends as tool_use or tool_use_invalid. */
+  private endCall(raw: string, complete: boolean): void {
+    const { calls, errors } = parseToolCalls(TOOL_CALL_OPEN + raw + (complete ? TOOL_CALL_CLOSE : ""), this.setup.catalog);
+    const streaming = this.streaming;
+    this.streaming = undefined;
+    this.errors.push(...errors);
+    if (!streaming) for (const call of calls) this.addCall(call);
+    else if (calls.length === 1 && errors.length === 0) this.addCall(calls[0], streaming.id);
+    else this.setup.emit({ type: "tool_use_invalid", id: streaming.id, errors });
+  }
+}
+
+type ListPart = { type: "start"; name: string } | { type: "arguments"; json: string } | { type: "end"; raw: string; complete: boolean };
+
+/**
+ * Follows the call list the constraint writes after <|tool_call|>, `[{"name": "NAME", "arguments":
+ * {...}}, ...]`, finding boundaries only (brackets outside strings): a call starts once its opening,
+ * which names the tool, is complete; its arguments' text follows as it comes; the call object's text
+ * comes out when it closes, or when the output ends first. The grammar writes each opening exactly as
+ * callOpening does; a call whose opening is none of them is reported only at its end.
+ */
+class CallListScanner {
+  private readonly openings: Map<string, string>;
+  private readonly longest: number;
+  /** Brackets open: 1 inside the list, 2 inside a call object, 3 inside its arguments. */
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private call: { raw: string; phase: "opening" | "arguments" | "rest" } | null = null;
+
+  constructor(catalog: ToolCatalog) {
+    this.openings = new Map(catalog.tools.map((tool) => [callOpening(tool.name), tool.name]));
+    this.longest = Math.max(...[...this.openings.keys()].map((opening) => opening.length));
+  }
+
+  push(text: string): ListPart[] {
+    const parts: ListPart[] = [];
+    for (const c of text) this.step(c, parts);
+    return parts;
+  }
+
+  end(): ListPart[] {
+    const call = this.call;
+    this.call = null;
+    return call ? [{ type: "end", raw: call.raw, complete: false }] : [];
+  }
+
+  private step(c: string, parts: ListPart[]): void {
+    const outer = this.depth;
+    this.lex(c);
+    if (!this.call) {
+      if (outer === 1 && this.depth === 2) this.call = { raw: c, phase: "opening" };
+      return;
+    }
+    const call = this.call;
+    call.raw += c;
+    if (this.depth === 1) {
+      parts.push({ type: "end", raw: call.raw, complete: true });
+      this.call = null;
+    } else if (call.phase === "opening") {
+      const name = this.openings.get(call.raw);
+      if (name !== undefined) {
+        call.phase = "arguments";
+        parts.push({ type: "start", name });
+      } else if (call.raw.length >= this.longest) call.phase = "rest"; // not an opening the grammar writes
+    } else if (call.phase === "arguments") {
+      const last = parts.at(-1);
+      if (last?.type === "arguments") last.json += c;
+      else parts.push({ type: "arguments", json: c });
+      if (outer === 3 && this.depth === 2) call.phase = "rest"; // the arguments object closed
+    }
+  }
+
+  /** JSON's strings and brackets, which is all the boundaries need. */
+  private lex(c: string): void {
+    if (this.inString) {
+      if (this.escaped) this.escaped = false;
+      else if (c === "\\") this.escaped = true;
+      else if (c === '"') this.inString = false;
+    } else if (c === '"') this.inString = true;
+    else if (c === "{" || c === "[") this.depth++;
+    else if (c === "}" || c === "]") this.depth--;
+  }
 }
 
 /** The constraint for a tool choice: a call from the first token (any, tool), once one starts (auto), or none at all (none). */
