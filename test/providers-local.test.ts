@@ -229,6 +229,11 @@ describe("LocalProvider tool turns (the tools layer)", () => {
     const roomy = new LocalProvider(model, { capacity: 512 });
     try {
       await expect(roomy.create(request)).rejects.toMatchObject({ kind: "invalid_output", message: expect.stringMatching(/after 2 retries/) });
+      // A caller that collects the stream before showing it (a router's buffered attempt) gets create's retries too.
+      const buffered = (async () => {
+        for await (const event of roomy.stream(request, { buffered: true })) void event;
+      })();
+      await expect(buffered).rejects.toMatchObject({ kind: "invalid_output", message: expect.stringMatching(/after 2 retries/) });
     } finally {
       await roomy.close();
     }

@@ -71,7 +71,7 @@ export class LocalProvider implements Provider {
   }
 
   stream(request: MessageRequest, options: CallOptions = {}): AsyncIterable<StreamEvent> {
-    return this.events(request, options, true);
+    return this.events(request, options, options.buffered !== true);
   }
 
   /** The answer as Messages events; `live` when they are shown as they come (see toolTurn). */

@@ -113,6 +113,11 @@ export interface CallOptions {
   hints?: TaskHints;
   /** Told of each routing decision (the first choice and every fallback) when a router serves the call. */
   onRoute?: (decision: RouteDecision) => void;
+  /**
+   * The caller shows nothing of a stream before it has ended (it collects the whole message, or may
+   * still discard it): a provider may then keep retrying after output it would otherwise have shown.
+   */
+  buffered?: boolean;
 }
 
 export interface Provider {

@@ -72,7 +72,7 @@ export class Router implements Provider {
   }
 
   create(request: MessageRequest, options: CallOptions = {}): Promise<MessageResponse> {
-    return collectMessage(this.name, this.stream(request, options));
+    return collectMessage(this.name, this.stream(request, { ...options, buffered: true }));
   }
 
   async *stream(request: MessageRequest, options: CallOptions = {}): AsyncIterable<StreamEvent> {
@@ -93,7 +93,8 @@ export class Router implements Provider {
     const failures: AttemptError[] = [];
     for (const [i, provider] of chain.entries()) {
       const last = i === chain.length - 1;
-      const outcome = yield* this.attempt(provider, request, options, last);
+      // Only the last provider's events may go out as they come, and only to a caller that shows them.
+      const outcome = yield* this.attempt(provider, request, options, last && options.buffered !== true);
       if (outcome === "ok") return;
       failures.push(outcome);
       const next = chain[i + 1];
@@ -118,7 +119,7 @@ export class Router implements Provider {
     const started = performance.now();
     this.inFlight.set(provider.name, (this.inFlight.get(provider.name) ?? 0) + 1);
     try {
-      for await (const event of provider.stream(request, { signal, hints: options.hints })) {
+      for await (const event of provider.stream(request, { signal, hints: options.hints, buffered: !live })) {
         accumulator.push(event);
         if (live) yield event;
         else buffered.push(event);

@@ -5,5 +5,16 @@ export { createToolConstraint, ToolCallConstraint, type CreateToolConstraintOpti
 export { parseLiteral, LiteralError } from "./literal.js";
 export { renderToolPrompt, type ToolPrompt, type ToolPromptOptions, type ToolResultFormat } from "./prompt.js";
 export { parseToolCalls, ToolCallStreamParser, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, type ToolParseEvent } from "./stream-parser.js";
-export { generateToolTurn, streamToolTurn, ToolTurnStream, type ToolCall, type ToolTurnEvent, type ToolTurnOptions, type ToolTurnResult, type ToolTurnStopReason } from "./turn.js";
+export {
+  generateToolTurn,
+  streamLiveToolTurn,
+  streamToolTurn,
+  ToolTurnStream,
+  type LiveToolTurnEvent,
+  type ToolCall,
+  type ToolTurnEvent,
+  type ToolTurnOptions,
+  type ToolTurnResult,
+  type ToolTurnStopReason,
+} from "./turn.js";
 export type * from "./types.js";
