@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { genaiConfig } from "../lib/modelmaker/folder.js";
 import { onnx, type GraphProto, type NodeProto, type ValueInfoProto } from "../lib/modelmaker/graph-builder.js";
 import { makeModel, MODEL_PRESETS, parameterCount, qkvSize, type ModelShape } from "../lib/modelmaker/index.js";
 import { writeOnnxModel } from "../lib/modelmaker/onnx-writer.js";
@@ -289,5 +290,22 @@ describe("phi4-mini preset", () => {
     } finally {
       await session.release();
     }
+  });
+});
+
+describe("tiny-phi4-long preset", () => {
+  it("is tiny-phi4 with Phi-4-mini's context and RoPE switch", () => {
+    const LONG = MODEL_PRESETS["tiny-phi4-long"];
+    expect({ ...LONG, maxPositionEmbeddings: 0, originalMaxPositionEmbeddings: 0 }).toEqual({ ...MODEL_PRESETS["tiny-phi4"], maxPositionEmbeddings: 0, originalMaxPositionEmbeddings: 0 });
+    expect(LONG.maxPositionEmbeddings).toBe(MODEL_PRESETS["phi4-mini"].maxPositionEmbeddings);
+    expect(LONG.originalMaxPositionEmbeddings).toBe(MODEL_PRESETS["phi4-mini"].originalMaxPositionEmbeddings);
+    const tok = buildTokenizerFiles(LONG.tokenizer);
+    expect(genaiConfig(LONG, tok, "model.onnx")).toMatchObject({ model: { context_length: 131072 }, search: { max_length: 131072 } });
+
+    const graph = buildPhi3Graph({ shape: LONG, vocabSize: tok.vocabSize, seed: 0 });
+    const ifNode = graph.nodes.find((n) => n.opType === "If")!;
+    const cache = (branch: string) => ifNode.attribute!.find((a) => a.name === branch)!.g!.node![0].attribute![0].t!.dims;
+    expect(cache("then_branch")).toEqual([131072, 24]);
+    expect(cache("else_branch")).toEqual([4096, 24]);
   });
 });

@@ -4,7 +4,7 @@
 
 import type { TokenizerPreset } from "./tokenizer-files.js";
 
-export type ModelPreset = "tiny" | "tiny-phi4" | "phi4-mini";
+export type ModelPreset = "tiny" | "tiny-phi4" | "tiny-phi4-long" | "phi4-mini";
 
 /**
  * Floating-point type of a folder's activations, I/O, KV cache and float weights. "fp32" is the genai
@@ -54,6 +54,9 @@ const TINY: Omit<ModelShape, "tokenizer"> = {
 export const MODEL_PRESETS: Record<ModelPreset, ModelShape> = {
   tiny: { ...TINY, tokenizer: "tiny" },
   "tiny-phi4": { ...TINY, tokenizer: "phi4" },
+  // The same network with Phi-4-mini's context (131072, RoPE switch at 4096): long prompts such as
+  // Claude Code's system prompt and tools fit. Only the long RoPE cache grows (about 25 MB).
+  "tiny-phi4-long": { ...TINY, tokenizer: "phi4", maxPositionEmbeddings: 131072, originalMaxPositionEmbeddings: 4096 },
   "phi4-mini": {
     tokenizer: "phi4",
     hiddenSize: 3072,
