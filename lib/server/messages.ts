@@ -31,15 +31,25 @@ function refuseImages(request: MessageRequest, state: ServerState): void {
   }
 }
 
+/**
+ * How long a stream's status line waits for the first event, by default. A failure before it
+ * (overloaded, prompt too long: both are known at once) is still an HTTP error status, which clients
+ * act on (the SDKs retry a 529, not a 400), rather than a stream error. It does not wait longer: a
+ * tool turn's first event comes only after the prefill, minutes for a long prompt on a CPU, and
+ * clients time out waiting for the response headers (Claude Code after API_TIMEOUT_MS, 10 minutes by
+ * default, then retries from scratch). Once the status line is sent, pings keep the stream alive.
+ */
+export const FIRST_EVENT_WAIT_MS = 5_000;
+
 async function streamEvents(x: Exchange, state: ServerState, events: AsyncIterable<StreamEvent>): Promise<void> {
   const iterator = events[Symbol.asyncIterator]();
-  // The status line waits for the first event: until then a failure (overloaded, prompt too long) is
-  // still an HTTP error status, which clients act on (the SDKs retry a 529, not a 400), not a stream error.
-  let next = await iterator.next();
+  const first = iterator.next();
+  // A rejection within the wait is thrown here, before the status line: an HTTP error.
+  const early = await raceTimeout(first, state.firstEventWaitMs);
   const sse = new SseWriter(x.res);
   const usage = { input_tokens: 0, output_tokens: 0 };
   try {
-    for (; !next.done; next = await iterator.next()) {
+    for (let next = early ?? (await first); !next.done; next = await iterator.next()) {
       const event = next.value;
       if (event.type === "message_start") usage.input_tokens = event.message.usage.input_tokens;
       if (event.type === "message_delta") {
@@ -56,5 +66,16 @@ async function streamEvents(x: Exchange, state: ServerState, events: AsyncIterab
   } finally {
     sse.end();
     await iterator.return?.();
+  }
+}
+
+/** `promise`'s value if it settles within `ms` (its rejection, thrown), else undefined. */
+async function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

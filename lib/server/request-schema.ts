@@ -2,9 +2,10 @@
  * The Messages API request body, validated with zod, and turned into the providers' MessageRequest.
  *
  * Clients send more than a local model uses, so unknown fields are dropped rather than refused
- * (Claude Code sends `thinking`, `output_config`, `metadata`, `cache_control`, ...); thinking blocks
- * in the history are dropped too, and so are server tools (web search, code execution: Anthropic runs
- * those, nobody here can). What is present must be well formed: a bad body is a 400 that names the
+ * (Claude Code sends `thinking`, `output_config`, `context_management`, `metadata`, `cache_control`,
+ * ...); thinking blocks in the history are dropped too, and so are server tools (web search, code
+ * execution: Anthropic runs those, nobody here can). System messages inside the conversation are
+ * folded into user turns. What is present must be well formed: a bad body is a 400 that names the
  * field.
  */
 import { z } from "zod";
@@ -33,7 +34,14 @@ const thinking = z.looseObject({ type: z.enum(["thinking", "redacted_thinking"])
 const document = z.looseObject({ type: z.literal("document") }).refine(() => false, "document blocks are not supported here: send the document's text as a text block");
 
 const block = z.discriminatedUnion("type", [text, image, toolUse, toolResult, thinking, document]);
-const message = z.object({ role: z.enum(["user", "assistant"]), content: z.union([z.string(), z.array(block)]) });
+const turnContent = z.union([z.string(), z.array(block)]);
+/**
+ * A system message inside the conversation (Claude Code sends one, e.g. the list of its agent types,
+ * under the `mid-conversation-system-2026-04-07` beta). The providers take user and assistant turns
+ * only, so its text joins the user turn it follows (or, failing that, the next one): see conversation().
+ */
+const systemMessage = z.object({ role: z.literal("system"), content: z.union([z.string(), z.array(text)]) });
+const message = z.discriminatedUnion("role", [z.object({ role: z.literal("user"), content: turnContent }), z.object({ role: z.literal("assistant"), content: turnContent }), systemMessage]);
 
 const customTool = z.object({
   type: z.literal("custom").optional(),
@@ -90,13 +98,38 @@ export function parseCountTokensBody(json: unknown): MessageRequest {
 function toRequest(body: CountTokensBody): Omit<MessageRequest, "max_tokens"> {
   const tools = body.tools?.flatMap((tool): ToolDefinition[] => (tool ? [{ name: tool.name, description: tool.description, input_schema: tool.input_schema as ToolDefinition["input_schema"] }] : []));
   return {
-    messages: body.messages.map(
-      (m): MessageParam => ({ role: m.role, content: typeof m.content === "string" ? m.content : m.content.filter((b) => b.type !== "thinking" && b.type !== "redacted_thinking").map((b) => b as ContentBlockParam) }),
-    ),
+    messages: conversation(body.messages),
     system: body.system as string | TextBlockParam[] | undefined,
     // With only server tools sent, no tools are left for a tool_choice to apply to.
     ...(tools && tools.length > 0 && { tools, tool_choice: body.tool_choice as ToolChoice | undefined }),
   };
+}
+
+/**
+ * The user and assistant turns, thinking blocks dropped. A system message's text blocks are appended
+ * to the user turn before it, else to the next user turn (after any tool_result blocks, which must
+ * come first), else they make a user turn of their own at the end.
+ */
+function conversation(messages: CountTokensBody["messages"]): MessageParam[] {
+  const turns: MessageParam[] = [];
+  let pending: TextBlockParam[] = [];
+  const blocks = (content: MessageParam["content"]): ContentBlockParam[] => (typeof content === "string" ? [{ type: "text", text: content }] : content);
+  for (const m of messages) {
+    if (m.role === "system") {
+      const texts: TextBlockParam[] = typeof m.content === "string" ? [{ type: "text", text: m.content }] : m.content;
+      const previous = turns.at(-1);
+      if (previous?.role === "user") previous.content = [...blocks(previous.content), ...texts];
+      else pending.push(...texts);
+      continue;
+    }
+    const content = typeof m.content === "string" ? m.content : m.content.filter((b) => b.type !== "thinking" && b.type !== "redacted_thinking").map((b) => b as ContentBlockParam);
+    if (m.role === "user" && pending.length > 0) {
+      turns.push({ role: "user", content: [...blocks(content), ...pending] });
+      pending = [];
+    } else turns.push({ role: m.role, content });
+  }
+  if (pending.length > 0) turns.push({ role: "user", content: pending });
+  return turns;
 }
 
 function parse<T>(schema: z.ZodType<T>, json: unknown): T {

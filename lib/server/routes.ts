@@ -1,7 +1,7 @@
 /**
  * The server's routes and the small ones' handlers: count_tokens, the model list, health and
  * metrics. POST /v1/messages has its own module. Paths are matched without the query string (Claude
- * Code calls `/v1/messages?beta=true`).
+ * Code calls `/v1/messages?beta=true`), and HEAD requests as GET ones.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 
@@ -35,6 +35,8 @@ export interface ServerState {
   models: ModelInfo[];
   localId: string;
   maxBodyBytes: number;
+  /** How long a stream's status line waits for its first event (messages.ts). */
+  firstEventWaitMs: number;
 }
 
 export interface Route {
@@ -49,14 +51,17 @@ const ROUTES: Route[] = [
   { method: "POST", path: "/v1/messages/count_tokens", handle: countTokens },
   { method: "GET", path: "/v1/models", handle: (x, state) => sendJson(x.res, 200, modelList(state.models)) },
   { method: "GET", path: "/v1/models/:id", handle: getModel },
-  { method: "GET", path: "/health", handle: (x, state) => sendJson(x.res, 200, { status: "ok", model: state.localId, queue_depth: state.provider.queueDepth ?? null }) },
+  { method: "GET", path: "/health", handle: health },
+  // Claude Code sends HEAD / before its first request (a connection check): the root answers as /health.
+  { method: "GET", path: "/", handle: health },
   { method: "GET", path: "/metrics", handle: metrics },
 ];
 
-/** The route for a request, with its captured segment. */
+/** The route for a request, with its captured segment. HEAD is answered as GET, without the body (node:http drops it). */
 export function matchRoute(method: string | undefined, pathname: string): { route: Route; param?: string } | undefined {
+  const wanted = method === "HEAD" ? "GET" : method;
   for (const route of ROUTES) {
-    if (route.method !== method) continue;
+    if (route.method !== wanted) continue;
     if (route.path === pathname) return { route };
     const prefix = route.path.endsWith("/:id") ? route.path.slice(0, -"/:id".length) + "/" : undefined;
     if (prefix && pathname.startsWith(prefix) && pathname.length > prefix.length && !pathname.slice(prefix.length).includes("/")) {
@@ -69,6 +74,10 @@ export function matchRoute(method: string | undefined, pathname: string): { rout
 async function countTokens(x: Exchange, state: ServerState): Promise<void> {
   const request = parseCountTokensBody(await readJson(x.req, state.maxBodyBytes));
   sendJson(x.res, 200, { input_tokens: state.renderer.promptTokens(request).length });
+}
+
+function health(x: Exchange, state: ServerState): void {
+  sendJson(x.res, 200, { status: "ok", model: state.localId, queue_depth: state.provider.queueDepth ?? null });
 }
 
 function getModel(x: Exchange, state: ServerState): void {

@@ -22,6 +22,7 @@ import type { Provider } from "../providers/types.js";
 import { apiKeyCheck } from "./auth.js";
 import { ApiError, failureOf } from "./errors.js";
 import { sendError } from "./http-io.js";
+import { FIRST_EVENT_WAIT_MS } from "./messages.js";
 import { modelInfos } from "./model-names.js";
 import { matchRoute, type Exchange, type ServerState } from "./routes.js";
 import { ServerMetrics } from "./server-metrics.js";
@@ -43,6 +44,12 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** The local model's id in /v1/models and responses. Default: the model folder's name. */
   modelId?: string;
+  /**
+   * How long a stream's status line waits for its first event (default 5000 ms): an error before it is
+   * an HTTP status, one after it an `error` event, and a long prefill does not leave the client without
+   * response headers (which it times out on).
+   */
+  firstEventWaitMs?: number;
 }
 
 export interface ListenOptions {
@@ -82,6 +89,7 @@ export class Phi4Server {
       models: modelInfos(localId, new Date()),
       localId,
       maxBodyBytes: options.maxBodyBytes ?? 32 * 2 ** 20,
+      firstEventWaitMs: options.firstEventWaitMs ?? FIRST_EVENT_WAIT_MS,
     };
     this.checkKey = options.apiKey === undefined ? undefined : apiKeyCheck(options.apiKey);
     this.http = http.createServer((req, res) => void this.handle(req, res));

@@ -16,6 +16,8 @@ export class SseWriter {
     pingMs = 10_000,
   ) {
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" });
+    // Sent now, not with the first event: the stream may start before it (see FIRST_EVENT_WAIT_MS).
+    res.flushHeaders();
     this.ping = setInterval(() => {
       if (Date.now() - this.lastWrite >= pingMs) void this.send({ type: "ping" });
     }, pingMs);
