@@ -73,6 +73,11 @@ describe("phi4 CLI", () => {
     expect((await phi4("info")).stdout).toMatch(/ONNX Runtime 1\.\d+/);
   });
 
+  it("<command> --help prints what the command does and exits 0", async () => {
+    const { stdout } = await phi4("make-model", "--help");
+    expect(stdout).toMatch(/^phi4 make-model: write a random-weight model folder .*tiny-phi4-long/);
+  });
+
   it("make-model writes a complete folder", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "phi4-cli-make-"));
     try {

@@ -181,17 +181,19 @@ describe("tool-call grammar, fuzzed over the Phi-4 vocabulary", () => {
     expect(allowed(mask, OPEN)).toBe(false);
   });
 
+  /** Whether a call-mode constraint over `tools`, started after `prefix`, lets `text` (as the tokenizer spells it) through. */
+  async function constraintAccepts(tools: AnthropicTool[], prefix: string, text: string, maxCalls = 8): Promise<boolean> {
+    const constraint = await createToolConstraint(model, tools, { mode: "call", budget: 100, prefix, maxCalls });
+    for (const token of model.tokenizer.encode(text, { allowSpecial: false })) {
+      if (!allowed(constraint.allowedTokens(), token)) return false;
+      constraint.accept(token);
+    }
+    return true;
+  }
+
   it("masks follow the grammar token by token", async () => {
     const weather = tool("get_weather", { type: "object", properties: { city: { type: "string" }, days: { type: "integer" } }, required: ["city"], additionalProperties: false });
-    /** Whether the constraint, started after `prefix`, lets `text` (as the tokenizer spells it) through. */
-    const accepts = async (prefix: string, text: string, maxCalls = 8) => {
-      const constraint = await createToolConstraint(model, [weather], { mode: "call", budget: 100, prefix, maxCalls });
-      for (const token of model.tokenizer.encode(text, { allowSpecial: false })) {
-        if (!allowed(constraint.allowedTokens(), token)) return false;
-        constraint.accept(token);
-      }
-      return true;
-    };
+    const accepts = (prefix: string, text: string, maxCalls = 8) => constraintAccepts([weather], prefix, text, maxCalls);
     const call = '[{"name": "get_weather", "arguments": ';
     expect(await accepts(call, '{"city": "Paris"}}]')).toBe(true);
     expect(await accepts(call, '{ "city" : "Paris" , "days" : -3 } } ]')).toBe(true);
@@ -217,6 +219,19 @@ describe("tool-call grammar, fuzzed over the Phi-4 vocabulary", () => {
     expect(done.isComplete()).toBe(true);
 
     await expect(accepts('[{"name": "get_time", ', "")).rejects.toThrow(/does not start a call to one of the tools/);
+  });
+
+  it("a non-negative lower bound forbids the minus sign (the one numeric bound the grammar enforces)", async () => {
+    const read = tool("read", {
+      type: "object",
+      properties: { limit: { type: "integer", exclusiveMinimum: 0 }, offset: { type: "number", minimum: 0 }, delta: { type: "integer", minimum: -5 } },
+      additionalProperties: false,
+    });
+    const accepts = (text: string) => constraintAccepts([read], '[{"name": "read", "arguments": ', text);
+    expect(await accepts('{"limit": 20, "offset": 0.5}}]')).toBe(true);
+    expect(await accepts('{"limit": -883263695}}]')).toBe(false);
+    expect(await accepts('{"offset": -1}}]')).toBe(false);
+    expect(await accepts('{"delta": -3}}]')).toBe(true); // a negative bound is left to the validator
   });
 
   it("a mask holds exactly the tokens the automaton accepts (brute force over the vocabulary)", () => {

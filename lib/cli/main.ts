@@ -13,9 +13,9 @@ import { serveCommand } from "./commands/serve.js";
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary: string }> = {
   generate: { run: generateCommand, summary: "generate from --tokens, --prompt or --chat (--json for one JSON object)" },
   info: { run: infoCommand, summary: "ONNX Runtime version and providers; --model DIR for a model folder" },
-  "make-model": { run: makeModelCommand, summary: "write a random-weight model folder (--preset tiny|tiny-phi4|phi4-mini --out DIR)" },
+  "make-model": { run: makeModelCommand, summary: "write a random-weight model folder (--preset tiny|tiny-phi4|tiny-phi4-long|phi4-mini --out DIR [--precision fp16])" },
   pull: { run: pullCommand, summary: "download a model folder from Hugging Face: pull <owner/repo> [--include FOLDER] [--dir DIR] [--endpoint URL]" },
-  bench: { run: benchCommand, summary: "benchmarks: bench decode --model DIR (load, TTFT, prefill/decode tokens/s, bandwidth roofline)" },
+  bench: { run: benchCommand, summary: "benchmarks: bench --model DIR (the suite: report, plots, targets) or bench decode|prefix|batch|peer|constraint|micro" },
   agent: { run: agentCommand, summary: "run a task with MCP tools: --mcp-config FILE --task TEXT [--model DIR] [--router FILE] [--json]" },
   chat: { run: chatCommand, summary: "interactive chat with streaming and MCP tools: --model DIR [--mcp-config FILE] [--router FILE]" },
   serve: { run: serveCommand, summary: "Anthropic-compatible server: --model DIR [--port 8080] [--api-key KEY] [--router FILE] [--max-concurrency N]" },
@@ -37,6 +37,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!command) {
     process.stderr.write(`phi4: unknown command "${name}"\n${help()}\n`);
     return 1;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(`phi4 ${name}: ${command.summary}\n(a missing or wrong option prints the full usage)\n`);
+    return 0;
   }
   try {
     await command.run(rest);

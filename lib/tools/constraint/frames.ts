@@ -64,7 +64,7 @@ export class ValueStart extends Frame {
     if (b === 0x7b && n.object) return new ObjectFrame(n.object, "open", "0".repeat(n.object.properties.length));
     if (b === 0x5b && n.array) return new ArrayFrame(n.array, "open", 0);
     if (b === QUOTE && n.string) return new StringFrame(n.string, 0, "text");
-    if (n.number && (b === 0x2d || isDigit(b))) return NumberFrame.first(n.number.integer, b);
+    if (n.number && ((b === 0x2d && !n.number.nonNegative) || isDigit(b))) return NumberFrame.first(n.number.integer, b);
     return null;
   }
 

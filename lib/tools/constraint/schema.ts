@@ -7,8 +7,9 @@
  * What the grammar generates is always a subset of what the schema accepts: objects carry only declared
  * properties (free keys only where no property is declared), each at most once; strings, numbers and
  * whitespace are bounded so that a random model still finishes. Keywords without a grammar here
- * (pattern, format, minimum/maximum, multipleOf, uniqueItems, tuple items, overlapping anyOf branches)
- * are left to the validator that checks every call afterwards.
+ * (pattern, format, minimum/maximum beyond a non-negative lower bound, which forbids the minus sign,
+ * multipleOf, uniqueItems, tuple items, overlapping anyOf branches) are left to the validator that
+ * checks every call afterwards.
  */
 import { Phi4Error } from "../../engine/errors.js";
 import type { JsonSchema } from "../types.js";
@@ -78,7 +79,8 @@ export class ValueNode implements GrammarNode {
   object?: ObjectSpec;
   array?: ArraySpec;
   string?: StringSpec;
-  number?: { integer: boolean };
+  /** nonNegative: the schema's minimum (or exclusiveMinimum) is 0 or more, so no minus sign may start it. */
+  number?: { integer: boolean; nonNegative: boolean };
   /** Set by SchemaCompiler.finish(); null while no finite instance is known. */
   shortest: string | null = null;
 
@@ -198,7 +200,7 @@ export class SchemaCompiler {
     if (types.has("object")) node.object = this.objectSpec(s);
     if (types.has("array")) node.array = this.arraySpec(s);
     if (types.has("string")) node.string = this.stringSpec(s);
-    if (types.has("number") || types.has("integer")) node.number = { integer: !types.has("number") };
+    if (types.has("number") || types.has("integer")) node.number = { integer: !types.has("number"), nonNegative: nonNegative(s) };
     const words = [...(types.has("boolean") ? ["false", "true"] : []), ...(types.has("null") ? ["null"] : [])];
     if (words.length > 0) node.literals = literalSet(words);
   }
@@ -299,4 +301,14 @@ function mergeAllOf(s: JsonSchema, resolve: (s: unknown) => unknown): JsonSchema
   merged.required = branches.flatMap((b) => (Array.isArray(b.required) ? b.required : []));
   if (closed.length > 0) merged.additionalProperties = false;
   return merged;
+}
+
+/**
+ * Whether a number schema excludes every negative value by its lower bound: the one bound a token
+ * grammar enforces for free (no "-" at the start). Counts, limits and offsets are usually declared so.
+ */
+function nonNegative(s: JsonSchema): boolean {
+  const atLeast = (bound: unknown) => typeof bound === "number" && bound >= 0;
+  // exclusiveMinimum is a number since draft 6; draft 4's boolean form sits on a minimum, checked above.
+  return atLeast(s.minimum) || atLeast(s.exclusiveMinimum);
 }
