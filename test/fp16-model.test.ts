@@ -1,8 +1,8 @@
 /**
  * fp16 model folders (the genai builder's GPU exports: fp16 logits, KV, activations and weights), made
- * by the model maker and run by the engine on CPU. The oracle is the same model.onnx recomputed from
- * scratch through onnxruntime-node with fp16 tensors. Covers the graph the maker writes, what the CPU
- * session does with it, greedy tokens and logits against the oracle (across the LongRoPE switch),
+ * by the model maker and run by the engine on CPU. The oracle (test/helpers/oracle.ts) is the same
+ * model.onnx recomputed from scratch through onnxruntime-node with fp16 tensors. Covers the graph the
+ * maker writes, what the CPU session does with it, greedy tokens and logits against the oracle (across the LongRoPE switch),
  * fp16 KV states in memory and on disk, prefix reuse and batched decode.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -17,7 +17,7 @@ import { loadModel, Phi4Error, type Model } from "../lib/index.js";
 import { float16Bits, float16Value, fromFloat16 } from "../lib/modelmaker/float16.js";
 import { DataType, onnx, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto } from "../lib/modelmaker/graph-builder.js";
 import { makeModel, MODEL_PRESETS } from "../lib/modelmaker/index.js";
-import { argmax, relativeError } from "./helpers/oracle.js";
+import { argmax, Oracle, relativeError } from "./helpers/oracle.js";
 
 const models = inject("models");
 const TINY = MODEL_PRESETS.tiny;
@@ -44,41 +44,6 @@ function ids(count: number, seed: number, vocab = 500): number[] {
   return Array.from({ length: count }, () => (x = (x * 1103515245 + 12345) % 2147483648) % vocab);
 }
 
-/** The correctness oracle for fp16 folders: full recomputation with fp16 KV and logits. */
-class Fp16Oracle {
-  private constructor(private readonly session: ort.InferenceSession) {}
-
-  static async load(dir: string): Promise<Fp16Oracle> {
-    return new Fp16Oracle(await ort.InferenceSession.create(path.join(dir, "model.onnx"), { intraOpNumThreads: 1 }));
-  }
-
-  async lastLogits(tokens: readonly number[]): Promise<Float32Array> {
-    const n = tokens.length;
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor("int64", BigInt64Array.from(tokens.map(BigInt)), [1, n]),
-      attention_mask: new ort.Tensor("int64", new BigInt64Array(n).fill(1n), [1, n]),
-    };
-    for (let i = 0; i < TINY.numLayers; i++) {
-      for (const kind of ["key", "value"]) {
-        feeds[`past_key_values.${i}.${kind}`] = new ort.Tensor("float16", new Uint16Array(0), [1, TINY.numKvHeads, 0, TINY.headSize]);
-      }
-    }
-    const { logits } = await this.session.run(feeds, ["logits"]);
-    expect(logits.type).toBe("float16");
-    const vocab = logits.dims[2];
-    return fromFloat16((logits.data as Uint16Array).subarray((n - 1) * vocab, n * vocab));
-  }
-
-  async greedy(prompt: readonly number[], count: number): Promise<number[]> {
-    const tokens = [...prompt];
-    for (let i = 0; i < count; i++) tokens.push(argmax(await this.lastLogits(tokens)));
-    return tokens.slice(prompt.length);
-  }
-
-  release(): Promise<void> {
-    return this.session.release();
-  }
-}
 
 let scratch: string;
 let dir: string;
@@ -173,13 +138,13 @@ describe("the fp16 folder the model maker writes", () => {
 describe("the engine on an fp16 folder (CPU)", () => {
   let model: Model;
   let chunked: Model;
-  let oracle: Fp16Oracle;
+  let oracle: Oracle;
 
   beforeAll(async () => {
     model = await loadModel(dir, { prefixCache: { minTokens: 4 } });
     // Small prefill chunks so long prompts take several runs, including under the long RoPE regime.
     chunked = await loadModel(dir, { prefillChunk: 16, prefixCache: false });
-    oracle = await Fp16Oracle.load(dir);
+    oracle = await Oracle.load(dir);
   });
   afterAll(async () => {
     await model?.dispose();
@@ -220,6 +185,7 @@ describe("the engine on an fp16 folder (CPU)", () => {
     let worst = 0;
     for (let step = 0; step < 8; step++) {
       const reference = await oracle.lastLogits(tokens);
+      expect(oracle.lastLogitsType).toBe("float16");
       const error = relativeError(logits, reference);
       worst = Math.max(worst, error);
       expect(error).toBeLessThan(FP16_LOGITS_TOLERANCE);
