@@ -45,7 +45,7 @@ async function openPhi4(modelDir: string, threads: number): Promise<PeerEngine> 
 
 /** The subset of transformers.js this benchmark uses (the package ships its own types; this keeps the import dynamic). */
 interface TransformersModule {
-  env: { allowRemoteModels: boolean; localModelPath: string };
+  env: { allowRemoteModels: boolean; localModelPath: string; readonly version: string };
   Tensor: new (type: "int64", data: BigInt64Array, dims: number[]) => unknown;
   BaseStreamer: new () => { put(value: bigint[][]): void; end(): void };
   AutoModelForCausalLM: {
@@ -61,10 +61,7 @@ async function importTransformers(): Promise<{ module: TransformersModule; versi
   } catch (error) {
     throw new Phi4Error("INVALID_ARGUMENT", `the peer benchmark needs ${id}, a development dependency: run "npm install" in the phi4-onnx checkout (not --omit=dev)`, { cause: error });
   }
-  // The package's exports map hides package.json; find it from the resolved entry point.
-  let dir = path.dirname(new URL(import.meta.resolve(id)).pathname);
-  while (path.basename(dir) !== "transformers") dir = path.dirname(dir);
-  return { module, version: await packageVersion(dir) };
+  return { module, version: module.env.version };
 }
 
 async function packageVersion(dir: string): Promise<string> {
