@@ -1,10 +1,12 @@
 // Module entry: exports Runtime (the only constructor JS calls directly), Model, Context and Sequence, and the
-// measureReadBandwidth probe the benchmarks use.
+// measureReadBandwidth probe the benchmarks use, and the int4 kernel's support flag and test entry.
 #include <napi.h>
 
 #include "addon_data.h"
 #include "bandwidth.h"
 #include "context.h"
+#include "int4_matmul.h"
+#include "int4_matmul_js.h"
 #include "model.h"
 #include "runtime.h"
 #include "sequence.h"
@@ -24,6 +26,8 @@ Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("Model", model);
   exports.Set("Context", context);
   exports.Set("Sequence", sequence);
+  exports.Set("int4KernelSupported", Napi::Boolean::New(env, int4::KernelSupported()));
+  exports.Set("int4MatMul", Napi::Function::New(env, Int4MatMul, "int4MatMul"));
   exports.Set("measureReadBandwidth", Napi::Function::New(env, MeasureReadBandwidth, "measureReadBandwidth"));
   return exports;
 }

@@ -52,6 +52,7 @@ Napi::Value Model::Info(const Napi::CallbackInfo& info) {
   out.Set("logitsType", TypeName(model.logitsType()));
   out.Set("hasPositionIds", model.hasPositionIds());
   out.Set("lastPositionLogits", model.lastPositionLogits());
+  out.Set("int4Kernel", model.spec().int4Kernel);
   out.Set("kvBytesPerToken", static_cast<double>(model.kvBytesPerToken()));
   return out;
 }

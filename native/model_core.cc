@@ -77,13 +77,13 @@ ModelCore::ModelCore(OrtEnv* env, ModelSpec spec) : spec_(std::move(spec)) {
   // tokenizer need.
   Check(Ort().AddSessionConfigEntry(raw, "session.intra_op.allow_spinning", spec_.allowSpinning ? "1" : "0"));
   AppendProviders(raw);
+  if (spec_.int4Kernel) int4Domain_ = AddInt4OpDomain(raw);
 
   OrtSession* session = nullptr;
   if (!spec_.modelBytes.empty()) {
     const std::string folder = ParentFolder(spec_.modelPath);
     Check(Ort().AddSessionConfigEntry(raw, "session.model_external_initializers_file_folder_path", folder.c_str()));
     Check(Ort().CreateSessionFromArray(env, spec_.modelBytes.data(), spec_.modelBytes.size(), raw, &session), code::kModelLoadFailed);
-    lastPositionLogits_ = true;
     std::vector<uint8_t>().swap(spec_.modelBytes);
   } else {
 #ifdef _WIN32

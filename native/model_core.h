@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "int4_matmul_op.h"
 #include "ort_handles.h"
 
 namespace phi4 {
@@ -19,10 +20,14 @@ struct ProviderSpec {
 // What the TS layer read from genai_config.json (validated there) plus session settings.
 struct ModelSpec {
   std::string modelPath;
-  // When set: the graph to load instead of the file at modelPath (model.onnx rewritten at load so the
-  // lm_head runs on the last position only, see lib/engine/last-position-graph.ts). External data is
-  // still read from modelPath's folder. Freed once the session exists.
+  // When set: the graph to load instead of the file at modelPath (model.onnx rewritten at load, see
+  // lib/engine/graph-rewrites.ts). External data is still read from modelPath's folder. Freed once the
+  // session exists.
   std::vector<uint8_t> modelBytes;
+  // What the rewrite did: the lm_head runs on the last position only; MatMulNBits nodes run as
+  // phi4_onnx.Int4MatMul (int4_matmul_op.h), whose domain the session then needs.
+  bool lastPositionLogits = false;
+  bool int4Kernel = false;
   int intraOpThreads = 0;  // 0 = ORT default
   bool allowSpinning = false;
   int logLevel = 3;  // ORT_LOGGING_LEVEL_ERROR
@@ -44,7 +49,7 @@ class ModelCore {
   OrtSession* session() const { return session_.get(); }
   bool hasPositionIds() const { return hasPositionIds_; }
   // True when every run's logits are [rows, 1, vocab] (the rewritten graph), whatever the input length.
-  bool lastPositionLogits() const { return lastPositionLogits_; }
+  bool lastPositionLogits() const { return spec_.lastPositionLogits; }
   ONNXTensorElementDataType kvType() const { return kvType_; }
   ONNXTensorElementDataType logitsType() const { return logitsType_; }
   const OrtMemoryInfo* cpuMemory() const { return cpuMemory_.get(); }
@@ -68,12 +73,12 @@ class ModelCore {
   void PrepareKvAllocator();
 
   ModelSpec spec_;
+  CustomOpDomainPtr int4Domain_;  // declared before session_ so that it is released after it
   SessionPtr session_;
   MemoryInfoPtr cpuMemory_;
   AllocatorPtr deviceAllocator_;
   OrtAllocator* kvAllocator_ = nullptr;
   bool hasPositionIds_ = false;
-  bool lastPositionLogits_ = false;
   ONNXTensorElementDataType kvType_ = ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
   ONNXTensorElementDataType logitsType_ = ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
   std::vector<std::string> inputNames_, outputNames_;

@@ -16,6 +16,8 @@ ModelSpec ReadModelSpec(const Napi::Object& o) {
   if (bytes.IsTypedArray() && bytes.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
     Napi::Uint8Array array = bytes.As<Napi::Uint8Array>();
     spec.modelBytes.assign(array.Data(), array.Data() + array.ByteLength());
+    spec.lastPositionLogits = GetBool(o, "lastPositionLogits", false);
+    spec.int4Kernel = GetBool(o, "int4Kernel", false);
   }
   spec.intraOpThreads = GetInt(o, "intraOpThreads", 0);
   spec.allowSpinning = GetBool(o, "allowSpinning", false);

@@ -2,14 +2,14 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { Generator, loadModel, runtimeInfo, type Model } from "../lib/index.js";
-import { Oracle } from "./helpers/oracle.js";
+import { EXACT_ORACLE_OPTIONS, Oracle } from "./helpers/oracle.js";
 
 const models = inject("models");
 
 describe("engine API", () => {
   let model: Model;
   beforeAll(async () => {
-    model = await loadModel(models.tinyPhi4);
+    model = await loadModel(models.tinyPhi4, EXACT_ORACLE_OPTIONS);
   });
   afterAll(() => model.dispose());
 

@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { ChatSession, loadModel, makeModel, Phi4Error, PrefixCache, type Model, type SequenceState } from "../lib/index.js";
-import { Oracle } from "./helpers/oracle.js";
+import { EXACT_ORACLE_OPTIONS, Oracle } from "./helpers/oracle.js";
 
 const models = inject("models");
 const greedy = { greedy: true };
@@ -26,7 +26,7 @@ describe("KV reuse", () => {
   let scratch: string;
 
   beforeAll(async () => {
-    model = await loadModel(models.tiny, { prefixCache: { minTokens: 4 } });
+    model = await loadModel(models.tiny, { ...EXACT_ORACLE_OPTIONS, prefixCache: { minTokens: 4 } });
     oracle = await Oracle.load(models.tiny);
     scratch = await mkdtemp(path.join(os.tmpdir(), "phi4-kv-"));
   });

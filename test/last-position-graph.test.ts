@@ -9,7 +9,7 @@ import path from "node:path";
 import onnxProto from "onnx-proto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
-import { lastPositionGraph } from "../lib/engine/last-position-graph.js";
+import { rewriteGraph } from "../lib/engine/graph-rewrites.js";
 import { loadModel } from "../lib/index.js";
 
 const { onnx } = onnxProto;
@@ -22,7 +22,7 @@ interface Graph {
 }
 const graphOf = (bytes: Uint8Array) => onnx.ModelProto.decode(bytes).graph as unknown as Graph;
 
-describe("lastPositionGraph", () => {
+describe("the last-position rewrite", () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "phi4-lastpos-"));
@@ -32,12 +32,13 @@ describe("lastPositionGraph", () => {
   it("slices the hidden states to the last position in front of the lm_head, and nothing else", async () => {
     const file = path.join(models.tiny, "model.onnx");
     const before = await readFile(file);
-    const bytes = await lastPositionGraph(file, "logits");
-    expect(bytes).not.toBeNull();
+    const rewritten = await rewriteGraph(file, { lastPositionLogits: "logits", int4Kernel: false });
+    expect(rewritten?.lastPositionLogits).toBe(true);
+    const bytes = rewritten!.bytes;
     expect(await readFile(file)).toEqual(before);
 
     const original = graphOf(before);
-    const graph = graphOf(bytes!);
+    const graph = graphOf(bytes);
     expect(graph.node.length).toBe(original.node.length + 1);
     const lmHead = graph.node.find((n) => n.output.includes("logits"))!;
     const slice = graph.node.find((n) => n.opType === "Slice" && n.output[0] === lmHead.input[0])!;
@@ -61,7 +62,7 @@ describe("lastPositionGraph", () => {
     graph.node.push(onnx.NodeProto.create({ name: "identity_add", opType: "Add", input: ["logits_before_add", "logits_before_add"], output: ["logits"] }));
     await writeFile(file, onnx.ModelProto.encode(model).finish());
 
-    expect(await lastPositionGraph(file, "logits")).toBeNull();
+    expect(await rewriteGraph(file, { lastPositionLogits: "logits", int4Kernel: false })).toBeNull();
     const loaded = await loadModel(folder);
     try {
       expect(loaded.info.lastPositionLogits).toBe(false);
@@ -76,6 +77,6 @@ describe("lastPositionGraph", () => {
   it("returns null for a file that is not ONNX, so the loader reports ONNX Runtime's own error", async () => {
     const file = path.join(dir, "garbage.onnx");
     await writeFile(file, Buffer.from("this is not a protobuf \u00ff\u00fe", "latin1"));
-    expect(await lastPositionGraph(file, "logits")).toBeNull();
+    expect(await rewriteGraph(file, { lastPositionLogits: "logits", int4Kernel: false })).toBeNull();
   });
 });

@@ -18,6 +18,8 @@ export interface BatchBenchOptions {
   promptTokens?: number;
   genTokens?: number;
   threads?: number;
+  /** Load with LoadModelOptions.int4Kernel (default true): false measures ONNX Runtime's own int4 kernel. */
+  int4Kernel?: boolean;
   onProgress?: (message: string) => void;
 }
 
@@ -87,7 +89,7 @@ export async function benchBatch(options: BatchBenchOptions): Promise<BatchBench
   const genTokens = positiveInt("gen-tokens", options.genTokens ?? 32, 2);
   const progress = options.onProgress ?? (() => undefined);
   const date = new Date().toISOString();
-  const model = await loadModel(options.modelDir, { threads: options.threads, prefixCache: false });
+  const model = await loadModel(options.modelDir, { threads: options.threads, prefixCache: false, int4Kernel: options.int4Kernel });
   try {
     progress("warm-up");
     await runLevel(model, 1, promptTokens, Math.min(genTokens, 4));

@@ -10,9 +10,9 @@ import { Context, type ContextOptions } from "./context.js";
 import { callNative, Phi4Error } from "./errors.js";
 import { modelFingerprint } from "./fingerprint.js";
 import { loadModelFolder, type ModelFolder } from "./genai-config.js";
-import { lastPositionGraph } from "./last-position-graph.js";
+import { rewriteGraph, type RewrittenGraph } from "./graph-rewrites.js";
 import type { NativeModel, NativeProviderSpec } from "./native-types.js";
-import { getRuntime } from "./runtime.js";
+import { getRuntime, int4KernelSupported } from "./runtime.js";
 import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.js";
 import { samplingDefaults } from "./sampling.js";
 import { Sequence } from "./sequence.js";
@@ -51,6 +51,13 @@ export interface LoadModelOptions {
    * Graphs of another shape load unchanged; `model.info.lastPositionLogits` says which happened.
    */
   lastPositionLogits?: boolean;
+  /**
+   * Run int4 matrix products (MatMulNBits with 4 bits, block 32, accuracy level 4: Phi-4-mini's CPU
+   * export) on phi4-onnx's own AVX2 kernel instead of ONNX Runtime's (default true). It makes batched
+   * decode and prefill markedly faster (docs/batching.md). Used only where it can run: an x86-64 CPU
+   * with AVX2 and FMA, and a session on the CPU provider. `model.info.int4Kernel` says which happened.
+   */
+  int4Kernel?: boolean;
 }
 
 export interface ProviderFallback {
@@ -108,7 +115,6 @@ export class Model {
     const io = folder.config.model.decoder;
     const spec = {
       modelPath: folder.modelPath,
-      modelBytes: options.lastPositionLogits === false ? undefined : ((await lastPositionGraph(folder.modelPath, io.outputs.logits)) ?? undefined),
       intraOpThreads: threads,
       allowSpinning: options.allowSpinning ?? false,
       inputIds: io.inputs.input_ids,
@@ -126,12 +132,23 @@ export class Model {
       ropeOriginalLength: folder.ropeOriginalLength,
       prefillChunk,
     };
+    // The int4 kernel is a CPU kernel: a graph for a GPU provider keeps ONNX Runtime's MatMulNBits.
+    const graphs = new Map<boolean, Promise<RewrittenGraph | null>>();
+    const graphFor = (cpuOnly: boolean) => {
+      const int4Kernel = cpuOnly && options.int4Kernel !== false && int4KernelSupported();
+      if (!graphs.has(int4Kernel)) {
+        graphs.set(int4Kernel, rewriteGraph(folder.modelPath, { lastPositionLogits: options.lastPositionLogits === false ? null : io.outputs.logits, int4Kernel }));
+      }
+      return graphs.get(int4Kernel)!;
+    };
     const fallbacks: ProviderFallback[] = [];
     let remaining = providers;
     let native: NativeModel;
     for (;;) {
       try {
-        native = await callNative(() => runtime.loadModel({ ...spec, providers: remaining }));
+        const graph = await graphFor(remaining.every((p) => p.name === "cpu"));
+        const rewrite = graph ? { modelBytes: graph.bytes, lastPositionLogits: graph.lastPositionLogits, int4Kernel: graph.int4Nodes > 0 } : {};
+        native = await callNative(() => runtime.loadModel({ ...spec, ...rewrite, providers: remaining }));
         break;
       } catch (error) {
         if (!(error instanceof Phi4Error) || error.code !== "PROVIDER_UNAVAILABLE" || remaining.length <= 1) throw error;

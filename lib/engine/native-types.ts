@@ -9,6 +9,10 @@ export interface NativeModelSpec {
   modelPath: string;
   /** The graph to load instead of the file (external data still read next to modelPath). */
   modelBytes?: Uint8Array;
+  /** With modelBytes: its lm_head runs on the last position only. */
+  lastPositionLogits?: boolean;
+  /** With modelBytes: it has phi4_onnx.Int4MatMul nodes (the addon's int4 kernel). */
+  int4Kernel?: boolean;
   intraOpThreads: number;
   allowSpinning: boolean;
   providers: NativeProviderSpec[];
@@ -79,6 +83,8 @@ export interface NativeModelInfo {
   hasPositionIds: boolean;
   /** The lm_head runs on the last position of each run only (the load-time graph rewrite). */
   lastPositionLogits: boolean;
+  /** The int4 matrix products run on the addon's own kernel (the load-time graph rewrite). */
+  int4Kernel: boolean;
   kvBytesPerToken: number;
 }
 
@@ -109,6 +115,10 @@ export interface NativeRuntime {
 
 export interface NativeBinding {
   Runtime: new (libraryPath: string, logLevel?: number) => NativeRuntime;
+  /** This CPU can run the int4 kernel (x86-64 with AVX2 and FMA). */
+  int4KernelSupported: boolean;
+  /** The int4 kernel alone on small matrices (tests): a [rows][k] times MatMulNBits weights [n][k/32][16] and scales [n][k/32]. */
+  int4MatMul(args: { a: Float32Array; rows: number; weights: Uint8Array; scales: Float32Array; n: number; k: number }): Float32Array;
   /** Best-pass read bandwidth (bytes/s) of `threads` threads summing a `megabytes` MiB buffer. */
   measureReadBandwidth(megabytes: number, threads: number): Promise<number>;
 }

@@ -33,6 +33,11 @@ export function getRuntime(libraryPath?: string): NativeRuntime {
   return runtime;
 }
 
+/** This CPU can run the addon's int4 kernel (x86-64 with AVX2 and FMA); see LoadModelOptions.int4Kernel. */
+export function int4KernelSupported(): boolean {
+  return (loadBinding() as unknown as NativeBinding).int4KernelSupported === true;
+}
+
 export function runtimeInfo(libraryPath?: string): RuntimeInfo {
   const runtime = getRuntime(libraryPath);
   return {

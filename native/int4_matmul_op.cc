@@ -1,0 +1,165 @@
+#include "int4_matmul_op.h"
+
+#include <algorithm>
+#include <climits>
+#include <string>
+#include <vector>
+
+#include "int4_matmul.h"
+
+namespace phi4 {
+namespace {
+
+// Columns per parallel task: enough work to amortize a task, and the weights of one task (64 x K/2
+// bytes) stay in the core's cache while every row tile of a prefill chunk passes over them.
+constexpr size_t kColumnsPerTask = 64;
+// Rows quantized per parallel task (only prefill has more than one task).
+constexpr size_t kRowsPerTask = 16;
+
+struct Kernel {
+  int4::Weights weights;
+};
+
+OrtStatus* Fail(const OrtApi* api, const std::string& message) {
+  return api->CreateStatus(ORT_INVALID_ARGUMENT, ("phi4_onnx.Int4MatMul: " + message).c_str());
+}
+
+// A constant input's data and element count (the weights are initializers, never graph inputs).
+OrtStatus* ConstantInput(const OrtApi* api, const OrtKernelInfo* info, size_t index, ONNXTensorElementDataType type,
+                         const void** data, size_t* count) {
+  int isConstant = 0;
+  const OrtValue* value = nullptr;
+  if (OrtStatus* s = api->KernelInfoGetConstantInput_tensor(info, index, &isConstant, &value)) return s;
+  if (!isConstant || !value) return Fail(api, "input " + std::to_string(index) + " must be a constant initializer");
+  OrtTensorTypeAndShapeInfo* shape = nullptr;
+  if (OrtStatus* s = api->GetTensorTypeAndShape(value, &shape)) return s;
+  ONNXTensorElementDataType actual;
+  OrtStatus* s = api->GetTensorElementType(shape, &actual);
+  if (!s) s = api->GetTensorShapeElementCount(shape, count);
+  api->ReleaseTensorTypeAndShapeInfo(shape);
+  if (s) return s;
+  if (actual != type) return Fail(api, "input " + std::to_string(index) + " has an unexpected element type");
+  void* mutableData = nullptr;
+  // ORT's C API of version 21 has no const accessor; the kernel only reads.
+  if (OrtStatus* st = api->GetTensorMutableData(const_cast<OrtValue*>(value), &mutableData)) return st;
+  *data = mutableData;
+  return nullptr;
+}
+
+OrtStatus* ORT_API_CALL CreateKernel(const OrtCustomOp*, const OrtApi* api, const OrtKernelInfo* info, void** out) {
+  int64_t k = 0, n = 0;
+  if (OrtStatus* s = api->KernelInfoGetAttribute_int64(info, "K", &k)) return s;
+  if (OrtStatus* s = api->KernelInfoGetAttribute_int64(info, "N", &n)) return s;
+  if (k <= 0 || n <= 0 || k % 64 != 0) return Fail(api, "K must be a positive multiple of 64 and N positive");
+  const void* data = nullptr;
+  const void* scales = nullptr;
+  size_t dataCount = 0, scaleCount = 0;
+  if (OrtStatus* s = ConstantInput(api, info, 1, ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8, &data, &dataCount)) return s;
+  if (OrtStatus* s = ConstantInput(api, info, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &scales, &scaleCount)) return s;
+  const size_t blocks = static_cast<size_t>(k) / int4::kBlock;
+  if (dataCount != static_cast<size_t>(n) * blocks * 16 || scaleCount != static_cast<size_t>(n) * blocks) {
+    return Fail(api, "B or scales do not match K=" + std::to_string(k) + ", N=" + std::to_string(n) + " with 4 bits in blocks of 32");
+  }
+  *out = new Kernel{{static_cast<const uint8_t*>(data), static_cast<const float*>(scales), static_cast<size_t>(n), static_cast<size_t>(k)}};
+  return nullptr;
+}
+
+struct Work {
+  const float* a;
+  int4::QuantizedRows rows;
+  const int4::Weights* weights;
+  float* out;
+};
+
+void QuantizeTask(void* data, size_t task) {
+  Work& work = *static_cast<Work*>(data);
+  const size_t begin = task * kRowsPerTask;
+  int4::QuantizeRows(work.a, begin, std::min(begin + kRowsPerTask, work.rows.rows), work.rows);
+}
+
+void MultiplyTask(void* data, size_t task) {
+  Work& work = *static_cast<Work*>(data);
+  const size_t begin = task * kColumnsPerTask;
+  int4::MultiplyColumns(work.rows, *work.weights, begin, std::min(begin + kColumnsPerTask, work.weights->n), work.out);
+}
+
+OrtStatus* ORT_API_CALL Compute(void* kernelData, OrtKernelContext* context) {
+  const OrtApi* api = &Ort();
+  const Kernel& kernel = *static_cast<Kernel*>(kernelData);
+  const OrtValue* input = nullptr;
+  if (OrtStatus* s = api->KernelContext_GetInput(context, 0, &input)) return s;
+  OrtTensorTypeAndShapeInfo* shape = nullptr;
+  if (OrtStatus* s = api->GetTensorTypeAndShape(input, &shape)) return s;
+  size_t rank = 0;
+  OrtStatus* s = api->GetDimensionsCount(shape, &rank);
+  std::vector<int64_t> dims(rank);
+  if (!s) s = api->GetDimensions(shape, dims.data(), rank);
+  api->ReleaseTensorTypeAndShapeInfo(shape);
+  if (s) return s;
+  if (rank == 0 || dims.back() != static_cast<int64_t>(kernel.weights.k)) return Fail(api, "A's last dimension must be K");
+  size_t rows = 1;
+  for (size_t i = 0; i + 1 < rank; ++i) rows *= static_cast<size_t>(dims[i]);
+  dims.back() = static_cast<int64_t>(kernel.weights.n);
+  OrtValue* output = nullptr;
+  if (OrtStatus* st = api->KernelContext_GetOutput(context, 0, dims.data(), rank, &output)) return st;
+  if (rows == 0) return nullptr;
+  void* a = nullptr;
+  void* out = nullptr;
+  if (OrtStatus* st = api->GetTensorMutableData(const_cast<OrtValue*>(input), &a)) return st;
+  if (OrtStatus* st = api->GetTensorMutableData(output, &out)) return st;
+
+  Work work{static_cast<const float*>(a), {}, &kernel.weights, static_cast<float*>(out)};
+  work.rows.Resize(rows, kernel.weights.k);
+  const size_t rowTasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
+  if (rowTasks == 1) {
+    int4::QuantizeRows(work.a, 0, rows, work.rows);
+  } else if (OrtStatus* st = api->KernelContext_ParallelFor(context, QuantizeTask, rowTasks, 0, &work)) {
+    return st;
+  }
+  const size_t columnTasks = (kernel.weights.n + kColumnsPerTask - 1) / kColumnsPerTask;
+  return api->KernelContext_ParallelFor(context, MultiplyTask, columnTasks, 0, &work);
+}
+
+void ORT_API_CALL DestroyKernel(void* kernel) { delete static_cast<Kernel*>(kernel); }
+
+const OrtCustomOp& Int4Op() {
+  static const OrtCustomOp op = [] {
+    OrtCustomOp o{};
+    o.version = ORT_API_VERSION;
+    o.GetName = [](const OrtCustomOp*) { return kInt4OpName; };
+    o.GetExecutionProviderType = [](const OrtCustomOp*) -> const char* { return "CPUExecutionProvider"; };
+    o.GetInputTypeCount = [](const OrtCustomOp*) -> size_t { return 3; };
+    o.GetInputType = [](const OrtCustomOp*, size_t index) {
+      return index == 1 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+    };
+    o.GetOutputTypeCount = [](const OrtCustomOp*) -> size_t { return 1; };
+    o.GetOutputType = [](const OrtCustomOp*, size_t) { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; };
+    o.GetInputCharacteristic = [](const OrtCustomOp*, size_t) { return INPUT_OUTPUT_REQUIRED; };
+    o.GetOutputCharacteristic = [](const OrtCustomOp*, size_t) { return INPUT_OUTPUT_REQUIRED; };
+    o.GetInputMemoryType = [](const OrtCustomOp*, size_t) { return OrtMemTypeDefault; };
+    o.GetVariadicInputMinArity = [](const OrtCustomOp*) { return 1; };
+    o.GetVariadicInputHomogeneity = [](const OrtCustomOp*) { return 1; };
+    o.GetVariadicOutputMinArity = [](const OrtCustomOp*) { return 1; };
+    o.GetVariadicOutputHomogeneity = [](const OrtCustomOp*) { return 1; };
+    o.CreateKernelV2 = CreateKernel;
+    o.KernelComputeV2 = Compute;
+    o.KernelDestroy = DestroyKernel;
+    o.GetStartVersion = [](const OrtCustomOp*) { return 1; };
+    o.GetEndVersion = [](const OrtCustomOp*) { return INT_MAX; };
+    return o;
+  }();
+  return op;
+}
+
+}  // namespace
+
+CustomOpDomainPtr AddInt4OpDomain(OrtSessionOptions* options) {
+  OrtCustomOpDomain* raw = nullptr;
+  Check(Ort().CreateCustomOpDomain(kInt4OpDomain, &raw));
+  CustomOpDomainPtr domain(raw);
+  Check(Ort().CustomOpDomain_Add(raw, const_cast<OrtCustomOp*>(&Int4Op())));
+  Check(Ort().AddCustomOpDomain(options, raw));
+  return domain;
+}
+
+}  // namespace phi4

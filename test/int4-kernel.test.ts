@@ -1,0 +1,174 @@
+/**
+ * The addon's int4 kernel (native/int4_matmul.h) held to ONNX Runtime's MatMulNBits (accuracy level
+ * 4) on the same inputs, and the load-time rewrite that points a graph's MatMulNBits nodes at it.
+ * The engine-level oracle (engine-oracle.test.ts) runs whole models with and without it.
+ */
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+
+import onnxProto from "onnx-proto";
+import * as ort from "onnxruntime-node";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
+import { loadBinding } from "../lib/engine/binding.js";
+import { rewriteGraph } from "../lib/engine/graph-rewrites.js";
+import type { NativeBinding } from "../lib/engine/native-types.js";
+import { int4KernelSupported } from "../lib/engine/runtime.js";
+import { loadModel } from "../lib/index.js";
+import { relativeError } from "./helpers/oracle.js";
+
+const { onnx } = onnxProto;
+const models = inject("models");
+const binding = loadBinding() as unknown as NativeBinding;
+
+/** Deterministic pseudo-random numbers in [0, 1). */
+function random(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return x / 2147483648;
+  };
+}
+
+interface Case {
+  rows: number;
+  k: number;
+  n: number;
+  a: Float32Array;
+  weights: Uint8Array;
+  scales: Float32Array;
+}
+
+function randomCase(rows: number, k: number, n: number, seed: number): Case {
+  const next = random(seed);
+  const a = Float32Array.from({ length: rows * k }, () => (next() - 0.5) * 4);
+  // Rows the quantization must get right at its edges: all zeros (scale 0), and a huge range.
+  if (rows > 2) a.fill(0, k, 2 * k);
+  if (rows > 3) for (let i = 3 * k; i < 4 * k; i++) a[i] *= i % 7 === 0 ? 1e4 : 1e-3;
+  const weights = Uint8Array.from({ length: (n * k) / 2 }, () => Math.floor(next() * 256));
+  const scales = Float32Array.from({ length: (n * k) / 32 }, () => next() * 0.05);
+  return { rows, k, n, a, weights, scales };
+}
+
+/** The same product through onnxruntime-node: a one-node MatMulNBits model. */
+async function onnxRuntimeProduct({ rows, k, n, a, weights, scales }: Case): Promise<Float32Array> {
+  const int = (name: string, i: number) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i });
+  const tensor = (name: string, elemType: number, dims: number[]) => ({ name, type: { tensorType: { elemType, shape: { dim: dims.map((dimValue) => ({ dimValue })) } } } });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: "", version: 17 }, { domain: "com.microsoft", version: 1 }],
+    graph: {
+      name: "matmul",
+      node: [{ opType: "MatMulNBits", domain: "com.microsoft", input: ["A", "B", "scales"], output: ["Y"], attribute: [int("K", k), int("N", n), int("bits", 4), int("block_size", 32), int("accuracy_level", 4)] }],
+      initializer: [
+        { name: "B", dataType: onnx.TensorProto.DataType.UINT8, dims: [n, k / 32, 16], rawData: weights },
+        { name: "scales", dataType: onnx.TensorProto.DataType.FLOAT, dims: [n, k / 32], rawData: new Uint8Array(scales.buffer) },
+      ],
+      input: [tensor("A", onnx.TensorProto.DataType.FLOAT, [rows, k])],
+      output: [tensor("Y", onnx.TensorProto.DataType.FLOAT, [rows, n])],
+    },
+  });
+  const session = await ort.InferenceSession.create(onnx.ModelProto.encode(model).finish(), { intraOpNumThreads: 1 });
+  try {
+    const { Y } = await session.run({ A: new ort.Tensor("float32", a, [rows, k]) });
+    return Y.data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
+describe.runIf(int4KernelSupported())("the int4 kernel", () => {
+  it.each([
+    [1, 64, 1],
+    [1, 256, 64],
+    [3, 128, 65],
+    [4, 3072, 40],
+    [5, 512, 33],
+    [9, 256, 130],
+    [37, 128, 17],
+  ])("equals ONNX Runtime's MatMulNBits for %i rows, K=%i, N=%i", async (rows, k, n) => {
+    const c = randomCase(rows, k, n, rows * 1000 + k + n);
+    const ours = binding.int4MatMul(c);
+    const theirs = await onnxRuntimeProduct(c);
+    // Same int8 activations and int4 weights; only the order of the float additions differs.
+    for (let r = 0; r < rows; r++) {
+      const row = (x: Float32Array) => x.subarray(r * n, (r + 1) * n);
+      if (rows > 2 && r === 1) expect(Math.max(...row(ours).map(Math.abs))).toBe(0);
+      else expect(relativeError(row(ours), row(theirs))).toBeLessThan(1e-5);
+    }
+  });
+
+  it("rounds activations halfway between two integers to even, as ONNX Runtime does", async () => {
+    // max |a| = 127 makes the block scale 1, so a = 0.5, 1.5, 2.5, ... are exact ties.
+    const c = randomCase(1, 64, 8, 7);
+    for (let i = 0; i < 64; i++) c.a[i] = i === 0 ? 127 : ((i % 9) - 4) + 0.5;
+    const ours = binding.int4MatMul(c);
+    const theirs = await onnxRuntimeProduct(c);
+    expect(relativeError(ours, theirs)).toBeLessThan(1e-6);
+  });
+
+  it("rejects arguments that do not fit together", () => {
+    const c = randomCase(2, 64, 4, 3);
+    expect(() => binding.int4MatMul({ ...c, k: 96 })).toThrow(/multiple of 64/);
+    expect(() => binding.int4MatMul({ ...c, scales: new Float32Array(3) })).toThrow(/scales must have 8 elements/);
+  });
+});
+
+describe("the int4 kernel graph rewrite", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "phi4-int4-"));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  const matMulNBits = (graph: onnxProto.onnx.IGraphProto) => (graph.node ?? []).filter((node) => node.opType === "MatMulNBits");
+
+  it("points every MatMulNBits node of the CPU export at the kernel, keeping inputs, outputs and attributes", async () => {
+    const file = path.join(models.tinyPhi4, "model.onnx");
+    const original = onnx.ModelProto.decode(await readFile(file)).graph!;
+    const rewritten = await rewriteGraph(file, { lastPositionLogits: null, int4Kernel: true });
+    expect(rewritten?.lastPositionLogits).toBe(false);
+    expect(rewritten?.int4Nodes).toBe(matMulNBits(original).length);
+    const model = onnx.ModelProto.decode(rewritten!.bytes);
+    expect(matMulNBits(model.graph!)).toHaveLength(0);
+    expect(model.opsetImport.some((o) => o.domain === "phi4_onnx")).toBe(true);
+    for (const before of matMulNBits(original)) {
+      const after = model.graph!.node!.find((node) => node.name === before.name)!;
+      expect([after.domain, after.opType]).toEqual(["phi4_onnx", "Int4MatMul"]);
+      expect(after.input).toEqual(before.input);
+      expect(after.output).toEqual(before.output);
+      expect(after.attribute).toEqual(before.attribute);
+    }
+  });
+
+  it("leaves to ONNX Runtime the nodes the kernel does not compute: another accuracy level, zero points", async () => {
+    const model = onnx.ModelProto.decode(await readFile(path.join(models.tinyPhi4, "model.onnx")));
+    const [fp32Compute, withZeroPoints] = matMulNBits(model.graph!);
+    const accuracy = fp32Compute.attribute!.find((a) => a.name === "accuracy_level")!;
+    accuracy.i = 0;
+    withZeroPoints.input = [...withZeroPoints.input!, "zero_points"];
+    const file = path.join(dir, "model.onnx");
+    await writeFile(file, onnx.ModelProto.encode(model).finish());
+    const rewritten = onnx.ModelProto.decode((await rewriteGraph(file, { lastPositionLogits: null, int4Kernel: true }))!.bytes);
+    expect(matMulNBits(rewritten.graph!).map((node) => node.name)).toEqual([fp32Compute.name, withZeroPoints.name]);
+  });
+
+  it("is on by default where the CPU can run it, and off when asked", async () => {
+    const byDefault = await loadModel(models.tiny);
+    const without = await loadModel(models.tiny, { int4Kernel: false });
+    try {
+      expect(byDefault.info.int4Kernel).toBe(int4KernelSupported());
+      expect(without.info.int4Kernel).toBe(false);
+      // The lm_head rewrite is independent of it.
+      expect(without.info.lastPositionLogits).toBe(true);
+      const ids = [3, 1, 4, 1, 5, 9, 2, 6];
+      const a = await (await byDefault.createSequence({ capacity: 32 })).evaluate(ids);
+      const b = await (await without.createSequence({ capacity: 32 })).evaluate(ids);
+      expect(relativeError(a, b)).toBeLessThan(5e-2);
+    } finally {
+      await byDefault.dispose();
+      await without.dispose();
+    }
+  });
+});
