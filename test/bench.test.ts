@@ -7,6 +7,8 @@ import { promisify } from "node:util";
 
 import { describe, expect, inject, it } from "vitest";
 
+import { int4KernelSupported } from "../lib/engine/runtime.js";
+
 const run = promisify(execFile);
 const models = inject("models");
 const bin = path.resolve("bin/phi4.js");
@@ -73,6 +75,8 @@ describe("phi4 bench decode", () => {
     expect(await fails("nope")).toMatch(/unknown benchmark "nope"/);
     expect(await fails("decode", "--model", models.tiny, "--gen-tokens", "1")).toMatch(/--gen-tokens must be an integer >= 2/);
     expect(await fails("decode", "--model", models.tiny, "--out", "result.txt")).toMatch(/--out must name a \.json file/);
+    expect(await fails("decode", "--model", models.tiny, "--int4-kernel", "maybe")).toMatch(/--int4-kernel must be on or off/);
+    expect(await fails("prefix", "--model", models.tiny, "--int4-kernel", "off")).toMatch(/--int4-kernel does not apply here/);
   });
 });
 
@@ -106,6 +110,12 @@ describe("phi4 bench batch", () => {
       expect(r.eventLoopDelayMsP99).toBeGreaterThanOrEqual(0);
     }
     expect(out.results[0].speedup).toBe(1);
+    expect(out.settings.int4Kernel).toBe(int4KernelSupported());
+  });
+
+  it("--int4-kernel off measures ONNX Runtime's own int4 kernel, and says so", async () => {
+    const { stdout } = await run(process.execPath, [bin, "bench", "batch", "--model", models.tiny, "--concurrency", "2", "--prompt-tokens", "4", "--gen-tokens", "3", "--int4-kernel", "off", "--json"]);
+    expect(JSON.parse(stdout.trim()).settings.int4Kernel).toBe(false);
   });
 });
 

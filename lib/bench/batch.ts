@@ -39,7 +39,7 @@ export interface BatchLevelResult {
 export interface BatchBenchResult {
   benchmark: "batch";
   date: string;
-  settings: { promptTokens: number; genTokens: number; threads: number };
+  settings: { promptTokens: number; genTokens: number; threads: number; int4Kernel: boolean };
   results: BatchLevelResult[];
   machine: MachineFacts;
 }
@@ -102,7 +102,7 @@ export async function benchBatch(options: BatchBenchOptions): Promise<BatchBench
     return {
       benchmark: "batch",
       date,
-      settings: { promptTokens, genTokens, threads: model.threads },
+      settings: { promptTokens, genTokens, threads: model.threads, int4Kernel: model.info.int4Kernel },
       results: measured.map((m) => ({ ...m, speedup: m.aggregateTokensPerSec / base })),
       machine: machineFacts(),
     };

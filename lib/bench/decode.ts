@@ -23,6 +23,8 @@ export interface DecodeBenchOptions {
   genTokens?: number;
   /** Intra-op threads (default: the model's default, physical cores). */
   threads?: number;
+  /** LoadModelOptions.int4Kernel (default true): false measures ONNX Runtime's own int4 kernel. */
+  int4Kernel?: boolean;
   /** Timed runs after one warm-up run; the medians are reported (default 3). */
   runs?: number;
   /** Buffer for the read-bandwidth probe, MiB (default 1024: far past any cache). */
@@ -33,7 +35,7 @@ export interface DecodeBenchOptions {
 export interface DecodeBenchResult {
   benchmark: "decode";
   date: string;
-  settings: { promptTokens: number; genTokens: number; runs: number; threads: number; bandwidthMiB: number };
+  settings: { promptTokens: number; genTokens: number; runs: number; threads: number; bandwidthMiB: number; int4Kernel: boolean };
   model: {
     /** The model folder's name (not its path). */
     name: string;
@@ -73,7 +75,8 @@ export async function benchDecode(options: DecodeBenchOptions): Promise<DecodeBe
   const progress = options.onProgress ?? (() => undefined);
   const date = new Date().toISOString();
 
-  const model = await loadModel(options.modelDir, { threads: options.threads });
+  const model = await loadModel(options.modelDir, { threads: options.threads, int4Kernel: options.int4Kernel });
+  const int4Kernel = model.info.int4Kernel;
   const timings: GenerationResult["timings"][] = [];
   try {
     const prompt = lcgPrompt(promptTokens, Math.min(model.folder.vocabSize, PROMPT_ID_LIMIT));
@@ -98,7 +101,7 @@ export async function benchDecode(options: DecodeBenchOptions): Promise<DecodeBe
   return {
     benchmark: "decode",
     date,
-    settings: { promptTokens, genTokens, runs, threads: model.threads, bandwidthMiB },
+    settings: { promptTokens, genTokens, runs, threads: model.threads, bandwidthMiB, int4Kernel },
     model: {
       // The folder's name only: results are published, and the model file hash identifies the model.
       name: path.basename(model.folder.dir),

@@ -37,13 +37,16 @@ function machineTable(m: MachineFacts): string[] {
   );
 }
 
+/** Which int4 kernel a run used (LoadModelOptions.int4Kernel). */
+const kernelName = (int4Kernel: boolean) => (int4Kernel ? "int4 products on phi4-onnx's kernel" : "int4 products on ONNX Runtime's MatMulNBits");
+
 export function decodeReportMarkdown(r: DecodeBenchResult): string {
   const { settings: s, results: x, machine: m, model } = r;
   const rate = (n: number) => `${n.toFixed(2)} tokens/s`;
   return [
     `# Decode benchmark: ${model.name}`,
     "",
-    `${r.date}, ${s.threads} threads, ${s.promptTokens}-token prompt, ${s.genTokens} tokens generated greedily, median of ${s.runs} runs after a warm-up.`,
+    `${r.date}, ${s.threads} threads, ${kernelName(s.int4Kernel)}, ${s.promptTokens}-token prompt, ${s.genTokens} tokens generated greedily, median of ${s.runs} runs after a warm-up.`,
     "",
     ...table(
       ["Metric", "Value"],
@@ -101,7 +104,7 @@ export function batchReportMarkdown(r: BatchBenchResult): string {
   return [
     "# Continuous batching benchmark",
     "",
-    `${r.date}, ${r.settings.threads} threads, ${r.settings.promptTokens}-token prompts, ${r.settings.genTokens} tokens per request, greedy.`,
+    `${r.date}, ${r.settings.threads} threads, ${r.settings.promptTokens}-token prompts, ${r.settings.genTokens} tokens per request, greedy, ${kernelName(r.settings.int4Kernel)}.`,
     "",
     "| Concurrency | Aggregate decode tokens/s (all decoding) | vs 1 | End to end tokens/s (with prefills) | Inter-token ms p50 | p95 | Event-loop delay p99 ms |",
     "| --- | --- | --- | --- | --- | --- | --- |",

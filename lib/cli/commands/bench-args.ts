@@ -1,4 +1,4 @@
-/** The arguments every `phi4 bench` command shares (--model, --threads, --json, --out) and typed access to its own flags. */
+/** The arguments every `phi4 bench` command shares (--model, --threads, --int4-kernel, --json, --out) and typed access to its own flags. */
 import { parseArgs } from "node:util";
 
 import { Phi4Error } from "../../engine/errors.js";
@@ -6,7 +6,7 @@ import { optionalNumber, parseTokenList, requireString } from "../args.js";
 
 export interface BenchArgs {
   /** What every benchmark function takes: the folder, the threads (when given) and a progress printer. */
-  common: { modelDir: string; threads: number | undefined; onProgress: (message: string) => void };
+  common: { modelDir: string; threads: number | undefined; int4Kernel: boolean | undefined; onProgress: (message: string) => void };
   json: boolean;
   out: string | undefined;
   int(flag: string): number | undefined;
@@ -17,17 +17,23 @@ export interface BenchArgs {
 
 /** Parses argv for a bench command with these valued `flags` (besides --model, --json, --out); `label` prefixes progress lines. */
 export function readBenchArgs(argv: string[], flags: string[], usage: string, label: string): BenchArgs {
-  const options = Object.fromEntries([...flags, "model", "threads", "out"].map((flag) => [flag, { type: "string" as const }]));
+  const options = Object.fromEntries([...flags, "model", "threads", "int4-kernel", "out"].map((flag) => [flag, { type: "string" as const }]));
   const values: Record<string, string | boolean | undefined> = parseArgs({ args: argv, options: { ...options, json: { type: "boolean" } } }).values;
   const out = values.out as string | undefined;
   if (out !== undefined && !out.endsWith(".json")) {
     throw new Phi4Error("INVALID_ARGUMENT", `--out must name a .json file (the .md report goes next to it)\n${usage}`);
   }
-  if (values.threads !== undefined && !flags.includes("threads")) throw new Phi4Error("INVALID_ARGUMENT", `--threads does not apply here\n${usage}`);
+  for (const shared of ["threads", "int4-kernel"]) {
+    if (values[shared] !== undefined && !flags.includes(shared)) throw new Phi4Error("INVALID_ARGUMENT", `--${shared} does not apply here\n${usage}`);
+  }
+  const kernel = values["int4-kernel"];
+  if (kernel !== undefined && kernel !== "on" && kernel !== "off") throw new Phi4Error("INVALID_ARGUMENT", `--int4-kernel must be on or off (got ${String(kernel)})\n${usage}`);
   return {
     common: {
       modelDir: requireString(values, "model", usage),
       threads: optionalNumber(values, "threads", true),
+      // off: ONNX Runtime's MatMulNBits instead of the addon's int4 kernel (LoadModelOptions.int4Kernel).
+      int4Kernel: kernel === undefined ? undefined : kernel === "on",
       onProgress: (message) => process.stderr.write(`[${label}] ${message}\n`),
     },
     json: values.json === true,

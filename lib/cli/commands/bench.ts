@@ -26,8 +26,8 @@ interface Benchmark {
 
 const BENCHMARKS: Record<string, Benchmark> = {
   decode: {
-    usage: "[--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--runs 3] [--bandwidth-mib 1024]",
-    flags: ["prompt-tokens", "gen-tokens", "threads", "runs", "bandwidth-mib"],
+    usage: "[--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--int4-kernel on|off] [--runs 3] [--bandwidth-mib 1024]",
+    flags: ["prompt-tokens", "gen-tokens", "threads", "int4-kernel", "runs", "bandwidth-mib"],
     async run(a) {
       const result = await benchDecode({ ...a.common, promptTokens: a.int("prompt-tokens"), genTokens: a.int("gen-tokens"), runs: a.int("runs"), bandwidthMiB: a.int("bandwidth-mib") });
       return { result, markdown: decodeReportMarkdown(result) };
@@ -42,8 +42,8 @@ const BENCHMARKS: Record<string, Benchmark> = {
     },
   },
   batch: {
-    usage: "[--concurrency 1,2,4,8] [--prompt-tokens 32] [--gen-tokens 32] [--threads N]",
-    flags: ["concurrency", "prompt-tokens", "gen-tokens", "threads"],
+    usage: "[--concurrency 1,2,4,8] [--prompt-tokens 32] [--gen-tokens 32] [--threads N] [--int4-kernel on|off]",
+    flags: ["concurrency", "prompt-tokens", "gen-tokens", "threads", "int4-kernel"],
     async run(a) {
       const result = await benchBatch({ ...a.common, concurrency: a.list("concurrency"), promptTokens: a.int("prompt-tokens"), genTokens: a.int("gen-tokens") });
       return { result, markdown: batchReportMarkdown(result) };
