@@ -13,6 +13,8 @@ export interface PeerChildRequest {
   engine: PeerEngineName;
   modelDir: string;
   threads: number;
+  /** phi4-onnx's LoadModelOptions.int4Kernel (transformers.js always runs ONNX Runtime's kernel). */
+  int4Kernel: boolean;
   promptLengths: number[];
   genTokens: number;
   /** Prompt ids are drawn below this. */
@@ -69,7 +71,7 @@ async function timedRun(engine: PeerEngine, prompt: number[], genTokens: number)
 
 async function runChild(request: PeerChildRequest, progress: (message: string) => void): Promise<PeerChildResult> {
   const loadStart = performance.now();
-  const engine = await openEngine(request.engine, request.modelDir, request.threads);
+  const engine = await openEngine(request.engine, request.modelDir, request.threads, request.int4Kernel);
   const loadMs = performance.now() - loadStart;
   try {
     progress(`${request.engine} ${engine.version}: loaded in ${(loadMs / 1000).toFixed(1)} s; warm-up`);

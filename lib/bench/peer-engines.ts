@@ -22,12 +22,12 @@ export interface PeerEngine {
   dispose(): Promise<void>;
 }
 
-export async function openEngine(name: PeerEngineName, modelDir: string, threads: number): Promise<PeerEngine> {
-  return name === "phi4-onnx" ? openPhi4(modelDir, threads) : openTransformers(modelDir, threads);
+export async function openEngine(name: PeerEngineName, modelDir: string, threads: number, int4Kernel: boolean): Promise<PeerEngine> {
+  return name === "phi4-onnx" ? openPhi4(modelDir, threads, int4Kernel) : openTransformers(modelDir, threads);
 }
 
-async function openPhi4(modelDir: string, threads: number): Promise<PeerEngine> {
-  const model = await loadModel(modelDir, { threads });
+async function openPhi4(modelDir: string, threads: number, int4Kernel: boolean): Promise<PeerEngine> {
+  const model = await loadModel(modelDir, { threads, int4Kernel });
   return {
     version: await packageVersion(packageRoot()),
     async generate(prompt, genTokens, onToken) {

@@ -9,6 +9,7 @@ import path from "node:path";
 
 import { Phi4Error, type Phi4ErrorCode } from "../engine/errors.js";
 import { loadModelFolder } from "../engine/genai-config.js";
+import { int4KernelSupported } from "../engine/runtime.js";
 import { physicalCoreCount } from "../engine/threads.js";
 import { positiveInt, PROMPT_ID_LIMIT } from "./common.js";
 import type { PeerChildMessage, PeerChildRequest, PeerChildResult, PeerRun } from "./peer-child.js";
@@ -22,6 +23,8 @@ export interface PeerBenchOptions {
   genTokens?: number;
   /** Intra-op threads for both engines (default: physical cores). */
   threads?: number;
+  /** phi4-onnx's LoadModelOptions.int4Kernel (default true); false runs both engines on ONNX Runtime's MatMulNBits. */
+  int4Kernel?: boolean;
   onProgress?: (message: string) => void;
 }
 
@@ -33,14 +36,19 @@ export interface PeerComparison {
   decodeSpeedup: number;
   /** peer / ours time to first token: above 1, phi4-onnx answers sooner. */
   ttftSpeedup: number;
-  /** How many leading generated tokens the two engines agree on (same model, greedy: all, unless near-ties round differently). */
+  /**
+   * How many leading generated tokens the two engines agree on. With the same int4 kernel (int4Kernel
+   * false) they compute the same thing and agree on all; phi4-onnx's kernel rounds activations the same
+   * way but adds in another order, which on random-weight models, whose top logits are near-ties,
+   * soon picks a different token.
+   */
   matchingTokens: number;
 }
 
 export interface PeerBenchResult {
   benchmark: "peer";
   date: string;
-  settings: { promptLengths: number[]; genTokens: number; threads: number };
+  settings: { promptLengths: number[]; genTokens: number; threads: number; int4Kernel: boolean };
   engines: Record<"ours" | "peer", Omit<PeerChildResult, "runs">>;
   results: PeerComparison[];
   machine: MachineFacts;
@@ -57,7 +65,8 @@ export async function benchPeer(options: PeerBenchOptions): Promise<PeerBenchRes
     throw new Phi4Error("INVALID_ARGUMENT", `the longest prompt plus --gen-tokens is ${longest} tokens, past the model's context length of ${folder.contextLength}`);
   }
   const date = new Date().toISOString();
-  const request = { modelDir: folder.dir, threads, promptLengths, genTokens, idLimit: Math.min(folder.vocabSize, PROMPT_ID_LIMIT) };
+  const int4Kernel = options.int4Kernel !== false && int4KernelSupported();
+  const request = { modelDir: folder.dir, threads, int4Kernel, promptLengths, genTokens, idLimit: Math.min(folder.vocabSize, PROMPT_ID_LIMIT) };
 
   const ours = await runChild({ ...request, engine: "phi4-onnx" }, progress);
   const peer = await runChild({ ...request, engine: "transformers.js" }, progress);
@@ -65,7 +74,7 @@ export async function benchPeer(options: PeerBenchOptions): Promise<PeerBenchRes
   return {
     benchmark: "peer",
     date,
-    settings: { promptLengths, genTokens, threads },
+    settings: { promptLengths, genTokens, threads, int4Kernel },
     engines: { ours: strip(ours), peer: strip(peer) },
     results: ours.runs.map((run, i) => compare(run, peer.runs[i])),
     machine: machineFacts(),

@@ -148,7 +148,8 @@ export function peerReportMarkdown(r: PeerBenchResult): string {
     `# Peer benchmark: phi4-onnx ${ours.version} vs transformers.js ${peer.version}`,
     "",
     `${r.date}, ${r.settings.threads} threads each, the same model.onnx and onnxruntime-node library, the same prompt ids, ` +
-      `${r.settings.genTokens} tokens generated greedily, each engine in its own process. Speedup above 1: phi4-onnx is faster.`,
+      `${r.settings.genTokens} tokens generated greedily, each engine in its own process; for phi4-onnx, ${kernelName(r.settings.int4Kernel)}. Speedup above 1: phi4-onnx is faster.` +
+      (r.settings.int4Kernel ? " Same tokens: the two kernels round activations alike but add in a different order, so on random weights, whose top logits are near-ties, greedy decoding parts early; `--int4-kernel off` gives the same tokens." : ""),
     "",
     "| Prompt tokens | TTFT phi4-onnx | TTFT transformers.js | TTFT speedup | Decode phi4-onnx | Decode transformers.js | Decode speedup | Event-loop p99 / max phi4-onnx | Event-loop p99 / max transformers.js | Same tokens |",
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",

@@ -50,8 +50,8 @@ const BENCHMARKS: Record<string, Benchmark> = {
     },
   },
   peer: {
-    usage: "[--prompt-tokens 128,1024,2048] [--gen-tokens 64] [--threads N]",
-    flags: ["prompt-tokens", "gen-tokens", "threads"],
+    usage: "[--prompt-tokens 128,1024,2048] [--gen-tokens 64] [--threads N] [--int4-kernel on|off]",
+    flags: ["prompt-tokens", "gen-tokens", "threads", "int4-kernel"],
     async run(a) {
       const result = await benchPeer({ ...a.common, promptLengths: a.list("prompt-tokens"), genTokens: a.int("gen-tokens") });
       return { result, markdown: peerReportMarkdown(result) };
