@@ -87,6 +87,7 @@ describe.runIf(int4KernelSupported())("the int4 kernel", () => {
     [5, 512, 33],
     [9, 256, 130],
     [37, 128, 17],
+    [2, 8192, 70],
   ])("equals ONNX Runtime's MatMulNBits for %i rows, K=%i, N=%i", async (rows, k, n) => {
     const c = randomCase(rows, k, n, rows * 1000 + k + n);
     const ours = binding.int4MatMul(c);
