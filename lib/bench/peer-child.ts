@@ -13,7 +13,7 @@ export interface PeerChildRequest {
   engine: PeerEngineName;
   modelDir: string;
   threads: number;
-  /** phi4-onnx's LoadModelOptions.int4Kernel (transformers.js always runs ONNX Runtime's kernel). */
+  /** phi4-onnx's LoadModelOptions.int4Kernel, as asked (transformers.js always runs ONNX Runtime's kernel). */
   int4Kernel: boolean;
   promptLengths: number[];
   genTokens: number;
@@ -36,6 +36,8 @@ export interface PeerRun {
 export interface PeerChildResult {
   engine: PeerEngineName;
   version: string;
+  /** The int4 products ran on phi4-onnx's kernel. */
+  int4Kernel: boolean;
   loadMs: number;
   runs: PeerRun[];
   /** Peak resident set size of the process over load and all runs. */
@@ -81,7 +83,7 @@ async function runChild(request: PeerChildRequest, progress: (message: string) =
       progress(`${request.engine}: prompt ${length} tokens, ${request.genTokens} generated`);
       runs.push(await timedRun(engine, lcgPrompt(length, request.idLimit), request.genTokens));
     }
-    return { engine: request.engine, version: engine.version, loadMs, runs, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+    return { engine: request.engine, version: engine.version, int4Kernel: engine.int4Kernel, loadMs, runs, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
   } finally {
     await engine.dispose();
   }

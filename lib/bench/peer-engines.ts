@@ -17,6 +17,8 @@ export type PeerEngineName = "phi4-onnx" | "transformers.js";
 export interface PeerEngine {
   /** Library version, for the report. */
   readonly version: string;
+  /** The int4 products run on phi4-onnx's kernel (model.info.int4Kernel; transformers.js: never). */
+  readonly int4Kernel: boolean;
   /** Generates exactly `genTokens` tokens greedily after `prompt` (no stop token), calling `onToken` for each. */
   generate(prompt: number[], genTokens: number, onToken: (token: number) => void): Promise<void>;
   dispose(): Promise<void>;
@@ -30,6 +32,7 @@ async function openPhi4(modelDir: string, threads: number, int4Kernel: boolean):
   const model = await loadModel(modelDir, { threads, int4Kernel });
   return {
     version: await packageVersion(packageRoot()),
+    int4Kernel: model.info.int4Kernel,
     async generate(prompt, genTokens, onToken) {
       const sequence = await model.createSequence({ capacity: prompt.length + genTokens });
       try {
@@ -82,6 +85,7 @@ async function openTransformers(modelDir: string, threads: number): Promise<Peer
     });
     return {
       version,
+      int4Kernel: false,
       async generate(prompt, genTokens, onToken) {
         const ids = BigInt64Array.from(prompt, BigInt);
         let promptSeen = false;

@@ -9,7 +9,6 @@ import path from "node:path";
 
 import { Phi4Error, type Phi4ErrorCode } from "../engine/errors.js";
 import { loadModelFolder } from "../engine/genai-config.js";
-import { int4KernelSupported } from "../engine/runtime.js";
 import { physicalCoreCount } from "../engine/threads.js";
 import { positiveInt, PROMPT_ID_LIMIT } from "./common.js";
 import type { PeerChildMessage, PeerChildRequest, PeerChildResult, PeerRun } from "./peer-child.js";
@@ -65,8 +64,7 @@ export async function benchPeer(options: PeerBenchOptions): Promise<PeerBenchRes
     throw new Phi4Error("INVALID_ARGUMENT", `the longest prompt plus --gen-tokens is ${longest} tokens, past the model's context length of ${folder.contextLength}`);
   }
   const date = new Date().toISOString();
-  const int4Kernel = options.int4Kernel !== false && int4KernelSupported();
-  const request = { modelDir: folder.dir, threads, int4Kernel, promptLengths, genTokens, idLimit: Math.min(folder.vocabSize, PROMPT_ID_LIMIT) };
+  const request = { modelDir: folder.dir, threads, int4Kernel: options.int4Kernel !== false, promptLengths, genTokens, idLimit: Math.min(folder.vocabSize, PROMPT_ID_LIMIT) };
 
   const ours = await runChild({ ...request, engine: "phi4-onnx" }, progress);
   const peer = await runChild({ ...request, engine: "transformers.js" }, progress);
@@ -74,7 +72,8 @@ export async function benchPeer(options: PeerBenchOptions): Promise<PeerBenchRes
   return {
     benchmark: "peer",
     date,
-    settings: { promptLengths, genTokens, threads, int4Kernel },
+    // What phi4-onnx's model reported, not what was asked: the kernel needs an AVX2 CPU.
+    settings: { promptLengths, genTokens, threads, int4Kernel: ours.int4Kernel },
     engines: { ours: strip(ours), peer: strip(peer) },
     results: ours.runs.map((run, i) => compare(run, peer.runs[i])),
     machine: machineFacts(),

@@ -11,7 +11,7 @@ import onnxProto from "onnx-proto";
 
 const { onnx } = onnxProto;
 
-export const INT4_DOMAIN = "phi4_onnx";
+const INT4_DOMAIN = "phi4_onnx";
 const INT4_OP = "Int4MatMul";
 
 /** Switches every eligible MatMulNBits node of `model` to the kernel; returns how many. */
