@@ -27,6 +27,8 @@ Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("Context", context);
   exports.Set("Sequence", sequence);
   exports.Set("int4KernelSupported", Napi::Boolean::New(env, int4::KernelSupported()));
+  exports.Set("int4KernelVariant", Napi::String::New(env, int4::VariantName(int4::BestVariant())));
+  exports.Set("int4KernelVariants", Napi::Function::New(env, Int4KernelVariants, "int4KernelVariants"));
   exports.Set("int4MatMul", Napi::Function::New(env, Int4MatMul, "int4MatMul"));
   exports.Set("measureReadBandwidth", Napi::Function::New(env, MeasureReadBandwidth, "measureReadBandwidth"));
   return exports;

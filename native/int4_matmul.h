@@ -1,37 +1,68 @@
-// A CPU kernel for the int4 matrix products of Phi-4-mini (MatMulNBits, 4 bits, block 32,
-// accuracy level 4): activations quantized to int8 per block of 32, times the int4 weights as they
-// are stored in model.onnx (no repacking, so no second copy of the weights).
+// CPU kernels for the int4 matrix products of Phi-4-mini (MatMulNBits, 4 bits, block 32, accuracy
+// level 4): activations quantized to int8 per block of 32, times the int4 weights as they are stored
+// in model.onnx (read in place: no repacked copy of the weights is kept, so RSS holds them once).
 //
-// Why our own: decoding several sequences at once (and prefill) multiplies a few rows by every
-// weight. ONNX Runtime's AVX2 kernel spends about as long on the arithmetic of 4 rows as on reading
-// the weights; this one keeps the unpacked weights in registers for 4 rows at a time and prefetches
-// the next ones, so a step of 4 rows costs much less (docs/batching.md has the figures).
+// Two paths, chosen by the number of rows:
+// - GEMV (decode, and batched decode of a few rows): streams each column's weights once from memory
+//   in their stored layout and multiplies them by every row while they are in registers. Memory
+//   bound; the arithmetic per byte is what the variants differ in.
+// - GEMM (prefill chunks, many rows): unpacks a panel of columns once into the layout the dot-product
+//   instructions want (int4_panel.h) and reuses it for every row of the chunk, in register tiles of
+//   rows x columns. Compute bound.
 //
-// Numerics follow ONNX Runtime's: a block's scale is max|a| / 127, values are rounded to nearest
-// even, and the weights' zero point is 8. Only the order of the float additions differs.
+// Micro-kernels are chosen at run time from what the CPU has (cpu_features.h): AVX-512 VNNI (zmm,
+// vpdpbusd), AVX-VNNI (ymm, vpdpbusd), AVX2 (vpmaddubsw), and portable C++ for every other CPU.
+//
+// Numerics are MatMulNBits' at accuracy level 4: a block's activation scale is max|a| / 127, values
+// are rounded to nearest even, the weights' zero point is 8, and every block's dot product of int8
+// activations and int4 weights is exact (integer). Only the order of the float additions across
+// blocks differs between paths and variants (docs/engine.md: the int4 kernels). Each row's result
+// depends only on that row, the path and the variant, never on the other rows it is batched with.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace phi4::int4 {
 
 constexpr size_t kBlock = 32;  // values per quantization block (weights and activations)
 
-// True on x86-64 CPUs with AVX2 and FMA (checked once, at run time: prebuilds target a baseline
-// without them).
+enum class Variant { kPortable, kAvx2, kAvxVnni, kAvx512Vnni };
+
+// Every variant, in order of preference (fastest first).
+const std::vector<Variant>& AllVariants();
+const char* VariantName(Variant v);
+bool ParseVariant(const std::string& name, Variant* out);
+// Whether this CPU can run `v` (the portable variant runs everywhere).
+bool VariantSupported(Variant v);
+// The fastest variant this CPU runs.
+Variant BestVariant();
+// True where a SIMD variant runs here: only then is the kernel faster than ONNX Runtime's own, so
+// only then do models use it by default.
 bool KernelSupported();
 
-// Activation rows quantized for MultiplyColumns. Blocks are stored in pairs, in the order the
-// weights' nibbles unpack to: [even values of block 2p | of block 2p+1 | odd values of 2p | of 2p+1].
+// Activation rows quantized for the kernels. Per row, the int8 values of each group of 4 blocks
+// (128 values; the last group of a row whose K is not a multiple of 128 has 2 blocks) are stored as
+// [even-indexed values of each block | odd-indexed values of each block], 16 bytes per block and
+// half: the order the stored weights' low and high nibbles unpack to.
 struct QuantizedRows {
   size_t rows = 0, k = 0;
-  std::vector<int8_t> values;     // [rows][k]
-  std::vector<float> pairScales;  // [rows][k / 64][8]: a pair's two block scales, each 4 times
-  std::vector<float> blockSums;   // [rows][k / 32]: scale * sum of the block's int8 values
+  std::vector<int8_t> values;        // [rows][k], in the group layout above
+  std::vector<float> scales;         // [rows][blocks]: max|a| / 127
+  std::vector<float> laneScales;     // [rows][blocks][4]: each scale 4 times (GEMV's vector lanes)
+  std::vector<float> scaledSums;     // [rows][blocks]: scale * sum of the block's int8 values
+  std::vector<int32_t> zeroOffsets;  // [rows][blocks]: -8 * sum of the block's int8 values
 
   void Resize(size_t rows, size_t k);
+  size_t blocks() const { return k / kBlock; }
+  // Where block b's even (odd) values start within a row.
+  size_t EvenOffset(size_t b) const { return (b / 4) * 128 + (b % 4) * 16; }
+  size_t OddOffset(size_t b) const {
+    const size_t group = b / 4, groupBlocks = blocks() - group * 4 < 4 ? blocks() - group * 4 : 4;
+    return group * 128 + groupBlocks * 16 + (b % 4) * 16;
+  }
 };
 
 // The weights of one MatMulNBits node, as stored: data [n][k / 32][16] (two values per byte, low
@@ -46,8 +77,16 @@ struct Weights {
 // k must be a multiple of 64.
 void QuantizeRows(const float* a, size_t rowBegin, size_t rowEnd, QuantizedRows& out);
 
+enum class Path { kAuto, kGemv, kGemm };
+
+// Up to this many rows take the GEMV path (measured: the GEMM's panel unpacking pays off from here).
+size_t GemvMaxRows(Variant v);
+// The columns a GEMM panel holds: tasks should cover multiples of it.
+size_t PanelColumns(Variant v);
+
 // out[r][c] = sum_k a[r][k] * w[c][k] for every row of `a` and the columns [columnBegin, columnEnd).
-// `out` is [a.rows][w.n].
-void MultiplyColumns(const QuantizedRows& a, const Weights& w, size_t columnBegin, size_t columnEnd, float* out);
+// `out` is [a.rows][w.n]. Thread-safe: GEMM scratch is per thread.
+void MultiplyColumns(Variant v, Path path, const QuantizedRows& a, const Weights& w, size_t columnBegin,
+                     size_t columnEnd, float* out);
 
 }  // namespace phi4::int4

@@ -22,12 +22,49 @@ const T* TypedData(const Napi::Object& o, const char* key, napi_typedarray_type 
   return array.Data();
 }
 
+// The variant and path the caller asked for (default: what the engine would choose).
+void ReadChoice(const Napi::Object& o, int4::Variant* variant, int4::Path* path) {
+  *variant = int4::BestVariant();
+  *path = int4::Path::kAuto;
+  Napi::Value v = o.Get("variant");
+  if (!v.IsUndefined()) {
+    const std::string name = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+    if (!int4::ParseVariant(name, variant)) ThrowJs(o.Env(), code::kInvalidArgument, "unknown int4 kernel variant '" + name + "'");
+    if (!int4::VariantSupported(*variant)) {
+      ThrowJs(o.Env(), code::kInvalidArgument, "this CPU cannot run the int4 kernel variant '" + name + "'");
+    }
+  }
+  Napi::Value p = o.Get("path");
+  if (!p.IsUndefined()) {
+    const std::string name = p.IsString() ? p.As<Napi::String>().Utf8Value() : "";
+    if (name == "gemv") *path = int4::Path::kGemv;
+    else if (name == "gemm") *path = int4::Path::kGemm;
+    else ThrowJs(o.Env(), code::kInvalidArgument, "path must be 'gemv' or 'gemm'");
+  }
+}
+
 }  // namespace
+
+Napi::Value Int4KernelVariants(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (int4::Variant v : int4::AllVariants()) {
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("name", int4::VariantName(v));
+    entry.Set("supported", int4::VariantSupported(v));
+    entry.Set("gemvMaxRows", static_cast<double>(int4::GemvMaxRows(v)));
+    out.Set(i++, entry);
+  }
+  return out;
+}
 
 Napi::Value Int4MatMul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!int4::KernelSupported()) ThrowJs(env, code::kInvalidArgument, "the int4 kernel needs an x86-64 CPU with AVX2 and FMA");
   Napi::Object o = RequireObject(info, 0, "int4MatMul's argument");
+  int4::Variant variant;
+  int4::Path path;
+  ReadChoice(o, &variant, &path);
   const int rows = GetInt(o, "rows", 0), n = GetInt(o, "n", 0), k = GetInt(o, "k", 0);
   if (rows < 1 || n < 1 || k < 64 || k % 64 != 0) ThrowJs(env, code::kInvalidArgument, "rows and n must be positive and k a multiple of 64");
   const size_t blocks = static_cast<size_t>(k) / int4::kBlock;
@@ -39,7 +76,7 @@ Napi::Value Int4MatMul(const Napi::CallbackInfo& info) {
   quantized.Resize(rows, k);
   int4::QuantizeRows(a, 0, rows, quantized);
   Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(rows) * n);
-  int4::MultiplyColumns(quantized, {weights, scales, static_cast<size_t>(n), static_cast<size_t>(k)}, 0, n, out.Data());
+  int4::MultiplyColumns(variant, path, quantized, {weights, scales, static_cast<size_t>(n), static_cast<size_t>(k)}, 0, n, out.Data());
   return out;
 }
 

@@ -10,14 +10,16 @@
 namespace phi4 {
 namespace {
 
-// Columns per parallel task: enough work to amortize a task, and the weights of one task (64 x K/2
-// bytes) stay in the core's cache while every row tile of a prefill chunk passes over them.
+// Columns per parallel task: enough work to amortize a task, and a task's unpacked GEMM panels
+// (64 x K bytes) stay in the core's L2 cache while every row tile of a prefill chunk passes over them.
+// A multiple of every variant's panel width.
 constexpr size_t kColumnsPerTask = 64;
 // Rows quantized per parallel task (only prefill has more than one task).
 constexpr size_t kRowsPerTask = 16;
 
 struct Kernel {
   int4::Weights weights;
+  int4::Variant variant;  // the fastest this CPU runs, chosen once per node
 };
 
 OrtStatus* Fail(const OrtApi* api, const std::string& message) {
@@ -60,14 +62,15 @@ OrtStatus* ORT_API_CALL CreateKernel(const OrtCustomOp*, const OrtApi* api, cons
   if (dataCount != static_cast<size_t>(n) * blocks * 16 || scaleCount != static_cast<size_t>(n) * blocks) {
     return Fail(api, "B or scales do not match K=" + std::to_string(k) + ", N=" + std::to_string(n) + " with 4 bits in blocks of 32");
   }
-  *out = new Kernel{{static_cast<const uint8_t*>(data), static_cast<const float*>(scales), static_cast<size_t>(n), static_cast<size_t>(k)}};
+  *out = new Kernel{{static_cast<const uint8_t*>(data), static_cast<const float*>(scales), static_cast<size_t>(n), static_cast<size_t>(k)},
+                    int4::BestVariant()};
   return nullptr;
 }
 
 struct Work {
   const float* a;
   int4::QuantizedRows rows;
-  const int4::Weights* weights;
+  const Kernel* kernel;
   float* out;
 };
 
@@ -80,7 +83,8 @@ void QuantizeTask(void* data, size_t task) {
 void MultiplyTask(void* data, size_t task) {
   Work& work = *static_cast<Work*>(data);
   const size_t begin = task * kColumnsPerTask;
-  int4::MultiplyColumns(work.rows, *work.weights, begin, std::min(begin + kColumnsPerTask, work.weights->n), work.out);
+  const int4::Weights& w = work.kernel->weights;
+  int4::MultiplyColumns(work.kernel->variant, int4::Path::kAuto, work.rows, w, begin, std::min(begin + kColumnsPerTask, w.n), work.out);
 }
 
 OrtStatus* ORT_API_CALL Compute(void* kernelData, OrtKernelContext* context) {
@@ -108,7 +112,7 @@ OrtStatus* ORT_API_CALL Compute(void* kernelData, OrtKernelContext* context) {
   if (OrtStatus* st = api->GetTensorMutableData(const_cast<OrtValue*>(input), &a)) return st;
   if (OrtStatus* st = api->GetTensorMutableData(output, &out)) return st;
 
-  Work work{static_cast<const float*>(a), {}, &kernel.weights, static_cast<float*>(out)};
+  Work work{static_cast<const float*>(a), {}, &kernel, static_cast<float*>(out)};
   work.rows.Resize(rows, kernel.weights.k);
   const size_t rowTasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
   if (rowTasks == 1) {

@@ -78,41 +78,81 @@ async function onnxRuntimeProduct({ rows, k, n, a, weights, scales }: Case): Pro
   }
 }
 
-describe.runIf(int4KernelSupported())("the int4 kernel", () => {
-  it.each([
-    [1, 64, 1],
-    [1, 256, 64],
-    [3, 128, 65],
-    [4, 3072, 40],
-    [5, 512, 33],
-    [9, 256, 130],
-    [37, 128, 17],
-    [2, 8192, 70],
-  ])("equals ONNX Runtime's MatMulNBits for %i rows, K=%i, N=%i", async (rows, k, n) => {
-    const c = randomCase(rows, k, n, rows * 1000 + k + n);
-    const ours = binding.int4MatMul(c);
-    const theirs = await onnxRuntimeProduct(c);
-    // Same int8 activations and int4 weights; only the order of the float additions differs.
-    for (let r = 0; r < rows; r++) {
-      const row = (x: Float32Array) => x.subarray(r * n, (r + 1) * n);
-      if (rows > 2 && r === 1) expect(Math.max(...row(ours).map(Math.abs))).toBe(0);
-      else expect(relativeError(row(ours), row(theirs))).toBeLessThan(1e-5);
+const variants = binding.int4KernelVariants();
+const bestVariant = binding.int4KernelVariant;
+
+it("lists its variants, fastest first, and uses the fastest this CPU runs", () => {
+  expect(variants.map((v) => v.name)).toEqual(["avx512vnni", "avxvnni", "avx2", "portable"]);
+  expect(variants.find((v) => v.name === "portable")?.supported).toBe(true);
+  expect(bestVariant).toBe(variants.find((v) => v.supported)?.name);
+  expect(int4KernelSupported()).toBe(bestVariant !== "portable");
+  console.info(`int4 kernel variants on this CPU: ${variants.map((v) => `${v.name} ${v.supported ? "runs" : "not available"}`).join(", ")}; models use ${bestVariant}`);
+});
+
+// Every variant and both paths against ONNX Runtime, wherever the CPU runs the variant; a variant this
+// CPU lacks says so in its test's name instead of passing.
+for (const variant of variants) {
+  const title = variant.supported ? `the ${variant.name} int4 kernel (runs on this CPU)` : `the ${variant.name} int4 kernel (not run: this CPU lacks ${variant.name})`;
+  describe.skipIf(!variant.supported)(title, () => {
+    const cases: [number, number, number][] = [
+      [1, 64, 1],
+      [1, 256, 64],
+      [3, 128, 65],
+      [4, 3072, 40],
+      [5, 512, 33],
+      [9, 256, 130],
+      [37, 128, 17],
+      [2, 8192, 70],
+      [20, 192, 24],
+    ];
+    for (const path of ["gemv", "gemm"] as const) {
+      it.each(cases)(`${path}: equals ONNX Runtime's MatMulNBits for %i rows, K=%i, N=%i`, async (rows, k, n) => {
+        const c = randomCase(rows, k, n, rows * 1000 + k + n);
+        const ours = binding.int4MatMul({ ...c, variant: variant.name, path });
+        const theirs = await onnxRuntimeProduct(c);
+        // Same int8 activations and int4 weights, and exact integer block sums; only the order of the
+        // float additions across blocks differs: relative errors of a few float32 ulps times sqrt(K/32).
+        for (let r = 0; r < rows; r++) {
+          const row = (x: Float32Array) => x.subarray(r * n, (r + 1) * n);
+          if (rows > 2 && r === 1) expect(Math.max(...row(ours).map(Math.abs))).toBe(0);
+          else expect(relativeError(row(ours), row(theirs))).toBeLessThan(1e-5);
+        }
+      });
     }
-  });
 
-  it("rounds activations halfway between two integers to even, as ONNX Runtime does", async () => {
-    // max |a| = 127 makes the block scale 1, so a = 0.5, 1.5, 2.5, ... are exact ties.
-    const c = randomCase(1, 64, 8, 7);
-    for (let i = 0; i < 64; i++) c.a[i] = i === 0 ? 127 : ((i % 9) - 4) + 0.5;
-    const ours = binding.int4MatMul(c);
-    const theirs = await onnxRuntimeProduct(c);
-    expect(relativeError(ours, theirs)).toBeLessThan(1e-6);
-  });
+    it("gives each row the same result whatever rows it is batched with (per path)", () => {
+      const c = randomCase(12, 256, 48, 99);
+      for (const path of ["gemv", "gemm"] as const) {
+        const all = binding.int4MatMul({ ...c, variant: variant.name, path });
+        for (const r of [0, 5, 11]) {
+          const alone = binding.int4MatMul({ ...c, rows: 1, a: c.a.slice(r * c.k, (r + 1) * c.k), variant: variant.name, path });
+          expect(Array.from(all.subarray(r * c.n, (r + 1) * c.n))).toEqual(Array.from(alone));
+        }
+      }
+    });
 
+    it("rounds activations halfway between two integers to even, as ONNX Runtime does", async () => {
+      // max |a| = 127 makes the block scale 1, so a = 0.5, 1.5, 2.5, ... are exact ties.
+      const c = randomCase(1, 64, 8, 7);
+      for (let i = 0; i < 64; i++) c.a[i] = i === 0 ? 127 : ((i % 9) - 4) + 0.5;
+      const theirs = await onnxRuntimeProduct(c);
+      for (const path of ["gemv", "gemm"] as const) {
+        expect(relativeError(binding.int4MatMul({ ...c, variant: variant.name, path }), theirs)).toBeLessThan(1e-6);
+      }
+    });
+  });
+}
+
+describe("the int4 kernel's arguments", () => {
   it("rejects arguments that do not fit together", () => {
     const c = randomCase(2, 64, 4, 3);
     expect(() => binding.int4MatMul({ ...c, k: 96 })).toThrow(/multiple of 64/);
     expect(() => binding.int4MatMul({ ...c, scales: new Float32Array(3) })).toThrow(/scales must have 8 elements/);
+    expect(() => binding.int4MatMul({ ...c, variant: "sse9" as never })).toThrow(/unknown int4 kernel variant 'sse9'/);
+    expect(() => binding.int4MatMul({ ...c, path: "gemx" as never })).toThrow(/path must be/);
+    for (const v of variants.filter((x) => !x.supported)) {
+      expect(() => binding.int4MatMul({ ...c, variant: v.name })).toThrow(/this CPU cannot run/);
+    }
   });
 });
 

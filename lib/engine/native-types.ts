@@ -115,10 +115,36 @@ export interface NativeRuntime {
 
 export interface NativeBinding {
   Runtime: new (libraryPath: string, logLevel?: number) => NativeRuntime;
-  /** This CPU can run the int4 kernel (x86-64 with AVX2 and FMA). */
+  /** A SIMD variant of the int4 kernel runs on this CPU (x86-64 with AVX2 and FMA at least). */
   int4KernelSupported: boolean;
-  /** The int4 kernel alone on small matrices (tests): a [rows][k] times MatMulNBits weights [n][k/32][16] and scales [n][k/32]. */
-  int4MatMul(args: { a: Float32Array; rows: number; weights: Uint8Array; scales: Float32Array; n: number; k: number }): Float32Array;
+  /** The variant models use here: the fastest this CPU runs. */
+  int4KernelVariant: Int4KernelVariantName;
+  /** Every variant, fastest first, and whether this CPU runs it. */
+  int4KernelVariants(): Int4KernelVariantInfo[];
+  /**
+   * The int4 kernel alone on small matrices (tests): a [rows][k] times MatMulNBits weights
+   * [n][k/32][16] and scales [n][k/32]; by default the engine's variant and path.
+   */
+  int4MatMul(args: {
+    a: Float32Array;
+    rows: number;
+    weights: Uint8Array;
+    scales: Float32Array;
+    n: number;
+    k: number;
+    variant?: Int4KernelVariantName;
+    path?: "gemv" | "gemm";
+  }): Float32Array;
   /** Best-pass read bandwidth (bytes/s) of `threads` threads summing a `megabytes` MiB buffer. */
   measureReadBandwidth(megabytes: number, threads: number): Promise<number>;
+}
+
+/** The int4 kernel's micro-kernel sets (native/int4_matmul.h). */
+export type Int4KernelVariantName = "avx512vnni" | "avxvnni" | "avx2" | "portable";
+
+export interface Int4KernelVariantInfo {
+  name: Int4KernelVariantName;
+  supported: boolean;
+  /** Up to this many rows take the GEMV path; more take the GEMM. */
+  gemvMaxRows: number;
 }

@@ -5,7 +5,7 @@
  */
 import { defaultOrtLibraryPath, loadBinding } from "./binding.js";
 import { callNativeSync, Phi4Error } from "./errors.js";
-import type { NativeBinding, NativeRuntime } from "./native-types.js";
+import type { Int4KernelVariantName, NativeBinding, NativeRuntime } from "./native-types.js";
 
 let loaded: { path: string; runtime: NativeRuntime } | undefined;
 
@@ -33,9 +33,14 @@ export function getRuntime(libraryPath?: string): NativeRuntime {
   return runtime;
 }
 
-/** This CPU can run the addon's int4 kernel (x86-64 with AVX2 and FMA); see LoadModelOptions.int4Kernel. */
+/** This CPU can run the addon's int4 kernel (x86-64 with AVX2 and FMA at least); see LoadModelOptions.int4Kernel. */
 export function int4KernelSupported(): boolean {
   return (loadBinding() as unknown as NativeBinding).int4KernelSupported === true;
+}
+
+/** The int4 kernel variant models use on this CPU (the fastest it runs), e.g. "avx512vnni". */
+export function int4KernelVariant(): Int4KernelVariantName {
+  return (loadBinding() as unknown as NativeBinding).int4KernelVariant;
 }
 
 export function runtimeInfo(libraryPath?: string): RuntimeInfo {
