@@ -1,22 +1,22 @@
 /**
- * The engine against the oracle: greedy tokens equal the argmax of a full recomputation of the same
- * model.onnx through onnxruntime-node, and last-row logits agree to 1e-3 relative. Covers prefill in
- * one run and in chunks, decode, and prompts that cross the LongRoPE switch (tiny: 64 tokens), with
- * the lm_head on the last position only (the default load-time rewrite) and on every position, and
- * with the int4 products on the addon's kernel (the default where the CPU has AVX2) or on ONNX
- * Runtime's.
+ * The engine against the oracle (the same model.onnx through onnxruntime-node with full
+ * recomputation): last-row logits within the tolerance the int8 activation rounding allows, and
+ * greedy tokens held to the oracle's by teacher forcing. Covers prefill in one run and in chunks,
+ * decode, and prompts that cross the LongRoPE switch (tiny: 64 tokens), with the lm_head on the last
+ * position only (the default load-time rewrite) and on every position, and with the int4 products on
+ * the addon's kernel (the default where the CPU has AVX2) or on ONNX Runtime's.
  *
- * With the addon's kernel the logits agree to a looser bound. The kernel computes what MatMulNBits
- * computes (int8 activations times int4 weights, equal to ONNX Runtime's to 1e-5 on the same inputs:
- * int4-kernel.test.ts), but adds floats in another order; the 1e-7 differences that leaves upstream
- * can move an activation across a rounding boundary of its int8 quantization, and these random
- * two-layer models amplify one such step to about 1e-2 of the logits. So its greedy token must equal
- * the oracle's wherever the oracle's top two are further apart than that bound, and the comparison
- * follows the oracle's tokens (the other checks use ONNX Runtime's kernel, EXACT_ORACLE_OPTIONS).
+ * Why a tolerance and not equality: MatMulNBits at accuracy level 4 rounds every activation to int8.
+ * The engine adds floats in another order than the oracle (KV cache, chunks, threads, and on its own
+ * kernel other micro-kernels), so an activation that sits within a float rounding of an int8 boundary
+ * can round the other way, and these random models carry that to the logits. Oracle.reference()
+ * derives the bound from the model itself (twice the logits' change from float to int8 activations)
+ * instead of from what one CPU happened to produce; greedy runs are compared step by step on the
+ * engine's own tokens, so a near-tie between two tokens cannot flip a test.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
-import { int4KernelSupported } from "../lib/engine/runtime.js";
+import { int4KernelSupported, int4KernelVariant } from "../lib/engine/runtime.js";
 import { loadModel, type Model } from "../lib/index.js";
 import { argmax, EXACT_ORACLE_OPTIONS, Oracle, relativeError } from "./helpers/oracle.js";
 
@@ -66,11 +66,10 @@ describe.each([
   for (const { label, prompt, generate } of cases) {
     it(`greedy tokens equal full recomputation: ${label}`, async () => {
       const ids = tokenIds(prompt, Math.min(model.folder.vocabSize, 5000), prompt);
-      const expected = await oracle.greedy(ids, generate);
       for (const m of [model, chunked, allPositions]) {
         const sequence = await m.createSequence({ capacity: 200 });
         const result = await sequence.generateText(ids, { maxTokens: generate, stopTokens: [], sampling: { greedy: true } });
-        expect(result.tokens).toEqual(expected);
+        await oracle.expectGreedy(ids, result.tokens, generate);
         expect(result.stopReason).toBe("max_tokens");
         await sequence.dispose();
       }
@@ -84,47 +83,46 @@ describe.each([
     expect(chunked.info.int4Kernel).toBe(false);
   });
 
-  it.each(["last", "all"])("last-row logits agree to 1e-3 relative at every step, across the switch (lm_head on %s positions)", async (which) => {
-    const ids = tokenIds(60, Math.min(model.folder.vocabSize, 5000), 7);
-    const sequence = await (which === "last" ? chunked : allPositions).createSequence({ capacity: 128 });
-    let logits = await sequence.evaluate(ids);
-    const tokens = [...ids];
-    for (let step = 0; step < 8; step++) {
-      const reference = await oracle.lastLogits(tokens);
-      expect(relativeError(logits, reference)).toBeLessThan(1e-3);
-      expect(argmax(logits)).toBe(argmax(reference));
-      const next = argmax(logits);
+  /** Teacher-forced steps from `tokens`: the engine's logits against the oracle's, the oracle's token fed next. */
+  async function followOracle(sequence: Awaited<ReturnType<Model["createSequence"]>>, tokens: number[], steps: number): Promise<number> {
+    let logits = await sequence.evaluate(tokens);
+    let decisive = 0;
+    for (let step = 0; step < steps; step++) {
+      const { logits: reference, tolerance } = await oracle.reference(tokens);
+      expect(relativeError(logits, reference)).toBeLessThan(tolerance);
+      const next = argmax(reference);
+      const scale = reference.reduce((max, v) => Math.max(max, Math.abs(v)), 0);
+      const runnerUp = reference.reduce((max, v, i) => (i === next ? max : Math.max(max, v)), -Infinity);
+      if (reference[next] - runnerUp > tolerance * scale) {
+        expect(argmax(logits)).toBe(next);
+        decisive++;
+      }
       tokens.push(next);
       logits = await sequence.evaluate([next]);
     }
+    return decisive;
+  }
+
+  it.each(["last", "all"])("last-row logits agree within the int8 rounding tolerance at every step, across the switch (lm_head on %s positions)", async (which) => {
+    const tokens = tokenIds(60, Math.min(model.folder.vocabSize, 5000), 7);
+    const sequence = await (which === "last" ? chunked : allPositions).createSequence({ capacity: 128 });
+    // With the real vocabulary's 200k rows, the random model's top two are often within the tolerance;
+    // the logits check above holds at every step, the token check wherever the margin is decisive.
+    const decisive = await followOracle(sequence, tokens, 8);
+    expect(decisive).toBeGreaterThanOrEqual(1);
     expect(tokens.length).toBeGreaterThan(64); // crossed tiny's original_max_position_embeddings
     await sequence.dispose();
   });
 
-  it.runIf(int4KernelSupported())("with the addon's int4 kernel: logits within 3e-2, greedy tokens equal away from near-ties, across the switch", async () => {
+  it.runIf(int4KernelSupported())(`with the addon's int4 kernel (${int4KernelVariant()} on this CPU): logits within the int8 rounding tolerance, greedy tokens equal away from near-ties, across the switch`, async () => {
     expect(int4Kernel.info.int4Kernel).toBe(true);
-    const bound = 3e-2;
-    let checked = 0;
+    let decisive = 0;
     for (const [length, seed] of [[5, 11], [40, 12], [60, 13], [90, 14]]) {
-      const tokens = tokenIds(length, Math.min(model.folder.vocabSize, 5000), seed);
       const sequence = await int4Kernel.createSequence({ capacity: 128 });
-      let logits = await sequence.evaluate(tokens);
-      for (let step = 0; step < 10; step++) {
-        const reference = await oracle.lastLogits(tokens);
-        expect(relativeError(logits, reference)).toBeLessThan(bound);
-        const next = argmax(reference);
-        const scale = reference.reduce((max, v) => Math.max(max, Math.abs(v)), 0);
-        const runnerUp = reference.reduce((max, v, i) => (i === next ? max : Math.max(max, v)), -Infinity);
-        if (reference[next] - runnerUp > bound * scale) {
-          expect(argmax(logits)).toBe(next);
-          checked++;
-        }
-        tokens.push(next);
-        logits = await sequence.evaluate([next]);
-      }
+      decisive += await followOracle(sequence, tokenIds(length, Math.min(model.folder.vocabSize, 5000), seed), 10);
       await sequence.dispose();
     }
-    expect(checked).toBeGreaterThanOrEqual(20); // half the 40 steps at least: near-ties are the exception
+    expect(decisive).toBeGreaterThanOrEqual(20); // half the 40 steps at least: near-ties are the exception
   });
 
   it("the random model is not degenerate: different prompts give different greedy tokens", async () => {

@@ -6,7 +6,9 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 
+import onnxProto from "onnx-proto";
 import * as ort from "onnxruntime-node";
+import { expect } from "vitest";
 
 import { fromFloat16 } from "../../lib/modelmaker/float16.js";
 
@@ -23,7 +25,10 @@ export class Oracle {
   /** The element type of the logits the last run returned (as ORT reported it, before widening). */
   lastLogitsType: ort.Tensor.Type | undefined;
 
+  private floatTwin: Promise<Oracle> | undefined;
+
   private constructor(
+    private readonly dir: string,
     private readonly session: ort.InferenceSession,
     private readonly layers: number,
     private readonly kvHeads: number,
@@ -31,13 +36,19 @@ export class Oracle {
     private readonly kvType: "float32" | "float16",
   ) {}
 
-  static async load(dir: string): Promise<Oracle> {
+  /**
+   * `floatActivations`: the same model with every MatMulNBits node at accuracy level 0 (float
+   * activations instead of int8), the reference for how much int8 rounding moves the logits.
+   */
+  static async load(dir: string, { floatActivations = false } = {}): Promise<Oracle> {
     const config = JSON.parse(readFileSync(path.join(dir, "genai_config.json"), "utf8"));
     const d = config.model.decoder;
-    const session = await ort.InferenceSession.create(path.join(dir, d.filename), { intraOpNumThreads: 1 });
+    const file = path.join(dir, d.filename);
+    const options = { intraOpNumThreads: 1 };
+    const session = floatActivations ? await ort.InferenceSession.create(withFloatActivations(file), options) : await ort.InferenceSession.create(file, options);
     const past = session.inputMetadata.find((m) => m.name === "past_key_values.0.key");
     const kvType = past?.isTensor && past.type === "float16" ? "float16" : "float32";
-    return new Oracle(session, d.num_hidden_layers, d.num_key_value_heads, d.head_size, kvType);
+    return new Oracle(dir, session, d.num_hidden_layers, d.num_key_value_heads, d.head_size, kvType);
   }
 
   /** Logits of the last position after running all of `tokens` from scratch. */
@@ -61,6 +72,44 @@ export class Oracle {
     return row instanceof Uint16Array ? fromFloat16(row) : row.slice();
   }
 
+  /**
+   * The oracle's logits after `tokens` and the relative tolerance an engine computing the same int8
+   * products may differ by there. Error analysis: both quantize every activation to int8 per block
+   * of 32 (a step of max|a|/127); the engine adds floats in another order (other kernels, KV cache,
+   * chunks, threads), so an activation within about 1e-7 of a rounding boundary can land one step
+   * away from the oracle's, and that difference propagates to the logits. Rounding every activation
+   * moves it by at most half a step, and the logits by |int8 - float| (measured here against the same
+   * model with float activations); a flipped activation moves by one step, twice as far, and only
+   * the few near a boundary flip. So the engine stays within 2 |int8 - float| of the oracle, plus a
+   * floor for the float reordering itself (float32 ulps over the model's sums).
+   */
+  async reference(tokens: readonly number[]): Promise<{ logits: Float32Array; tolerance: number }> {
+    const logits = await this.lastLogits(tokens);
+    this.floatTwin ??= Oracle.load(this.dir, { floatActivations: true });
+    const float = await (await this.floatTwin).lastLogits(tokens);
+    return { logits, tolerance: 2 * relativeError(float, logits) + 1e-5 };
+  }
+
+  /**
+   * Holds a greedy run of the engine to the oracle by teacher forcing: at every step the oracle
+   * continues the engine's own tokens (so one near-tie cannot derail the rest of the comparison), and
+   * the engine's token must be the oracle's argmax or within the tolerance of it (reference()).
+   * Returns how many steps were decisive (the oracle's top two further apart than the tolerance).
+   */
+  async expectGreedy(prompt: readonly number[], tokens: readonly number[], count = tokens.length): Promise<number> {
+    expect(tokens).toHaveLength(count);
+    let decisive = 0;
+    for (let i = 0; i < tokens.length; i++) {
+      const { logits, tolerance } = await this.reference([...prompt, ...tokens.slice(0, i)]);
+      const best = argmax(logits);
+      const slack = tolerance * maxAbs(logits);
+      const runnerUp = logits.reduce((max, v, j) => (j === best ? max : Math.max(max, v)), -Infinity);
+      if (logits[best] - runnerUp > slack) decisive++;
+      expect(logits[tokens[i]], `step ${i}: token ${tokens[i]} where the oracle's argmax is ${best}`).toBeGreaterThanOrEqual(logits[best] - slack);
+    }
+    return decisive;
+  }
+
   /** Greedy continuation by full recomputation. */
   async greedy(prompt: readonly number[], count: number): Promise<number[]> {
     const tokens = [...prompt];
@@ -73,8 +122,9 @@ export class Oracle {
     return out;
   }
 
-  release(): Promise<void> {
-    return this.session.release();
+  async release(): Promise<void> {
+    await this.session.release();
+    if (this.floatTwin) await (await this.floatTwin).release();
   }
 }
 
@@ -82,6 +132,24 @@ export function argmax(values: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
   return best;
+}
+
+function maxAbs(values: ArrayLike<number>): number {
+  let max = 0;
+  for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i]));
+  return max;
+}
+
+/** model.onnx (weights inside it) with every MatMulNBits node computing with float activations. */
+function withFloatActivations(file: string): Uint8Array {
+  const { onnx } = onnxProto;
+  const model = onnx.ModelProto.decode(readFileSync(file));
+  for (const node of model.graph?.node ?? []) {
+    if (node.opType !== "MatMulNBits") continue;
+    const level = node.attribute?.find((a) => a.name === "accuracy_level");
+    if (level) level.i = 0;
+  }
+  return onnx.ModelProto.encode(model).finish();
 }
 
 /** max |a - b| / max |b|: the relative error of a logits row. */
