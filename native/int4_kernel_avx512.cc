@@ -25,7 +25,7 @@ namespace phi4::int4::detail {
 namespace {
 
 constexpr size_t kGemvTileRows = 8;
-constexpr size_t kGemmTileRows = 8;
+constexpr size_t kGemmTileRows = 6;
 constexpr size_t kPanelWidth = 16;
 constexpr size_t kPrefetchBytes = 3072;  // as the ymm variants (int4_kernel_ymm.inc)
 
@@ -126,11 +126,13 @@ void GemmTile(const QuantizedRows& a, size_t r0, const uint8_t* values, const fl
       const int8_t* even = rows[r] + evenAt;
       const int8_t* odd = rows[r] + oddAt;
       const size_t at = (r0 + r) * blocks + b;
-      __m512i dot = _mm512_set1_epi32(a.zeroOffsets[at]);
+      // Two chains of 4 dependent vpdpbusd instead of one of 8: half the latency per row.
+      __m512i dot = _mm512_set1_epi32(a.zeroOffsets[at]), dotOdd = _mm512_setzero_si512();
       for (int j = 0; j < 4; ++j) {
         dot = _mm512_dpbusd_epi32(dot, wv[j], _mm512_set1_epi32(Load32(even + 4 * j)));
-        dot = _mm512_dpbusd_epi32(dot, wv[4 + j], _mm512_set1_epi32(Load32(odd + 4 * j)));
+        dotOdd = _mm512_dpbusd_epi32(dotOdd, wv[4 + j], _mm512_set1_epi32(Load32(odd + 4 * j)));
       }
+      dot = _mm512_add_epi32(dot, dotOdd);
       acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(weightScale, _mm512_set1_ps(a.scales[at])), acc[r]);
     }
   }

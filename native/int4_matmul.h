@@ -79,7 +79,12 @@ void QuantizeRows(const float* a, size_t rowBegin, size_t rowEnd, QuantizedRows&
 
 enum class Path { kAuto, kGemv, kGemm };
 
-// Up to this many rows take the GEMV path (measured: the GEMM's panel unpacking pays off from here).
+// Columns per parallel task: enough work to amortize a task, and a task's unpacked GEMM panels
+// (64 x K bytes) stay in the core's L2 cache while every row tile of a prefill chunk passes over
+// them. A multiple of every variant's panel width.
+constexpr size_t kColumnsPerTask = 64;
+
+// Up to this many rows take the GEMV path, more the GEMM (int4_matmul.cc says why this many).
 size_t GemvMaxRows(Variant v);
 // The columns a GEMM panel holds: tasks should cover multiples of it.
 size_t PanelColumns(Variant v);

@@ -1,5 +1,6 @@
 #include "int4_matmul_js.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -76,7 +77,11 @@ Napi::Value Int4MatMul(const Napi::CallbackInfo& info) {
   quantized.Resize(rows, k);
   int4::QuantizeRows(a, 0, rows, quantized);
   Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(rows) * n);
-  int4::MultiplyColumns(variant, path, quantized, {weights, scales, static_cast<size_t>(n), static_cast<size_t>(k)}, 0, n, out.Data());
+  // Column tasks as the ONNX Runtime op runs them, one after the other.
+  const int4::Weights w{weights, scales, static_cast<size_t>(n), static_cast<size_t>(k)};
+  for (size_t c = 0; c < w.n; c += int4::kColumnsPerTask) {
+    int4::MultiplyColumns(variant, path, quantized, w, c, std::min(c + int4::kColumnsPerTask, w.n), out.Data());
+  }
   return out;
 }
 

@@ -10,10 +10,6 @@
 namespace phi4 {
 namespace {
 
-// Columns per parallel task: enough work to amortize a task, and a task's unpacked GEMM panels
-// (64 x K bytes) stay in the core's L2 cache while every row tile of a prefill chunk passes over them.
-// A multiple of every variant's panel width.
-constexpr size_t kColumnsPerTask = 64;
 // Rows quantized per parallel task (only prefill has more than one task).
 constexpr size_t kRowsPerTask = 16;
 
@@ -82,9 +78,9 @@ void QuantizeTask(void* data, size_t task) {
 
 void MultiplyTask(void* data, size_t task) {
   Work& work = *static_cast<Work*>(data);
-  const size_t begin = task * kColumnsPerTask;
+  const size_t begin = task * int4::kColumnsPerTask;
   const int4::Weights& w = work.kernel->weights;
-  int4::MultiplyColumns(work.kernel->variant, int4::Path::kAuto, work.rows, w, begin, std::min(begin + kColumnsPerTask, w.n), work.out);
+  int4::MultiplyColumns(work.kernel->variant, int4::Path::kAuto, work.rows, w, begin, std::min(begin + int4::kColumnsPerTask, w.n), work.out);
 }
 
 OrtStatus* ORT_API_CALL Compute(void* kernelData, OrtKernelContext* context) {
@@ -120,7 +116,7 @@ OrtStatus* ORT_API_CALL Compute(void* kernelData, OrtKernelContext* context) {
   } else if (OrtStatus* st = api->KernelContext_ParallelFor(context, QuantizeTask, rowTasks, 0, &work)) {
     return st;
   }
-  const size_t columnTasks = (kernel.weights.n + kColumnsPerTask - 1) / kColumnsPerTask;
+  const size_t columnTasks = (kernel.weights.n + int4::kColumnsPerTask - 1) / int4::kColumnsPerTask;
   return api->KernelContext_ParallelFor(context, MultiplyTask, columnTasks, 0, &work);
 }
 
