@@ -1,5 +1,7 @@
 #include "model.h"
 
+#include "int4_matmul.h"
+
 #include "addon_data.h"
 #include "context.h"
 #include "kv_pool.h"
@@ -53,6 +55,8 @@ Napi::Value Model::Info(const Napi::CallbackInfo& info) {
   out.Set("hasPositionIds", model.hasPositionIds());
   out.Set("lastPositionLogits", model.lastPositionLogits());
   out.Set("int4Kernel", model.spec().int4Kernel);
+  // The kernel's nodes run on the fastest variant this CPU has (int4_matmul_op.cc).
+  out.Set("int4KernelVariant", model.spec().int4Kernel ? Napi::Value(Napi::String::New(env, int4::VariantName(int4::BestVariant()))) : env.Null());
   out.Set("kvBytesPerToken", static_cast<double>(model.kvBytesPerToken()));
   return out;
 }

@@ -200,7 +200,9 @@ describe("the int4 kernel graph rewrite", () => {
     const without = await loadModel(models.tiny, { int4Kernel: false });
     try {
       expect(byDefault.info.int4Kernel).toBe(int4KernelSupported());
+      expect(byDefault.info.int4KernelVariant).toBe(int4KernelSupported() ? bestVariant : null);
       expect(without.info.int4Kernel).toBe(false);
+      expect(without.info.int4KernelVariant).toBe(null);
       // The lm_head rewrite is independent of it.
       expect(without.info.lastPositionLogits).toBe(true);
       const ids = [3, 1, 4, 1, 5, 9, 2, 6];

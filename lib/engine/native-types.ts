@@ -85,6 +85,8 @@ export interface NativeModelInfo {
   lastPositionLogits: boolean;
   /** The int4 matrix products run on the addon's own kernel (the load-time graph rewrite). */
   int4Kernel: boolean;
+  /** With int4Kernel: the micro-kernel set they run on here (the fastest this CPU has); else null. */
+  int4KernelVariant: Int4KernelVariantName | null;
   kvBytesPerToken: number;
 }
 
