@@ -7,8 +7,9 @@
 
 PHI4_TARGET_BEGIN("avx2,fma")
 
-#define PHI4_YMM_VNNI 0
 #define PHI4_YMM_SUFFIX Avx2
+#define PHI4_YMM_GEMV_ROWS 4
+#define PHI4_YMM_WITH_GEMM 1
 #include "int4_kernel_ymm.inc"
 
 namespace phi4::int4::detail {
@@ -40,17 +41,17 @@ void QuantizeRowsAvx2(const float* a, size_t rowBegin, size_t rowEnd, QuantizedR
       }
       int8_t* even = row + out.EvenOffset(b);
       int8_t* odd = row + out.OddOffset(b);
-      int32_t sum = 0;
+      int32_t laneSums[4] = {0, 0, 0, 0};
       for (size_t i = 0; i < kBlock / 2; ++i) {
         even[i] = static_cast<int8_t>(q[2 * i]);
         odd[i] = static_cast<int8_t>(q[2 * i + 1]);
-        sum += q[2 * i] + q[2 * i + 1];
+        laneSums[i / 4] += q[2 * i] + q[2 * i + 1];
       }
       const size_t at = r * blocks + b;
       out.scales[at] = scale;
       for (int i = 0; i < 4; ++i) out.laneScales[at * 4 + i] = scale;
-      out.scaledSums[at] = scale * static_cast<float>(sum);
-      out.zeroOffsets[at] = -8 * sum;
+      for (int i = 0; i < 4; ++i) out.laneZeroOffsets[at * 4 + i] = -8 * laneSums[i];
+      out.zeroOffsets[at] = -8 * (laneSums[0] + laneSums[1] + laneSums[2] + laneSums[3]);
     }
   }
 }

@@ -2,8 +2,8 @@
 // later, AMD Zen 4 and later).
 //
 // GEMV: for each column, each 64-byte group of 4 stored weight blocks is unpacked once (low and high
-// nibbles) and multiplied by up to 8 rows while it is in registers; lanes keep per-block partial
-// sums that the block scales weigh before they are added. A row whose K is not a multiple of 128
+// nibbles) and multiplied by up to 8 rows while it is in registers; lanes keep exact per-block
+// partial sums (the zero point's share included) that the block scales weigh before they are added. A row whose K is not a multiple of 128
 // ends with one pair of blocks on ymm registers.
 // GEMM: tiles of 8 rows x 16 columns over an unpacked panel (int4_kernels.h): per block, 8 weight
 // vectors meet each row's activations broadcast 4 bytes at a time from memory; the block's exact
@@ -21,92 +21,19 @@
 
 PHI4_TARGET_BEGIN("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")
 
+// The GEMV: ymm code with EVEX vpdpbusd, 8 rows per tile in AVX-512's 32 vector registers.
+#define PHI4_YMM_SUFFIX Avx512Vnni
+#define PHI4_YMM_DPBUSD _mm256_dpbusd_epi32
+#define PHI4_YMM_GEMV_ROWS 8
+#define PHI4_YMM_WITH_GEMM 0
+#include "int4_kernel_ymm.inc"
+
 namespace phi4::int4::detail {
 namespace {
 
-constexpr size_t kGemvTileRows = 8;
 constexpr size_t kGemmTileRows = 6;
 constexpr size_t kPanelWidth = 16;
-constexpr size_t kPrefetchBytes = 3072;  // as the ymm variants (int4_kernel_ymm.inc)
-
-inline float HorizontalSum(__m256 v) {
-  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-  x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
-  return _mm_cvtss_f32(x);
-}
-
-inline float HorizontalSum(__m512 v) {
-  return HorizontalSum(_mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
-}
-
-inline int32_t Load32(const int8_t* p) {
-  int32_t v;
-  __builtin_memcpy(&v, p, 4);
-  return v;
-}
-
-template <int R>
-void GemvTile(const QuantizedRows& a, size_t r0, const Weights& w, size_t c0, size_t c1, float* out) {
-  const size_t blocks = a.blocks(), groups = blocks / 4;
-  const bool tailPair = blocks % 4 != 0;
-  const __m512i lowNibble = _mm512_set1_epi8(0x0F);
-  const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-  const int8_t* rows[R];
-  const float* lanes[R];
-  for (int r = 0; r < R; ++r) {
-    rows[r] = a.values.data() + (r0 + r) * a.k;
-    lanes[r] = a.laneScales.data() + (r0 + r) * blocks * 4;
-  }
-  for (size_t c = c0; c < c1; ++c) {
-    const uint8_t* data = w.data + c * blocks * 16;
-    const float* scales = w.scales + c * blocks;
-    __m512 acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-    for (size_t g = 0; g < groups; ++g) {
-      _mm_prefetch(reinterpret_cast<const char*>(data + g * 64 + kPrefetchBytes), _MM_HINT_T0);
-      const __m512i packed = _mm512_loadu_si512(data + g * 64);
-      const __m512i even = _mm512_and_si512(packed, lowNibble);
-      const __m512i odd = _mm512_and_si512(_mm512_srli_epi16(packed, 4), lowNibble);
-      const __m512 weightScale = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_loadu_ps(scales + 4 * g)));
-      for (int r = 0; r < R; ++r) {
-        const __m512i qEven = _mm512_loadu_si512(rows[r] + g * 128);
-        const __m512i qOdd = _mm512_loadu_si512(rows[r] + g * 128 + 64);
-        const __m512i sums = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), even, qEven), odd, qOdd);
-        const __m512 rowScale = _mm512_loadu_ps(lanes[r] + g * 16);
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(rowScale, weightScale), acc[r]);
-      }
-    }
-    __m256 tail[R];
-    for (int r = 0; r < R; ++r) tail[r] = _mm256_setzero_ps();
-    if (tailPair) {
-      const size_t p = groups * 2;
-      const __m256i low = _mm256_set1_epi8(0x0F);
-      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + p * 32));
-      const __m256i even = _mm256_and_si256(packed, low);
-      const __m256i odd = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low);
-      const __m128 scalePair = _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scales + 2 * p)));
-      const __m256 weightScale = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(scalePair), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
-      for (int r = 0; r < R; ++r) {
-        const __m256i qEven = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + a.EvenOffset(2 * p)));
-        const __m256i qOdd = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + a.OddOffset(2 * p)));
-        const __m256i sums = _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), even, qEven), odd, qOdd);
-        tail[r] = _mm256_mul_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(_mm256_loadu_ps(lanes[r] + p * 8), weightScale));
-      }
-    }
-    // The weights were multiplied as unsigned nibbles; the zero point 8 comes off as
-    // 8 * sum over blocks of (weight scale * activation scale * sum of the block's activations).
-    for (int r = 0; r < R; ++r) {
-      const float* sums = a.scaledSums.data() + (r0 + r) * blocks;
-      __m512 offset = _mm512_setzero_ps();
-      size_t b = 0;
-      for (; b + 16 <= blocks; b += 16) offset = _mm512_fmadd_ps(_mm512_loadu_ps(scales + b), _mm512_loadu_ps(sums + b), offset);
-      float rest = 0.f;
-      for (; b < blocks; ++b) rest += scales[b] * sums[b];
-      out[(r0 + r) * w.n + c] = HorizontalSum(acc[r]) + HorizontalSum(tail[r]) - 8.f * (HorizontalSum(offset) + rest);
-    }
-  }
-}
+using ymm_Avx512Vnni::Load32;  // int4_kernel_ymm.inc
 
 template <int R>
 void GemmTile(const QuantizedRows& a, size_t r0, const uint8_t* values, const float* scales, float* out, size_t n,
@@ -151,21 +78,6 @@ void GemmRows(const QuantizedRows& a, size_t r, const Panels& panels, float* out
 }
 
 }  // namespace
-
-void GemvAvx512Vnni(const QuantizedRows& a, const Weights& w, size_t c0, size_t c1, float* out) {
-  size_t r = 0;
-  for (; r + kGemvTileRows <= a.rows; r += kGemvTileRows) GemvTile<kGemvTileRows>(a, r, w, c0, c1, out);
-  switch (a.rows - r) {
-    case 7: GemvTile<7>(a, r, w, c0, c1, out); break;
-    case 6: GemvTile<6>(a, r, w, c0, c1, out); break;
-    case 5: GemvTile<5>(a, r, w, c0, c1, out); break;
-    case 4: GemvTile<4>(a, r, w, c0, c1, out); break;
-    case 3: GemvTile<3>(a, r, w, c0, c1, out); break;
-    case 2: GemvTile<2>(a, r, w, c0, c1, out); break;
-    case 1: GemvTile<1>(a, r, w, c0, c1, out); break;
-    default: break;
-  }
-}
 
 void GemmAvx512Vnni(const QuantizedRows& a, const Panels& panels, float* out, size_t n) {
   // Row tiles outside, panels inside: a tile's activations stay in L1 while the task's panels

@@ -7,8 +7,10 @@
 
 PHI4_TARGET_BEGIN("avx2,fma,avxvnni")
 
-#define PHI4_YMM_VNNI 1
 #define PHI4_YMM_SUFFIX AvxVnni
+#define PHI4_YMM_DPBUSD _mm256_dpbusd_avx_epi32
+#define PHI4_YMM_GEMV_ROWS 4
+#define PHI4_YMM_WITH_GEMM 1
 #include "int4_kernel_ymm.inc"
 
 PHI4_TARGET_END

@@ -21,8 +21,8 @@ void QuantizedRows::Resize(size_t rowCount, size_t width) {
   values.resize(rows * k);
   scales.resize(rows * b);
   laneScales.resize(rows * b * 4);
-  scaledSums.resize(rows * b);
   zeroOffsets.resize(rows * b);
+  laneZeroOffsets.resize(rows * b * 4);
 }
 
 const std::vector<Variant>& AllVariants() {
@@ -86,17 +86,17 @@ void QuantizeRowsPortable(const float* a, size_t rowBegin, size_t rowEnd, Quanti
       for (size_t i = 0; i < kBlock; ++i) amax = std::max(amax, std::fabs(x[i]));
       const float scale = amax / 127.f, inverse = amax != 0.f ? 127.f / amax : 0.f;
       int8_t* row = out.values.data() + r * k;
-      int32_t sum = 0;
+      int32_t laneSums[4] = {0, 0, 0, 0};
       for (size_t i = 0; i < kBlock; ++i) {
         const int32_t q = static_cast<int32_t>(std::nearbyint(x[i] * inverse));
         (i % 2 == 0 ? row + out.EvenOffset(b) : row + out.OddOffset(b))[i / 2] = static_cast<int8_t>(q);
-        sum += q;
+        laneSums[i / 8] += q;
       }
       const size_t at = r * blocks + b;
       out.scales[at] = scale;
       for (int i = 0; i < 4; ++i) out.laneScales[at * 4 + i] = scale;
-      out.scaledSums[at] = scale * static_cast<float>(sum);
-      out.zeroOffsets[at] = -8 * sum;
+      for (int i = 0; i < 4; ++i) out.laneZeroOffsets[at * 4 + i] = -8 * laneSums[i];
+      out.zeroOffsets[at] = -8 * (laneSums[0] + laneSums[1] + laneSums[2] + laneSums[3]);
     }
   }
 }

@@ -52,8 +52,10 @@ struct QuantizedRows {
   std::vector<int8_t> values;        // [rows][k], in the group layout above
   std::vector<float> scales;         // [rows][blocks]: max|a| / 127
   std::vector<float> laneScales;     // [rows][blocks][4]: each scale 4 times (GEMV's vector lanes)
-  std::vector<float> scaledSums;     // [rows][blocks]: scale * sum of the block's int8 values
-  std::vector<int32_t> zeroOffsets;  // [rows][blocks]: -8 * sum of the block's int8 values
+  std::vector<int32_t> zeroOffsets;  // [rows][blocks]: -8 * sum of the block's int8 values (GEMM)
+  // [rows][blocks][4]: -8 * sum of the 8 values that meet GEMV lane j of the block (its even and odd
+  // 4-byte groups j: values 8j..8j+7), so that the GEMV's lanes start from the zero point's share.
+  std::vector<int32_t> laneZeroOffsets;
 
   void Resize(size_t rows, size_t k);
   size_t blocks() const { return k / kBlock; }
