@@ -21,8 +21,8 @@ export class LlamaSequence {
    * context per sequence (long when above the original context), not by the current length: size
    * the context to the regime being compared. Flash attention off: the plain K·Q product.
    */
-  static async open(model: LlamaModel, contextSize: number): Promise<LlamaSequence> {
-    const context = await model.createContext({ contextSize, sequences: 1, flashAttention: false, threads: 1 });
+  static async open(model: LlamaModel, contextSize: number, options: { flashAttention?: boolean | "auto"; threads?: number } = {}): Promise<LlamaSequence> {
+    const context = await model.createContext({ contextSize, sequences: 1, flashAttention: options.flashAttention ?? false, threads: options.threads ?? 1 });
     if (context.contextSize !== contextSize) throw new Error(`asked for ${contextSize} cells, llama.cpp made ${context.contextSize}`);
     return new LlamaSequence(context, context.getSequence());
   }
