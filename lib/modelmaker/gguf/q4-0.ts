@@ -15,10 +15,18 @@ import { BLOCK } from "../quantize.js";
 const PACKED = BLOCK / 2;
 export const Q4_0_BLOCK_BYTES = 2 + PACKED;
 
-/** Reorders one block's 16 MatMulNBits bytes (src at `from`) into Q4_0's code bytes (dst at `to`). */
+/**
+ * Reorders one block's 16 MatMulNBits bytes (src at `from`) into Q4_0's code bytes (dst at `to`).
+ * Source byte k holds elements 2k, 2k+1 and byte 8+k elements 16+2k, 17+2k; Q4_0 byte 2k pairs
+ * elements 2k and 16+2k (the low nibbles of both), byte 2k+1 elements 2k+1 and 17+2k (the high ones).
+ */
 export function reorderNibbles(src: Uint8Array, from: number, dst: Uint8Array, to: number): void {
-  const code = (e: number) => (src[from + (e >> 1)] >> ((e & 1) << 2)) & 15;
-  for (let j = 0; j < PACKED; j++) dst[to + j] = code(j) | (code(j + PACKED) << 4);
+  for (let k = 0; k < PACKED / 2; k++) {
+    const a = src[from + k];
+    const b = src[from + PACKED / 2 + k];
+    dst[to + 2 * k] = (a & 0x0f) | ((b & 0x0f) << 4);
+    dst[to + 2 * k + 1] = (a >> 4) | (b & 0xf0);
+  }
 }
 
 /** All of a scales tensor's values as numbers (fp32 or fp16 storage). */
