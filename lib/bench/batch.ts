@@ -1,16 +1,15 @@
 /**
  * The batching benchmark: `concurrency` requests at once on one context, for each concurrency level.
- * Reports aggregate decode tokens/s in the steady state (the window in which every request is
- * decoding: from the last request's first token to the first request's last), the end-to-end rate
- * (every token after each request's first, from the earliest first token to the last token, so
- * prompts prefilled between decode steps count against it), per-request inter-token latency, and the
- * event loop's delay while it all runs (every model call is native and off the event loop).
+ * Reports aggregate decode tokens/s in the steady state and end to end (throughput.ts), per-request
+ * inter-token latency, and the event loop's delay while it all runs (every model call is native and
+ * off the event loop).
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 
 import { loadModel, type Model } from "../engine/model.js";
 import { lcgPrompt, median, percentile, positiveInt, PROMPT_ID_LIMIT } from "./common.js";
 import { machineFacts, type MachineFacts } from "./machine.js";
+import { concurrentRates } from "./throughput.js";
 
 export interface BatchBenchOptions {
   modelDir: string;
@@ -63,17 +62,9 @@ async function runLevel(model: Model, concurrency: number, promptTokens: number,
       }),
     );
     delay.disable();
-    const firstTokens = Math.min(...runs.map((t) => t[0]));
-    const lastToken = Math.max(...runs.map((t) => t[t.length - 1]));
-    const decoded = runs.reduce((sum, t) => sum + t.length - 1, 0);
-    const steadyFrom = Math.max(...runs.map((t) => t[0]));
-    const steadyTo = Math.min(...runs.map((t) => t[t.length - 1]));
-    const steadyTokens = runs.reduce((sum, t) => sum + t.filter((time) => time > steadyFrom && time <= steadyTo).length, 0);
     const gaps = runs.flatMap((t) => t.slice(1).map((time, i) => time - t[i]));
     return {
-      // No window where all decode at once (a request ended before the last began): the end-to-end rate is all there is.
-      aggregateTokensPerSec: steadyTo > steadyFrom && steadyTokens > 0 ? (steadyTokens / (steadyTo - steadyFrom)) * 1000 : (decoded / (lastToken - firstTokens)) * 1000,
-      endToEndTokensPerSec: (decoded / (lastToken - firstTokens)) * 1000,
+      ...concurrentRates(runs),
       interTokenMsP50: median(gaps),
       interTokenMsP95: percentile(gaps, 0.95),
       eventLoopDelayMsP99: delay.percentile(99) / 1e6,

@@ -27,10 +27,7 @@ export function suiteReport(r: SuiteBenchResult, baseName: string): SuiteReport 
       xLabel: "prompt tokens",
       yLabel: "decode tokens/s",
       xScale: "log2",
-      series: [
-        { name: `phi4-onnx ${r.peer.engines.ours.version}`, points: r.peer.results.map((x) => ({ x: x.promptTokens, y: x.ours.decodeTokensPerSec })) },
-        { name: `transformers.js ${r.peer.engines.peer.version}`, points: r.peer.results.map((x) => ({ x: x.promptTokens, y: x.peer.decodeTokensPerSec })) },
-      ],
+      series: r.peer.engines.map((e) => ({ name: `${e.engine} ${e.version}`, points: e.runs.map((x) => ({ x: x.promptTokens, y: x.decodeTokensPerSec })) })),
     }),
     [batchPlot]: lineChartSvg({
       title: `Aggregate decode throughput against concurrency (${r.model.name})`,

@@ -5,7 +5,8 @@ import type { ConstraintBenchResult, Stats } from "./constraint.js";
 import type { DecodeBenchResult } from "./decode.js";
 import type { MachineFacts } from "./machine.js";
 import type { MicroBenchResult, MicrosecondStats, OpsRate } from "./micro.js";
-import type { PeerBenchResult } from "./peer.js";
+import type { PeerChildResult } from "./peer-child.js";
+import { peerComparison, type PeerBenchResult } from "./peer.js";
 import type { PrefixBenchResult, TurnTiming } from "./prefix.js";
 
 // Decimal units throughout, so bandwidth (GB/s) over bytes per token (GB) reads as tokens/s.
@@ -28,6 +29,7 @@ function machineTable(m: MachineFacts): string[] {
     ["Machine", ""],
     [
       ["CPU", m.cpuModel],
+      ["CPU features", m.cpuFeatures === null ? "unknown" : m.cpuFeatures.join(", ") || "none of avx2/avx512/vnni"],
       ["Cores", `${m.logicalCores} logical, ${m.physicalCores} physical`],
       ["Memory", bytes(m.totalMemoryBytes)],
       ["OS", m.os],
@@ -142,31 +144,58 @@ export function constraintReportMarkdown(r: ConstraintBenchResult): string {
 }
 
 export function peerReportMarkdown(r: PeerBenchResult): string {
-  const { ours, peer } = r.engines;
+  const s = r.settings;
   const ms = (n: number) => `${n.toFixed(0)} ms`;
+  const rate = (n: number) => `${n.toFixed(2)} tok/s`;
+  const name = (e: PeerChildResult) => `${e.engine} ${e.version}`;
+  const crossing = s.originalContext === null ? [] : s.promptLengths.filter((n) => n <= s.originalContext! && n + s.genTokens > s.originalContext!);
+  const llama = r.engines.find((e) => e.engine === "llama.cpp");
+  const runRows = s.promptLengths.flatMap((length) =>
+    r.engines.map((e) => {
+      const run = e.runs.find((x) => x.promptTokens === length)!;
+      const c = peerComparison(r, e.engine, length);
+      const vs = c === null ? "| - | - | - |" : `| ${c.prefillSpeedup.toFixed(2)}x | ${c.decodeSpeedup.toFixed(2)}x | ${c.matchingTokens}/${s.genTokens} |`;
+      return `| ${length} | ${e.engine} | ${rate(run.prefillTokensPerSec)} | ${ms(run.ttftMs)} | ${rate(run.decodeTokensPerSec)} | ${run.eventLoopDelayMsP99.toFixed(1)} / ${run.eventLoopDelayMsMax.toFixed(0)} ms ${vs}`;
+    }),
+  );
+  const batchRows = s.concurrency.flatMap((c) =>
+    r.engines.map((e) => {
+      const b = e.batch.find((x) => x.concurrency === c)!;
+      return `| ${c} | ${e.engine} | ${rate(b.aggregateTokensPerSec)} | ${rate(b.endToEndTokensPerSec)} | ${b.speedup.toFixed(2)}x |`;
+    }),
+  );
   return [
-    `# Peer benchmark: phi4-onnx ${ours.version} vs transformers.js ${peer.version}`,
+    `# Peer benchmark: ${r.engines.map(name).join(" vs ")}`,
     "",
-    `${r.date}, ${r.settings.threads} threads each, the same model.onnx and onnxruntime-node library, the same prompt ids, ` +
-      `${r.settings.genTokens} tokens generated greedily, each engine in its own process; for phi4-onnx, ${kernelName(r.settings.int4Kernel)}. Speedup above 1: phi4-onnx is faster.` +
-      (r.settings.int4Kernel ? " Same tokens: the two kernels round activations alike but add in a different order, so on random weights, whose top logits are near-ties, greedy decoding parts early; `--int4-kernel off` gives the same tokens." : ""),
+    `${r.date}, ${s.threads} threads each, the same prompt ids, ${s.genTokens} tokens generated greedily (no stop token), each engine in its own process, one after the other; ` +
+      `for phi4-onnx, ${kernelName(s.int4Kernel)}. transformers.js runs the same model.onnx on the same onnxruntime-node library` +
+      (llama ? "; llama.cpp runs a GGUF of the same network and weights (int4 weights as Q4_0: the same codes, fp16 scales), with its own defaults" : "") +
+      ". Prefill: prompt tokens over the time to first token. Speedups above 1: phi4-onnx is faster.",
+    ...(crossing.length > 0
+      ? [
+          "",
+          `At ${crossing.join(", ")} prompt tokens the prompt plus output crosses the model's original context (${s.originalContext} tokens): phi4-onnx then re-prefills the sequence with the long RoPE factors (as onnxruntime-genai does), inside its decode timing; transformers.js keeps the cache it built with the short factors, and llama.cpp uses the long factors from the start (its context is larger than ${s.originalContext}).`,
+        ]
+      : []),
     "",
-    "| Prompt tokens | TTFT phi4-onnx | TTFT transformers.js | TTFT speedup | Decode phi4-onnx | Decode transformers.js | Decode speedup | Event-loop p99 / max phi4-onnx | Event-loop p99 / max transformers.js | Same tokens |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...r.results.map(
-      (x) =>
-        `| ${x.promptTokens} | ${ms(x.ours.ttftMs)} | ${ms(x.peer.ttftMs)} | ${x.ttftSpeedup.toFixed(2)}x | ${x.ours.decodeTokensPerSec.toFixed(2)} tok/s | ` +
-        `${x.peer.decodeTokensPerSec.toFixed(2)} tok/s | ${x.decodeSpeedup.toFixed(2)}x | ${x.ours.eventLoopDelayMsP99.toFixed(1)} / ${x.ours.eventLoopDelayMsMax.toFixed(0)} ms | ` +
-        `${x.peer.eventLoopDelayMsP99.toFixed(1)} / ${x.peer.eventLoopDelayMsMax.toFixed(0)} ms | ${x.matchingTokens}/${r.settings.genTokens} |`,
-    ),
+    "| Prompt tokens | Engine | Prefill | TTFT | Decode | Event-loop p99 / max | phi4-onnx prefill speedup | phi4-onnx decode speedup | Same tokens as phi4-onnx |",
+    "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...runRows,
     "",
-    ...table(
-      ["Engine", "Load / peak RSS"],
-      [
-        [`phi4-onnx ${ours.version}`, `${ms(ours.loadMs)} / ${bytes(ours.peakRssBytes)}`],
-        [`transformers.js ${peer.version}`, `${ms(peer.loadMs)} / ${bytes(peer.peakRssBytes)}`],
-      ],
-    ),
+    ...(s.concurrency.length > 0
+      ? [
+          `Several requests at once (${s.batchPromptTokens}-token prompts, ${s.genTokens} tokens each): aggregate decode while all decode, and end to end with the prefills.`,
+          "",
+          "| Requests | Engine | Aggregate decode | End to end | vs 1 request |",
+          "| ---: | --- | ---: | ---: | ---: |",
+          ...batchRows,
+          "",
+        ]
+      : []),
+    "| Engine | Version | Threads | Load | Peak RSS |",
+    "| --- | --- | ---: | ---: | ---: |",
+    ...r.engines.map((e) => `| ${e.engine} | ${e.version} | ${e.threads} | ${ms(e.loadMs)} | ${bytes(e.peakRssBytes)} |`),
+    "",
     ...machineTable(r.machine),
   ].join("\n");
 }

@@ -59,7 +59,14 @@ export async function benchSuite(options: SuiteBenchOptions): Promise<SuiteBench
   const common = { modelDir, threads: decode.settings.threads };
   const prefix = await benchPrefix({ ...common, prefixTokens: options.prefixTokens, turns: options.turns, onProgress: step("prefix") });
   const batch = await benchBatch({ ...common, concurrency: options.concurrency, genTokens: options.genTokens, onProgress: step("batch") });
-  const peer = await benchPeer({ ...common, promptLengths: options.peerPromptTokens, genTokens: options.genTokens, onProgress: step("peer") });
+  // The suite's peer run: the transformers.js comparison its targets are set at (no batched runs: the batch benchmark has those).
+  const peer = await benchPeer({
+    ...common,
+    promptLengths: options.peerPromptTokens ?? [128, 1024, 2048],
+    genTokens: options.genTokens,
+    concurrency: [],
+    onProgress: step("peer"),
+  });
   const micro = await benchMicro({ modelDir, maxTime: options.microMaxTime, onProgress: step("micro") });
   return {
     benchmark: "suite",

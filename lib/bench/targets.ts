@@ -5,7 +5,7 @@
  */
 import type { BatchBenchResult } from "./batch.js";
 import type { DecodeBenchResult } from "./decode.js";
-import type { PeerBenchResult } from "./peer.js";
+import { peerComparison, type PeerBenchResult } from "./peer.js";
 
 export interface TargetStatus {
   name: string;
@@ -31,8 +31,9 @@ function target(name: string, goal: string, value: number | null, format: (v: nu
 const times = (v: number) => `${v.toFixed(2)}x`;
 
 export function evaluateTargets({ decode, batch, peer }: Parts): TargetStatus[] {
-  const at = (tokens: number) => peer.results.find((r) => r.promptTokens === tokens) ?? null;
-  const eventLoopP99 = Math.max(...peer.results.map((r) => r.ours.eventLoopDelayMsP99), ...batch.results.map((r) => r.eventLoopDelayMsP99));
+  const at = (tokens: number) => peerComparison(peer, "transformers.js", tokens);
+  const ours = peer.engines.find((e) => e.engine === "phi4-onnx")?.runs ?? [];
+  const eventLoopP99 = Math.max(...ours.map((r) => r.eventLoopDelayMsP99), ...batch.results.map((r) => r.eventLoopDelayMsP99));
   const c4 = batch.results.find((r) => r.concurrency === 4);
   return [
     target("Decode vs transformers.js, 2048-token prompt", ">= 1.5x", at(2048)?.decodeSpeedup ?? null, times, (v) => v >= 1.5),

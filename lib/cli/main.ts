@@ -13,7 +13,7 @@ import { serveCommand } from "./commands/serve.js";
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary: string }> = {
   generate: { run: generateCommand, summary: "generate from --tokens, --prompt or --chat (--json for one JSON object)" },
   info: { run: infoCommand, summary: "ONNX Runtime version and providers; --model DIR for a model folder" },
-  "make-model": { run: makeModelCommand, summary: "write a random-weight model folder (--preset tiny|tiny-phi4|tiny-phi4-long|phi4-mini --out DIR [--precision fp16])" },
+  "make-model": { run: makeModelCommand, summary: "write a random-weight model folder (--preset tiny|tiny-phi4|tiny-phi4-long|phi4-mini --out DIR [--precision fp16]), or with --format gguf the same model as one GGUF file for llama.cpp" },
   pull: { run: pullCommand, summary: "download a model folder from Hugging Face: pull <owner/repo> [--include FOLDER] [--dir DIR] [--endpoint URL]" },
   bench: { run: benchCommand, summary: "benchmarks: bench --model DIR (the suite: report, plots, targets) or bench decode|prefix|batch|peer|constraint|micro" },
   agent: { run: agentCommand, summary: "run a task with MCP tools: --mcp-config FILE --task TEXT [--model DIR] [--router FILE] [--json]" },

@@ -90,3 +90,5 @@ export async function makeModel(opts: MakeModelOptions): Promise<MadeModel> {
     precision,
   };
 }
+
+export { makeGguf, type MadeGguf, type MakeGgufOptions } from "./gguf/index.js";

@@ -21,10 +21,11 @@
 
 import { BLOCK } from "./quantize.js";
 import { toFloat16 } from "./float16.js";
-import { attr, DataType, GraphBuilder, inlineTensor, valueInfo, type BuiltGraph, type GraphProto } from "./graph-builder.js";
-import { qkvSize, type ModelPrecision, type ModelShape } from "./presets.js";
+import { attr, DataType, GraphBuilder, inlineTensor, valueInfo, type BuiltGraph, type GraphProto, type TensorSpec } from "./graph-builder.js";
+import type { ModelPrecision, ModelShape } from "./presets.js";
+import { phi3Weights, type Int4MatMul } from "./phi3-weights.js";
 import { longFactors, ropeCache, shortFactors, type RopeCache } from "./rope.js";
-import { embedding, floatType, normWeight, randomInt4Scales, randomInt4Weight, tiedLmHead } from "./weights.js";
+import { floatType } from "./weights.js";
 
 const MS_DOMAIN = "com.microsoft";
 
@@ -54,7 +55,6 @@ export const ACCURACY_LEVEL: Record<ModelPrecision, number> = { fp32: 4, fp16: 0
 
 export function buildPhi3Graph({ shape, vocabSize, seed, precision = "fp32" }: Phi3GraphOptions): BuiltGraph {
   const g = new GraphBuilder();
-  const h = shape.hiddenSize;
   const float = floatType(precision);
   const accuracyLevel = ACCURACY_LEVEL[precision];
   const kvDims = ["batch_size", shape.numKvHeads, "past_sequence_length", shape.headSize];
@@ -73,23 +73,19 @@ export function buildPhi3Graph({ shape, vocabSize, seed, precision = "fp32" }: P
   const { seqlensK, totalSeqLen, totalSeqLenInt64 } = attentionMaskSubgraph(g);
   const [cosCache, sinCache] = ropeCacheSwitch(g, shape, totalSeqLenInt64, precision);
 
-  // MatMulNBits as onnxruntime's quantizer leaves it: node `<MatMul name>_Q4`, output named after the
-  // float MatMul, B/scales named after the float weight `<path>.weight`.
-  const matmul = (name: string, input: string, k: number, n: number, output = `${name}/output_0`): string => {
-    const weight = `${name.slice(1).replaceAll("/", ".")}.weight`;
-    const b = g.initializer(randomInt4Weight(`${weight}_Q4`, n, k, seed));
-    const scales = g.initializer(randomInt4Scales(`${weight}_scales`, n, k, seed, precision));
-    return matmulNBits(g, name, [input, b, scales], k, n, output, accuracyLevel);
-  };
+  const weights = phi3Weights(shape, vocabSize, seed, precision);
+  // MatMulNBits as onnxruntime's quantizer leaves it: node `<MatMul name>_Q4`, output named after the float MatMul.
+  const matmul = (m: Int4MatMul, input: string, output = `${m.node}/output_0`): string =>
+    matmulNBits(g, m.node, [input, g.initializer(m.weight), g.initializer(m.scales)], m.k, m.n, output, accuracyLevel);
 
-  const embedName = g.initializer(embedding("model.embed_tokens.weight", vocabSize, h, seed, precision));
+  const embedName = g.initializer(weights.embedding);
   let root = g.op("Gather", "/model/embed_tokens/Gather", [embedName, IO_NAMES.inputIds]);
   let skip = root;
 
   // Residual stream as the builder threads it: each SkipSimplifiedLayerNormalization adds `skip` to
   // `root`, normalizes, and its 4th output (the sum) becomes the next `root`.
-  const norm = (layer: number, location: string, last = false): string => {
-    const weight = g.initializer(normWeight(`model.layers.${layer}.${location}_layernorm.weight`, h, seed, precision));
+  const norm = (layer: number, location: string, spec: TensorSpec, last = false): string => {
+    const weight = g.initializer(spec);
     const base = `/model/layers.${layer}/${location}_layernorm`;
     const out0 = `${base}/output_0`;
     if (layer === 0 && location === "input") {
@@ -108,9 +104,9 @@ export function buildPhi3Graph({ shape, vocabSize, seed, precision = "fp32" }: P
     return out0;
   };
 
-  for (let i = 0; i < shape.numLayers; i++) {
-    const attnIn = norm(i, "input");
-    const qkv = matmul(`/model/layers.${i}/attn/qkv_proj/MatMul`, attnIn, h, qkvSize(shape));
+  weights.layers.forEach((layer, i) => {
+    const attnIn = norm(i, "input", layer.inputNorm);
+    const qkv = matmul(layer.qkv, attnIn);
     const gqaName = `/model/layers.${i}/attn/GroupQueryAttention`;
     const [attnOut] = g.node(
       "GroupQueryAttention",
@@ -127,24 +123,21 @@ export function buildPhi3Graph({ shape, vocabSize, seed, precision = "fp32" }: P
       ],
       MS_DOMAIN,
     );
-    skip = matmul(`/model/layers.${i}/attn/o_proj/MatMul`, attnOut, shape.numHeads * shape.headSize, h);
+    skip = matmul(layer.o, attnOut);
 
-    const mlpIn = norm(i, "post_attention");
+    const mlpIn = norm(i, "post_attention", layer.postAttentionNorm);
     const mlp = `/model/layers.${i}/mlp`;
-    const gate = matmul(`${mlp}/gate_proj/MatMul`, mlpIn, h, shape.intermediateSize);
-    const up = matmul(`${mlp}/up_proj/MatMul`, mlpIn, h, shape.intermediateSize);
+    const gate = matmul(layer.gate, mlpIn);
+    const up = matmul(layer.up, mlpIn);
     const sigmoid = g.op("Sigmoid", `${mlp}/act_fn/Sigmoid`, [gate]);
     const silu = g.op("Mul", `${mlp}/act_fn/Mul`, [gate, sigmoid]);
     const product = g.op("Mul", `${mlp}/Mul`, [silu, up]);
-    skip = matmul(`${mlp}/down_proj/MatMul`, product, shape.intermediateSize, h);
-  }
+    skip = matmul(layer.down, product);
+  });
 
-  const finalOut = norm(shape.numLayers, "final_norm", true);
+  const finalOut = norm(shape.numLayers, "final_norm", weights.finalNorm, true);
   // Tied embeddings: lm_head is the int4 quantization of the embedding table itself.
-  const lmHead = tiedLmHead("lm_head.MatMul.weight_Q4", "lm_head.MatMul.weight_scales", embedName, vocabSize, h, seed, precision);
-  g.initializer(lmHead.weight);
-  g.initializer(lmHead.scales);
-  matmulNBits(g, "/lm_head/MatMul", [finalOut, lmHead.weight.name, lmHead.scales.name], h, vocabSize, IO_NAMES.logits, accuracyLevel);
+  matmul(weights.lmHead, finalOut, IO_NAMES.logits);
 
   return g.build("main_graph");
 }

@@ -18,6 +18,10 @@ export type TokenizerPreset = "tiny" | "phi4";
 
 export interface TokenizerFiles {
   tokenizerJson: object;
+  /** The tables tokenizer.json is made from, for writers of other formats (gguf/tokenizer.ts). */
+  bpe: BpeTables;
+  /** Every id at or past bpe.size, sorted by id: named tokens and reserved placeholders. */
+  added: AddedTokenSpec[];
   tokenizerConfig: object;
   specialTokensMap: object;
   /** Embedding rows the model must have (200064 for phi4). */
@@ -54,6 +58,8 @@ function assemble(bpe: BpeTables, named: ReadonlyArray<AddedTokenSpec>, vocabSiz
   const endOfText = idOf("<|endoftext|>");
   return {
     tokenizerJson: buildTokenizerJson(bpe.vocab, bpe.merges, added),
+    bpe,
+    added,
     tokenizerConfig: buildTokenizerConfig(added),
     specialTokensMap: buildSpecialTokensMap(),
     vocabSize,

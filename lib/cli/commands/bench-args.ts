@@ -13,6 +13,7 @@ export interface BenchArgs {
   number(flag: string): number | undefined;
   /** A comma-separated list of integers. */
   list(flag: string): number[] | undefined;
+  string(flag: string): string | undefined;
 }
 
 /** Parses argv for a bench command with these valued `flags` (besides --model, --json, --out); `label` prefixes progress lines. */
@@ -41,5 +42,6 @@ export function readBenchArgs(argv: string[], flags: string[], usage: string, la
     int: (flag) => optionalNumber(values, flag, true),
     number: (flag) => optionalNumber(values, flag),
     list: (flag) => (values[flag] === undefined ? undefined : parseTokenList(values[flag] as string)),
+    string: (flag) => values[flag] as string | undefined,
   };
 }

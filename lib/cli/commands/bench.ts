@@ -11,6 +11,7 @@ import { benchConstraint } from "../../bench/constraint.js";
 import { benchDecode } from "../../bench/decode.js";
 import { benchMicro } from "../../bench/micro.js";
 import { benchPeer } from "../../bench/peer.js";
+import { PEER_ENGINES, type PeerEngineName } from "../../bench/peer-engine.js";
 import { benchPrefix } from "../../bench/prefix.js";
 import { batchReportMarkdown, constraintReportMarkdown, decodeReportMarkdown, microReportMarkdown, peerReportMarkdown, prefixReportMarkdown } from "../../bench/report.js";
 import { Phi4Error } from "../../engine/errors.js";
@@ -50,10 +51,21 @@ const BENCHMARKS: Record<string, Benchmark> = {
     },
   },
   peer: {
-    usage: "[--prompt-tokens 128,1024,2048] [--gen-tokens 64] [--threads N] [--int4-kernel on|off]",
-    flags: ["prompt-tokens", "gen-tokens", "threads", "int4-kernel"],
+    usage:
+      `[--engines ${PEER_ENGINES.join(",")}] [--gguf FILE.gguf] [--prompt-tokens 128,1024,4096] [--gen-tokens 64] ` +
+      "[--concurrency 1,4] [--batch-prompt-tokens 32] [--threads 2] [--int4-kernel on|off]",
+    flags: ["engines", "gguf", "prompt-tokens", "gen-tokens", "concurrency", "batch-prompt-tokens", "threads", "int4-kernel"],
     async run(a) {
-      const result = await benchPeer({ ...a.common, promptLengths: a.list("prompt-tokens"), genTokens: a.int("gen-tokens") });
+      const engines = a.string("engines")?.split(",").map((e) => e.trim()) as PeerEngineName[] | undefined;
+      const result = await benchPeer({
+        ...a.common,
+        engines,
+        gguf: a.string("gguf"),
+        promptLengths: a.list("prompt-tokens"),
+        genTokens: a.int("gen-tokens"),
+        concurrency: a.list("concurrency"),
+        batchPromptTokens: a.int("batch-prompt-tokens"),
+      });
       return { result, markdown: peerReportMarkdown(result) };
     },
   },
