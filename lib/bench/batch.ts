@@ -38,7 +38,7 @@ export interface BatchLevelResult {
 export interface BatchBenchResult {
   benchmark: "batch";
   date: string;
-  settings: { promptTokens: number; genTokens: number; threads: number; int4Kernel: boolean };
+  settings: { promptTokens: number; genTokens: number; threads: number; int4Kernel: boolean; int4KernelVariant: string | null };
   results: BatchLevelResult[];
   machine: MachineFacts;
 }
@@ -93,7 +93,7 @@ export async function benchBatch(options: BatchBenchOptions): Promise<BatchBench
     return {
       benchmark: "batch",
       date,
-      settings: { promptTokens, genTokens, threads: model.threads, int4Kernel: model.info.int4Kernel },
+      settings: { promptTokens, genTokens, threads: model.threads, int4Kernel: model.info.int4Kernel, int4KernelVariant: model.info.int4KernelVariant },
       results: measured.map((m) => ({ ...m, speedup: m.aggregateTokensPerSec / base })),
       machine: machineFacts(),
     };

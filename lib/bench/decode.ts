@@ -35,7 +35,7 @@ export interface DecodeBenchOptions {
 export interface DecodeBenchResult {
   benchmark: "decode";
   date: string;
-  settings: { promptTokens: number; genTokens: number; runs: number; threads: number; bandwidthMiB: number; int4Kernel: boolean };
+  settings: { promptTokens: number; genTokens: number; runs: number; threads: number; bandwidthMiB: number; int4Kernel: boolean; int4KernelVariant: string | null };
   model: {
     /** The model folder's name (not its path). */
     name: string;
@@ -101,7 +101,7 @@ export async function benchDecode(options: DecodeBenchOptions): Promise<DecodeBe
   return {
     benchmark: "decode",
     date,
-    settings: { promptTokens, genTokens, runs, threads: model.threads, bandwidthMiB, int4Kernel },
+    settings: { promptTokens, genTokens, runs, threads: model.threads, bandwidthMiB, int4Kernel, int4KernelVariant: model.info.int4KernelVariant },
     model: {
       // The folder's name only: results are published, and the model file hash identifies the model.
       name: path.basename(model.folder.dir),

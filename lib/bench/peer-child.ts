@@ -51,6 +51,8 @@ export interface PeerChildResult {
   version: string;
   /** The int4 products ran on phi4-onnx's kernel. */
   int4Kernel: boolean;
+  /** With int4Kernel: the kernel's micro-kernel set on this CPU. */
+  int4KernelVariant: string | null;
   threads: number;
   loadMs: number;
   runs: PeerRun[];
@@ -120,6 +122,7 @@ async function runChild(request: PeerChildRequest, progress: (message: string) =
       engine: request.engine,
       version: engine.version,
       int4Kernel: engine.int4Kernel,
+      int4KernelVariant: engine.int4KernelVariant,
       threads: request.config.threads,
       loadMs,
       runs,

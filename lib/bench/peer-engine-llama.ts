@@ -29,6 +29,7 @@ export async function openLlamaCpp(config: PeerEngineConfig): Promise<PeerEngine
   return {
     version,
     int4Kernel: false,
+    int4KernelVariant: null,
     async generate(prompt, genTokens, onToken) {
       const sequence = single.getSequence();
       try {

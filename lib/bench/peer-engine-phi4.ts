@@ -12,6 +12,7 @@ export async function openPhi4(config: PeerEngineConfig): Promise<PeerEngine> {
   return {
     version: await packageVersion(packageRoot()),
     int4Kernel: model.info.int4Kernel,
+    int4KernelVariant: model.info.int4KernelVariant,
     async generate(prompt, genTokens, onToken) {
       const sequence = await model.createSequence({ capacity: prompt.length + genTokens });
       try {

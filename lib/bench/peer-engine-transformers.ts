@@ -57,6 +57,7 @@ export async function openTransformers(config: PeerEngineConfig): Promise<PeerEn
     return {
       version: tjs.env.version,
       int4Kernel: false,
+      int4KernelVariant: null,
       generate: (prompt, genTokens, onToken) => generateBatch([prompt], genTokens, (_row, token) => onToken(token)),
       generateBatch,
       async dispose() {

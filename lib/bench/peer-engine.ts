@@ -28,6 +28,8 @@ export interface PeerEngine {
   readonly version: string;
   /** The int4 products run on phi4-onnx's kernel (model.info.int4Kernel; the other engines: never). */
   readonly int4Kernel: boolean;
+  /** With int4Kernel: the kernel's micro-kernel set on this CPU (model.info.int4KernelVariant); else null. */
+  readonly int4KernelVariant: string | null;
   /** Generates exactly `genTokens` tokens greedily after `prompt`, calling `onToken` for each. */
   generate(prompt: number[], genTokens: number, onToken: (token: number) => void): Promise<void>;
   /** The same for several prompts at once, batched as the engine batches; `onToken` gets the prompt's index. */

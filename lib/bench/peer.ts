@@ -64,6 +64,7 @@ export interface PeerBenchResult {
     batchPromptTokens: number;
     threads: number;
     int4Kernel: boolean;
+    int4KernelVariant: string | null;
     /** The model's original context (LongRoPE switch): runs whose prompt plus output cross it make phi4-onnx re-prefill. */
     originalContext: number | null;
   };
@@ -110,7 +111,7 @@ export async function benchPeer(options: PeerBenchOptions): Promise<PeerBenchRes
     benchmark: "peer",
     date,
     // What phi4-onnx's model reported, not what was asked: the kernel needs an AVX2 CPU.
-    settings: { engines, promptLengths, genTokens, concurrency, batchPromptTokens, threads, int4Kernel: ours.int4Kernel, originalContext: await originalContext(folder.dir) },
+    settings: { engines, promptLengths, genTokens, concurrency, batchPromptTokens, threads, int4Kernel: ours.int4Kernel, int4KernelVariant: ours.int4KernelVariant, originalContext: await originalContext(folder.dir) },
     engines: results,
     comparisons: others.flatMap((other) => ours.runs.map((run, i) => compare(run, other.engine, other.runs[i]))),
     machine: machineFacts(),

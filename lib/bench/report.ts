@@ -39,8 +39,9 @@ function machineTable(m: MachineFacts): string[] {
   );
 }
 
-/** Which int4 kernel a run used (LoadModelOptions.int4Kernel). */
-const kernelName = (int4Kernel: boolean) => (int4Kernel ? "int4 products on phi4-onnx's kernel" : "int4 products on ONNX Runtime's MatMulNBits");
+/** Which int4 kernel a run used (LoadModelOptions.int4Kernel) and, for phi4-onnx's, its micro-kernels on that CPU. */
+const kernelName = (s: { int4Kernel: boolean; int4KernelVariant?: string | null }) =>
+  s.int4Kernel ? `int4 products on phi4-onnx's kernel${s.int4KernelVariant ? ` (${s.int4KernelVariant})` : ""}` : "int4 products on ONNX Runtime's MatMulNBits";
 
 export function decodeReportMarkdown(r: DecodeBenchResult): string {
   const { settings: s, results: x, machine: m, model } = r;
@@ -48,7 +49,7 @@ export function decodeReportMarkdown(r: DecodeBenchResult): string {
   return [
     `# Decode benchmark: ${model.name}`,
     "",
-    `${r.date}, ${s.threads} threads, ${kernelName(s.int4Kernel)}, ${s.promptTokens}-token prompt, ${s.genTokens} tokens generated greedily, median of ${s.runs} runs after a warm-up.`,
+    `${r.date}, ${s.threads} threads, ${kernelName(s)}, ${s.promptTokens}-token prompt, ${s.genTokens} tokens generated greedily, median of ${s.runs} runs after a warm-up.`,
     "",
     ...table(
       ["Metric", "Value"],
@@ -106,7 +107,7 @@ export function batchReportMarkdown(r: BatchBenchResult): string {
   return [
     "# Continuous batching benchmark",
     "",
-    `${r.date}, ${r.settings.threads} threads, ${r.settings.promptTokens}-token prompts, ${r.settings.genTokens} tokens per request, greedy, ${kernelName(r.settings.int4Kernel)}.`,
+    `${r.date}, ${r.settings.threads} threads, ${r.settings.promptTokens}-token prompts, ${r.settings.genTokens} tokens per request, greedy, ${kernelName(r.settings)}.`,
     "",
     "| Concurrency | Aggregate decode tokens/s (all decoding) | vs 1 | End to end tokens/s (with prefills) | Inter-token ms p50 | p95 | Event-loop delay p99 ms |",
     "| --- | --- | --- | --- | --- | --- | --- |",
@@ -168,7 +169,7 @@ export function peerReportMarkdown(r: PeerBenchResult): string {
     `# Peer benchmark: ${r.engines.map(name).join(" vs ")}`,
     "",
     `${r.date}, ${s.threads} threads each, the same prompt ids, ${s.genTokens} tokens generated greedily (no stop token), each engine in its own process, one after the other; ` +
-      `for phi4-onnx, ${kernelName(s.int4Kernel)}. transformers.js runs the same model.onnx on the same onnxruntime-node library` +
+      `for phi4-onnx, ${kernelName(s)}. transformers.js runs the same model.onnx on the same onnxruntime-node library` +
       (llama ? "; llama.cpp runs a GGUF of the same network and weights (int4 weights as Q4_0: the same codes, fp16 scales), with its own defaults" : "") +
       ". Prefill: prompt tokens over the time to first token. Speedups above 1: phi4-onnx is faster.",
     ...(crossing.length > 0
