@@ -1,8 +1,10 @@
 // Module entry: exports Runtime (the only constructor JS calls directly), Model, Context and Sequence, and the
-// measureReadBandwidth probe the benchmarks use, and the int4 kernel's support flag and test entry.
+// measureReadBandwidth probe the benchmarks use, the int4 kernel's support flag and test entry, and the
+// attention kernel's test entry.
 #include <napi.h>
 
 #include "addon_data.h"
+#include "attention_js.h"
 #include "bandwidth.h"
 #include "context.h"
 #include "int4_matmul.h"
@@ -30,6 +32,7 @@ Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("int4KernelVariant", Napi::String::New(env, int4::VariantName(int4::BestVariant())));
   exports.Set("int4KernelVariants", Napi::Function::New(env, Int4KernelVariants, "int4KernelVariants"));
   exports.Set("int4MatMul", Napi::Function::New(env, Int4MatMul, "int4MatMul"));
+  exports.Set("attention", Napi::Function::New(env, Attention, "attention"));
   exports.Set("measureReadBandwidth", Napi::Function::New(env, MeasureReadBandwidth, "measureReadBandwidth"));
   return exports;
 }

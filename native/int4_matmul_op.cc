@@ -1,10 +1,10 @@
 #include "int4_matmul_op.h"
 
 #include <algorithm>
-#include <climits>
 #include <string>
 #include <vector>
 
+#include "custom_ops.h"
 #include "int4_matmul.h"
 
 namespace phi4 {
@@ -18,9 +18,7 @@ struct Kernel {
   int4::Variant variant;  // the fastest this CPU runs, chosen once per node
 };
 
-OrtStatus* Fail(const OrtApi* api, const std::string& message) {
-  return api->CreateStatus(ORT_INVALID_ARGUMENT, ("phi4_onnx.Int4MatMul: " + message).c_str());
-}
+OrtStatus* Fail(const OrtApi* api, const std::string& message) { return CustomOpError(api, kInt4OpName, message); }
 
 // A constant input's data and element count (the weights are initializers, never graph inputs).
 OrtStatus* ConstantInput(const OrtApi* api, const OrtKernelInfo* info, size_t index, ONNXTensorElementDataType type,
@@ -122,12 +120,12 @@ OrtStatus* ORT_API_CALL Compute(void* kernelData, OrtKernelContext* context) {
 
 void ORT_API_CALL DestroyKernel(void* kernel) { delete static_cast<Kernel*>(kernel); }
 
-const OrtCustomOp& Int4Op() {
+}  // namespace
+
+const OrtCustomOp& Int4MatMulOp() {
   static const OrtCustomOp op = [] {
-    OrtCustomOp o{};
-    o.version = ORT_API_VERSION;
+    OrtCustomOp o = CustomOpBase();
     o.GetName = [](const OrtCustomOp*) { return kInt4OpName; };
-    o.GetExecutionProviderType = [](const OrtCustomOp*) -> const char* { return "CPUExecutionProvider"; };
     o.GetInputTypeCount = [](const OrtCustomOp*) -> size_t { return 3; };
     o.GetInputType = [](const OrtCustomOp*, size_t index) {
       return index == 1 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
@@ -136,30 +134,12 @@ const OrtCustomOp& Int4Op() {
     o.GetOutputType = [](const OrtCustomOp*, size_t) { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; };
     o.GetInputCharacteristic = [](const OrtCustomOp*, size_t) { return INPUT_OUTPUT_REQUIRED; };
     o.GetOutputCharacteristic = [](const OrtCustomOp*, size_t) { return INPUT_OUTPUT_REQUIRED; };
-    o.GetInputMemoryType = [](const OrtCustomOp*, size_t) { return OrtMemTypeDefault; };
-    o.GetVariadicInputMinArity = [](const OrtCustomOp*) { return 1; };
-    o.GetVariadicInputHomogeneity = [](const OrtCustomOp*) { return 1; };
-    o.GetVariadicOutputMinArity = [](const OrtCustomOp*) { return 1; };
-    o.GetVariadicOutputHomogeneity = [](const OrtCustomOp*) { return 1; };
     o.CreateKernelV2 = CreateKernel;
     o.KernelComputeV2 = Compute;
     o.KernelDestroy = DestroyKernel;
-    o.GetStartVersion = [](const OrtCustomOp*) { return 1; };
-    o.GetEndVersion = [](const OrtCustomOp*) { return INT_MAX; };
     return o;
   }();
   return op;
-}
-
-}  // namespace
-
-CustomOpDomainPtr AddInt4OpDomain(OrtSessionOptions* options) {
-  OrtCustomOpDomain* raw = nullptr;
-  Check(Ort().CreateCustomOpDomain(kInt4OpDomain, &raw));
-  CustomOpDomainPtr domain(raw);
-  Check(Ort().CustomOpDomain_Add(raw, const_cast<OrtCustomOp*>(&Int4Op())));
-  Check(Ort().AddCustomOpDomain(options, raw));
-  return domain;
 }
 
 }  // namespace phi4

@@ -1,24 +1,15 @@
 // The ONNX Runtime custom op that runs int4_matmul.h's kernel: "Int4MatMul" in the "phi4_onnx"
-// domain, a drop-in for MatMulNBits nodes with 4 bits, block 32, accuracy level 4 and no zero
-// points (inputs A, B, scales; attributes K and N). lib/engine/int4-kernel-graph.ts points such
-// nodes at it when the model loads.
+// domain (custom_ops.h), a drop-in for MatMulNBits nodes with 4 bits, block 32, accuracy level 4
+// and no zero points (inputs A, B, scales; attributes K and N). lib/engine/int4-kernel-graph.ts
+// points such nodes at it when the model loads.
 #pragma once
-
-#include <memory>
 
 #include "ort_api.h"
 
 namespace phi4 {
 
-inline constexpr const char* kInt4OpDomain = "phi4_onnx";
 inline constexpr const char* kInt4OpName = "Int4MatMul";
 
-struct OrtCustomOpDomainDeleter {
-  void operator()(OrtCustomOpDomain* d) const { if (d) Ort().ReleaseCustomOpDomain(d); }
-};
-using CustomOpDomainPtr = std::unique_ptr<OrtCustomOpDomain, OrtCustomOpDomainDeleter>;
-
-// Registers the op with `options`. The returned domain must outlive every session made with them.
-CustomOpDomainPtr AddInt4OpDomain(OrtSessionOptions* options);
+const OrtCustomOp& Int4MatMulOp();
 
 }  // namespace phi4

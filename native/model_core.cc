@@ -77,7 +77,7 @@ ModelCore::ModelCore(OrtEnv* env, ModelSpec spec) : spec_(std::move(spec)) {
   // tokenizer need.
   Check(Ort().AddSessionConfigEntry(raw, "session.intra_op.allow_spinning", spec_.allowSpinning ? "1" : "0"));
   AppendProviders(raw);
-  if (spec_.int4Kernel) int4Domain_ = AddInt4OpDomain(raw);
+  if (spec_.int4Kernel || spec_.attentionKernel) opDomain_ = AddCustomOpDomain(raw);
 
   OrtSession* session = nullptr;
   if (!spec_.modelBytes.empty()) {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "int4_matmul_op.h"
+#include "custom_ops.h"
 #include "ort_handles.h"
 
 namespace phi4 {
@@ -25,9 +25,11 @@ struct ModelSpec {
   // session exists.
   std::vector<uint8_t> modelBytes;
   // What the rewrite did: the lm_head runs on the last position only; MatMulNBits nodes run as
-  // phi4_onnx.Int4MatMul (int4_matmul_op.h), whose domain the session then needs.
+  // phi4_onnx.Int4MatMul (int4_matmul_op.h), GroupQueryAttention nodes as phi4_onnx.Attention
+  // (attention_op.h), whose domain (custom_ops.h) the session then needs.
   bool lastPositionLogits = false;
   bool int4Kernel = false;
+  bool attentionKernel = false;
   int intraOpThreads = 0;  // 0 = ORT default
   bool allowSpinning = false;
   int logLevel = 3;  // ORT_LOGGING_LEVEL_ERROR
@@ -73,7 +75,7 @@ class ModelCore {
   void PrepareKvAllocator();
 
   ModelSpec spec_;
-  CustomOpDomainPtr int4Domain_;  // declared before session_ so that it is released after it
+  CustomOpDomainPtr opDomain_;  // declared before session_ so that it is released after it
   SessionPtr session_;
   MemoryInfoPtr cpuMemory_;
   AllocatorPtr deviceAllocator_;

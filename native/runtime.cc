@@ -18,6 +18,7 @@ ModelSpec ReadModelSpec(const Napi::Object& o) {
     spec.modelBytes.assign(array.Data(), array.Data() + array.ByteLength());
     spec.lastPositionLogits = GetBool(o, "lastPositionLogits", false);
     spec.int4Kernel = GetBool(o, "int4Kernel", false);
+    spec.attentionKernel = GetBool(o, "attentionKernel", false);
   }
   spec.intraOpThreads = GetInt(o, "intraOpThreads", 0);
   spec.allowSpinning = GetBool(o, "allowSpinning", false);

@@ -5,11 +5,13 @@
  *
  * - last-position-graph.ts: the lm_head runs on the last position of each run only.
  * - int4-kernel-graph.ts: int4 MatMulNBits nodes run on the addon's own CPU kernel.
+ * - attention-graph.ts: GroupQueryAttention nodes run on the addon's own CPU kernel.
  */
 import { readFile, stat } from "node:fs/promises";
 
 import onnxProto from "onnx-proto";
 
+import { useAttentionKernel } from "./attention-graph.js";
 import { useInt4Kernel } from "./int4-kernel-graph.js";
 import { sliceLmHead } from "./last-position-graph.js";
 
@@ -23,6 +25,8 @@ export interface GraphRewriteOptions {
   lastPositionLogits: string | null;
   /** Point int4 MatMulNBits nodes at the addon's kernel (only for sessions that run on the CPU). */
   int4Kernel: boolean;
+  /** Point GroupQueryAttention nodes at the addon's kernel (only for sessions that run on the CPU). */
+  attentionKernel?: boolean;
 }
 
 export interface RewrittenGraph {
@@ -30,6 +34,8 @@ export interface RewrittenGraph {
   lastPositionLogits: boolean;
   /** MatMulNBits nodes now running as phi4_onnx.Int4MatMul. */
   int4Nodes: number;
+  /** GroupQueryAttention nodes now running as phi4_onnx.Attention. */
+  attentionNodes: number;
 }
 
 /**
@@ -37,7 +43,7 @@ export interface RewrittenGraph {
  * ONNX graph: loading it as it is then gives ONNX Runtime's own error).
  */
 export async function rewriteGraph(modelPath: string, options: GraphRewriteOptions): Promise<RewrittenGraph | null> {
-  if (options.lastPositionLogits === null && !options.int4Kernel) return null;
+  if (options.lastPositionLogits === null && !options.int4Kernel && !options.attentionKernel) return null;
   if ((await stat(modelPath)).size > MAX_GRAPH_BYTES) return null;
   let model: onnxProto.onnx.ModelProto;
   try {
@@ -48,6 +54,7 @@ export async function rewriteGraph(modelPath: string, options: GraphRewriteOptio
   if (!model.graph) return null;
   const lastPositionLogits = options.lastPositionLogits !== null && sliceLmHead(model.graph, options.lastPositionLogits);
   const int4Nodes = options.int4Kernel ? useInt4Kernel(model) : 0;
-  if (!lastPositionLogits && int4Nodes === 0) return null;
-  return { bytes: onnx.ModelProto.encode(model).finish(), lastPositionLogits, int4Nodes };
+  const attentionNodes = options.attentionKernel ? useAttentionKernel(model) : 0;
+  if (!lastPositionLogits && int4Nodes === 0 && attentionNodes === 0) return null;
+  return { bytes: onnx.ModelProto.encode(model).finish(), lastPositionLogits, int4Nodes, attentionNodes };
 }

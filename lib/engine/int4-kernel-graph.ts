@@ -9,9 +9,10 @@
  */
 import onnxProto from "onnx-proto";
 
+import { CUSTOM_OP_DOMAIN, importCustomOpDomain } from "./custom-op-domain.js";
+
 const { onnx } = onnxProto;
 
-const INT4_DOMAIN = "phi4_onnx";
 const INT4_OP = "Int4MatMul";
 
 /** Switches every eligible MatMulNBits node of `model` to the kernel; returns how many. */
@@ -22,14 +23,12 @@ export function useInt4Kernel(model: onnxProto.onnx.IModelProto): number {
   let count = 0;
   for (const node of graph.node ?? []) {
     if (!eligible(node, initializers)) continue;
-    node.domain = INT4_DOMAIN;
+    node.domain = CUSTOM_OP_DOMAIN;
     node.opType = INT4_OP;
     node.input = node.input!.slice(0, 3);
     count++;
   }
-  if (count > 0 && !(model.opsetImport ?? []).some((o) => o.domain === INT4_DOMAIN)) {
-    model.opsetImport = [...(model.opsetImport ?? []), onnx.OperatorSetIdProto.create({ domain: INT4_DOMAIN, version: 1 })];
-  }
+  if (count > 0) importCustomOpDomain(model);
   return count;
 }
 

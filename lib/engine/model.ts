@@ -58,6 +58,14 @@ export interface LoadModelOptions {
    * with AVX2 and FMA, and a session on the CPU provider. `model.info.int4Kernel` says which happened.
    */
   int4Kernel?: boolean;
+  /**
+   * Run attention (GroupQueryAttention with fp32 KV: Phi-4-mini's CPU export) on phi4-onnx's own
+   * kernel instead of ONNX Runtime's (default true): flash-style, it reads each KV head's cache
+   * once per block of query rows and never materializes the score matrix, which is what long
+   * prompts wait for (docs/engine.md). Used only for sessions on the CPU provider;
+   * `model.info.attentionKernel` says which happened.
+   */
+  attentionKernel?: boolean;
 }
 
 export interface ProviderFallback {
@@ -135,11 +143,12 @@ export class Model {
     // The int4 kernel is a CPU kernel: a graph for a GPU provider keeps ONNX Runtime's MatMulNBits.
     const graphs = new Map<boolean, Promise<RewrittenGraph | null>>();
     const graphFor = (cpuOnly: boolean) => {
-      const int4Kernel = cpuOnly && options.int4Kernel !== false && int4KernelSupported();
-      if (!graphs.has(int4Kernel)) {
-        graphs.set(int4Kernel, rewriteGraph(folder.modelPath, { lastPositionLogits: options.lastPositionLogits === false ? null : io.outputs.logits, int4Kernel }));
+      if (!graphs.has(cpuOnly)) {
+        const int4Kernel = cpuOnly && options.int4Kernel !== false && int4KernelSupported();
+        const attentionKernel = cpuOnly && options.attentionKernel !== false;
+        graphs.set(cpuOnly, rewriteGraph(folder.modelPath, { lastPositionLogits: options.lastPositionLogits === false ? null : io.outputs.logits, int4Kernel, attentionKernel }));
       }
-      return graphs.get(int4Kernel)!;
+      return graphs.get(cpuOnly)!;
     };
     const fallbacks: ProviderFallback[] = [];
     let remaining = providers;
@@ -147,7 +156,9 @@ export class Model {
     for (;;) {
       try {
         const graph = await graphFor(remaining.every((p) => p.name === "cpu"));
-        const rewrite = graph ? { modelBytes: graph.bytes, lastPositionLogits: graph.lastPositionLogits, int4Kernel: graph.int4Nodes > 0 } : {};
+        const rewrite = graph
+          ? { modelBytes: graph.bytes, lastPositionLogits: graph.lastPositionLogits, int4Kernel: graph.int4Nodes > 0, attentionKernel: graph.attentionNodes > 0 }
+          : {};
         native = await callNative(() => runtime.loadModel({ ...spec, ...rewrite, providers: remaining }));
         break;
       } catch (error) {

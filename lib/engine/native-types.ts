@@ -13,6 +13,8 @@ export interface NativeModelSpec {
   lastPositionLogits?: boolean;
   /** With modelBytes: it has phi4_onnx.Int4MatMul nodes (the addon's int4 kernel). */
   int4Kernel?: boolean;
+  /** With modelBytes: it has phi4_onnx.Attention nodes (the addon's attention kernel). */
+  attentionKernel?: boolean;
   intraOpThreads: number;
   allowSpinning: boolean;
   providers: NativeProviderSpec[];
@@ -87,6 +89,8 @@ export interface NativeModelInfo {
   int4Kernel: boolean;
   /** With int4Kernel: the micro-kernel set they run on here (the fastest this CPU has); else null. */
   int4KernelVariant: Int4KernelVariantName | null;
+  /** Attention runs on the addon's own kernel (the load-time graph rewrite). */
+  attentionKernel: boolean;
   kvBytesPerToken: number;
 }
 
@@ -119,6 +123,28 @@ export interface NativeBinding {
   Runtime: new (libraryPath: string, logLevel?: number) => NativeRuntime;
   /** A SIMD variant of the int4 kernel runs on this CPU (x86-64 with AVX2 and FMA at least). */
   int4KernelSupported: boolean;
+  /**
+   * The attention kernel alone (tests): one step of GroupQueryAttention's work on a KV cache
+   * (updated in place); `portable` runs its plain C++ variant.
+   */
+  attention(args: {
+    qkv: Float32Array;
+    key: Float32Array;
+    value: Float32Array;
+    seqlensK: Int32Array;
+    cos: Float32Array;
+    sin: Float32Array;
+    cacheRows: number;
+    batch: number;
+    seq: number;
+    heads: number;
+    kvHeads: number;
+    headSize: number;
+    rotaryHalf: number;
+    capacity: number;
+    scale: number;
+    portable?: boolean;
+  }): Float32Array;
   /** The variant models use here: the fastest this CPU runs. */
   int4KernelVariant: Int4KernelVariantName;
   /** Every variant, fastest first, and whether this CPU runs it. */

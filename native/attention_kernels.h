@@ -1,0 +1,27 @@
+// The variants of attention.h's kernel (attention_kernel.inc compiled per instruction set) and the
+// blocking they share. Internal to the attention kernel.
+#pragma once
+
+#include <cstddef>
+
+#include "attention.h"
+
+namespace phi4::attention::detail {
+
+// Query rows per task (times the group's query heads): every task transposes each key block it
+// reads, so more rows share that work; 4 tasks per KV head for a 256-token chunk still keep two
+// threads busy.
+constexpr int kQueryRows = 64;
+constexpr int kKeyBlock = 64;   // keys per block: the transposed block is headSize x 64 floats (32 KiB at 128)
+
+// Floats of scratch one task needs.
+inline size_t ScratchFloats(const Problem& p) {
+  const size_t queries = static_cast<size_t>(kQueryRows) * (p.heads / p.kvHeads);
+  return queries * p.headSize + 2 * queries + static_cast<size_t>(p.headSize) * kKeyBlock + 4 * kKeyBlock;  // 4: kTile
+}
+
+void RunTaskPortable(const Problem& p, size_t task, float* scratch);
+void RunTaskAvx2(const Problem& p, size_t task, float* scratch);
+void RunTaskAvx512(const Problem& p, size_t task, float* scratch);
+
+}  // namespace phi4::attention::detail
