@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <mutex>
+#include <new>
 
 namespace phi4 {
 namespace {
@@ -92,22 +94,81 @@ void RunGroup(KvPool& pool, std::vector<BatchMember*>& group, bool longRope) {
 
 }  // namespace
 
+namespace {
+
+// Runs `step` for one member; a failure is recorded on the member and the member rewound to `length`.
+template <typename Step>
+void Isolated(BatchMember& m, int length, Step&& step) {
+  try {
+    step();
+    return;
+  } catch (const EngineError& e) {
+    m.errorCode = e.code();
+    m.error = e.what();
+  } catch (const std::bad_alloc&) {
+    m.errorCode = code::kOutOfMemory;
+    m.error = "out of memory";
+  } catch (const std::exception& e) {
+    m.errorCode = code::kOrtError;
+    m.error = e.what();
+  }
+  if (m.sequence->length() > length) m.sequence->Rewind(length);
+}
+
+void ThrowIfCancelled(const SequenceCore& sequence) {
+  if (sequence.cancelled()) throw EngineError(code::kAborted, "generation was aborted");
+}
+
+}  // namespace
+
 void DecodeBatch(KvPool& pool, std::vector<BatchMember>& members) {
-  std::vector<BatchMember*> shortGroup, longGroup;
   for (BatchMember& m : members) {
     if (&m.sequence->pool() != &pool) throw EngineError(code::kInvalidArgument, "every sequence of a batched step must belong to the context running it");
-    if (m.sequence->CanJoinBatch(m.token)) {
-      (m.sequence->longRopeRegime() ? longGroup : shortGroup).push_back(&m);
-    } else {
-      m.sequence->Append({m.token});  // validates, and re-prefills across a regime change
+  }
+  std::vector<int> before;
+  for (BatchMember& m : members) before.push_back(m.sequence->length());
+  auto failed = [](const BatchMember& m) { return m.errorCode != nullptr; };
+
+  std::vector<BatchMember*> shortGroup, longGroup;
+  for (size_t i = 0; i < members.size(); ++i) {
+    BatchMember& m = members[i];
+    if (failed(m)) continue;  // refused while reading its arguments
+    Isolated(m, before[i], [&] {
+      ThrowIfCancelled(*m.sequence);
+      m.sequence->CheckAppend({m.token});
+      if (m.sequence->CanJoinBatch(m.token)) {
+        (m.sequence->longRopeRegime() ? longGroup : shortGroup).push_back(&m);
+      } else {
+        m.sequence->Append({m.token});  // re-prefills across a regime change
+      }
+    });
+  }
+  for (auto* group : {&shortGroup, &longGroup}) {
+    if (group->empty()) continue;
+    try {
+      std::lock_guard<std::mutex> lock(pool.mutex());
+      RunGroup(pool, *group, group == &longGroup);
+    } catch (...) {
+      // Nothing of a failed shared run was committed: run each member alone, so that only the
+      // member that makes the run fail reports the failure.
+      for (BatchMember* m : *group) {
+        const int length = before[m - members.data()];
+        Isolated(*m, length, [&] {
+          if (m->sequence->length() > length) m->sequence->Rewind(length);
+          m->sequence->Append({m->token});
+        });
+      }
     }
   }
-  {
-    std::lock_guard<std::mutex> lock(pool.mutex());
-    if (!shortGroup.empty()) RunGroup(pool, shortGroup, false);
-    if (!longGroup.empty()) RunGroup(pool, longGroup, true);
+  for (size_t i = 0; i < members.size(); ++i) {
+    BatchMember& m = members[i];
+    if (failed(m)) continue;
+    // A cancel that came while the step ran drops the member's token: ABORTED, as it was before.
+    Isolated(m, before[i], [&] {
+      ThrowIfCancelled(*m.sequence);
+      m.next = m.sequence->Sample(m.params);
+    });
   }
-  for (BatchMember& m : members) m.next = m.sequence->Sample(m.params);
 }
 
 }  // namespace phi4

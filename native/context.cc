@@ -18,9 +18,13 @@ class DecodeWorker : public SequenceWorker {
  protected:
   void Run() override { DecodeBatch(*pool_, members_); }
 
+  // One entry per member: its next token, or the error (with `code`) it failed with alone.
   Napi::Value Result(Napi::Env env) override {
-    Napi::Int32Array out = Napi::Int32Array::New(env, members_.size());
-    for (size_t i = 0; i < members_.size(); ++i) out[i] = members_[i].next;
+    Napi::Array out = Napi::Array::New(env, members_.size());
+    for (uint32_t i = 0; i < members_.size(); ++i) {
+      const BatchMember& m = members_[i];
+      out.Set(i, m.errorCode ? MakeJsError(env, m.errorCode, m.error).Value() : Napi::Number::New(env, m.next));
+    }
     return out;
   }
 
@@ -83,7 +87,17 @@ Napi::Value Context::Decode(const Napi::CallbackInfo& info) {
       if (!sampling.IsObject()) ThrowJs(env, code::kInvalidArgument, "decode(): samplings must be objects");
       owners.push_back(item.As<Napi::Object>());
       cores.push_back(sequence->core());
-      members.push_back({sequence->core().get(), token.As<Napi::Number>().Int32Value(), ReadSamplingParams(sampling.As<Napi::Object>())});
+      BatchMember member;
+      member.sequence = sequence->core().get();
+      member.token = token.As<Napi::Number>().Int32Value();
+      // Bad sampling options fail their own member only, like a bad token.
+      try {
+        member.params = ReadSamplingParams(sampling.As<Napi::Object>());
+      } catch (const Napi::Error& e) {
+        member.errorCode = code::kInvalidArgument;
+        member.error = e.Message();
+      }
+      members.push_back(std::move(member));
     }
   } catch (const Napi::Error& e) {
     auto deferred = Napi::Promise::Deferred::New(env);

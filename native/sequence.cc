@@ -178,7 +178,11 @@ Napi::Value Sequence::RefuseIfUnavailable(Napi::Env env) {
   return Napi::Value();
 }
 
-void Sequence::BeginOperation() { busy_ = true; }
+void Sequence::BeginOperation() {
+  busy_ = true;
+  // On the event loop, as the operation is queued: a cancel from now on is meant for it.
+  if (core_) core_->ResetCancel();
+}
 
 void Sequence::FinishOperation() {
   busy_ = false;
@@ -222,7 +226,6 @@ Napi::Value Sequence::Eval(const Napi::CallbackInfo& info) {
     deferred.Reject(e.Value());
     return deferred.Promise();
   }
-  core_->ResetCancel();
   auto* worker = new EvalWorker(env, info.This().As<Napi::Object>(), core_, std::move(request));
   worker->Queue();
   return worker->Promise();

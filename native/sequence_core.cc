@@ -133,10 +133,9 @@ void SequenceCore::CopyFrom(const SequenceCore& other, const std::vector<int32_t
   logitsAt_ = -1;
 }
 
-void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength) {
+void SequenceCore::CheckAppend(const std::vector<int32_t>& tokens) const {
   const ModelSpec& spec = model_->spec();
-  const size_t before = tokens_.size();
-  const size_t total = before + tokens.size();
+  const size_t total = tokens_.size() + tokens.size();
   if (total > static_cast<size_t>(capacity_)) {
     throw EngineError(code::kCapacityExceeded, "the sequence would hold " + std::to_string(total) + " tokens but its capacity is " +
                                                    std::to_string(capacity_) + "; create the sequence with a larger capacity (at most the model's context length)");
@@ -145,6 +144,13 @@ void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength) 
     if (token < 0 || token >= spec.vocabSize)
       throw EngineError(code::kTokenOutOfRange, "token id " + std::to_string(token) + " is outside the vocabulary [0, " + std::to_string(spec.vocabSize) + ")");
   }
+}
+
+void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength) {
+  const ModelSpec& spec = model_->spec();
+  const size_t before = tokens_.size();
+  const size_t total = before + tokens.size();
+  CheckAppend(tokens);
   if (tokens.empty()) {
     // An empty append only re-reads the logits the last run left (sampling again without a run).
     if (logitsAt_ == static_cast<int>(before) && before > 0) return;

@@ -31,6 +31,9 @@ class SequenceCore {
   // `regimeLength`: the length the caller will reach with further appends (a prompt fed in pieces), so
   // the LongRoPE regime is chosen once for all of it instead of being switched halfway.
   void Append(const std::vector<int32_t>& tokens, int regimeLength = 0);
+  // Throws what Append would throw for `tokens` before running anything (ids outside the vocabulary,
+  // capacity), so a batched step can set a bad request aside before it runs with the others.
+  void CheckAppend(const std::vector<int32_t>& tokens) const;
   int32_t Sample(const SamplingParams& params);
   void Seed(uint64_t seed) { sampler_.Seed(seed); }
 
@@ -67,11 +70,14 @@ class SequenceCore {
   // these tokens first (checked: the source may have moved on since the caller looked).
   void CopyFrom(const SequenceCore& other, const std::vector<int32_t>& tokens);
 
-  // Asks a running Append to stop: ORT's terminate flag for the current Run, and a flag checked
-  // between prefill chunks. Thread-safe. ResetCancel() is called on the event loop before each
-  // Append is queued, so a cancel that arrives before the worker starts is not lost.
+  // Asks the running operation to stop: ORT's terminate flag for the current Run, and a flag checked
+  // between prefill chunks and by batched steps. Thread-safe. ResetCancel() is called on the event
+  // loop when any operation on the sequence is queued (Sequence::BeginOperation), so a cancel that
+  // arrives before the worker starts is not lost and one meant for an earlier operation never
+  // reaches a later one.
   void Cancel();
   void ResetCancel();
+  bool cancelled() const { return cancelled_.load(); }
 
  private:
   void RunChunk(int start, int count, bool last);

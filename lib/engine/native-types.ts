@@ -94,8 +94,12 @@ export interface NativeContext {
   readonly freeSlots: number;
   /** A sequence in a free slot (BUSY when none is free). */
   createSequence(): NativeSequence;
-  /** One batched decode step: appends tokens[i] to sequences[i] and samples each one's next token. */
-  decode(sequences: NativeSequence[], tokens: number[], samplings: NativeSampling[]): Promise<Int32Array>;
+  /**
+   * One batched decode step: appends tokens[i] to sequences[i] and samples each one's next token.
+   * Each entry is that token, or the error (with a `code`) sequences[i] failed with on its own; a
+   * failed sequence is left as it was. Rejects only when the arguments themselves are wrong.
+   */
+  decode(sequences: NativeSequence[], tokens: number[], samplings: NativeSampling[]): Promise<(number | Error)[]>;
   dispose(): void;
 }
 

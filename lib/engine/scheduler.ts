@@ -6,7 +6,7 @@
  * prompt joining does not stall the running sequences for long. Native calls run one at a time; the
  * event loop is free while they run.
  */
-import { callNative, Phi4Error } from "./errors.js";
+import { callNative, fromNative, Phi4Error } from "./errors.js";
 import type { NativeContext, NativeEvalOptions, NativeEvalResult, NativeSequence } from "./native-types.js";
 
 interface Job {
@@ -122,10 +122,14 @@ export class Scheduler {
           jobs.map((j) => j.options.sampling!),
         ),
       );
-      // An aborted job's token is simply dropped: its generation stops at its next step.
-      jobs.forEach((job, i) => job.resolve({ token: next[i] }));
+      // Each job settles on its own outcome: one bad request does not fail the others.
+      jobs.forEach((job, i) => {
+        const outcome = next[i];
+        if (typeof outcome === "number") job.resolve({ token: outcome });
+        else this.fail(job, fromNative(outcome));
+      });
     } catch (error) {
-      for (const job of jobs) job.reject(error);
+      for (const job of jobs) this.fail(job, error);
     } finally {
       jobs.forEach((job) => this.inFlight.delete(job));
     }
