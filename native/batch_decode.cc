@@ -6,6 +6,8 @@
 #include <mutex>
 #include <new>
 
+#include "rope_regime.h"
+
 namespace phi4 {
 namespace {
 
@@ -22,9 +24,10 @@ void RunGroup(KvPool& pool, std::vector<BatchMember*>& group, bool longRope) {
   const int first = group.front()->sequence->slot();
   const int rows = group.back()->sequence->slot() - first + 1;
 
-  int width = 0;
-  for (BatchMember* m : group) width = std::max(width, m->sequence->length() + 1);
-  if (longRope) width = std::max(width, spec.ropeOriginalLength + 1);
+  // Each member runs its pending last token, at position length - 1.
+  int longest = 0;
+  for (BatchMember* m : group) longest = std::max(longest, m->sequence->length());
+  const int width = MaskWidth(spec, longRope, longest);
 
   std::vector<int64_t> ids(rows, 0), positions(rows, width - 1), mask(static_cast<size_t>(rows) * width, 0);
   std::vector<bool> isMember(rows, false);
@@ -32,9 +35,9 @@ void RunGroup(KvPool& pool, std::vector<BatchMember*>& group, bool longRope) {
     const int row = m->sequence->slot() - first;
     const int length = m->sequence->length();
     isMember[row] = true;
-    ids[row] = m->token;
-    positions[row] = length;
-    std::fill(mask.begin() + static_cast<size_t>(row) * width, mask.begin() + static_cast<size_t>(row) * width + length + 1, 1);
+    ids[row] = m->sequence->tokens().back();
+    positions[row] = length - 1;
+    std::fill(mask.begin() + static_cast<size_t>(row) * width, mask.begin() + static_cast<size_t>(row) * width + length, 1);
   }
   for (int row = 0; row < rows; ++row) {
     if (!isMember[row]) std::fill(mask.begin() + static_cast<size_t>(row) * width, mask.begin() + static_cast<size_t>(row + 1) * width, 1);
@@ -88,7 +91,7 @@ void RunGroup(KvPool& pool, std::vector<BatchMember*>& group, bool longRope) {
   Check(status);
 
   for (BatchMember* m : group) {
-    m->sequence->CommitBatchedToken(m->token, logits.data() + static_cast<size_t>(m->sequence->slot() - first) * logitsRowBytes);
+    m->sequence->CommitBatchedToken(logits.data() + static_cast<size_t>(m->sequence->slot() - first) * logitsRowBytes);
   }
 }
 
@@ -96,12 +99,13 @@ void RunGroup(KvPool& pool, std::vector<BatchMember*>& group, bool longRope) {
 
 namespace {
 
-// Runs `step` for one member; a failure is recorded on the member and the member rewound to `length`.
+// Runs `step` for one member and records a failure on the member. Every step of a member is
+// all-or-nothing on the sequence (a run commits only when it succeeds), so a failed member is left
+// with the tokens and KV it had, at most with its pending token evaluated.
 template <typename Step>
-void Isolated(BatchMember& m, int length, Step&& step) {
+void Isolated(BatchMember& m, Step&& step) {
   try {
     step();
-    return;
   } catch (const EngineError& e) {
     m.errorCode = e.code();
     m.error = e.what();
@@ -112,7 +116,6 @@ void Isolated(BatchMember& m, int length, Step&& step) {
     m.errorCode = code::kOrtError;
     m.error = e.what();
   }
-  if (m.sequence->length() > length) m.sequence->Rewind(length);
 }
 
 void ThrowIfCancelled(const SequenceCore& sequence) {
@@ -125,21 +128,17 @@ void DecodeBatch(KvPool& pool, std::vector<BatchMember>& members) {
   for (BatchMember& m : members) {
     if (&m.sequence->pool() != &pool) throw EngineError(code::kInvalidArgument, "every sequence of a batched step must belong to the context running it");
   }
-  std::vector<int> before;
-  for (BatchMember& m : members) before.push_back(m.sequence->length());
   auto failed = [](const BatchMember& m) { return m.errorCode != nullptr; };
 
   std::vector<BatchMember*> shortGroup, longGroup;
-  for (size_t i = 0; i < members.size(); ++i) {
-    BatchMember& m = members[i];
+  for (BatchMember& m : members) {
     if (failed(m)) continue;  // refused while reading its arguments
-    Isolated(m, before[i], [&] {
+    Isolated(m, [&] {
       ThrowIfCancelled(*m.sequence);
-      m.sequence->CheckAppend({m.token});
-      if (m.sequence->CanJoinBatch(m.token)) {
+      if (m.sequence->CanJoinBatch()) {
         (m.sequence->longRopeRegime() ? longGroup : shortGroup).push_back(&m);
       } else {
-        m.sequence->Append({m.token});  // re-prefills across a regime change
+        m.sequence->Append({});  // several positions to run, or a regime change: a prefill of its own
       }
     });
   }
@@ -151,20 +150,13 @@ void DecodeBatch(KvPool& pool, std::vector<BatchMember>& members) {
     } catch (...) {
       // Nothing of a failed shared run was committed: run each member alone, so that only the
       // member that makes the run fail reports the failure.
-      for (BatchMember* m : *group) {
-        const int length = before[m - members.data()];
-        Isolated(*m, length, [&] {
-          if (m->sequence->length() > length) m->sequence->Rewind(length);
-          m->sequence->Append({m->token});
-        });
-      }
+      for (BatchMember* m : *group) Isolated(*m, [&] { m->sequence->Append({}); });
     }
   }
-  for (size_t i = 0; i < members.size(); ++i) {
-    BatchMember& m = members[i];
+  for (BatchMember& m : members) {
     if (failed(m)) continue;
-    // A cancel that came while the step ran drops the member's token: ABORTED, as it was before.
-    Isolated(m, before[i], [&] {
+    // A cancel that came while the step ran: the member reports ABORTED (its token was evaluated).
+    Isolated(m, [&] {
       ThrowIfCancelled(*m.sequence);
       m.next = m.sequence->Sample(m.params);
     });

@@ -64,11 +64,11 @@ Napi::Value Context::CreateSequence(const Napi::CallbackInfo& info) {
 Napi::Value Context::Decode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!pool_) return RejectedPromise(env, code::kDisposed, "the context has been disposed");
-  if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsArray())
-    return RejectedPromise(env, code::kInvalidArgument, "decode(sequences, tokens, samplings): three arrays of the same length");
-  Napi::Array sequences = info[0].As<Napi::Array>(), tokens = info[1].As<Napi::Array>(), samplings = info[2].As<Napi::Array>();
-  if (sequences.Length() == 0 || tokens.Length() != sequences.Length() || samplings.Length() != sequences.Length())
-    return RejectedPromise(env, code::kInvalidArgument, "decode(sequences, tokens, samplings): three non-empty arrays of the same length");
+  if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray())
+    return RejectedPromise(env, code::kInvalidArgument, "decode(sequences, samplings): two arrays of the same length");
+  Napi::Array sequences = info[0].As<Napi::Array>(), samplings = info[1].As<Napi::Array>();
+  if (sequences.Length() == 0 || samplings.Length() != sequences.Length())
+    return RejectedPromise(env, code::kInvalidArgument, "decode(sequences, samplings): two non-empty arrays of the same length");
   std::vector<Napi::Object> owners;
   std::vector<BatchMember> members;
   std::vector<std::shared_ptr<SequenceCore>> cores;
@@ -81,16 +81,13 @@ Napi::Value Context::Decode(const Napi::CallbackInfo& info) {
       if (Napi::Value refusal = sequence->RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
       for (const auto& core : cores)
         if (core == sequence->core()) ThrowJs(env, code::kInvalidArgument, "decode(): a sequence appears twice");
-      Napi::Value token = tokens.Get(i);
-      if (!token.IsNumber()) ThrowJs(env, code::kInvalidArgument, "decode(): tokens must be integers");
       Napi::Value sampling = samplings.Get(i);
       if (!sampling.IsObject()) ThrowJs(env, code::kInvalidArgument, "decode(): samplings must be objects");
       owners.push_back(item.As<Napi::Object>());
       cores.push_back(sequence->core());
       BatchMember member;
       member.sequence = sequence->core().get();
-      member.token = token.As<Napi::Number>().Int32Value();
-      // Bad sampling options fail their own member only, like a bad token.
+      // Bad sampling options fail their own member only.
       try {
         member.params = ReadSamplingParams(sampling.As<Napi::Object>());
       } catch (const Napi::Error& e) {

@@ -95,14 +95,14 @@ class SaveStateWorker : public SequenceWorker {
 class LoadStateWorker : public SequenceWorker {
  public:
   LoadStateWorker(Napi::Env env, Napi::Object owner, std::shared_ptr<SequenceCore> core, Napi::Uint8Array state, int stateLength,
-                  std::vector<int32_t> tokens, bool longRope)
+                  std::vector<int32_t> tokens, int kvLength, bool longRope)
       : SequenceWorker(env, {owner}), core_(std::move(core)), data_(state.Data()), bytes_(state.ByteLength()), stateLength_(stateLength),
-        tokens_(std::move(tokens)), longRope_(longRope) {
+        tokens_(std::move(tokens)), kvLength_(kvLength), longRope_(longRope) {
     stateRef_ = Napi::Persistent(state);  // the worker reads the caller's bytes in place
   }
 
  protected:
-  void Run() override { core_->LoadState(data_, bytes_, stateLength_, tokens_, longRope_); }
+  void Run() override { core_->LoadState(data_, bytes_, stateLength_, tokens_, kvLength_, longRope_); }
 
  private:
   std::shared_ptr<SequenceCore> core_;
@@ -111,6 +111,7 @@ class LoadStateWorker : public SequenceWorker {
   size_t bytes_;
   int stateLength_;
   std::vector<int32_t> tokens_;
+  int kvLength_;
   bool longRope_;
 };
 
@@ -190,6 +191,7 @@ void Sequence::FinishOperation() {
     length_ = core_->length();
     kvValid_ = core_->kvValid();
     longRope_ = core_->longRopeRegime();
+    tokens_ = core_->tokens();
   }
 }
 
@@ -243,8 +245,10 @@ Napi::Value Sequence::SaveState(const Napi::CallbackInfo& info) {
 Napi::Value Sequence::LoadState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (Napi::Value refusal = RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
-  if (info.Length() < 4 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !info[1].IsNumber())
-    return RejectedPromise(env, code::kInvalidArgument, "loadState(kv, stateLength, tokens, longRope): kv must be a Uint8Array and stateLength a number");
+  if (info.Length() < 5 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !info[1].IsNumber() ||
+      !info[3].IsNumber())
+    return RejectedPromise(env, code::kInvalidArgument,
+                           "loadState(kv, stateLength, tokens, kvLength, longRope): kv must be a Uint8Array, stateLength and kvLength numbers");
   std::vector<int32_t> tokens;
   try {
     tokens = ReadTokens(info[2]);
@@ -252,7 +256,7 @@ Napi::Value Sequence::LoadState(const Napi::CallbackInfo& info) {
     return RejectedPromise(env, code::kInvalidArgument, e.Message());
   }
   auto* worker = new LoadStateWorker(env, info.This().As<Napi::Object>(), core_, info[0].As<Napi::Uint8Array>(), info[1].As<Napi::Number>().Int32Value(),
-                                     std::move(tokens), info[3].ToBoolean().Value());
+                                     std::move(tokens), info[3].As<Napi::Number>().Int32Value(), info[4].ToBoolean().Value());
   worker->Queue();
   return worker->Promise();
 }
@@ -302,9 +306,8 @@ Napi::Value Sequence::Dispose(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Sequence::Tokens(const Napi::CallbackInfo& info) {
-  const auto& tokens = idleCore(info.Env()).tokens();
-  Napi::Int32Array out = Napi::Int32Array::New(info.Env(), tokens.size());
-  std::copy(tokens.begin(), tokens.end(), out.Data());
+  Napi::Int32Array out = Napi::Int32Array::New(info.Env(), tokens_.size());
+  std::copy(tokens_.begin(), tokens_.end(), out.Data());
   return out;
 }
 

@@ -5,15 +5,16 @@
 #include <string>
 
 #include "half.h"
+#include "rope_regime.h"
 
 namespace phi4 {
 
 SequenceCore::SequenceCore(std::shared_ptr<KvPool> pool)
     : pool_(std::move(pool)), model_(pool_->model()), slot_(pool_->AcquireSlot()), capacity_(pool_->capacity()) {
   const ModelSpec& spec = model_->spec();
-  // Under the long RoPE regime the mask is widened past the switch length (see RunChunk), so the
+  // Under the long RoPE regime the mask is widened past the switch length (see MaskWidth), so the
   // mask buffer must hold that many columns even when the capacity is smaller.
-  maskWidthMax_ = std::max(capacity_, spec.ropeOriginalLength + 1);
+  maskWidthMax_ = MaskWidth(spec, true, capacity_);
   kv_ = pool_->Views(slot_, 1);
 
   ids_.resize(std::min(capacity_, std::max(spec.prefillChunk, 1)));
@@ -47,7 +48,8 @@ void SequenceCore::ResetCancel() {
 void SequenceCore::Rewind(int length) {
   if (length < 0 || length > this->length())
     throw EngineError(code::kInvalidArgument, "cannot rewind to " + std::to_string(length) + ": the sequence has " + std::to_string(this->length()) + " tokens");
-  if (length != this->length()) logitsAt_ = -1;
+  if (length == this->length()) return;
+  logitsAt_ = -1;
   tokens_.resize(length);
   kvValid_ = std::min(kvValid_, length);
 }
@@ -83,11 +85,13 @@ void SequenceCore::SaveState(int length, uint8_t* out) const {
   });
 }
 
-void SequenceCore::LoadState(const uint8_t* data, size_t bytes, int stateLength, const std::vector<int32_t>& tokens, bool longRope) {
+void SequenceCore::LoadState(const uint8_t* data, size_t bytes, int stateLength, const std::vector<int32_t>& tokens, int kvLength, bool longRope) {
   RequireHostKv();
-  const int length = static_cast<int>(tokens.size());
-  if (length > capacity_)
-    throw EngineError(code::kCapacityExceeded, "the state holds " + std::to_string(length) + " tokens but the sequence's capacity is " + std::to_string(capacity_));
+  const int length = kvLength;
+  if (tokens.size() > static_cast<size_t>(capacity_))
+    throw EngineError(code::kCapacityExceeded, "the state holds " + std::to_string(tokens.size()) + " tokens but the sequence's capacity is " + std::to_string(capacity_));
+  if (length < 0 || static_cast<size_t>(length) > tokens.size())
+    throw EngineError(code::kInvalidArgument, "cannot restore the KV of " + std::to_string(length) + " positions with " + std::to_string(tokens.size()) + " tokens");
   if (stateLength < length || bytes != StateBytes(stateLength))
     throw EngineError(code::kInvalidArgument, "the state has " + std::to_string(bytes) + " bytes of KV; " + std::to_string(stateLength) +
                                                   " positions of this model need " + std::to_string(StateBytes(stateLength)) + " (and at least " + std::to_string(length) + " positions)");
@@ -151,23 +155,23 @@ void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength) 
   const size_t before = tokens_.size();
   const size_t total = before + tokens.size();
   CheckAppend(tokens);
-  if (tokens.empty()) {
-    // An empty append only re-reads the logits the last run left (sampling again without a run).
-    if (logitsAt_ == static_cast<int>(before) && before > 0) return;
-    throw EngineError(code::kInvalidArgument, "nothing to evaluate: pass at least one token (the sequence has no logits for its last position)");
-  }
+  if (total == 0) throw EngineError(code::kInvalidArgument, "nothing to evaluate: the sequence is empty; pass at least one token");
+  // Current logits and nothing new: nothing to run (the caller samples again).
+  if (tokens.empty() && logitsAt_ == static_cast<int>(total)) return;
+  const int logitsBefore = logitsAt_;
   logitsAt_ = -1;
   tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
 
   // Phi-3 LongRoPE: the graph picks the long-factor cos/sin cache once the mask is wider than the
   // original context. KV built under one regime is wrong under the other, so on a change every
   // position is recomputed, as onnxruntime-genai does when a sequence reaches original + 1 tokens.
-  const size_t regimeTotal = std::max(total, static_cast<size_t>(std::max(regimeLength, 0)));
-  const bool wantLong = spec.ropeOriginalLength > 0 && regimeTotal > static_cast<size_t>(spec.ropeOriginalLength);
+  const bool wantLong = LongRopeRegime(spec, std::max(total, static_cast<size_t>(std::max(regimeLength, 0))));
   if (wantLong != kvLong_) {
     kvValid_ = 0;
     kvLong_ = wantLong;
   }
+  // Every position has KV but the last one's logits are gone (a rewind, a restored state): run it again.
+  if (static_cast<size_t>(kvValid_) == total) --kvValid_;
   std::lock_guard<std::mutex> lock(pool_->mutex());
   try {
     while (static_cast<size_t>(kvValid_) < total) {
@@ -180,6 +184,8 @@ void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength) 
   } catch (...) {
     tokens_.resize(before);
     kvValid_ = std::min(kvValid_, static_cast<int>(before));
+    // The logits row is written only by a run that succeeds: the old one still stands.
+    if (logitsBefore == static_cast<int>(before)) logitsAt_ = logitsBefore;
     throw;
   }
 }
@@ -187,10 +193,7 @@ void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength) 
 void SequenceCore::RunChunk(int start, int count, bool last) {
   const ModelSpec& spec = model_->spec();
   const int total = start + count;
-  // Under the long regime the mask is right-padded with zeros to one past the switch length: the
-  // graph derives seqlens_k from the mask's sum (the real length) and picks the cos/sin cache from its
-  // width, so chunks of a long sequence are computed with the long cache from position 0.
-  const int width = kvLong_ ? std::max(total, spec.ropeOriginalLength + 1) : total;
+  const int width = MaskWidth(spec, kvLong_, total);
 
   for (int i = 0; i < count; ++i) {
     ids_[i] = tokens_[start + i];
@@ -263,23 +266,23 @@ void SequenceCore::CopyLogitsRow(const void* data) {
   }
 }
 
-bool SequenceCore::CanJoinBatch(int32_t token) const {
-  const ModelSpec& spec = model_->spec();
-  const int total = length() + 1;
-  const bool wantLong = spec.ropeOriginalLength > 0 && total > spec.ropeOriginalLength;
-  return token >= 0 && token < spec.vocabSize && total <= capacity_ && kvValid_ == length() && wantLong == kvLong_;
+bool SequenceCore::CanJoinBatch() const {
+  const int n = length();
+  return n > 0 && kvValid_ == n - 1 && logitsAt_ != n && LongRopeRegime(model_->spec(), n) == kvLong_;
 }
 
-void SequenceCore::CommitBatchedToken(int32_t token, const void* logitsRow) {
-  tokens_.push_back(token);
+void SequenceCore::CommitBatchedToken(const void* logitsRow) {
   kvValid_ = length();
   CopyLogitsRow(logitsRow);
   logitsAt_ = length();
 }
 
 int32_t SequenceCore::Sample(const SamplingParams& params) {
+  if (logitsAt_ != length()) throw EngineError(code::kInvalidArgument, "nothing to sample from: the last position has not been evaluated");
   scratch_ = logits_;
-  return sampler_.Sample(scratch_, tokens_, params);
+  const int32_t token = sampler_.Sample(scratch_, tokens_, params);
+  if (length() < capacity_) tokens_.push_back(token);
+  return token;
 }
 
 }  // namespace phi4

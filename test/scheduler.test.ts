@@ -29,8 +29,8 @@ describe("Scheduler", () => {
     b.hold([3, 4]);
     const prompt = scheduler.step(c, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], { sampling }); // 3 chunks of 4
     const seen: string[] = [];
-    const decodeA = () => scheduler.step(a, [7], { sampling });
-    const decodeB = () => scheduler.step(b, [8], { sampling });
+    const decodeA = () => scheduler.step(a, [], { sampling });
+    const decodeB = () => scheduler.step(b, [], { sampling });
     let pending = [decodeA(), decodeB()];
     for (let i = 0; i < 5; i++) {
       const call = await native.nextCall();
@@ -38,14 +38,14 @@ describe("Scheduler", () => {
       if (call.kind === "eval") {
         call.resolve({ token: call.tokens.length < 4 ? 42 : null });
       } else {
-        call.resolve(call.tokens.map(() => 5));
+        call.resolve(call.sequences!.map(() => 5));
         await Promise.all(pending);
         if (i < 2) pending = [decodeA(), decodeB()];
       }
     }
     expect(seen).toEqual(["decode s0,s1", "eval s2 4", "decode s0,s1", "eval s2 4", "eval s2 2"]);
     expect(await prompt).toEqual({ token: 42 });
-    expect(c.length).toBe(10);
+    expect(c.length).toBe(11); // the prompt and its sampled token
     expect(scheduler.stats).toMatchObject({ decodeSteps: 2, decodedTokens: 4, prefillChunks: 3, waiting: 0 });
   });
 
@@ -83,7 +83,7 @@ describe("Scheduler", () => {
   it("a member that fails in a batched step fails alone", async () => {
     const { native, scheduler } = setup();
     const [a, b, c] = [native.createSequence(), native.createSequence(), native.createSequence()];
-    const steps = [a, b, c].map((s, i) => scheduler.step(s, [i], { sampling }));
+    const steps = [a, b, c].map((s) => scheduler.step(s, [], { sampling }));
     const call = await native.nextCall();
     expect(describeCall(call)).toBe("decode s0,s1,s2");
     call.resolve([10, nativeError("TOKEN_OUT_OF_RANGE", "token id 99999 is outside the vocabulary"), 12]);
@@ -100,10 +100,10 @@ describe("Scheduler", () => {
   it("a batched step rejected as a whole fails each of its members and the next step runs", async () => {
     const { native, scheduler } = setup();
     const [a, b] = [native.createSequence(), native.createSequence()];
-    const steps = [scheduler.step(a, [1], { sampling }), scheduler.step(b, [2], { sampling })];
+    const steps = [scheduler.step(a, [], { sampling }), scheduler.step(b, [], { sampling })];
     (await native.nextCall()).reject(nativeError("DISPOSED"));
     for (const result of await Promise.allSettled(steps)) expect(result).toMatchObject({ status: "rejected", reason: { code: "DISPOSED" } });
-    const again = scheduler.step(a, [3], { sampling });
+    const again = scheduler.step(a, [], { sampling });
     (await native.nextCall()).resolve([4]);
     await expect(again).resolves.toEqual({ token: 4 });
   });

@@ -14,6 +14,7 @@ import { rewriteGraph, type RewrittenGraph } from "./graph-rewrites.js";
 import type { NativeModel, NativeProviderSpec } from "./native-types.js";
 import { getRuntime, int4KernelSupported } from "./runtime.js";
 import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.js";
+import type { KvDonor } from "./prefix-reuse.js";
 import { samplingDefaults } from "./sampling.js";
 import { Sequence } from "./sequence.js";
 import type { KvLayout } from "./sequence-state.js";
@@ -74,6 +75,7 @@ const DEFAULT_CAPACITY = 4096;
 
 export class Model {
   private readonly sequences = new Set<Sequence>();
+  private readonly donors = new Set<KvDonor>();
   private readonly contexts = new Set<Context>();
   private disposed = false;
 
@@ -212,15 +214,21 @@ export class Model {
     return context;
   }
 
-  /** @internal Registers a context's sequence (a prefix donor, disposed with the model); returns its unregister function. */
+  /** @internal Registers a context's sequence (disposed with the model); returns its unregister function. */
   registerSequence(sequence: Sequence): () => void {
     this.sequences.add(sequence);
     return () => this.sequences.delete(sequence);
   }
 
-  /** @internal Sequences of this model whose KV another one may copy (not disposed), except `except`. */
-  *donorSequences(except: Sequence): Iterable<Sequence> {
-    for (const sequence of this.sequences) if (sequence !== except && !sequence.isDisposed) yield sequence;
+  /** @internal A sequence offers its KV to the model's other sequences (prefix reuse); returns the withdrawal. */
+  offerKv(donor: KvDonor): () => void {
+    this.donors.add(donor);
+    return () => this.donors.delete(donor);
+  }
+
+  /** @internal The KV other sequences of this model offer, except `except`'s. */
+  *kvDonors(except: KvDonor): Iterable<KvDonor> {
+    for (const donor of this.donors) if (donor !== except) yield donor;
   }
 
   /** Disposes every context and sequence (aborting running generations) and releases the session. */

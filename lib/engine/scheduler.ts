@@ -45,10 +45,11 @@ export class Scheduler {
     private readonly prefillChunk: number,
   ) {}
 
-  /** Runs `input` on `native` (as Sequence.step would) when the scheduler gets to it. */
+  /** Runs `input` on `native` (as its eval would) when the scheduler gets to it. */
   step(native: NativeSequence, input: number[], options: NativeEvalOptions, signal?: AbortSignal): Promise<NativeEvalResult> {
     return new Promise((resolve, reject) => {
-      const batchable = input.length === 1 && options.sampling !== undefined && !options.returnLogits && options.seed === undefined;
+      // A step that only evaluates the sequence's pending token and samples: one row of a batched step.
+      const batchable = input.length === 0 && options.sampling !== undefined && !options.returnLogits && options.seed === undefined;
       const queue = batchable ? this.decodes : this.prefills;
       const onAbort = () => {
         job.aborted = true;
@@ -118,7 +119,6 @@ export class Scheduler {
       const next = await callNative(() =>
         this.context.decode(
           jobs.map((j) => j.native),
-          jobs.map((j) => j.input[0]),
           jobs.map((j) => j.options.sampling!),
         ),
       );

@@ -43,10 +43,12 @@ export class FakeSequence implements NativeSequence {
     return this.held.length;
   }
 
-  /** Runs when the test resolves the call: like the addon, the tokens are kept only on success. */
+  /** Runs when the test resolves the call: like the addon, the tokens (and a sampled one) are kept only on success. */
   eval(tokens: Int32Array | number[], options: NativeEvalOptions = {}): Promise<NativeEvalResult> {
     const input = Array.from(tokens);
-    return this.native.record<NativeEvalResult>({ kind: "eval", sequence: this, tokens: input, options }, () => void this.held.push(...input));
+    return this.native.record<NativeEvalResult>({ kind: "eval", sequence: this, tokens: input, options }, (result) =>
+      this.hold(result.token === null ? input : [...input, result.token]),
+    );
   }
 
   rewind(length: number): void {
@@ -100,10 +102,10 @@ export class FakeContext implements NativeContext {
     return new FakeSequence(this, `s${this.created++}`);
   }
 
-  decode(sequences: NativeSequence[], tokens: number[], _samplings: NativeSampling[]): Promise<(number | Error)[]> {
+  decode(sequences: NativeSequence[], _samplings: NativeSampling[]): Promise<(number | Error)[]> {
     const members = sequences as FakeSequence[];
-    return this.record<(number | Error)[]>({ kind: "decode", sequences: members, tokens: [...tokens] }, (results) =>
-      results.forEach((result, i) => typeof result === "number" && members[i].hold([tokens[i]])),
+    return this.record<(number | Error)[]>({ kind: "decode", sequences: members, tokens: [] }, (results) =>
+      results.forEach((result, i) => typeof result === "number" && members[i].hold([result])),
     );
   }
 
