@@ -19,6 +19,9 @@ KvPool::KvPool(std::shared_ptr<ModelCore> model, int slots, int capacity)
   Check(Ort().AllocatorGetInfo(model_->kvAllocator(), &memory_));
   rowBytes_ = static_cast<size_t>(spec.headSize) * ElementSize(model_->kvType());
   slotBytes_ = static_cast<size_t>(spec.numKvHeads) * capacity_ * rowBytes_;
+  OrtRunOptions* options = nullptr;
+  Check(Ort().CreateRunOptions(&options));
+  batchRunOptions_.reset(options);
 }
 
 int KvPool::AcquireSlot() {

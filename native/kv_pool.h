@@ -4,11 +4,13 @@
 // batch_decode.cc for the slots in that range that are not decoding).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "model_core.h"
+#include "run_step.h"
 
 namespace phi4 {
 
@@ -38,8 +40,12 @@ class KvPool {
   // Every operation that reads or writes the pool's KV holds this: a batched step touches slots other
   // than its own sequences'.
   std::mutex& mutex() { return mutex_; }
-  // Logits of a batched step, reused between steps (hold mutex()).
+  // Inputs and logits of a batched step, reused between steps (hold mutex()).
+  StepInputs& batchInputs() { return batchInputs_; }
   std::vector<uint8_t>& batchLogits() { return batchLogits_; }
+  // The RunOptions of batched steps, and the flag that says a failed run was stopped on purpose.
+  OrtRunOptions* batchRunOptions() const { return batchRunOptions_.get(); }
+  const std::atomic<bool>& batchCancelled() const { return batchCancelled_; }
 
  private:
   std::shared_ptr<ModelCore> model_;
@@ -52,7 +58,10 @@ class KvPool {
   mutable std::mutex slotMutex_;
   std::vector<bool> used_;
   std::mutex mutex_;
+  StepInputs batchInputs_;
   std::vector<uint8_t> batchLogits_;
+  RunOptionsPtr batchRunOptions_;
+  std::atomic<bool> batchCancelled_{false};
 };
 
 }  // namespace phi4

@@ -4,7 +4,6 @@
 #include <cstring>
 #include <string>
 
-#include "half.h"
 #include "rope_regime.h"
 
 namespace phi4 {
@@ -12,14 +11,8 @@ namespace phi4 {
 SequenceCore::SequenceCore(std::shared_ptr<KvPool> pool)
     : pool_(std::move(pool)), model_(pool_->model()), slot_(pool_->AcquireSlot()), capacity_(pool_->capacity()) {
   const ModelSpec& spec = model_->spec();
-  // Under the long RoPE regime the mask is widened past the switch length (see MaskWidth), so the
-  // mask buffer must hold that many columns even when the capacity is smaller.
-  maskWidthMax_ = MaskWidth(spec, true, capacity_);
   kv_ = pool_->Views(slot_, 1);
-
-  ids_.resize(std::min(capacity_, std::max(spec.prefillChunk, 1)));
-  positions_.resize(ids_.size());
-  mask_.resize(maskWidthMax_);
+  chunk_ = std::min(capacity_, std::max(spec.prefillChunk, 1));
   logits_.resize(spec.vocabSize);
   scratch_.resize(spec.vocabSize);
 
@@ -176,7 +169,7 @@ void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength) 
   try {
     while (static_cast<size_t>(kvValid_) < total) {
       if (cancelled_.load()) throw EngineError(code::kAborted, "generation was aborted");
-      const int count = static_cast<int>(std::min<size_t>(ids_.size(), total - kvValid_));
+      const int count = static_cast<int>(std::min<size_t>(chunk_, total - kvValid_));
       RunChunk(kvValid_, count, static_cast<size_t>(kvValid_ + count) == total);
       kvValid_ += count;
     }
@@ -191,79 +184,13 @@ void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength) 
 }
 
 void SequenceCore::RunChunk(int start, int count, bool last) {
-  const ModelSpec& spec = model_->spec();
-  const int total = start + count;
-  const int width = MaskWidth(spec, kvLong_, total);
-
-  for (int i = 0; i < count; ++i) {
-    ids_[i] = tokens_[start + i];
-    positions_[i] = start + i;
-  }
-  std::fill(mask_.begin(), mask_.begin() + total, 1);
-  std::fill(mask_.begin() + total, mask_.begin() + width, 0);
-
-  const OrtMemoryInfo* cpu = model_->cpuMemory();
-  const int64_t idsShape[2] = {1, count};
-  const int64_t maskShape[2] = {1, width};
-  ValuePtr ids = TensorView(cpu, ids_.data(), count * sizeof(int64_t), idsShape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64);
-  ValuePtr mask = TensorView(cpu, mask_.data(), width * sizeof(int64_t), maskShape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64);
-  ValuePtr positions;
-
-  std::vector<const OrtValue*> inputs = {ids.get(), mask.get()};
-  if (model_->hasPositionIds()) {
-    positions = TensorView(cpu, positions_.data(), count * sizeof(int64_t), idsShape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64);
-    inputs.push_back(positions.get());
-  }
-  std::vector<OrtValue*> outputs;
+  const RunRow row{start, count, tokens_.data() + start};
+  inputs_.Build(*model_, kvLong_, &row, 1, count);
   // Logits of one position go into a preallocated row: single-token steps, and every run of a graph
   // that slices before the lm_head. Otherwise a prompt chunk lets ORT allocate [1, n, vocab].
-  const bool oneRow = count == 1 || model_->lastPositionLogits();
-  outputs.push_back(oneRow ? decodeLogits_.get() : nullptr);
-  for (const auto& value : kv_) {
-    inputs.push_back(value.get());
-    outputs.push_back(value.get());
-  }
-
-  OrtStatus* status = Ort().Run(model_->session(), runOptions_.get(), model_->runInputNames().data(), inputs.data(), inputs.size(),
-                                model_->runOutputNames().data(), outputs.size(), outputs.data());
-  ValuePtr chunkLogits(oneRow ? nullptr : outputs[0]);
-  if (status) {
-    if (cancelled_.load()) {
-      Ort().ReleaseStatus(status);
-      throw EngineError(code::kAborted, "generation was aborted");
-    }
-    Check(status);
-  }
-  if (last) CopyLastRow(outputs[0], count);
-}
-
-void SequenceCore::CopyLastRow(const OrtValue* logits, int rows) {
-  const size_t vocab = logits_.size();
-  OrtTensorTypeAndShapeInfo* info = nullptr;
-  Check(Ort().GetTensorTypeAndShape(logits, &info));
-  size_t rank = 0;
-  OrtStatus* status = Ort().GetDimensionsCount(info, &rank);
-  int64_t dims[3] = {0, 0, 0};
-  if (!status && rank == 3) status = Ort().GetDimensions(info, dims, 3);
-  Ort().ReleaseTensorTypeAndShapeInfo(info);
-  Check(status);
-  // rows positions, or only the last one when the graph slices before the lm_head.
-  if (rank != 3 || (dims[1] != rows && dims[1] != 1) || static_cast<size_t>(dims[2]) != vocab)
-    throw EngineError(code::kModelLoadFailed, "logits output has an unexpected shape; genai_config.json's vocab_size must match the model's lm_head");
-  void* data = nullptr;
-  Check(Ort().GetTensorMutableData(const_cast<OrtValue*>(logits), &data));
-  CopyLogitsRow(static_cast<const uint8_t*>(data) + static_cast<size_t>(dims[1] - 1) * vocab * ElementSize(model_->logitsType()));
-}
-
-void SequenceCore::CopyLogitsRow(const void* data) {
-  const size_t vocab = logits_.size();
-  if (model_->logitsType() == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16) {
-    const uint16_t* row = static_cast<const uint16_t*>(data);
-    for (size_t i = 0; i < vocab; ++i) logits_[i] = HalfToFloat(row[i]);
-  } else {
-    const float* row = static_cast<const float*>(data);
-    std::copy(row, row + vocab, logits_.begin());
-  }
+  OrtValue* preallocated = count == 1 || model_->lastPositionLogits() ? decodeLogits_.get() : nullptr;
+  ValuePtr allocated = RunModel(*model_, runOptions_.get(), cancelled_, inputs_, kv_, preallocated);
+  if (last) ReadLogitsRow(*model_, LastPositionLogits(*model_, preallocated ? preallocated : allocated.get(), 1, count, 0), logits_);
 }
 
 bool SequenceCore::CanJoinBatch() const {
@@ -273,7 +200,7 @@ bool SequenceCore::CanJoinBatch() const {
 
 void SequenceCore::CommitBatchedToken(const void* logitsRow) {
   kvValid_ = length();
-  CopyLogitsRow(logitsRow);
+  ReadLogitsRow(*model_, logitsRow, logits_);
   logitsAt_ = length();
 }
 

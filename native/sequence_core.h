@@ -18,6 +18,7 @@
 
 #include "kv_pool.h"
 #include "model_core.h"
+#include "run_step.h"
 #include "sampler.h"
 
 namespace phi4 {
@@ -93,25 +94,23 @@ class SequenceCore {
 
  private:
   void RunChunk(int start, int count, bool last);
-  void CopyLogitsRow(const void* row);
   void RequireHostKv() const;
   // Calls f(regionPointer, bytes) for each (layer, K/V, head) run of `length` positions, in state order.
   template <typename F>
   void ForEachKvRegion(int length, F&& f) const;
-  void CopyLastRow(const OrtValue* logits, int rows);
 
   std::shared_ptr<KvPool> pool_;
   std::shared_ptr<ModelCore> model_;
   const int slot_;
   const int capacity_;
-  int maskWidthMax_;
+  int chunk_;  // positions per prefill run
   std::vector<int32_t> tokens_;
   int kvValid_ = 0;
   bool kvLong_ = false;
   int logitsAt_ = -1;  // sequence length the logits_ row belongs to (-1: none)
 
   std::vector<ValuePtr> kv_;  // per layer: K, V  ([1, kv_heads, capacity, head_size])
-  std::vector<int64_t> ids_, mask_, positions_;
+  StepInputs inputs_;
   std::vector<uint8_t> decodeLogitsData_;
   ValuePtr decodeLogits_;  // [1, 1, vocab], bound as the logits output of single-token steps
   std::vector<float> logits_;
