@@ -26,7 +26,8 @@ export interface FakeCall {
 
 export class FakeSequence implements NativeSequence {
   readonly capacity = 1000;
-  readonly kvValid = 0;
+  /** Like the addon's: a sampled token is held without KV until the next run. */
+  kvValid = 0;
   readonly longRope = false;
   busy = false;
   disposed = false;
@@ -46,14 +47,13 @@ export class FakeSequence implements NativeSequence {
   /** Runs when the test resolves the call: like the addon, the tokens (and a sampled one) are kept only on success. */
   eval(tokens: Int32Array | number[], options: NativeEvalOptions = {}): Promise<NativeEvalResult> {
     const input = Array.from(tokens);
-    return this.native.record<NativeEvalResult>({ kind: "eval", sequence: this, tokens: input, options }, (result) =>
-      this.hold(result.token === null ? input : [...input, result.token]),
-    );
+    return this.native.record<NativeEvalResult>({ kind: "eval", sequence: this, tokens: input, options }, (result) => this.ran(input, result.token));
   }
 
   rewind(length: number): void {
     this.rewinds.push(length);
     this.held.length = length;
+    this.kvValid = Math.min(this.kvValid, length);
   }
 
   saveState(): Promise<Uint8Array> {
@@ -80,9 +80,16 @@ export class FakeSequence implements NativeSequence {
     return Int32Array.from(this.held);
   }
 
-  /** Appends without a call (the state a finished step leaves). */
+  /** Appends without a call, all evaluated (the state a finished step leaves). */
   hold(tokens: number[]): void {
     this.held.push(...tokens);
+    this.kvValid = this.held.length;
+  }
+
+  /** A run's effect: `input` appended, everything evaluated, then the sampled token held pending. */
+  ran(input: number[], sampled: number | null): void {
+    this.hold(input);
+    if (sampled !== null) this.held.push(sampled);
   }
 }
 
@@ -105,11 +112,30 @@ export class FakeContext implements NativeContext {
   decode(sequences: NativeSequence[], _samplings: NativeSampling[]): Promise<(number | Error)[]> {
     const members = sequences as FakeSequence[];
     return this.record<(number | Error)[]>({ kind: "decode", sequences: members, tokens: [] }, (results) =>
-      results.forEach((result, i) => typeof result === "number" && members[i].hold([result])),
+      results.forEach((result, i) => typeof result === "number" && members[i].ran([], result)),
     );
   }
 
   dispose(): void {}
+
+  /**
+   * Settles every call from now on as it comes: evals and decodes sample `token`, unless `answer`
+   * returns an error for the call. Returns the function that stops serving.
+   */
+  serve(token: number, answer: (call: FakeCall) => Error | undefined = () => undefined): () => void {
+    let serving = true;
+    void (async () => {
+      while (serving) {
+        const call = await this.nextCall();
+        if (!serving) break;
+        const error = answer(call);
+        if (error) call.reject(error);
+        else if (call.kind === "eval") call.resolve({ token: call.options?.sampling ? token : null });
+        else call.resolve(call.sequences!.map(() => token));
+      }
+    })();
+    return () => (serving = false);
+  }
 
   /** The next call the scheduler makes (at once if one is already waiting to be taken). */
   nextCall(): Promise<FakeCall> {
