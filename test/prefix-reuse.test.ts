@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 
 import type { NativeSequence } from "../lib/engine/native-types.js";
 import { PrefixCache } from "../lib/engine/prefix-cache.js";
-import { planReuse, type KvDonor } from "../lib/engine/prefix-reuse.js";
+import { pickIdle, planReuse, type KvDonor } from "../lib/engine/prefix-reuse.js";
 import type { SequenceState } from "../lib/engine/sequence-state.js";
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
@@ -51,5 +51,15 @@ describe("planReuse", () => {
     cache.add(cached(range(0, 35)));
     const result = plan(donor(range(0, 5)), [donor(range(0, 30))], cache);
     expect(result).toMatchObject({ source: "cache", length: 35 });
+  });
+});
+
+describe("pickIdle", () => {
+  it("takes the idle sequence sharing the longest prefix, the first on a tie, any when none shares", () => {
+    const idle = [{ evaluatedTokens: [1, 2] }, { evaluatedTokens: [5, 6, 7] }, { evaluatedTokens: [5, 6, 8] }];
+    expect(pickIdle(idle, [5, 6, 7, 9])).toBe(1);
+    expect(pickIdle(idle, [5, 6])).toBe(1);
+    expect(pickIdle(idle, [9])).toBe(0);
+    expect(pickIdle([], [1])).toBe(-1);
   });
 });

@@ -1,5 +1,6 @@
 /**
- * Prefix reuse: the one policy that decides where a generation's context starts from. Candidates are
+ * Prefix reuse: the one policy that decides where a generation's context starts from: which idle
+ * sequence of a context a request takes (pickIdle), and which KV it starts from (planReuse). Candidates are
  * the sequence's own KV, the other sequences of the model that offer theirs (idle ones, or siblings of
  * the same context, whose copy waits for a gap between steps), and the prefix cache. The policy reads
  * what each candidate says it holds and picks the longest usable prefix; the sequence then applies
@@ -42,6 +43,20 @@ export interface ReuseCandidates {
   donors: Iterable<KvDonor>;
   cache: PrefixCache | null;
   ropeOriginalLength: number;
+}
+
+/**
+ * Which of `idle` a request for `prompt` should take: the one whose KV shares the longest prefix
+ * with it (the first on a tie); -1 when there is none.
+ */
+export function pickIdle(idle: readonly { readonly evaluatedTokens: readonly number[] }[], prompt: readonly number[]): number {
+  let best = -1;
+  let bestShared = -1;
+  idle.forEach((candidate, i) => {
+    const shared = commonPrefixLength(candidate.evaluatedTokens, prompt);
+    if (shared > bestShared) [best, bestShared] = [i, shared];
+  });
+  return best;
 }
 
 /**
