@@ -64,12 +64,17 @@ void RunGroup(KvPool& pool, std::vector<BatchMember*>& group, bool longRope) {
   logits.resize(std::max(logits.size(), static_cast<size_t>(rows) * logitsRowBytes));
   const int64_t logitsShape[3] = {rows, 1, spec.vocabSize};
   ValuePtr logitsValue = TensorView(model.cpuMemory(), logits.data(), static_cast<size_t>(rows) * logitsRowBytes, logitsShape, 3, model.logitsType());
+  std::vector<const std::atomic<bool>*> cancelFlags;
+  for (BatchMember* m : group) cancelFlags.push_back(&m->sequence->cancelFlag());
+  pool.BeginBatchRun(std::move(cancelFlags));
   try {
     RunModel(model, pool.batchRunOptions(), pool.batchCancelled(), inputs, pool.Views(first, rows), logitsValue.get());
   } catch (...) {
+    pool.EndBatchRun();
     restoreDummyRegions();
     throw;
   }
+  pool.EndBatchRun();
   restoreDummyRegions();
 
   for (BatchMember* m : group) {

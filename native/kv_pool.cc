@@ -58,6 +58,33 @@ std::vector<ValuePtr> KvPool::Views(int first, int count) const {
   return views;
 }
 
+void KvPool::BeginBatchRun(std::vector<const std::atomic<bool>*> memberCancelled) {
+  std::lock_guard<std::mutex> lock(batchRunMutex_);
+  batchMembers_ = std::move(memberCancelled);
+  batchCancelled_.store(false);
+  if (OrtStatus* status = Ort().RunOptionsUnsetTerminate(batchRunOptions_.get())) Ort().ReleaseStatus(status);
+  TerminateIfAllCancelled();  // the last cancel may have come just before the run was registered
+}
+
+void KvPool::EndBatchRun() {
+  std::lock_guard<std::mutex> lock(batchRunMutex_);
+  batchMembers_.clear();
+}
+
+void KvPool::MemberCancelled() {
+  std::lock_guard<std::mutex> lock(batchRunMutex_);
+  TerminateIfAllCancelled();
+}
+
+void KvPool::TerminateIfAllCancelled() {
+  if (batchMembers_.empty()) return;
+  for (const std::atomic<bool>* cancelled : batchMembers_) {
+    if (!cancelled->load()) return;
+  }
+  batchCancelled_.store(true);
+  if (OrtStatus* status = Ort().RunOptionsSetTerminate(batchRunOptions_.get())) Ort().ReleaseStatus(status);
+}
+
 uint8_t* KvPool::SlotData(size_t tensor, int slot) const { return data_[tensor] + static_cast<size_t>(slot) * slotBytes_; }
 
 }  // namespace phi4

@@ -46,6 +46,13 @@ class KvPool {
   // The RunOptions of batched steps, and the flag that says a failed run was stopped on purpose.
   OrtRunOptions* batchRunOptions() const { return batchRunOptions_.get(); }
   const std::atomic<bool>& batchCancelled() const { return batchCancelled_; }
+  // The shared run of a batched step in flight, given its members' cancel flags: once every member
+  // is cancelled, the run is stopped through the batch RunOptions. A member cancelled alone lets the
+  // run finish for the others (one token) and reports ABORTED when it returns.
+  void BeginBatchRun(std::vector<const std::atomic<bool>*> memberCancelled);
+  void EndBatchRun();
+  // Called by a sequence of this pool when it is cancelled.
+  void MemberCancelled();
 
  private:
   std::shared_ptr<ModelCore> model_;
@@ -62,6 +69,9 @@ class KvPool {
   std::vector<uint8_t> batchLogits_;
   RunOptionsPtr batchRunOptions_;
   std::atomic<bool> batchCancelled_{false};
+  std::mutex batchRunMutex_;  // guards batchMembers_ (cancels come from the event loop)
+  std::vector<const std::atomic<bool>*> batchMembers_;
+  void TerminateIfAllCancelled();  // hold batchRunMutex_
 };
 
 }  // namespace phi4

@@ -31,6 +31,7 @@ SequenceCore::~SequenceCore() { pool_->ReleaseSlot(slot_); }
 void SequenceCore::Cancel() {
   cancelled_.store(true);
   if (OrtStatus* status = Ort().RunOptionsSetTerminate(runOptions_.get())) Ort().ReleaseStatus(status);
+  pool_->MemberCancelled();  // stops a batched run once all of its members are cancelled
 }
 
 void SequenceCore::ResetCancel() {

@@ -91,6 +91,7 @@ class SequenceCore {
   void Cancel();
   void ResetCancel();
   bool cancelled() const { return cancelled_.load(); }
+  const std::atomic<bool>& cancelFlag() const { return cancelled_; }
 
  private:
   void RunChunk(int start, int count, bool last);
