@@ -10,7 +10,8 @@ import { Context, type ContextOptions } from "./context.js";
 import { callNative, Phi4Error } from "./errors.js";
 import { modelFingerprint } from "./fingerprint.js";
 import { loadModelFolder, type ModelFolder } from "./genai-config.js";
-import { rewriteGraph, type RewrittenGraph } from "./graph-rewrites.js";
+import { rewriteGraphOffThread } from "./graph-rewrite-thread.js";
+import type { RewrittenGraph } from "./graph-rewrites.js";
 import type { NativeModel, NativeProviderSpec } from "./native-types.js";
 import { getRuntime, int4KernelSupported } from "./runtime.js";
 import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.js";
@@ -139,7 +140,7 @@ export class Model {
     const graphFor = (cpuOnly: boolean) => {
       const int4Kernel = cpuOnly && options.int4Kernel !== false && int4KernelSupported();
       if (!graphs.has(int4Kernel)) {
-        graphs.set(int4Kernel, rewriteGraph(folder.modelPath, { lastPositionLogits: options.lastPositionLogits === false ? null : io.outputs.logits, int4Kernel }));
+        graphs.set(int4Kernel, rewriteGraphOffThread(folder.modelPath, { lastPositionLogits: options.lastPositionLogits === false ? null : io.outputs.logits, int4Kernel }));
       }
       return graphs.get(int4Kernel)!;
     };
