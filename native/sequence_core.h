@@ -39,9 +39,6 @@ class SequenceCore {
   // `regimeLength`: the length the caller will reach with further appends (a prompt fed in pieces), so
   // the LongRoPE regime is chosen once for all of it instead of being switched halfway.
   void Append(const std::vector<int32_t>& tokens, int regimeLength = 0);
-  // Throws what Append would throw for `tokens` before running anything (ids outside the vocabulary,
-  // capacity), so a batched step can set a bad request aside before it runs with the others.
-  void CheckAppend(const std::vector<int32_t>& tokens) const;
   // Samples the next token from the last logits and appends it without KV (the next run evaluates
   // it) while the capacity has room; returns it either way.
   int32_t Sample(const SamplingParams& params);
@@ -94,6 +91,8 @@ class SequenceCore {
   const std::atomic<bool>& cancelFlag() const { return cancelled_; }
 
  private:
+  // Refuses `tokens` (ids outside the vocabulary, past the capacity) before anything changes.
+  void CheckAppend(const std::vector<int32_t>& tokens) const;
   void RunChunk(int start, int count, bool last);
   void RequireHostKv() const;
   // Calls f(regionPointer, bytes) for each (layer, K/V, head) run of `length` positions, in state order.

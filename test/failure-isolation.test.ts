@@ -82,14 +82,15 @@ describe("failure isolation", () => {
     await a.eval(ids(63, 4), { sampling: nativeGreedy }); // 64 tokens, the last one pending
     await b.eval(ids(20, 5), { sampling: nativeGreedy });
     const step = context.decode([a, b], [nativeGreedy, nativeGreedy]);
-    a.cancel(); // while the step is queued or running
+    a.cancel(); // while the step is queued, running, or done but not yet settled: the worker is not waited for
     const [first, other] = await step;
-    expect(first).toMatchObject({ code: "ABORTED" });
     expect(typeof other).toBe("number");
-    expect(a.length).toBe(64); // the cancelled member sampled nothing
-    for (let i = 0; i < 2; i++) {
-      const [token] = await context.decode([a], [nativeGreedy]); // the second one crosses the switch
-      expect(typeof token).toBe("number");
+    // Cancelled in time, a sampled nothing (ABORTED); too late, it kept its token. Either way it is whole.
+    if (typeof first === "number") expect(a.length).toBe(65);
+    else expect([first, a.length]).toMatchObject([{ code: "ABORTED" }, 64]);
+    while (a.length < 66) {
+      const [token] = await context.decode([a], [nativeGreedy]); // the step from 65 tokens crosses the switch
+      expect(token).toBeTypeOf("number");
     }
     expect([a.length, a.longRope]).toEqual([66, true]);
 
