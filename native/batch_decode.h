@@ -1,6 +1,7 @@
 // One decode step for several sequences of a context in one ORT run (continuous batching).
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "sampler.h"
@@ -9,15 +10,20 @@
 namespace phi4 {
 
 struct BatchMember {
-  SequenceCore* sequence;
-  int32_t token;  // the token to append (the one sampled last step)
+  SequenceCore* sequence = nullptr;  // runs its pending last token (the one sampled last step)
   SamplingParams params;
-  int32_t next = -1;  // the token sampled after it
+  int32_t next = -1;  // the token sampled after it (appended to the sequence as its new pending token)
+  // Set when this member's step failed (nothing to run, cancelled, failed run or sampling): the
+  // member keeps its tokens, and the other members are unaffected.
+  const char* errorCode = nullptr;
+  std::string error;
 };
 
-// Appends each member's token and samples its next one. Members share one run per RoPE regime; a
-// member whose step would change its regime (or whose KV is not current) runs on its own, since that
-// needs a full re-prefill.
+// Evaluates each member's pending token and samples its next one. Members share one run per RoPE
+// regime; a member with more to run (after a rewind, or a step that changes its regime: a full
+// re-prefill) runs on its own. A member fails alone: it is checked before the shared run, and when a
+// shared run fails each of its members is retried on its own, so only the one that causes the
+// failure reports it. Never throws for a member's failure (only for a member of another context).
 void DecodeBatch(KvPool& pool, std::vector<BatchMember>& members);
 
 }  // namespace phi4

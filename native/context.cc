@@ -18,9 +18,13 @@ class DecodeWorker : public SequenceWorker {
  protected:
   void Run() override { DecodeBatch(*pool_, members_); }
 
+  // One entry per member: its next token, or the error (with `code`) it failed with alone.
   Napi::Value Result(Napi::Env env) override {
-    Napi::Int32Array out = Napi::Int32Array::New(env, members_.size());
-    for (size_t i = 0; i < members_.size(); ++i) out[i] = members_[i].next;
+    Napi::Array out = Napi::Array::New(env, members_.size());
+    for (uint32_t i = 0; i < members_.size(); ++i) {
+      const BatchMember& m = members_[i];
+      out.Set(i, m.errorCode ? MakeJsError(env, m.errorCode, m.error).Value() : Napi::Number::New(env, m.next));
+    }
     return out;
   }
 
@@ -48,51 +52,58 @@ Napi::Object Context::NewInstance(Napi::Env env, std::shared_ptr<KvPool> pool) {
 Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(info) {}
 
 Napi::Value Context::CreateSequence(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!pool_) ThrowJs(env, code::kDisposed, "the context has been disposed");
-  try {
+  return GuardSync(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (!pool_) ThrowJs(env, code::kDisposed, "the context has been disposed");
     return Sequence::NewInstance(env, std::make_shared<SequenceCore>(pool_));
-  } catch (const EngineError& e) {
-    ThrowJs(env, e.code(), e.what());
-  }
+  });
 }
 
 Napi::Value Context::Decode(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!pool_) return RejectedPromise(env, code::kDisposed, "the context has been disposed");
-  if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsArray())
-    return RejectedPromise(env, code::kInvalidArgument, "decode(sequences, tokens, samplings): three arrays of the same length");
-  Napi::Array sequences = info[0].As<Napi::Array>(), tokens = info[1].As<Napi::Array>(), samplings = info[2].As<Napi::Array>();
-  if (sequences.Length() == 0 || tokens.Length() != sequences.Length() || samplings.Length() != sequences.Length())
-    return RejectedPromise(env, code::kInvalidArgument, "decode(sequences, tokens, samplings): three non-empty arrays of the same length");
-  std::vector<Napi::Object> owners;
-  std::vector<BatchMember> members;
-  std::vector<std::shared_ptr<SequenceCore>> cores;
-  try {
-    for (uint32_t i = 0; i < sequences.Length(); ++i) {
-      Napi::Value item = sequences.Get(i);
-      if (!item.IsObject() || !item.As<Napi::Object>().InstanceOf(GetAddonData(env).sequence.Value()))
-        ThrowJs(env, code::kInvalidArgument, "decode(): every item of sequences must be a Sequence");
-      Sequence* sequence = Sequence::Unwrap(item.As<Napi::Object>());
-      if (Napi::Value refusal = sequence->RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
-      for (const auto& core : cores)
-        if (core == sequence->core()) ThrowJs(env, code::kInvalidArgument, "decode(): a sequence appears twice");
-      Napi::Value token = tokens.Get(i);
-      if (!token.IsNumber()) ThrowJs(env, code::kInvalidArgument, "decode(): tokens must be integers");
-      Napi::Value sampling = samplings.Get(i);
-      if (!sampling.IsObject()) ThrowJs(env, code::kInvalidArgument, "decode(): samplings must be objects");
-      owners.push_back(item.As<Napi::Object>());
-      cores.push_back(sequence->core());
-      members.push_back({sequence->core().get(), token.As<Napi::Number>().Int32Value(), ReadSamplingParams(sampling.As<Napi::Object>())});
+  return GuardSync(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (!pool_) return RejectedPromise(env, code::kDisposed, "the context has been disposed");
+    if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray())
+      return RejectedPromise(env, code::kInvalidArgument, "decode(sequences, samplings): two arrays of the same length");
+    Napi::Array sequences = info[0].As<Napi::Array>(), samplings = info[1].As<Napi::Array>();
+    if (sequences.Length() == 0 || samplings.Length() != sequences.Length())
+      return RejectedPromise(env, code::kInvalidArgument, "decode(sequences, samplings): two non-empty arrays of the same length");
+    std::vector<Napi::Object> owners;
+    std::vector<BatchMember> members;
+    std::vector<std::shared_ptr<SequenceCore>> cores;
+    try {
+      for (uint32_t i = 0; i < sequences.Length(); ++i) {
+        Napi::Value item = sequences.Get(i);
+        if (!item.IsObject() || !item.As<Napi::Object>().InstanceOf(GetAddonData(env).sequence.Value()))
+          ThrowJs(env, code::kInvalidArgument, "decode(): every item of sequences must be a Sequence");
+        Sequence* sequence = Sequence::Unwrap(item.As<Napi::Object>());
+        if (Napi::Value refusal = sequence->RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
+        for (const auto& core : cores)
+          if (core == sequence->core()) ThrowJs(env, code::kInvalidArgument, "decode(): a sequence appears twice");
+        Napi::Value sampling = samplings.Get(i);
+        if (!sampling.IsObject()) ThrowJs(env, code::kInvalidArgument, "decode(): samplings must be objects");
+        owners.push_back(item.As<Napi::Object>());
+        cores.push_back(sequence->core());
+        BatchMember member;
+        member.sequence = sequence->core().get();
+        // Bad sampling options fail their own member only.
+        try {
+          member.params = ReadSamplingParams(sampling.As<Napi::Object>());
+        } catch (const Napi::Error& e) {
+          member.errorCode = code::kInvalidArgument;
+          member.error = e.Message();
+        }
+        members.push_back(std::move(member));
+      }
+    } catch (const Napi::Error& e) {
+      auto deferred = Napi::Promise::Deferred::New(env);
+      deferred.Reject(e.Value());
+      return deferred.Promise();
     }
-  } catch (const Napi::Error& e) {
-    auto deferred = Napi::Promise::Deferred::New(env);
-    deferred.Reject(e.Value());
-    return deferred.Promise();
-  }
-  auto* worker = new DecodeWorker(env, owners, pool_, std::move(members), std::move(cores));
-  worker->Queue();
-  return worker->Promise();
+    auto* worker = new DecodeWorker(env, owners, pool_, std::move(members), std::move(cores));
+    worker->Queue();
+    return worker->Promise();
+  });
 }
 
 Napi::Value Context::Dispose(const Napi::CallbackInfo& info) {

@@ -1,6 +1,7 @@
 // Context: a KvPool of `slots` sequences that can decode together. JS: model.createContext(slots,
 // capacity) -> Promise<Context>; context.createSequence() -> Sequence; context.decode(sequences,
-// tokens, samplings) -> Promise<Int32Array> runs one batched decode step.
+// samplings) -> Promise<(number | Error)[]> runs one batched decode step: each sequence's pending
+// token, and the next token sampled (or the error that sequence failed with on its own).
 #pragma once
 
 #include <napi.h>

@@ -4,6 +4,8 @@
 
 #include <napi.h>
 
+#include <exception>
+#include <new>
 #include <stdexcept>
 #include <string>
 
@@ -43,6 +45,24 @@ inline Napi::Error MakeJsError(Napi::Env env, const char* code, const std::strin
 // Throws a JS error with a code from a synchronous N-API method.
 [[noreturn]] inline void ThrowJs(Napi::Env env, const char* code, const std::string& message) {
   throw MakeJsError(env, code, message);
+}
+
+// Runs the body of a synchronous N-API method so that no C++ exception escapes into node-addon-api
+// (which only converts Napi::Error, and terminates the process on anything else): an EngineError
+// becomes a JS error with its code, std::bad_alloc OUT_OF_MEMORY, any other exception ORT_ERROR.
+template <typename Body>
+auto GuardSync(Napi::Env env, Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const EngineError& e) {
+    ThrowJs(env, e.code(), e.what());
+  } catch (const std::bad_alloc&) {
+    ThrowJs(env, code::kOutOfMemory, "out of memory");
+  } catch (const std::exception& e) {
+    ThrowJs(env, code::kOrtError, e.what());
+  }
 }
 
 }  // namespace phi4

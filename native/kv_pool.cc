@@ -19,6 +19,9 @@ KvPool::KvPool(std::shared_ptr<ModelCore> model, int slots, int capacity)
   Check(Ort().AllocatorGetInfo(model_->kvAllocator(), &memory_));
   rowBytes_ = static_cast<size_t>(spec.headSize) * ElementSize(model_->kvType());
   slotBytes_ = static_cast<size_t>(spec.numKvHeads) * capacity_ * rowBytes_;
+  OrtRunOptions* options = nullptr;
+  Check(Ort().CreateRunOptions(&options));
+  batchRunOptions_.reset(options);
 }
 
 int KvPool::AcquireSlot() {
@@ -53,6 +56,33 @@ std::vector<ValuePtr> KvPool::Views(int first, int count) const {
     views.push_back(TensorView(memory_, data + static_cast<size_t>(first) * slotBytes_, static_cast<size_t>(count) * slotBytes_, shape, 4, model_->kvType()));
   }
   return views;
+}
+
+void KvPool::BeginBatchRun(std::vector<const std::atomic<bool>*> memberCancelled) {
+  std::lock_guard<std::mutex> lock(batchRunMutex_);
+  batchMembers_ = std::move(memberCancelled);
+  batchCancelled_.store(false);
+  if (OrtStatus* status = Ort().RunOptionsUnsetTerminate(batchRunOptions_.get())) Ort().ReleaseStatus(status);
+  TerminateIfAllCancelled();  // the last cancel may have come just before the run was registered
+}
+
+void KvPool::EndBatchRun() {
+  std::lock_guard<std::mutex> lock(batchRunMutex_);
+  batchMembers_.clear();
+}
+
+void KvPool::MemberCancelled() {
+  std::lock_guard<std::mutex> lock(batchRunMutex_);
+  TerminateIfAllCancelled();
+}
+
+void KvPool::TerminateIfAllCancelled() {
+  if (batchMembers_.empty()) return;
+  for (const std::atomic<bool>* cancelled : batchMembers_) {
+    if (!cancelled->load()) return;
+  }
+  batchCancelled_.store(true);
+  if (OrtStatus* status = Ort().RunOptionsSetTerminate(batchRunOptions_.get())) Ort().ReleaseStatus(status);
 }
 
 uint8_t* KvPool::SlotData(size_t tensor, int slot) const { return data_[tensor] + static_cast<size_t>(slot) * slotBytes_; }

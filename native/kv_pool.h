@@ -4,11 +4,13 @@
 // batch_decode.cc for the slots in that range that are not decoding).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "model_core.h"
+#include "run_step.h"
 
 namespace phi4 {
 
@@ -38,8 +40,19 @@ class KvPool {
   // Every operation that reads or writes the pool's KV holds this: a batched step touches slots other
   // than its own sequences'.
   std::mutex& mutex() { return mutex_; }
-  // Logits of a batched step, reused between steps (hold mutex()).
+  // Inputs and logits of a batched step, reused between steps (hold mutex()).
+  StepInputs& batchInputs() { return batchInputs_; }
   std::vector<uint8_t>& batchLogits() { return batchLogits_; }
+  // The RunOptions of batched steps, and the flag that says a failed run was stopped on purpose.
+  OrtRunOptions* batchRunOptions() const { return batchRunOptions_.get(); }
+  const std::atomic<bool>& batchCancelled() const { return batchCancelled_; }
+  // The shared run of a batched step in flight, given its members' cancel flags: once every member
+  // is cancelled, the run is stopped through the batch RunOptions. A member cancelled alone lets the
+  // run finish for the others (one token) and reports ABORTED when it returns.
+  void BeginBatchRun(std::vector<const std::atomic<bool>*> memberCancelled);
+  void EndBatchRun();
+  // Called by a sequence of this pool when it is cancelled.
+  void MemberCancelled();
 
  private:
   std::shared_ptr<ModelCore> model_;
@@ -52,7 +65,13 @@ class KvPool {
   mutable std::mutex slotMutex_;
   std::vector<bool> used_;
   std::mutex mutex_;
+  StepInputs batchInputs_;
   std::vector<uint8_t> batchLogits_;
+  RunOptionsPtr batchRunOptions_;
+  std::atomic<bool> batchCancelled_{false};
+  std::mutex batchRunMutex_;  // guards batchMembers_ (cancels come from the event loop)
+  std::vector<const std::atomic<bool>*> batchMembers_;
+  void TerminateIfAllCancelled();  // hold batchRunMutex_
 };
 
 }  // namespace phi4

@@ -63,25 +63,29 @@ Napi::Value Model::Info(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Model::CreateSequence(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!core_) return RejectedPromise(env, code::kDisposed, "the model has been disposed");
-  if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1)
-    return RejectedPromise(env, code::kInvalidArgument, "createSequence(capacity): capacity must be a positive integer");
-  // KV buffers can be a gigabyte for a long capacity: allocate them off the event loop. A standalone
-  // sequence is the one slot of a context of its own.
-  int capacity = info[0].As<Napi::Number>().Int32Value();
-  return QueueConstruct<SequenceCore, &Sequence::NewInstance>(
-      env, [model = core_, capacity] { return std::make_shared<SequenceCore>(std::make_shared<KvPool>(model, 1, capacity)); });
+  return GuardSync(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (!core_) return RejectedPromise(env, code::kDisposed, "the model has been disposed");
+    if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1)
+      return RejectedPromise(env, code::kInvalidArgument, "createSequence(capacity): capacity must be a positive integer");
+    // KV buffers can be a gigabyte for a long capacity: allocate them off the event loop. A standalone
+    // sequence is the one slot of a context of its own.
+    int capacity = info[0].As<Napi::Number>().Int32Value();
+    return QueueConstruct<SequenceCore, &Sequence::NewInstance>(
+        env, [model = core_, capacity] { return std::make_shared<SequenceCore>(std::make_shared<KvPool>(model, 1, capacity)); });
+  });
 }
 
 Napi::Value Model::CreateContext(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!core_) return RejectedPromise(env, code::kDisposed, "the model has been disposed");
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1 ||
-      info[1].As<Napi::Number>().Int32Value() < 1)
-    return RejectedPromise(env, code::kInvalidArgument, "createContext(slots, capacity): both must be positive integers");
-  int slots = info[0].As<Napi::Number>().Int32Value(), capacity = info[1].As<Napi::Number>().Int32Value();
-  return QueueConstruct<KvPool, &Context::NewInstance>(env, [model = core_, slots, capacity] { return std::make_shared<KvPool>(model, slots, capacity); });
+  return GuardSync(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (!core_) return RejectedPromise(env, code::kDisposed, "the model has been disposed");
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1 ||
+        info[1].As<Napi::Number>().Int32Value() < 1)
+      return RejectedPromise(env, code::kInvalidArgument, "createContext(slots, capacity): both must be positive integers");
+    int slots = info[0].As<Napi::Number>().Int32Value(), capacity = info[1].As<Napi::Number>().Int32Value();
+    return QueueConstruct<KvPool, &Context::NewInstance>(env, [model = core_, slots, capacity] { return std::make_shared<KvPool>(model, slots, capacity); });
+  });
 }
 
 Napi::Value Model::Dispose(const Napi::CallbackInfo& info) {

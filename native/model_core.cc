@@ -41,10 +41,16 @@ ONNXTensorElementDataType ElementTypeOf(OrtTypeInfo* info) {
 
 }  // namespace
 
+bool IsLayerNamePattern(const std::string& pattern) {
+  const size_t at = pattern.find("%d");
+  return at != std::string::npos && pattern.find('%') == at && pattern.find('%', at + 2) == std::string::npos;
+}
+
 std::string LayerName(const std::string& pattern, int layer) {
-  char buffer[256];
-  std::snprintf(buffer, sizeof(buffer), pattern.c_str(), layer);
-  return buffer;
+  if (!IsLayerNamePattern(pattern))
+    throw EngineError(code::kModelLoadFailed, "KV name \"" + pattern + "\" must contain \"%d\" (the layer index) once and no other '%'");
+  const size_t at = pattern.find("%d");
+  return pattern.substr(0, at) + std::to_string(layer) + pattern.substr(at + 2);
 }
 
 std::vector<std::string> AvailableProviders() {
@@ -66,7 +72,8 @@ std::string ParentFolder(const std::string& path) {
 
 }  // namespace
 
-ModelCore::ModelCore(OrtEnv* env, ModelSpec spec) : spec_(std::move(spec)) {
+ModelCore::ModelCore(std::shared_ptr<RuntimeCore> runtime, ModelSpec spec) : runtime_(std::move(runtime)), spec_(std::move(spec)) {
+  OrtEnv* env = runtime_->env();
   OrtSessionOptions* raw = nullptr;
   Check(Ort().CreateSessionOptions(&raw));
   SessionOptionsPtr options(raw);

@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "custom_ops.h"
 #include "ort_handles.h"
+#include "runtime_core.h"
 
 namespace phi4 {
 
@@ -44,8 +46,8 @@ struct ModelSpec {
 
 class ModelCore {
  public:
-  // Creates the ORT session (blocking: call from a worker thread).
-  ModelCore(OrtEnv* env, ModelSpec spec);
+  // Creates the ORT session in `runtime`'s env, which it keeps alive (blocking: call from a worker thread).
+  ModelCore(std::shared_ptr<RuntimeCore> runtime, ModelSpec spec);
 
   const ModelSpec& spec() const { return spec_; }
   OrtSession* session() const { return session_.get(); }
@@ -74,6 +76,7 @@ class ModelCore {
   void PrepareRunNames();
   void PrepareKvAllocator();
 
+  std::shared_ptr<RuntimeCore> runtime_;  // first member: released after the session
   ModelSpec spec_;
   CustomOpDomainPtr opDomain_;  // declared before session_ so that it is released after it
   SessionPtr session_;
@@ -91,7 +94,10 @@ class ModelCore {
 // Available execution providers of the loaded library, as ORT names them (e.g. CPUExecutionProvider).
 std::vector<std::string> AvailableProviders();
 
-// Formats a name pattern like "past_key_values.%d.key" for one layer.
+// genai_config's KV names are patterns like "past_key_values.%d.key": text with the layer index in
+// place of its one "%d". They are data from a file, never a format string.
+bool IsLayerNamePattern(const std::string& pattern);
+// The name for one layer (throws MODEL_LOAD_FAILED for a pattern IsLayerNamePattern refuses).
 std::string LayerName(const std::string& pattern, int layer);
 
 }  // namespace phi4

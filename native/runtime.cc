@@ -36,6 +36,10 @@ ModelSpec ReadModelSpec(const Napi::Object& o) {
   spec.vocabSize = GetInt(o, "vocabSize", 0);
   spec.ropeOriginalLength = GetInt(o, "ropeOriginalLength", 0);
   spec.prefillChunk = GetInt(o, "prefillChunk", 256);
+  for (const std::string* pattern : {&spec.pastKeyFormat, &spec.pastValueFormat, &spec.presentKeyFormat, &spec.presentValueFormat}) {
+    if (!IsLayerNamePattern(*pattern))
+      ThrowJs(o.Env(), code::kInvalidArgument, "KV name \"" + *pattern + "\" must contain \"%d\" (the layer index) once and no other '%'");
+  }
   if (spec.modelPath.empty() || spec.numLayers <= 0 || spec.numKvHeads <= 0 || spec.headSize <= 0 || spec.vocabSize <= 0 ||
       spec.prefillChunk <= 0) {
     ThrowJs(o.Env(), code::kInvalidArgument, "model spec needs modelPath and positive numLayers, numKvHeads, headSize, vocabSize, prefillChunk");
@@ -82,11 +86,7 @@ Napi::Function Runtime::Init(Napi::Env env) {
 Runtime::Runtime(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Runtime>(info) {
   if (info.Length() < 1 || !info[0].IsString()) ThrowJs(info.Env(), code::kInvalidArgument, "new Runtime(libraryPath): libraryPath must be a string");
   int logLevel = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : ORT_LOGGING_LEVEL_ERROR;
-  try {
-    core_ = std::make_shared<RuntimeCore>(info[0].As<Napi::String>().Utf8Value(), logLevel);
-  } catch (const EngineError& e) {
-    ThrowJs(info.Env(), e.code(), e.what());
-  }
+  GuardSync(info.Env(), [&] { core_ = std::make_shared<RuntimeCore>(info[0].As<Napi::String>().Utf8Value(), logLevel); });
 }
 
 Napi::Value Runtime::Version(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), OrtVersion()); }
@@ -105,9 +105,11 @@ Napi::Value Runtime::Providers(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Runtime::LoadModel(const Napi::CallbackInfo& info) {
-  Napi::Object options = RequireObject(info, 0, "loadModel(spec): spec");
-  return QueueConstruct<ModelCore, &Model::NewInstance>(
-      info.Env(), [runtime = core_, spec = ReadModelSpec(options)] { return std::make_shared<ModelCore>(runtime->env(), spec); });
+  return GuardSync(info.Env(), [&]() -> Napi::Value {
+    Napi::Object options = RequireObject(info, 0, "loadModel(spec): spec");
+    return QueueConstruct<ModelCore, &Model::NewInstance>(
+        info.Env(), [runtime = core_, spec = ReadModelSpec(options)] { return std::make_shared<ModelCore>(runtime, spec); });
+  });
 }
 
 }  // namespace phi4

@@ -5,20 +5,9 @@
 
 #include <memory>
 
-#include "ort_api.h"
+#include "runtime_core.h"
 
 namespace phi4 {
-
-// Owns the OrtEnv; shared by every model so the env outlives their sessions.
-class RuntimeCore {
- public:
-  explicit RuntimeCore(const std::string& libraryPath, int logLevel);
-  ~RuntimeCore();
-  OrtEnv* env() const { return env_; }
-
- private:
-  OrtEnv* env_ = nullptr;
-};
 
 class Runtime : public Napi::ObjectWrap<Runtime> {
  public:

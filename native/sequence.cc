@@ -95,14 +95,14 @@ class SaveStateWorker : public SequenceWorker {
 class LoadStateWorker : public SequenceWorker {
  public:
   LoadStateWorker(Napi::Env env, Napi::Object owner, std::shared_ptr<SequenceCore> core, Napi::Uint8Array state, int stateLength,
-                  std::vector<int32_t> tokens, bool longRope)
+                  std::vector<int32_t> tokens, int kvLength, bool longRope)
       : SequenceWorker(env, {owner}), core_(std::move(core)), data_(state.Data()), bytes_(state.ByteLength()), stateLength_(stateLength),
-        tokens_(std::move(tokens)), longRope_(longRope) {
+        tokens_(std::move(tokens)), kvLength_(kvLength), longRope_(longRope) {
     stateRef_ = Napi::Persistent(state);  // the worker reads the caller's bytes in place
   }
 
  protected:
-  void Run() override { core_->LoadState(data_, bytes_, stateLength_, tokens_, longRope_); }
+  void Run() override { core_->LoadState(data_, bytes_, stateLength_, tokens_, kvLength_, longRope_); }
 
  private:
   std::shared_ptr<SequenceCore> core_;
@@ -111,6 +111,7 @@ class LoadStateWorker : public SequenceWorker {
   size_t bytes_;
   int stateLength_;
   std::vector<int32_t> tokens_;
+  int kvLength_;
   bool longRope_;
 };
 
@@ -178,7 +179,11 @@ Napi::Value Sequence::RefuseIfUnavailable(Napi::Env env) {
   return Napi::Value();
 }
 
-void Sequence::BeginOperation() { busy_ = true; }
+void Sequence::BeginOperation() {
+  busy_ = true;
+  // On the event loop, as the operation is queued: a cancel from now on is meant for it.
+  if (core_) core_->ResetCancel();
+}
 
 void Sequence::FinishOperation() {
   busy_ = false;
@@ -186,6 +191,7 @@ void Sequence::FinishOperation() {
     length_ = core_->length();
     kvValid_ = core_->kvValid();
     longRope_ = core_->longRopeRegime();
+    tokens_ = core_->tokens();
   }
 }
 
@@ -196,95 +202,102 @@ SequenceCore& Sequence::idleCore(Napi::Env env) {
 }
 
 Napi::Value Sequence::Eval(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (Napi::Value refusal = RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
-  EvalRequest request;
-  try {
-    if (info.Length() < 1) ThrowJs(env, code::kInvalidArgument, "eval(tokens, options): tokens is required");
-    request.tokens = ReadTokens(info[0]);
-    if (info.Length() > 1 && info[1].IsObject()) {
-      Napi::Object options = info[1].As<Napi::Object>();
-      Napi::Value sampling = options.Get("sampling");
-      if (sampling.IsObject()) {
-        request.sample = true;
-        request.params = ReadSamplingParams(sampling.As<Napi::Object>());
+  return GuardSync(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (Napi::Value refusal = RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
+    EvalRequest request;
+    try {
+      if (info.Length() < 1) ThrowJs(env, code::kInvalidArgument, "eval(tokens, options): tokens is required");
+      request.tokens = ReadTokens(info[0]);
+      if (info.Length() > 1 && info[1].IsObject()) {
+        Napi::Object options = info[1].As<Napi::Object>();
+        Napi::Value sampling = options.Get("sampling");
+        if (sampling.IsObject()) {
+          request.sample = true;
+          request.params = ReadSamplingParams(sampling.As<Napi::Object>());
+        }
+        Napi::Value seed = options.Get("seed");
+        if (seed.IsNumber()) {
+          request.reseed = true;
+          request.seed = static_cast<uint64_t>(seed.As<Napi::Number>().Int64Value());
+        }
+        request.returnLogits = GetBool(options, "returnLogits", false);
+        request.regimeLength = GetInt(options, "regimeLength", 0);
       }
-      Napi::Value seed = options.Get("seed");
-      if (seed.IsNumber()) {
-        request.reseed = true;
-        request.seed = static_cast<uint64_t>(seed.As<Napi::Number>().Int64Value());
-      }
-      request.returnLogits = GetBool(options, "returnLogits", false);
-      request.regimeLength = GetInt(options, "regimeLength", 0);
+    } catch (const Napi::Error& e) {
+      auto deferred = Napi::Promise::Deferred::New(env);
+      deferred.Reject(e.Value());
+      return deferred.Promise();
     }
-  } catch (const Napi::Error& e) {
-    auto deferred = Napi::Promise::Deferred::New(env);
-    deferred.Reject(e.Value());
-    return deferred.Promise();
-  }
-  core_->ResetCancel();
-  auto* worker = new EvalWorker(env, info.This().As<Napi::Object>(), core_, std::move(request));
-  worker->Queue();
-  return worker->Promise();
+    auto* worker = new EvalWorker(env, info.This().As<Napi::Object>(), core_, std::move(request));
+    worker->Queue();
+    return worker->Promise();
+  });
 }
 
 Napi::Value Sequence::SaveState(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (Napi::Value refusal = RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
-  if (info.Length() < 1 || !info[0].IsNumber()) return RejectedPromise(env, code::kInvalidArgument, "saveState(length): length must be a number");
-  auto* worker = new SaveStateWorker(env, info.This().As<Napi::Object>(), core_, info[0].As<Napi::Number>().Int32Value());
-  worker->Queue();
-  return worker->Promise();
+  return GuardSync(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (Napi::Value refusal = RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
+    if (info.Length() < 1 || !info[0].IsNumber()) return RejectedPromise(env, code::kInvalidArgument, "saveState(length): length must be a number");
+    auto* worker = new SaveStateWorker(env, info.This().As<Napi::Object>(), core_, info[0].As<Napi::Number>().Int32Value());
+    worker->Queue();
+    return worker->Promise();
+  });
 }
 
 Napi::Value Sequence::LoadState(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (Napi::Value refusal = RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
-  if (info.Length() < 4 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !info[1].IsNumber())
-    return RejectedPromise(env, code::kInvalidArgument, "loadState(kv, stateLength, tokens, longRope): kv must be a Uint8Array and stateLength a number");
-  std::vector<int32_t> tokens;
-  try {
-    tokens = ReadTokens(info[2]);
-  } catch (const Napi::Error& e) {
-    return RejectedPromise(env, code::kInvalidArgument, e.Message());
-  }
-  auto* worker = new LoadStateWorker(env, info.This().As<Napi::Object>(), core_, info[0].As<Napi::Uint8Array>(), info[1].As<Napi::Number>().Int32Value(),
-                                     std::move(tokens), info[3].ToBoolean().Value());
-  worker->Queue();
-  return worker->Promise();
+  return GuardSync(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (Napi::Value refusal = RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
+    if (info.Length() < 5 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !info[1].IsNumber() ||
+        !info[3].IsNumber())
+      return RejectedPromise(env, code::kInvalidArgument,
+                             "loadState(kv, stateLength, tokens, kvLength, longRope): kv must be a Uint8Array, stateLength and kvLength numbers");
+    std::vector<int32_t> tokens;
+    try {
+      tokens = ReadTokens(info[2]);
+    } catch (const Napi::Error& e) {
+      return RejectedPromise(env, code::kInvalidArgument, e.Message());
+    }
+    auto* worker = new LoadStateWorker(env, info.This().As<Napi::Object>(), core_, info[0].As<Napi::Uint8Array>(), info[1].As<Napi::Number>().Int32Value(),
+                                       std::move(tokens), info[3].As<Napi::Number>().Int32Value(), info[4].ToBoolean().Value());
+    worker->Queue();
+    return worker->Promise();
+  });
 }
 
 Napi::Value Sequence::CopyFrom(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (Napi::Value refusal = RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
-  if (info.Length() < 2 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(GetAddonData(env).sequence.Value()))
-    return RejectedPromise(env, code::kInvalidArgument, "copyFrom(source, tokens): source must be a Sequence");
-  std::vector<int32_t> tokens;
-  try {
-    tokens = ReadTokens(info[1]);
-  } catch (const Napi::Error& e) {
-    return RejectedPromise(env, code::kInvalidArgument, e.Message());
-  }
-  Napi::Object sourceObject = info[0].As<Napi::Object>();
-  Sequence* source = Sequence::Unwrap(sourceObject);
-  if (source == this) return RejectedPromise(env, code::kInvalidArgument, "a sequence cannot copy from itself; use rewind");
-  if (Napi::Value refusal = source->RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
-  auto* worker = new CopyFromWorker(env, info.This().As<Napi::Object>(), sourceObject, core_, source->core_, std::move(tokens));
-  worker->Queue();
-  return worker->Promise();
+  return GuardSync(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (Napi::Value refusal = RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
+    if (info.Length() < 2 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(GetAddonData(env).sequence.Value()))
+      return RejectedPromise(env, code::kInvalidArgument, "copyFrom(source, tokens): source must be a Sequence");
+    std::vector<int32_t> tokens;
+    try {
+      tokens = ReadTokens(info[1]);
+    } catch (const Napi::Error& e) {
+      return RejectedPromise(env, code::kInvalidArgument, e.Message());
+    }
+    Napi::Object sourceObject = info[0].As<Napi::Object>();
+    Sequence* source = Sequence::Unwrap(sourceObject);
+    if (source == this) return RejectedPromise(env, code::kInvalidArgument, "a sequence cannot copy from itself; use rewind");
+    if (Napi::Value refusal = source->RefuseIfUnavailable(env); !refusal.IsEmpty()) return refusal;
+    auto* worker = new CopyFromWorker(env, info.This().As<Napi::Object>(), sourceObject, core_, source->core_, std::move(tokens));
+    worker->Queue();
+    return worker->Promise();
+  });
 }
 
 Napi::Value Sequence::Rewind(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SequenceCore& core = idleCore(env);
-  if (info.Length() < 1 || !info[0].IsNumber()) ThrowJs(env, code::kInvalidArgument, "rewind(length): length must be a number");
-  try {
+  return GuardSync(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    SequenceCore& core = idleCore(env);
+    if (info.Length() < 1 || !info[0].IsNumber()) ThrowJs(env, code::kInvalidArgument, "rewind(length): length must be a number");
     core.Rewind(info[0].As<Napi::Number>().Int32Value());
-  } catch (const EngineError& e) {
-    ThrowJs(env, e.code(), e.what());
-  }
-  FinishOperation();
-  return env.Undefined();
+    FinishOperation();
+    return env.Undefined();
+  });
 }
 
 Napi::Value Sequence::Cancel(const Napi::CallbackInfo& info) {
@@ -299,10 +312,11 @@ Napi::Value Sequence::Dispose(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Sequence::Tokens(const Napi::CallbackInfo& info) {
-  const auto& tokens = idleCore(info.Env()).tokens();
-  Napi::Int32Array out = Napi::Int32Array::New(info.Env(), tokens.size());
-  std::copy(tokens.begin(), tokens.end(), out.Data());
-  return out;
+  return GuardSync(info.Env(), [&]() -> Napi::Value {
+    Napi::Int32Array out = Napi::Int32Array::New(info.Env(), tokens_.size());
+    std::copy(tokens_.begin(), tokens_.end(), out.Data());
+    return out;
+  });
 }
 
 Napi::Value Sequence::Length(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), length_); }

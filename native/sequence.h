@@ -1,11 +1,14 @@
 // Sequence: JS handle on one SequenceCore. eval(tokens, options) -> Promise<{ token, logits? }>;
 // saveState / loadState / copyFrom move KV state (snapshots, prefix reuse).
 // One operation at a time per sequence; a second one while busy is refused with BUSY.
+// JS reads the core's state (tokens, length, kvValid, longRope) as a snapshot taken when the last
+// operation settled: the core is its one owner and JS never keeps a copy of its own.
 #pragma once
 
 #include <napi.h>
 
 #include <memory>
+#include <vector>
 
 #include "sequence_core.h"
 
@@ -49,6 +52,7 @@ class Sequence : public Napi::ObjectWrap<Sequence> {
   // Read on the event loop while a worker may be changing the core: refreshed when it finishes.
   int length_ = 0, kvValid_ = 0, capacity_ = 0;
   bool longRope_ = false;
+  std::vector<int32_t> tokens_;
 };
 
 }  // namespace phi4

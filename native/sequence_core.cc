@@ -4,21 +4,15 @@
 #include <cstring>
 #include <string>
 
-#include "half.h"
+#include "rope_regime.h"
 
 namespace phi4 {
 
 SequenceCore::SequenceCore(std::shared_ptr<KvPool> pool)
     : pool_(std::move(pool)), model_(pool_->model()), slot_(pool_->AcquireSlot()), capacity_(pool_->capacity()) {
   const ModelSpec& spec = model_->spec();
-  // Under the long RoPE regime the mask is widened past the switch length (see RunChunk), so the
-  // mask buffer must hold that many columns even when the capacity is smaller.
-  maskWidthMax_ = std::max(capacity_, spec.ropeOriginalLength + 1);
   kv_ = pool_->Views(slot_, 1);
-
-  ids_.resize(std::min(capacity_, std::max(spec.prefillChunk, 1)));
-  positions_.resize(ids_.size());
-  mask_.resize(maskWidthMax_);
+  chunk_ = std::min(capacity_, std::max(spec.prefillChunk, 1));
   logits_.resize(spec.vocabSize);
   scratch_.resize(spec.vocabSize);
 
@@ -37,6 +31,7 @@ SequenceCore::~SequenceCore() { pool_->ReleaseSlot(slot_); }
 void SequenceCore::Cancel() {
   cancelled_.store(true);
   if (OrtStatus* status = Ort().RunOptionsSetTerminate(runOptions_.get())) Ort().ReleaseStatus(status);
+  pool_->MemberCancelled();  // stops a batched run once all of its members are cancelled
 }
 
 void SequenceCore::ResetCancel() {
@@ -47,7 +42,8 @@ void SequenceCore::ResetCancel() {
 void SequenceCore::Rewind(int length) {
   if (length < 0 || length > this->length())
     throw EngineError(code::kInvalidArgument, "cannot rewind to " + std::to_string(length) + ": the sequence has " + std::to_string(this->length()) + " tokens");
-  if (length != this->length()) logitsAt_ = -1;
+  if (length == this->length()) return;
+  logitsAt_ = -1;
   tokens_.resize(length);
   kvValid_ = std::min(kvValid_, length);
 }
@@ -83,11 +79,13 @@ void SequenceCore::SaveState(int length, uint8_t* out) const {
   });
 }
 
-void SequenceCore::LoadState(const uint8_t* data, size_t bytes, int stateLength, const std::vector<int32_t>& tokens, bool longRope) {
+void SequenceCore::LoadState(const uint8_t* data, size_t bytes, int stateLength, const std::vector<int32_t>& tokens, int kvLength, bool longRope) {
   RequireHostKv();
-  const int length = static_cast<int>(tokens.size());
-  if (length > capacity_)
-    throw EngineError(code::kCapacityExceeded, "the state holds " + std::to_string(length) + " tokens but the sequence's capacity is " + std::to_string(capacity_));
+  const int length = kvLength;
+  if (tokens.size() > static_cast<size_t>(capacity_))
+    throw EngineError(code::kCapacityExceeded, "the state holds " + std::to_string(tokens.size()) + " tokens but the sequence's capacity is " + std::to_string(capacity_));
+  if (length < 0 || static_cast<size_t>(length) > tokens.size())
+    throw EngineError(code::kInvalidArgument, "cannot restore the KV of " + std::to_string(length) + " positions with " + std::to_string(tokens.size()) + " tokens");
   if (stateLength < length || bytes != StateBytes(stateLength))
     throw EngineError(code::kInvalidArgument, "the state has " + std::to_string(bytes) + " bytes of KV; " + std::to_string(stateLength) +
                                                   " positions of this model need " + std::to_string(StateBytes(stateLength)) + " (and at least " + std::to_string(length) + " positions)");
@@ -133,10 +131,9 @@ void SequenceCore::CopyFrom(const SequenceCore& other, const std::vector<int32_t
   logitsAt_ = -1;
 }
 
-void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength) {
+void SequenceCore::CheckAppend(const std::vector<int32_t>& tokens) const {
   const ModelSpec& spec = model_->spec();
-  const size_t before = tokens_.size();
-  const size_t total = before + tokens.size();
+  const size_t total = tokens_.size() + tokens.size();
   if (total > static_cast<size_t>(capacity_)) {
     throw EngineError(code::kCapacityExceeded, "the sequence would hold " + std::to_string(total) + " tokens but its capacity is " +
                                                    std::to_string(capacity_) + "; create the sequence with a larger capacity (at most the model's context length)");
@@ -145,28 +142,35 @@ void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength) 
     if (token < 0 || token >= spec.vocabSize)
       throw EngineError(code::kTokenOutOfRange, "token id " + std::to_string(token) + " is outside the vocabulary [0, " + std::to_string(spec.vocabSize) + ")");
   }
-  if (tokens.empty()) {
-    // An empty append only re-reads the logits the last run left (sampling again without a run).
-    if (logitsAt_ == static_cast<int>(before) && before > 0) return;
-    throw EngineError(code::kInvalidArgument, "nothing to evaluate: pass at least one token (the sequence has no logits for its last position)");
-  }
+}
+
+void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength) {
+  const ModelSpec& spec = model_->spec();
+  const size_t before = tokens_.size();
+  const size_t total = before + tokens.size();
+  CheckAppend(tokens);
+  if (total == 0) throw EngineError(code::kInvalidArgument, "nothing to evaluate: the sequence is empty; pass at least one token");
+  // Current logits and nothing new: nothing to run (the caller samples again).
+  if (tokens.empty() && logitsAt_ == static_cast<int>(total)) return;
+  const int logitsBefore = logitsAt_;
   logitsAt_ = -1;
   tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
 
   // Phi-3 LongRoPE: the graph picks the long-factor cos/sin cache once the mask is wider than the
   // original context. KV built under one regime is wrong under the other, so on a change every
   // position is recomputed, as onnxruntime-genai does when a sequence reaches original + 1 tokens.
-  const size_t regimeTotal = std::max(total, static_cast<size_t>(std::max(regimeLength, 0)));
-  const bool wantLong = spec.ropeOriginalLength > 0 && regimeTotal > static_cast<size_t>(spec.ropeOriginalLength);
+  const bool wantLong = LongRopeRegime(spec, std::max(total, static_cast<size_t>(std::max(regimeLength, 0))));
   if (wantLong != kvLong_) {
     kvValid_ = 0;
     kvLong_ = wantLong;
   }
+  // Every position has KV but the last one's logits are gone (a rewind, a restored state): run it again.
+  if (static_cast<size_t>(kvValid_) == total) --kvValid_;
   std::lock_guard<std::mutex> lock(pool_->mutex());
   try {
     while (static_cast<size_t>(kvValid_) < total) {
       if (cancelled_.load()) throw EngineError(code::kAborted, "generation was aborted");
-      const int count = static_cast<int>(std::min<size_t>(ids_.size(), total - kvValid_));
+      const int count = static_cast<int>(std::min<size_t>(chunk_, total - kvValid_));
       RunChunk(kvValid_, count, static_cast<size_t>(kvValid_ + count) == total);
       kvValid_ += count;
     }
@@ -174,106 +178,39 @@ void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength) 
   } catch (...) {
     tokens_.resize(before);
     kvValid_ = std::min(kvValid_, static_cast<int>(before));
+    // The logits row is written only by a run that succeeds: the old one still stands.
+    if (logitsBefore == static_cast<int>(before)) logitsAt_ = logitsBefore;
     throw;
   }
 }
 
 void SequenceCore::RunChunk(int start, int count, bool last) {
-  const ModelSpec& spec = model_->spec();
-  const int total = start + count;
-  // Under the long regime the mask is right-padded with zeros to one past the switch length: the
-  // graph derives seqlens_k from the mask's sum (the real length) and picks the cos/sin cache from its
-  // width, so chunks of a long sequence are computed with the long cache from position 0.
-  const int width = kvLong_ ? std::max(total, spec.ropeOriginalLength + 1) : total;
-
-  for (int i = 0; i < count; ++i) {
-    ids_[i] = tokens_[start + i];
-    positions_[i] = start + i;
-  }
-  std::fill(mask_.begin(), mask_.begin() + total, 1);
-  std::fill(mask_.begin() + total, mask_.begin() + width, 0);
-
-  const OrtMemoryInfo* cpu = model_->cpuMemory();
-  const int64_t idsShape[2] = {1, count};
-  const int64_t maskShape[2] = {1, width};
-  ValuePtr ids = TensorView(cpu, ids_.data(), count * sizeof(int64_t), idsShape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64);
-  ValuePtr mask = TensorView(cpu, mask_.data(), width * sizeof(int64_t), maskShape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64);
-  ValuePtr positions;
-
-  std::vector<const OrtValue*> inputs = {ids.get(), mask.get()};
-  if (model_->hasPositionIds()) {
-    positions = TensorView(cpu, positions_.data(), count * sizeof(int64_t), idsShape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64);
-    inputs.push_back(positions.get());
-  }
-  std::vector<OrtValue*> outputs;
+  const RunRow row{start, count, tokens_.data() + start};
+  inputs_.Build(*model_, kvLong_, &row, 1, count);
   // Logits of one position go into a preallocated row: single-token steps, and every run of a graph
   // that slices before the lm_head. Otherwise a prompt chunk lets ORT allocate [1, n, vocab].
-  const bool oneRow = count == 1 || model_->lastPositionLogits();
-  outputs.push_back(oneRow ? decodeLogits_.get() : nullptr);
-  for (const auto& value : kv_) {
-    inputs.push_back(value.get());
-    outputs.push_back(value.get());
-  }
-
-  OrtStatus* status = Ort().Run(model_->session(), runOptions_.get(), model_->runInputNames().data(), inputs.data(), inputs.size(),
-                                model_->runOutputNames().data(), outputs.size(), outputs.data());
-  ValuePtr chunkLogits(oneRow ? nullptr : outputs[0]);
-  if (status) {
-    if (cancelled_.load()) {
-      Ort().ReleaseStatus(status);
-      throw EngineError(code::kAborted, "generation was aborted");
-    }
-    Check(status);
-  }
-  if (last) CopyLastRow(outputs[0], count);
+  OrtValue* preallocated = count == 1 || model_->lastPositionLogits() ? decodeLogits_.get() : nullptr;
+  ValuePtr allocated = RunModel(*model_, runOptions_.get(), cancelled_, inputs_, kv_, preallocated);
+  if (last) ReadLogitsRow(*model_, LastPositionLogits(*model_, preallocated ? preallocated : allocated.get(), 1, count, 0), logits_);
 }
 
-void SequenceCore::CopyLastRow(const OrtValue* logits, int rows) {
-  const size_t vocab = logits_.size();
-  OrtTensorTypeAndShapeInfo* info = nullptr;
-  Check(Ort().GetTensorTypeAndShape(logits, &info));
-  size_t rank = 0;
-  OrtStatus* status = Ort().GetDimensionsCount(info, &rank);
-  int64_t dims[3] = {0, 0, 0};
-  if (!status && rank == 3) status = Ort().GetDimensions(info, dims, 3);
-  Ort().ReleaseTensorTypeAndShapeInfo(info);
-  Check(status);
-  // rows positions, or only the last one when the graph slices before the lm_head.
-  if (rank != 3 || (dims[1] != rows && dims[1] != 1) || static_cast<size_t>(dims[2]) != vocab)
-    throw EngineError(code::kModelLoadFailed, "logits output has an unexpected shape; genai_config.json's vocab_size must match the model's lm_head");
-  void* data = nullptr;
-  Check(Ort().GetTensorMutableData(const_cast<OrtValue*>(logits), &data));
-  CopyLogitsRow(static_cast<const uint8_t*>(data) + static_cast<size_t>(dims[1] - 1) * vocab * ElementSize(model_->logitsType()));
+bool SequenceCore::CanJoinBatch() const {
+  const int n = length();
+  return n > 0 && kvValid_ == n - 1 && logitsAt_ != n && LongRopeRegime(model_->spec(), n) == kvLong_;
 }
 
-void SequenceCore::CopyLogitsRow(const void* data) {
-  const size_t vocab = logits_.size();
-  if (model_->logitsType() == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16) {
-    const uint16_t* row = static_cast<const uint16_t*>(data);
-    for (size_t i = 0; i < vocab; ++i) logits_[i] = HalfToFloat(row[i]);
-  } else {
-    const float* row = static_cast<const float*>(data);
-    std::copy(row, row + vocab, logits_.begin());
-  }
-}
-
-bool SequenceCore::CanJoinBatch(int32_t token) const {
-  const ModelSpec& spec = model_->spec();
-  const int total = length() + 1;
-  const bool wantLong = spec.ropeOriginalLength > 0 && total > spec.ropeOriginalLength;
-  return token >= 0 && token < spec.vocabSize && total <= capacity_ && kvValid_ == length() && wantLong == kvLong_;
-}
-
-void SequenceCore::CommitBatchedToken(int32_t token, const void* logitsRow) {
-  tokens_.push_back(token);
+void SequenceCore::CommitBatchedToken(const void* logitsRow) {
   kvValid_ = length();
-  CopyLogitsRow(logitsRow);
+  ReadLogitsRow(*model_, logitsRow, logits_);
   logitsAt_ = length();
 }
 
 int32_t SequenceCore::Sample(const SamplingParams& params) {
+  if (logitsAt_ != length()) throw EngineError(code::kInvalidArgument, "nothing to sample from: the last position has not been evaluated");
   scratch_ = logits_;
-  return sampler_.Sample(scratch_, tokens_, params);
+  const int32_t token = sampler_.Sample(scratch_, tokens_, params);
+  if (length() < capacity_) tokens_.push_back(token);
+  return token;
 }
 
 }  // namespace phi4

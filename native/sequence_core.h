@@ -1,5 +1,10 @@
-// One sequence: its tokens, its slot of a KvPool (the preallocated share-buffer KV cache) and the
+// One sequence: the one owner of its state (its tokens, how many of them have valid KV, the logits
+// of its last position), its slot of a KvPool (the preallocated share-buffer KV cache) and the
 // prefill / single-sequence decode loop over it. Batched decode steps are in batch_decode.cc.
+//
+// A token can be held without KV: a sampled token is appended at once (the next run evaluates it),
+// and a rewind or a restored state can leave positions to recompute. Every run evaluates all the
+// positions that lack KV, so callers never track which token is pending.
 //
 // KV layout per layer: K and V are each a [1, kv_heads, capacity, head_size] view of the pool slot.
 // The same OrtValue is passed as past_key_values.i.* and bound as present.i.*, so GroupQueryAttention
@@ -13,6 +18,7 @@
 
 #include "kv_pool.h"
 #include "model_core.h"
+#include "run_step.h"
 #include "sampler.h"
 
 namespace phi4 {
@@ -23,14 +29,18 @@ class SequenceCore {
   explicit SequenceCore(std::shared_ptr<KvPool> pool);
   ~SequenceCore();
 
-  // Appends `tokens` and runs the model over every position whose KV is not yet valid (the new
-  // tokens, or the whole sequence after a LongRoPE regime change), in prefill chunks. Afterwards
-  // lastLogits() holds the logits row of the final position. On failure (including cancellation) the
-  // sequence keeps its previous tokens. An empty `tokens` keeps the logits of the last run (so the
-  // caller can sample again) and fails if there are none.
+  // Appends `tokens` and runs the model over every position whose KV is not yet valid (a pending
+  // token, the new tokens, or the whole sequence after a LongRoPE regime change), in prefill chunks;
+  // when every position has KV but there are no logits for the last one (after a rewind), the last
+  // position is run again. Afterwards lastLogits() holds the logits row of the final position. On
+  // failure (including cancellation) the sequence keeps its previous tokens and KV. An empty
+  // `tokens` with current logits runs nothing (so the caller can sample again); an empty sequence
+  // has nothing to evaluate.
   // `regimeLength`: the length the caller will reach with further appends (a prompt fed in pieces), so
   // the LongRoPE regime is chosen once for all of it instead of being switched halfway.
   void Append(const std::vector<int32_t>& tokens, int regimeLength = 0);
+  // Samples the next token from the last logits and appends it without KV (the next run evaluates
+  // it) while the capacity has room; returns it either way.
   int32_t Sample(const SamplingParams& params);
   void Seed(uint64_t seed) { sampler_.Seed(seed); }
 
@@ -45,12 +55,14 @@ class SequenceCore {
   KvPool& pool() const { return *pool_; }
   int slot() const { return slot_; }
 
-  // Batched decode (batch_decode.cc): whether appending `token` can join a batched step (its KV is
-  // current and the step does not change its RoPE regime), and recording that step's result.
-  bool CanJoinBatch(int32_t token) const;
-  void CommitBatchedToken(int32_t token, const void* logitsRow);
+  // Batched decode (batch_decode.cc): whether the sequence's next run is exactly its one pending
+  // last token under an unchanged RoPE regime (so it can share a run with other sequences), and
+  // recording that run's result.
+  bool CanJoinBatch() const;
+  void CommitBatchedToken(const void* logitsRow);
 
-  // Shrinks the logical length; KV beyond it is simply ignored (share-buffer rewind).
+  // Keeps the first `length` tokens; KV beyond them is simply ignored (share-buffer rewind). The
+  // next run evaluates the last kept position again, for its logits.
   void Rewind(int length);
 
   // KV state transfer (snapshots, prefix reuse). A state is the KV of positions [0, length) laid out
@@ -59,41 +71,46 @@ class SequenceCore {
   size_t StateBytes(int length) const;
   // Copies the first `length` positions (which must have valid KV) into `out` (StateBytes(length)).
   void SaveState(int length, uint8_t* out) const;
-  // Replaces the sequence with `tokens` and their KV, the first tokens.size() positions of a state of
-  // `stateLength` positions in `data` (a prefix of a saved state can be restored). Everything is
-  // checked before the first byte is written, so a bad state leaves the sequence untouched.
-  void LoadState(const uint8_t* data, size_t bytes, int stateLength, const std::vector<int32_t>& tokens, bool longRope);
+  // Replaces the sequence with `tokens`, the first `kvLength` of them with their KV: the first
+  // kvLength positions of a state of `stateLength` positions in `data` (a prefix of a saved state
+  // can be restored). Tokens past kvLength are evaluated by the next run. Everything is checked
+  // before the first byte is written, so a bad state leaves the sequence untouched.
+  void LoadState(const uint8_t* data, size_t bytes, int stateLength, const std::vector<int32_t>& tokens, int kvLength, bool longRope);
   // Replaces the sequence with `tokens` and their KV from `other` (same model), which must hold exactly
   // these tokens first (checked: the source may have moved on since the caller looked).
   void CopyFrom(const SequenceCore& other, const std::vector<int32_t>& tokens);
 
-  // Asks a running Append to stop: ORT's terminate flag for the current Run, and a flag checked
-  // between prefill chunks. Thread-safe. ResetCancel() is called on the event loop before each
-  // Append is queued, so a cancel that arrives before the worker starts is not lost.
+  // Asks the running operation to stop: ORT's terminate flag for the current Run, and a flag checked
+  // between prefill chunks and by batched steps. Thread-safe. ResetCancel() is called on the event
+  // loop when any operation on the sequence is queued (Sequence::BeginOperation), so a cancel that
+  // arrives before the worker starts is not lost and one meant for an earlier operation never
+  // reaches a later one.
   void Cancel();
   void ResetCancel();
+  bool cancelled() const { return cancelled_.load(); }
+  const std::atomic<bool>& cancelFlag() const { return cancelled_; }
 
  private:
+  // Refuses `tokens` (ids outside the vocabulary, past the capacity) before anything changes.
+  void CheckAppend(const std::vector<int32_t>& tokens) const;
   void RunChunk(int start, int count, bool last);
-  void CopyLogitsRow(const void* row);
   void RequireHostKv() const;
   // Calls f(regionPointer, bytes) for each (layer, K/V, head) run of `length` positions, in state order.
   template <typename F>
   void ForEachKvRegion(int length, F&& f) const;
-  void CopyLastRow(const OrtValue* logits, int rows);
 
   std::shared_ptr<KvPool> pool_;
   std::shared_ptr<ModelCore> model_;
   const int slot_;
   const int capacity_;
-  int maskWidthMax_;
+  int chunk_;  // positions per prefill run
   std::vector<int32_t> tokens_;
   int kvValid_ = 0;
   bool kvLong_ = false;
   int logitsAt_ = -1;  // sequence length the logits_ row belongs to (-1: none)
 
   std::vector<ValuePtr> kv_;  // per layer: K, V  ([1, kv_heads, capacity, head_size])
-  std::vector<int64_t> ids_, mask_, positions_;
+  StepInputs inputs_;
   std::vector<uint8_t> decodeLogitsData_;
   ValuePtr decodeLogits_;  // [1, 1, vocab], bound as the logits output of single-token steps
   std::vector<float> logits_;

@@ -6,6 +6,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 
+import { callNative } from "../lib/engine/errors.js";
+import type { NativeModelSpec } from "../lib/engine/native-types.js";
+import { getRuntime } from "../lib/engine/runtime.js";
 import { loadModel, Phi4Error, type Model } from "../lib/index.js";
 
 const models = inject("models");
@@ -83,6 +86,24 @@ describe("model folder errors", () => {
     await writeFile(configPath, JSON.stringify(config));
     const error = await expectCode(loadModel(dir), "MODEL_LOAD_FAILED");
     expect(error.message).toContain("tokens");
+  });
+
+  it("a KV name pattern with another '%' is MODEL_INVALID, never used as a format string", async () => {
+    const dir = await copyTiny("bad-pattern");
+    const configPath = path.join(dir, "genai_config.json");
+    const config = JSON.parse(await (await import("node:fs/promises")).readFile(configPath, "utf8"));
+    config.model.decoder.inputs.past_key_names = "past_%s_%n.%d.key";
+    await writeFile(configPath, JSON.stringify(config));
+    const error = await expectCode(loadModel(dir), "MODEL_INVALID");
+    expect(error.message).toContain("past_key_names");
+  });
+
+  it("the addon itself refuses a KV name pattern it would otherwise have to format", async () => {
+    const runtime = getRuntime();
+    const spec = { modelPath: path.join(models.tiny, "model.onnx"), pastKey: "past_%s.%d.key", numLayers: 1, numKvHeads: 1, headSize: 8, vocabSize: 8 };
+    const load = callNative(() => runtime.loadModel(spec as unknown as NativeModelSpec));
+    const error = await expectCode(load, "INVALID_ARGUMENT");
+    expect(error.message).toContain("past_%s.%d.key");
   });
 });
 

@@ -27,6 +27,29 @@ const ask = (max_tokens: number, extra: Partial<MessageRequest> = {}): MessageRe
   ...extra,
 });
 
+/**
+ * Holds every model step of the engine until release() (then restores Sequence.step), so a test can
+ * look at requests while they are certainly admitted and not finished, whatever the machine's load.
+ */
+function holdSteps(): { release: () => void } {
+  const step = Sequence.prototype.step;
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const spy = vi.spyOn(Sequence.prototype, "step").mockImplementation(async function (this: Sequence, ...args) {
+    await gate;
+    return step.apply(this, args);
+  });
+  return {
+    release: () => {
+      spy.mockRestore();
+      open();
+    },
+  };
+}
+
+/** Waits (polling, not a fixed delay) until `read` returns `expected`. */
+const until = (read: () => number, expected: number) => vi.waitFor(() => expect(read()).toBe(expected), { timeout: 30_000, interval: 5 });
+
 describe("LocalProvider", () => {
   it("answers in the Messages shape: text, stop reason, usage from the real prompt", async () => {
     const message = await local.create(ask(6));
@@ -72,21 +95,25 @@ describe("LocalProvider", () => {
   });
 
   it("queues requests beyond its concurrency, and refuses past maxQueue", async () => {
+    const held = holdSteps();
     const first = local.create(ask(4));
     const second = local.create(ask(4));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(local.queueDepth).toBe(2);
+    await until(() => local.queueDepth, 2);
+    held.release();
     const [a, b] = await Promise.all([first, second]);
     expect(a.content).toEqual(b.content);
     expect(local.queueDepth).toBe(0);
 
     const strict = new LocalProvider(model, { capacity: 128, maxQueue: 0 });
+    const heldStrict = holdSteps();
     try {
       const running = strict.create(ask(16));
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await until(() => strict.queueDepth, 1);
       await expect(strict.create(ask(4))).rejects.toMatchObject({ kind: "overloaded" });
+      heldStrict.release();
       await running;
     } finally {
+      heldStrict.release();
       await strict.close();
     }
   });
@@ -101,9 +128,10 @@ describe("LocalProvider", () => {
     const batched = new LocalProvider(model, { capacity: 128, concurrency: 2 });
     try {
       const alone = await local.create(ask(8));
+      const held = holdSteps();
       const pair = [batched.create(ask(8)), batched.create(ask(8))];
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(batched.queueDepth).toBe(2);
+      await until(() => batched.queueDepth, 2);
+      held.release();
       for (const message of await Promise.all(pair)) expect(message.content).toEqual(alone.content);
     } finally {
       await batched.close();

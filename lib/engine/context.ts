@@ -12,7 +12,7 @@ import { callNativeSync, Phi4Error } from "./errors.js";
 import type { Generation, GenerateOptions, GenerationResult } from "./generation.js";
 import type { Model } from "./model.js";
 import type { NativeContext } from "./native-types.js";
-import { commonPrefixLength } from "./prefix-cache.js";
+import { pickIdle } from "./prefix-reuse.js";
 import { Scheduler, type SchedulerStats } from "./scheduler.js";
 import { Sequence } from "./sequence.js";
 
@@ -142,12 +142,7 @@ export class Context {
 
   /** An idle sequence (the one sharing the longest prefix with `prompt`) or a new one, if any is free. */
   private take(prompt: readonly number[]): Sequence | undefined {
-    let best = -1;
-    let bestShared = -1;
-    this.idle.forEach((sequence, i) => {
-      const shared = commonPrefixLength(sequence.evaluatedTokens, prompt);
-      if (shared > bestShared) [best, bestShared] = [i, shared];
-    });
+    const best = pickIdle(this.idle, prompt);
     let sequence: Sequence | undefined;
     if (best !== -1) {
       sequence = this.idle.splice(best, 1)[0];

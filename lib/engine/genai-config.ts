@@ -9,6 +9,9 @@ import { z } from "zod";
 
 import { Phi4Error } from "./errors.js";
 
+/** A KV name per layer: the layer index replaces the one "%d"; no other "%" (the addon substitutes, never formats). */
+const layerNamePattern = z.string().regex(/^[^%]*%d[^%]*$/, 'must contain "%d" (the layer index) once and no other "%"');
+
 const providerOptions = z.array(z.record(z.string(), z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])))).default([]);
 
 const genaiConfigSchema = z.object({
@@ -38,15 +41,15 @@ const genaiConfigSchema = z.object({
           input_ids: z.string().default("input_ids"),
           attention_mask: z.string().default("attention_mask"),
           position_ids: z.string().default("position_ids"),
-          past_key_names: z.string().default("past_key_values.%d.key"),
-          past_value_names: z.string().default("past_key_values.%d.value"),
+          past_key_names: layerNamePattern.default("past_key_values.%d.key"),
+          past_value_names: layerNamePattern.default("past_key_values.%d.value"),
         })
         .passthrough(),
       outputs: z
         .object({
           logits: z.string().default("logits"),
-          present_key_names: z.string().default("present.%d.key"),
-          present_value_names: z.string().default("present.%d.value"),
+          present_key_names: layerNamePattern.default("present.%d.key"),
+          present_value_names: layerNamePattern.default("present.%d.value"),
         })
         .passthrough(),
     }),

@@ -148,7 +148,6 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     for (;;) {
       const token = step.token!;
       generated.push(token);
-      sequence.pushPending(token);
       constraint?.accept(token);
       if (stopTokens.has(token)) {
         stopReason = "eos";

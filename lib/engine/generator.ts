@@ -52,7 +52,6 @@ export class Generator {
     const result = await this.sequence.step([], { sampling: this.sampling, seed: this.seedNext });
     this.seedNext = undefined;
     this.lastToken = result.token!;
-    this.sequence.pushPending(this.lastToken);
   }
 
   /** The token the last generateNextToken produced (empty before the first). */

@@ -10,10 +10,12 @@ import { Context, type ContextOptions } from "./context.js";
 import { callNative, Phi4Error } from "./errors.js";
 import { modelFingerprint } from "./fingerprint.js";
 import { loadModelFolder, type ModelFolder } from "./genai-config.js";
-import { rewriteGraph, type RewrittenGraph } from "./graph-rewrites.js";
+import { rewriteGraphOffThread } from "./graph-rewrite-thread.js";
+import type { RewrittenGraph } from "./graph-rewrites.js";
 import type { NativeModel, NativeProviderSpec } from "./native-types.js";
 import { getRuntime, int4KernelSupported } from "./runtime.js";
 import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.js";
+import type { KvDonor } from "./prefix-reuse.js";
 import { samplingDefaults } from "./sampling.js";
 import { Sequence } from "./sequence.js";
 import type { KvLayout } from "./sequence-state.js";
@@ -82,6 +84,7 @@ const DEFAULT_CAPACITY = 4096;
 
 export class Model {
   private readonly sequences = new Set<Sequence>();
+  private readonly donors = new Set<KvDonor>();
   private readonly contexts = new Set<Context>();
   private disposed = false;
 
@@ -140,13 +143,13 @@ export class Model {
       ropeOriginalLength: folder.ropeOriginalLength,
       prefillChunk,
     };
-    // The int4 kernel is a CPU kernel: a graph for a GPU provider keeps ONNX Runtime's MatMulNBits.
+    // The int4 and attention kernels are CPU kernels: a graph for a GPU provider keeps ONNX Runtime's ops.
     const graphs = new Map<boolean, Promise<RewrittenGraph | null>>();
     const graphFor = (cpuOnly: boolean) => {
       if (!graphs.has(cpuOnly)) {
         const int4Kernel = cpuOnly && options.int4Kernel !== false && int4KernelSupported();
         const attentionKernel = cpuOnly && options.attentionKernel !== false;
-        graphs.set(cpuOnly, rewriteGraph(folder.modelPath, { lastPositionLogits: options.lastPositionLogits === false ? null : io.outputs.logits, int4Kernel, attentionKernel }));
+        graphs.set(cpuOnly, rewriteGraphOffThread(folder.modelPath, { lastPositionLogits: options.lastPositionLogits === false ? null : io.outputs.logits, int4Kernel, attentionKernel }));
       }
       return graphs.get(cpuOnly)!;
     };
@@ -223,15 +226,21 @@ export class Model {
     return context;
   }
 
-  /** @internal Registers a context's sequence (a prefix donor, disposed with the model); returns its unregister function. */
+  /** @internal Registers a context's sequence (disposed with the model); returns its unregister function. */
   registerSequence(sequence: Sequence): () => void {
     this.sequences.add(sequence);
     return () => this.sequences.delete(sequence);
   }
 
-  /** @internal Sequences of this model whose KV another one may copy (not disposed), except `except`. */
-  *donorSequences(except: Sequence): Iterable<Sequence> {
-    for (const sequence of this.sequences) if (sequence !== except && !sequence.isDisposed) yield sequence;
+  /** @internal A sequence offers its KV to the model's other sequences (prefix reuse); returns the withdrawal. */
+  offerKv(donor: KvDonor): () => void {
+    this.donors.add(donor);
+    return () => this.donors.delete(donor);
+  }
+
+  /** @internal The KV other sequences of this model offer, except `except`'s. */
+  *kvDonors(except: KvDonor): Iterable<KvDonor> {
+    for (const donor of this.donors) if (donor !== except) yield donor;
   }
 
   /** Disposes every context and sequence (aborting running generations) and releases the session. */

@@ -58,22 +58,34 @@ export interface NativeEvalResult {
   logits?: Float32Array;
 }
 
+/**
+ * One sequence, the one owner of its state: its tokens (a sampled token is appended at once and
+ * evaluated by the next run), how many of them have valid KV, and the logits of its last position.
+ * length, kvValid, longRope and tokens() are a snapshot taken when the last operation settled.
+ */
 export interface NativeSequence {
   readonly length: number;
   readonly capacity: number;
+  /** Leading positions whose KV is in the cache; the tokens after them are evaluated by the next run. */
   readonly kvValid: number;
   readonly longRope: boolean;
   readonly busy: boolean;
+  /**
+   * Appends `tokens` and runs every position without KV (or the last one again when its logits are
+   * gone); with `sampling`, samples the next token and appends it. Fails leaving the sequence as it was.
+   */
   eval(tokens: Int32Array | number[], options?: NativeEvalOptions): Promise<NativeEvalResult>;
+  /** Keeps the first `length` tokens (the next run evaluates the last one again, for its logits). */
   rewind(length: number): void;
   /** KV of the first `length` positions, laid out [layer][K, V][kv head][position][head_size]. */
   saveState(length: number): Promise<Uint8Array>;
-  /** Replaces the sequence with `tokens` and the first tokens.length positions of a `stateLength`-position state. */
-  loadState(kv: Uint8Array, stateLength: number, tokens: Int32Array | number[], longRope: boolean): Promise<void>;
+  /** Replaces the sequence with `tokens`, the first `kvLength` of them with their KV from a `stateLength`-position state. */
+  loadState(kv: Uint8Array, stateLength: number, tokens: Int32Array | number[], kvLength: number, longRope: boolean): Promise<void>;
   /** Replaces the sequence with `tokens` and their KV from `source`, which must hold exactly these tokens first. */
   copyFrom(source: NativeSequence, tokens: Int32Array | number[]): Promise<void>;
   cancel(): void;
   dispose(): void;
+  /** Every token, as of the last settled operation. */
   tokens(): Int32Array;
 }
 
@@ -100,8 +112,12 @@ export interface NativeContext {
   readonly freeSlots: number;
   /** A sequence in a free slot (BUSY when none is free). */
   createSequence(): NativeSequence;
-  /** One batched decode step: appends tokens[i] to sequences[i] and samples each one's next token. */
-  decode(sequences: NativeSequence[], tokens: number[], samplings: NativeSampling[]): Promise<Int32Array>;
+  /**
+   * One batched decode step: evaluates each sequence's pending token and samples (and appends) its
+   * next one. Each entry is that token, or the error (with a `code`) sequences[i] failed with on its
+   * own; a failed sequence keeps its tokens. Rejects only when the arguments themselves are wrong.
+   */
+  decode(sequences: NativeSequence[], samplings: NativeSampling[]): Promise<(number | Error)[]>;
   dispose(): void;
 }
 

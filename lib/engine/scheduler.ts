@@ -6,7 +6,7 @@
  * prompt joining does not stall the running sequences for long. Native calls run one at a time; the
  * event loop is free while they run.
  */
-import { callNative, Phi4Error } from "./errors.js";
+import { callNative, fromNative, Phi4Error } from "./errors.js";
 import type { NativeContext, NativeEvalOptions, NativeEvalResult, NativeSequence } from "./native-types.js";
 
 interface Job {
@@ -45,10 +45,11 @@ export class Scheduler {
     private readonly prefillChunk: number,
   ) {}
 
-  /** Runs `input` on `native` (as Sequence.step would) when the scheduler gets to it. */
+  /** Runs `input` on `native` (as its eval would) when the scheduler gets to it. */
   step(native: NativeSequence, input: number[], options: NativeEvalOptions, signal?: AbortSignal): Promise<NativeEvalResult> {
     return new Promise((resolve, reject) => {
-      const batchable = input.length === 1 && options.sampling !== undefined && !options.returnLogits && options.seed === undefined;
+      // A step that only evaluates the sequence's pending token and samples: one row of a batched step.
+      const batchable = input.length === 0 && options.sampling !== undefined && !options.returnLogits && options.seed === undefined;
       const queue = batchable ? this.decodes : this.prefills;
       const onAbort = () => {
         job.aborted = true;
@@ -118,14 +119,17 @@ export class Scheduler {
       const next = await callNative(() =>
         this.context.decode(
           jobs.map((j) => j.native),
-          jobs.map((j) => j.input[0]),
           jobs.map((j) => j.options.sampling!),
         ),
       );
-      // An aborted job's token is simply dropped: its generation stops at its next step.
-      jobs.forEach((job, i) => job.resolve({ token: next[i] }));
+      // Each job settles on its own outcome: one bad request does not fail the others.
+      jobs.forEach((job, i) => {
+        const outcome = next[i];
+        if (typeof outcome === "number") job.resolve({ token: outcome });
+        else this.fail(job, fromNative(outcome));
+      });
     } catch (error) {
-      for (const job of jobs) job.reject(error);
+      for (const job of jobs) this.fail(job, error);
     } finally {
       jobs.forEach((job) => this.inFlight.delete(job));
     }

@@ -2,32 +2,27 @@
  * Sequence: one conversation's tokens and KV cache. Generation streams tokens as an AsyncIterable;
  * every model call runs in native code off the event loop. States can be saved and restored (in
  * memory or to a file), and a generation can start from the longest prefix already computed anywhere
- * on the model (this sequence, an idle sibling, the prefix cache).
+ * on the model (this sequence, an idle sibling, the prefix cache; see prefix-reuse.ts).
+ *
+ * The native sequence owns the state (tokens, KV validity, the logits of the last position, a
+ * sampled token waiting to be evaluated); this class reads its snapshots and keeps no copy.
  */
 import { callNative, callNativeSync, Phi4Error } from "./errors.js";
 import { Generation, type GenerateOptions } from "./generation.js";
 import type { Model } from "./model.js";
-import type { NativeEvalOptions, NativeSequence } from "./native-types.js";
-import { commonPrefixLength } from "./prefix-cache.js";
+import type { NativeEvalOptions, NativeEvalResult, NativeSequence } from "./native-types.js";
+import { planReuse, type KvDonor, type ReuseResult } from "./prefix-reuse.js";
 import type { Scheduler } from "./scheduler.js";
 import { checkStateFits, readStateFile, writeStateFile, type SequenceState } from "./sequence-state.js";
 
-/** Where a generation's reused prefix came from. */
-export type ReuseSource = "none" | "self" | "cache" | "sequence";
-
-export interface ReuseResult {
-  source: ReuseSource;
-  /** Prompt tokens whose KV was reused instead of prefilled. */
-  reusedTokens: number;
-}
+export type { ReuseResult, ReuseSource } from "./prefix-reuse.js";
 
 export class Sequence {
-  /** Every token of the sequence, including a sampled token not yet run through the model. */
-  private readonly allTokens: number[] = [];
-  /** The last token when it has not been evaluated yet (a sampled token; or the last kept one after a rewind or restore). */
-  private pending: number | null = null;
   private running: Promise<unknown> | null = null;
   private disposed = false;
+  /** What this sequence offers other sequences of the model as a source of KV. */
+  private readonly donor: KvDonor;
+  private readonly unregisterDonor: () => void;
 
   /** @internal Created by Model.createSequence and Context. */
   constructor(
@@ -36,15 +31,31 @@ export class Sequence {
     private readonly onDispose: () => void,
     /** The context's scheduler, which batches this sequence's decode steps with its siblings'. */
     private readonly scheduler?: Scheduler,
-  ) {}
+  ) {
+    const self = this;
+    this.donor = {
+      get evaluatedTokens() {
+        return self.evaluatedTokens;
+      },
+      get longRope() {
+        return native.longRope;
+      },
+      get busy() {
+        return self.isBusy;
+      },
+      group: scheduler,
+      native,
+    };
+    this.unregisterDonor = model.offerKv(this.donor);
+  }
 
   /** Tokens in the sequence (prompt, then generated ones). */
   get tokens(): readonly number[] {
-    return this.allTokens;
+    return Array.from(this.native.tokens());
   }
 
   get length(): number {
-    return this.allTokens.length;
+    return this.native.length;
   }
 
   /** Tokens the sequence can hold. */
@@ -61,9 +72,9 @@ export class Sequence {
     return this.running !== null;
   }
 
-  /** Tokens whose KV is in the cache (all but a pending last token). */
+  /** Tokens whose KV is in the cache (all but those the next call evaluates, such as a sampled last token). */
   get evaluatedTokens(): readonly number[] {
-    return this.pending === null ? this.allTokens : this.allTokens.slice(0, -1);
+    return Array.from(this.native.tokens().subarray(0, this.native.kvValid));
   }
 
   /**
@@ -101,13 +112,10 @@ export class Sequence {
    */
   rewind(length: number): void {
     this.assertIdle();
-    if (!Number.isInteger(length) || length < 0 || length > this.allTokens.length) {
-      throw new Phi4Error("INVALID_ARGUMENT", `cannot rewind to ${length}: the sequence has ${this.allTokens.length} tokens`);
+    if (!Number.isInteger(length) || length < 0 || length > this.length) {
+      throw new Phi4Error("INVALID_ARGUMENT", `cannot rewind to ${length}: the sequence has ${this.length} tokens`);
     }
-    if (length === this.allTokens.length) return;
-    callNativeSync(() => this.native.rewind(Math.max(0, length - 1)));
-    this.allTokens.length = length;
-    this.pending = length > 0 ? this.allTokens[length - 1] : null;
+    callNativeSync(() => this.native.rewind(length));
   }
 
   /** A snapshot of the tokens and KV cache (host memory), restorable into any sequence of this model. */
@@ -142,49 +150,36 @@ export class Sequence {
     this.native.cancel();
     await this.running;
     this.native.dispose();
+    this.unregisterDonor();
     this.onDispose();
   }
 
   /**
-   * @internal Makes the sequence hold a prefix of `target` as long as can be reused from its own KV,
-   * an idle sequence of the model or the prefix cache, and returns the tokens still to evaluate
-   * (at least one, so the model produces logits). Tokens this sequence held beyond the reused prefix
-   * are saved to the prefix cache first, so a conversation switched away from can come back cheaply.
+   * @internal Makes the sequence hold the longest prefix of `target` that can be reused (its own
+   * KV, another sequence's, the prefix cache: prefix-reuse.ts decides) and returns the tokens still
+   * to evaluate (at least one, so the model produces logits). Tokens this sequence held beyond the
+   * reused prefix are saved to the prefix cache first, so a conversation switched away from can come
+   * back cheaply.
    */
   async adopt(target: readonly number[]): Promise<{ rest: number[]; reuse: ReuseResult }> {
     if (target.length === 0) throw new Phi4Error("INVALID_ARGUMENT", "nothing to generate from: the prompt is empty");
     if (target.length > this.capacity) {
       throw new Phi4Error("CAPACITY_EXCEEDED", `the prompt has ${target.length} tokens but the sequence's capacity is ${this.capacity}`);
     }
-    const limit = target.length - 1;
     const cache = this.model.prefixCache;
     const minTokens = cache?.minTokens ?? 1;
-    const ropeSwitch = this.model.folder.ropeOriginalLength;
-    const wantLong = ropeSwitch > 0 && target.length > ropeSwitch;
+    let plan = planReuse(target, { own: this.donor, donors: this.model.kvDonors(this.donor), cache, ropeOriginalLength: this.model.folder.ropeOriginalLength });
 
-    // Own KV built under the other LongRoPE regime would be recomputed anyway: it is no reuse.
-    const sameRegime = this.evaluatedTokens.length === 0 || this.native.longRope === wantLong;
-    const own = sameRegime ? Math.min(commonPrefixLength(this.evaluatedTokens, target), limit) : 0;
-    let best: { source: ReuseSource; length: number; from?: Sequence; state?: SequenceState } = { source: own > 0 ? "self" : "none", length: own };
-    for (const other of this.model.donorSequences(this)) {
-      // A sibling of the same context may be generating: the copy then waits for a gap between steps.
-      if (other.isBusy && (!this.scheduler || other.scheduler !== this.scheduler)) continue;
-      if (other.native.longRope !== wantLong) continue;
-      const length = Math.min(commonPrefixLength(other.evaluatedTokens, target), limit);
-      if (length >= minTokens && length > best.length) best = { source: "sequence", length, from: other };
-    }
-    const cached = cache?.match(target, wantLong, limit);
-    if (cached && cached.length > best.length) best = { source: "cache", length: cached.length, state: cached.state };
-
-    const kept = best.source === "self" ? best.length : 0;
-    if (cache && this.evaluatedTokens.length - kept >= minTokens) cache.add(await this.snapshot());
-    if (best.source === "cache") {
-      const state = best.state!;
+    const kept = plan.source === "self" ? plan.length : 0;
+    if (cache && this.native.kvValid - kept >= minTokens) cache.add(await this.snapshot());
+    const prefix = target.slice(0, plan.length);
+    if (plan.source === "cache") {
+      const state = plan.state;
       cache!.use(state);
-      await callNative(() => this.native.loadState(state.kv, state.kvLength, target.slice(0, best.length), state.longRope));
-    } else if (best.source === "sequence") {
-      const prefix = target.slice(0, best.length);
-      const copy = () => this.native.copyFrom(best.from!.native, prefix);
+      await callNative(() => this.native.loadState(state.kv, state.kvLength, prefix, prefix.length, state.longRope));
+    } else if (plan.source === "sequence") {
+      const source = plan.donor.native;
+      const copy = () => this.native.copyFrom(source, prefix);
       // The source checks natively that it still holds `prefix`; if it moved on, prefill it all.
       const copied = await callNative(() => (this.scheduler ? this.scheduler.exclusive(copy) : copy())).then(
         () => true,
@@ -192,53 +187,42 @@ export class Sequence {
       );
       if (!copied) {
         callNativeSync(() => this.native.rewind(0));
-        best = { source: "none", length: 0 };
+        plan = { source: "none", length: 0 };
       }
     } else {
-      callNativeSync(() => this.native.rewind(best.length));
+      callNativeSync(() => this.native.rewind(plan.length));
     }
-    this.allTokens.length = 0;
-    this.allTokens.push(...target.slice(0, best.length));
-    this.pending = null;
-    cache?.record(best.length >= minTokens, best.length, target.length - best.length);
-    return { rest: target.slice(best.length), reuse: { source: best.source, reusedTokens: best.length } };
+    cache?.record(plan.length >= minTokens, plan.length, target.length - plan.length);
+    return { rest: target.slice(plan.length), reuse: { source: plan.source, reusedTokens: plan.length } };
   }
 
   /**
-   * @internal Runs the model over `tokens` (after a pending token, if any) and returns the sampled
-   * next token and/or logits.
+   * @internal Appends `tokens` and runs the model over every position still to evaluate (a sampled
+   * token included); returns the sampled next token (now the sequence's last, pending token) and/or
+   * the logits.
    */
-  async step(tokens: readonly number[], options: NativeEvalOptions, signal?: AbortSignal) {
-    const input = this.pending === null ? [...tokens] : [this.pending, ...tokens];
+  async step(tokens: readonly number[], options: NativeEvalOptions, signal?: AbortSignal): Promise<NativeEvalResult> {
     // Checked before every step: an abort or a dispose between two native calls stops the loop here.
     if (signal?.aborted) throw new Phi4Error("ABORTED", "generation was aborted");
     if (this.disposed) throw new Phi4Error("ABORTED", "generation was aborted: the sequence was disposed");
     const onAbort = () => this.native.cancel();
     signal?.addEventListener("abort", onAbort, { once: true });
     // The whole input decides the LongRoPE regime, even when the scheduler feeds it in chunks.
-    const evalOptions = { ...options, regimeLength: this.native.length + input.length };
+    const evalOptions = { ...options, regimeLength: this.native.length + tokens.length };
+    const input = [...tokens];
     try {
-      const result = await callNative(() =>
+      return await callNative(() =>
         this.scheduler ? this.scheduler.step(this.native, input, evalOptions, signal) : this.native.eval(input, evalOptions),
       );
-      this.allTokens.push(...tokens);
-      this.pending = null;
-      return result;
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
   }
 
-  /** @internal Records a sampled token that the next step will evaluate. */
-  pushPending(token: number): void {
-    this.allTokens.push(token);
-    this.pending = token;
-  }
-
   private async snapshot(metadata?: unknown): Promise<SequenceState> {
-    const kvLength = this.evaluatedTokens.length;
+    const kvLength = this.native.kvValid;
     const kv = await callNative(() => this.native.saveState(kvLength));
-    return { ...this.model.kvLayout, tokens: Int32Array.from(this.allTokens), kvLength, longRope: this.native.longRope, kv, metadata };
+    return { ...this.model.kvLayout, tokens: this.native.tokens(), kvLength, longRope: this.native.longRope, kv, metadata };
   }
 
   private async load(state: SequenceState): Promise<void> {
@@ -246,12 +230,10 @@ export class Sequence {
     if (state.tokens.length > this.capacity) {
       throw new Phi4Error("CAPACITY_EXCEEDED", `the state holds ${state.tokens.length} tokens but the sequence's capacity is ${this.capacity}`);
     }
-    // The last token is left pending (re-evaluated by the next call): a state carries no logits.
-    const evaluated = Math.min(state.kvLength, Math.max(0, state.tokens.length - 1));
-    await callNative(() => this.native.loadState(state.kv, state.kvLength, state.tokens.subarray(0, evaluated), state.longRope));
-    this.allTokens.length = 0;
-    this.allTokens.push(...state.tokens);
-    this.pending = state.tokens.length > evaluated ? state.tokens[state.tokens.length - 1] : null;
+    // Tokens past the saved KV (a sampled last token) are evaluated by the next call, and so is the
+    // last position when the state has KV for every token: a state carries no logits.
+    const kvLength = Math.min(state.kvLength, state.tokens.length);
+    await callNative(() => this.native.loadState(state.kv, state.kvLength, state.tokens, kvLength, state.longRope));
   }
 
   /** Runs `task` as this sequence's one operation (BUSY for anything else meanwhile). */
