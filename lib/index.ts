@@ -4,7 +4,7 @@
  *   import { loadModel } from "phi4-onnx";
  *   const model = await loadModel("Phi-4-mini-instruct-onnx/cpu_and_mobile/cpu-int4-rtn-block-32-acc-level-4");
  *   const sequence = await model.createSequence();
- *   const prompt = model.tokenizer.applyChatTemplate([{ role: "user", content: "Hi!" }]);
+ *   const prompt = model.tokenizer.encodeChat([{ role: "user", content: "Hi!" }]);
  *   for await (const chunk of sequence.generate(prompt)) process.stdout.write(chunk.text);
  */
 export { Phi4Error, type Phi4ErrorCode } from "./engine/errors.js";
