@@ -42,6 +42,11 @@ export interface ServerOptions {
   apiKey?: string;
   /** Largest request body accepted; a bigger one is a 413. Default 32 MiB (the Messages API's limit). */
   maxBodyBytes?: number;
+  /**
+   * Most tokens count_tokens counts before it answers 400 "prompt is too long" (tokenizing is the
+   * costly part of it). Default: the model's context length. /v1/messages stops at twice its capacity.
+   */
+  maxCountTokens?: number;
   /** The local model's id in /v1/models and responses. Default: the model folder's name. */
   modelId?: string;
   /**
@@ -89,6 +94,7 @@ export class Phi4Server {
       models: modelInfos(localId, new Date()),
       localId,
       maxBodyBytes: options.maxBodyBytes ?? 32 * 2 ** 20,
+      maxCountTokens: options.maxCountTokens ?? options.model.contextLength,
       firstEventWaitMs: options.firstEventWaitMs ?? FIRST_EVENT_WAIT_MS,
     };
     this.checkKey = options.apiKey === undefined ? undefined : apiKeyCheck(options.apiKey);

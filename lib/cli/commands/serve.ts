@@ -10,10 +10,11 @@ import { startServer } from "../../server/server.js";
 import { optionalNumber } from "../args.js";
 
 export const serveUsage = `usage: phi4 serve --model DIR [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--router FILE]
-       [--max-concurrency N] [--capacity N] [--max-body-bytes N] [--threads N] [--grace-ms N]
+       [--max-concurrency N] [--capacity N] [--max-body-bytes N] [--max-count-tokens N] [--threads N] [--grace-ms N]
   Serves POST /v1/messages (JSON and SSE), /v1/messages/count_tokens, /v1/models, /health, /metrics.
   --api-key (or PHI4_API_KEY, which keeps it out of the process list): every request must send it.
-  --max-concurrency: requests generating at once (default 4); --capacity: tokens per request.`;
+  --max-concurrency: requests generating at once (default 4); --capacity: tokens per request.
+  --max-body-bytes: largest request body (default 32 MiB); --max-count-tokens: most tokens count_tokens counts.`;
 
 export async function serveCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -27,6 +28,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
       "max-concurrency": { type: "string" },
       capacity: { type: "string" },
       "max-body-bytes": { type: "string" },
+      "max-count-tokens": { type: "string" },
       threads: { type: "string" },
       "grace-ms": { type: "string" },
     },
@@ -39,7 +41,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     const apiKey = values["api-key"] ?? process.env.PHI4_API_KEY;
     const host = values.host ?? "127.0.0.1";
     const port = optionalNumber(values, "port", true) ?? 8080;
-    const server = await startServer({ model: backend.model, provider: backend.provider, capacity, apiKey, host, port, maxBodyBytes: optionalNumber(values, "max-body-bytes", true) }).catch(
+    const server = await startServer({ model: backend.model, provider: backend.provider, capacity, apiKey, host, port, maxBodyBytes: optionalNumber(values, "max-body-bytes", true), maxCountTokens: optionalNumber(values, "max-count-tokens", true) }).catch(
       (error: unknown) => {
         if ((error as { code?: string }).code === "EADDRINUSE") throw new Phi4Error("INVALID_ARGUMENT", `${host}:${port} is already in use: pick another --port`);
         throw error;
