@@ -229,6 +229,7 @@ export class Model {
     this.disposed = true;
     await Promise.all([...this.contexts].map((context) => context.dispose()));
     await Promise.all([...this.sequences].map((sequence) => sequence.dispose()));
+    await this.tokenizer.close();
     this.native.dispose();
   }
 

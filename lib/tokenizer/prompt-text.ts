@@ -48,12 +48,12 @@ export class PromptText {
     const content: Range[] = [];
     let open: number | undefined;
     let from = 0;
-    for (let i = 0; i < marked.length; i++) {
-      const c = marked[i];
-      if (c !== CONTENT_OPEN && c !== CONTENT_CLOSE) continue;
+    // Jumps from mark to mark: content is megabytes at times, marks a few per message.
+    for (const match of marked.matchAll(MARKS)) {
+      const i = match.index;
       text += marked.slice(from, i);
       from = i + 1;
-      if (c === CONTENT_OPEN) open ??= text.length;
+      if (match[0] === CONTENT_OPEN) open ??= text.length;
       else if (open !== undefined) {
         appendRange(content, open, text.length);
         open = undefined;
@@ -93,8 +93,10 @@ export class PromptText {
 export const CONTENT_OPEN = "\uFDD0";
 export const CONTENT_CLOSE = "\uFDD1";
 
+const MARKS = /[\uFDD0\uFDD1]/g;
+
 export function stripMarks(text: string): string {
-  return text.includes(CONTENT_OPEN) || text.includes(CONTENT_CLOSE) ? text.replace(/[\uFDD0\uFDD1]/g, "") : text;
+  return text.includes(CONTENT_OPEN) || text.includes(CONTENT_CLOSE) ? text.replace(MARKS, "") : text;
 }
 
 export function markContent(text: string): string {
