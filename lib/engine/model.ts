@@ -97,7 +97,7 @@ export class Model {
     prefixCache: PrefixCacheOptions | false,
   ) {
     this.prefixCache = prefixCache === false ? null : new PrefixCache(prefixCache);
-    this.kvLayout = { fingerprint, kvType: native.info.kvType, layers: folder.numLayers, kvHeads: folder.numKvHeads, headSize: folder.headSize };
+    this.kvLayout = { fingerprint, kvType: native.info.kvType, layers: folder.numLayers, kvHeads: folder.numKvHeads, headSize: folder.headSize, vocabSize: folder.vocabSize };
   }
 
   static async load(dir: string, options: LoadModelOptions = {}): Promise<Model> {
