@@ -109,3 +109,23 @@ describe("special-token text in requests", () => {
     expect(injected - plain).toBeGreaterThan(1);
   });
 });
+
+describe("shutdown", () => {
+  it("during the grace period a new request gets 529 overloaded_error, not a refused connection", async () => {
+    const closing = await startServer({ model, port: 0, capacity: 256 });
+    const stream = await fetch(`${closing.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...userText("Tell me a long story."), max_tokens: 200, stream: true }),
+    });
+    const reader = stream.body!.getReader();
+    await reader.read(); // the stream is running
+    const shutdown = closing.close({ graceMs: 10_000 });
+    const late = await fetch(`${closing.url}/health`);
+    expect(late.status).toBe(529);
+    expect(((await late.json()) as { error: { type: string; message: string } }).error).toMatchObject({ type: "overloaded_error", message: expect.stringMatching(/shutting down/) });
+    while (!(await reader.read()).done); // the running answer is allowed to finish
+    await shutdown;
+    await expect(fetch(`${closing.url}/health`)).rejects.toThrow();
+  });
+});

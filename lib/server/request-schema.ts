@@ -72,9 +72,11 @@ const messagesBody = countTokensBody.extend({
   max_tokens: z.number().int().min(1),
   stream: z.boolean().optional(),
   temperature: z.number().min(0).max(1).optional(),
-  top_p: z.number().min(0).max(1).optional(),
+  // 0 would keep no token at all: nucleus sampling needs a positive mass.
+  top_p: z.number().gt(0).max(1).optional(),
   top_k: z.number().int().min(0).optional(),
-  stop_sequences: z.array(z.string()).optional(),
+  // "" would match before the first token and end every answer empty.
+  stop_sequences: z.array(z.string().min(1)).optional(),
 });
 
 type CountTokensBody = z.infer<typeof countTokensBody>;

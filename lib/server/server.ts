@@ -16,6 +16,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 
+import { Phi4Error } from "../engine/errors.js";
 import type { Model } from "../engine/model.js";
 import { LocalProvider } from "../providers/local.js";
 import type { Provider } from "../providers/types.js";
@@ -103,9 +104,11 @@ export class Phi4Server {
 
   /** Starts listening; resolves with the base URL (what ANTHROPIC_BASE_URL should be). */
   listen(options: ListenOptions = {}): Promise<string> {
+    const port = options.port ?? 8080;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) return Promise.reject(new Phi4Error("INVALID_ARGUMENT", `port must be an integer from 0 to 65535 (got ${port})`));
     return new Promise((resolve, reject) => {
       this.http.once("error", reject);
-      this.http.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => {
+      this.http.listen(port, options.host ?? "127.0.0.1", () => {
         this.http.off("error", reject);
         const { address, port, family } = this.http.address() as AddressInfo;
         this.baseUrl = `http://${family === "IPv6" ? `[${address}]` : address}:${port}`;
@@ -126,8 +129,10 @@ export class Phi4Server {
   }
 
   /**
-   * Stops accepting requests, waits up to `graceMs` for running ones, aborts what is left, closes every
-   * connection and the provider the server made. Safe to call twice.
+   * Stops taking requests, waits up to `graceMs` for running ones, aborts what is left, closes every
+   * connection and the provider the server made. Safe to call twice. During the grace period the
+   * server still listens and answers new requests 529 overloaded_error (which clients retry) rather
+   * than refusing their connections.
    */
   close(options: { graceMs?: number } = {}): Promise<void> {
     this.closing ??= this.shutDown(options.graceMs ?? 10_000);
@@ -135,10 +140,10 @@ export class Phi4Server {
   }
 
   private async shutDown(graceMs: number): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeIdleConnections();
     const finished = () => Promise.allSettled([...this.inFlight].map((r) => r.done));
     await raceTimeout(finished(), graceMs);
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     const reason = new ApiError("overloaded_error", "the server shut down before this answer was finished");
     for (const request of this.inFlight) request.abort.abort(reason);
     // An aborted generation stops between two steps; its stream ends with the error event.
@@ -165,7 +170,10 @@ export class Phi4Server {
     });
     const x: Exchange = { req, res, requestId, signal: abort.signal, param: match?.param };
     try {
-      if (this.closing) throw new ApiError("overloaded_error", "the server is shutting down");
+      if (this.closing) {
+        res.setHeader("connection", "close");
+        throw new ApiError("overloaded_error", "the server is shutting down");
+      }
       this.checkKey?.(req.headers);
       if (!match) throw new ApiError("not_found_error", `no route for ${req.method} ${pathname}`);
       await match.route.handle(x, this.state);
