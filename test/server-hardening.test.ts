@@ -1,12 +1,15 @@
 /**
- * The server under hostile input: a huge prompt is tokenized off the event loop (health checks keep
- * answering), count_tokens and /v1/messages refuse prompts over their caps with a 400, and special-token
- * text in messages cannot open a turn of its own.
+ * The server under hostile input and faults: a huge prompt is tokenized off the event loop (health
+ * checks keep answering), count_tokens and /v1/messages refuse prompts over their caps with a 400,
+ * special-token text in messages cannot open a turn of its own, a request during shutdown gets a 529,
+ * and every request leaves an access line (failures an error line with their code).
  */
+import { Writable } from "node:stream";
+
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { loadModel, type Model } from "../lib/engine/model.js";
-import { startServer, type Phi4Server } from "../lib/server/index.js";
+import { jsonLogger, startServer, type Phi4Server } from "../lib/server/index.js";
 
 const models = inject("models");
 let model: Model;
@@ -127,5 +130,38 @@ describe("shutdown", () => {
     while (!(await reader.read()).done); // the running answer is allowed to finish
     await shutdown;
     await expect(fetch(`${closing.url}/health`)).rejects.toThrow();
+  });
+});
+
+describe("request log", () => {
+  it("writes an access line per request and an error line with the error's code, as JSON lines at the chosen level", async () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(...chunk.toString("utf8").split("\n").filter(Boolean)), done()) });
+    const logged = await startServer({ model, port: 0, capacity: 256, logger: jsonLogger("info", sink) });
+    try {
+      await (await fetch(`${logged.url}/health?probe=1`)).text();
+      await (await fetch(`${logged.url}/v1/messages/count_tokens`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(userText("hello")) })).text();
+      await (await fetch(`${logged.url}/v1/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...userText("word ".repeat(400)) }) })).text();
+    } finally {
+      await logged.close();
+    }
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const access = entries.filter((e) => e.msg === "request");
+    expect(access.map((e) => [e.method, e.path, e.status])).toEqual([["GET", "/health", 200], ["POST", "/v1/messages/count_tokens", 200], ["POST", "/v1/messages", 400]]);
+    for (const entry of access) {
+      expect(entry).toMatchObject({ level: "info", request_id: expect.stringMatching(/^req_/), duration_ms: expect.any(Number) });
+      expect(Date.parse(entry.time as string)).not.toBeNaN();
+    }
+    expect(access[1]!.input_tokens).toBeGreaterThan(0);
+    const failure = entries.find((e) => e.msg === "request failed");
+    expect(failure).toMatchObject({ level: "warn", status: 400, error_type: "invalid_request_error", code: "provider_context_exceeded", request_id: access[2]!.request_id });
+
+    const quiet: string[] = [];
+    const errorsOnly = jsonLogger("error", new Writable({ write: (chunk: Buffer, _encoding, done) => (quiet.push(chunk.toString("utf8")), done()) }));
+    errorsOnly.log("info", "request", {});
+    errorsOnly.log("warn", "request failed", {});
+    errorsOnly.log("error", "request failed", { code: "ORT_ERROR" });
+    expect(quiet).toHaveLength(1);
+    expect(JSON.parse(quiet[0]!)).toMatchObject({ level: "error", code: "ORT_ERROR" });
   });
 });

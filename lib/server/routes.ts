@@ -25,6 +25,10 @@ export interface Exchange {
   signal: AbortSignal;
   /** The route's captured path segment, if it has one. */
   param?: string;
+  /** Tokens of the answer, for the access log (set by the handlers that know them). */
+  usage?: { input_tokens: number; output_tokens?: number };
+  /** A failure reported inside a stream that had already started (its status stays 200). */
+  streamError?: unknown;
 }
 
 /** What the handlers share. */
@@ -82,6 +86,7 @@ async function countTokens(x: Exchange, state: ServerState): Promise<void> {
     if (error instanceof Phi4Error && error.code === "CAPACITY_EXCEEDED") throw new ApiError("invalid_request_error", `prompt is too long: more than ${limit} tokens (the most count_tokens counts)`);
     throw error;
   });
+  x.usage = { input_tokens: tokens.length };
   sendJson(x.res, 200, { input_tokens: tokens.length });
 }
 

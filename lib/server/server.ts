@@ -21,10 +21,11 @@ import type { Model } from "../engine/model.js";
 import { LocalProvider } from "../providers/local.js";
 import type { Provider } from "../providers/types.js";
 import { apiKeyCheck } from "./auth.js";
-import { ApiError, failureOf } from "./errors.js";
+import { ApiError, failureOf, toApiError } from "./errors.js";
 import { sendError } from "./http-io.js";
 import { FIRST_EVENT_WAIT_MS } from "./messages.js";
 import { modelInfos } from "./model-names.js";
+import { errorCode, silentLogger, type Logger } from "./request-log.js";
 import { matchRoute, type Exchange, type ServerState } from "./routes.js";
 import { ServerMetrics } from "./server-metrics.js";
 
@@ -50,6 +51,8 @@ export interface ServerOptions {
   maxCountTokens?: number;
   /** The local model's id in /v1/models and responses. Default: the model folder's name. */
   modelId?: string;
+  /** Where access and error lines go (one JSON object per line). Default: none; `phi4 serve` logs at info to stderr. */
+  logger?: Logger;
   /**
    * How long a stream's status line waits for its first event (default 5000 ms): an error before it is
    * an HTTP status, one after it an `error` event, and a long prefill does not leave the client without
@@ -76,6 +79,7 @@ export class Phi4Server {
   private readonly state: ServerState;
   private readonly ownProvider: LocalProvider | undefined;
   private readonly checkKey: ReturnType<typeof apiKeyCheck> | undefined;
+  private readonly logger: Logger;
   private readonly inFlight = new Set<InFlight>();
   private closing: Promise<void> | undefined;
   private baseUrl: string | undefined;
@@ -99,6 +103,7 @@ export class Phi4Server {
       firstEventWaitMs: options.firstEventWaitMs ?? FIRST_EVENT_WAIT_MS,
     };
     this.checkKey = options.apiKey === undefined ? undefined : apiKeyCheck(options.apiKey);
+    this.logger = options.logger ?? silentLogger;
     this.http = http.createServer((req, res) => void this.handle(req, res));
   }
 
@@ -162,13 +167,17 @@ export class Phi4Server {
     const abort = new AbortController();
     const request: InFlight = { abort, done: new Promise((resolve) => res.once("close", resolve)) };
     this.inFlight.add(request);
+    const x: Exchange = { req, res, requestId, signal: abort.signal, param: match?.param };
+    const started = performance.now();
+    let failure: unknown;
     res.once("close", () => {
       this.inFlight.delete(request);
       // The client left before the answer was complete: stop its generation.
       if (!res.writableFinished) abort.abort();
-      end(res.writableFinished ? res.statusCode : 499);
+      const status = res.writableFinished ? res.statusCode : 499;
+      end(status);
+      this.logExchange(x, status, performance.now() - started, failure ?? x.streamError);
     });
-    const x: Exchange = { req, res, requestId, signal: abort.signal, param: match?.param };
     try {
       if (this.closing) {
         res.setHeader("connection", "close");
@@ -178,8 +187,25 @@ export class Phi4Server {
       if (!match) throw new ApiError("not_found_error", `no route for ${req.method} ${pathname}`);
       await match.route.handle(x, this.state);
     } catch (error) {
-      sendError(res, requestId, failureOf(error, abort.signal));
+      failure = failureOf(error, abort.signal);
+      sendError(res, requestId, failure);
     }
+  }
+
+  private logExchange(x: Exchange, status: number, ms: number, failure: unknown): void {
+    const fields = {
+      request_id: x.requestId,
+      method: x.req.method,
+      path: (x.req.url ?? "/").split("?")[0],
+      status,
+      duration_ms: Math.round(ms * 10) / 10,
+      ...(x.usage ? { input_tokens: x.usage.input_tokens, ...(x.usage.output_tokens === undefined ? {} : { output_tokens: x.usage.output_tokens }) } : {}),
+    };
+    this.logger.log("info", "request", fields);
+    if (failure === undefined) return;
+    const apiError = toApiError(failure);
+    const level = apiError.status >= 500 || x.streamError !== undefined ? "error" : "warn";
+    this.logger.log(level, "request failed", { request_id: x.requestId, status: apiError.status, error_type: apiError.type, code: errorCode(failure), message: apiError.message });
   }
 }
 
