@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseTokenList } from "../lib/cli/args.js";
 import { loadModelFolder } from "../lib/engine/genai-config.js";
 import { loadModel, type Model } from "../lib/engine/model.js";
+import { toolOutputFromMcp } from "../lib/mcp/results.js";
 import { apiKeyCheck } from "../lib/server/auth.js";
 import { parseMessagesBody } from "../lib/server/request-schema.js";
 import { createServer } from "../lib/server/server.js";
@@ -79,6 +80,20 @@ describe("engine inputs", () => {
     await mkdir(folder);
     await writeFile(path.join(folder, "genai_config.json"), JSON.stringify(config));
     expect(await failure(() => loadModelFolder(folder))).toMatch(/^MODEL_INVALID: decoder.filename "..\/..\/x\/model.onnx" .*outside the model folder/);
+  });
+});
+
+describe("tool results", () => {
+  it("an MCP result of 5 MB keeps 100,000 characters of text and says how much was cut", () => {
+    const image = { type: "image" as const, data: "iVBORw0KGgo=", mimeType: "image/png" };
+    const output = toolOutputFromMcp({ content: [{ type: "text", text: "a".repeat(60_000) }, image, { type: "text", text: "b".repeat(5_000_000) }] });
+    const texts = output.content.flatMap((b) => (b.type === "text" ? [b.text] : []));
+    expect(texts[0]).toHaveLength(60_000);
+    expect(texts[1]).toBe("b".repeat(40_000));
+    expect(texts[2]).toBe("[4960000 more characters cut: the tool's result was longer than 100000 characters]");
+    expect(output.content.filter((b) => b.type === "image")).toHaveLength(1);
+    const small = toolOutputFromMcp({ content: [{ type: "text", text: "ok" }] }, 10);
+    expect(small.content).toEqual([{ type: "text", text: "ok" }]);
   });
 });
 
