@@ -4,7 +4,7 @@
  * that points outside its folder, and system errors printed without a stack.
  */
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -71,6 +71,24 @@ describe("engine inputs", () => {
 
   it("a thread count far beyond the CPUs is refused before any thread starts", async () => {
     expect(await failure(() => loadModel(models.tiny, { threads: 100_000 }))).toMatch(/^INVALID_ARGUMENT: threads must be at most \d+/);
+  });
+
+  it("vocab_size or head_size that disagree with model.onnx are MODEL_INVALID at load, naming the field", async () => {
+    const config = JSON.parse(await readFile(path.join(models.tiny, "genai_config.json"), "utf8"));
+    const cases: Array<[string, (c: typeof config) => void, RegExp]> = [
+      ["vocab", (c) => (c.model.vocab_size += 7), /^MODEL_INVALID: genai_config.json has vocab_size \d+ but model.onnx's logits has \d+/],
+      ["head", (c) => (c.model.decoder.head_size /= 2), /^MODEL_INVALID: genai_config.json has head_size \d+ but model.onnx's past_key_values.0.key has \d+/],
+    ];
+    for (const [name, change, expected] of cases) {
+      const folder = path.join(dir, `wrong-${name}`);
+      await mkdir(folder);
+      for (const file of await readdir(models.tiny)) await symlink(path.join(models.tiny, file), path.join(folder, file));
+      const edited = structuredClone(config);
+      change(edited);
+      await rm(path.join(folder, "genai_config.json"));
+      await writeFile(path.join(folder, "genai_config.json"), JSON.stringify(edited));
+      expect(await failure(() => loadModel(folder, { threads: 1 })), name).toMatch(expected);
+    }
   });
 
   it("decoder.filename outside the model folder is MODEL_INVALID", async () => {
