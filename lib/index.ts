@@ -12,7 +12,7 @@ export { loadModel, Model, type CreateSequenceOptions, type LoadModelOptions, ty
 export { Sequence, type ReuseResult, type ReuseSource } from "./engine/sequence.js";
 export { Context, type ContextOptions, type ContextStats } from "./engine/context.js";
 export { PrefixCache, type PrefixCacheOptions, type PrefixCacheStats } from "./engine/prefix-cache.js";
-export { readStateFile, writeStateFile, type KvLayout, type SequenceState } from "./engine/sequence-state.js";
+export { readStateFile, writeStateFile, type KvLayout, type ReadStateOptions, type SequenceState, type WriteStateOptions } from "./engine/sequence-state.js";
 export { ChatSession, type ChatSessionOptions } from "./chat/chat-session.js";
 export { Generation, type GenerateOptions, type GenerationChunk, type GenerationResult, type StopReason, type TokenConstraint } from "./engine/generation.js";
 export { Generator, type GeneratorParams } from "./engine/generator.js";
