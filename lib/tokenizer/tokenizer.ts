@@ -17,7 +17,7 @@ export interface EncodeOptions {
   maxTokens?: number;
 }
 
-/** Inputs shorter than this are encoded on the calling thread by encodeAsync (about a millisecond of work). */
+/** Inputs shorter than this are encoded on the calling thread by encodeAsync (a few milliseconds of work at most). */
 const WORKER_MIN_CHARS = 32_768;
 
 const tooLong = (limit: number) => new Phi4Error("CAPACITY_EXCEEDED", `prompt is too long: more than ${limit} tokens`);
