@@ -190,7 +190,8 @@ export class LocalProvider implements Provider {
    */
   private async *toolTurn(sequence: Sequence, prompt: number[], request: MessageRequest, signal: AbortSignal | undefined, live: boolean): AsyncGenerator<StreamEvent> {
     const stop = stoppable(signal);
-    const options = this.toolTurnOptions(request, stop.signal);
+    // The prompt was encoded (and checked against the capacity) from the same request.
+    const options = { ...this.toolTurnOptions(request, stop.signal), promptTokens: prompt };
     const turn: ToolTurnStream<LiveToolTurnEvent> = live ? streamLiveToolTurn(sequence, options) : streamToolTurn(sequence, options);
     const start = { ...this.emptyMessage(request), usage: { input_tokens: prompt.length, output_tokens: 0 } };
     let message = new MessageEvents(start);

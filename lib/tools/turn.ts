@@ -41,6 +41,12 @@ export interface ToolTurnOptions extends Omit<ToolPromptOptions, "tools">, ToolC
   /** KV capacity of the sequence made when the target is a Model (default: the model's). */
   capacity?: number;
   signal?: AbortSignal;
+  /**
+   * The tokens of these options' prompt, when the caller has already encoded it
+   * (`tokenizer.encode(renderToolPrompt(tokenizer, options).prompt)`): a long prompt is then not
+   * tokenized twice.
+   */
+  promptTokens?: readonly number[];
 }
 
 export interface ToolCall {
@@ -152,7 +158,7 @@ async function runTurn(target: Sequence | Model, options: ToolTurnOptions, live:
   if (!Number.isInteger(maxRetries) || maxRetries < 0) throw new Phi4Error("INVALID_ARGUMENT", `maxRetries must be a non-negative integer (got ${maxRetries})`);
   if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new Phi4Error("INVALID_ARGUMENT", `maxTokens must be a positive integer (got ${maxTokens})`);
   const prompt = renderToolPrompt(model.tokenizer, { ...options, tools: catalog });
-  const promptTokens = await model.tokenizer.encodeAsync(prompt.prompt);
+  const promptTokens = options.promptTokens ? [...options.promptTokens] : await model.tokenizer.encodeAsync(prompt.prompt);
   const sequence = target instanceof Model ? await model.createSequence({ capacity: options.capacity }) : target;
   const toolResponse = model.tokenizer.tokenToId("<|tool_response|>");
   // A model that goes on to write the tool's answer itself has finished its turn.
