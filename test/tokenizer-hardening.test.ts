@@ -163,4 +163,14 @@ describe("token cap and worker thread", () => {
     expect(ticks).toBeGreaterThan(0);
     await expect(tok.encodeAsync("X".repeat(100_000), { maxTokens: 10 })).rejects.toMatchObject({ code: "CAPACITY_EXCEEDED" });
   });
+
+  it("replaces a worker thread that died", async () => {
+    const text = "some words here ".repeat(5_000);
+    const expected = tok.encode(text);
+    expect(await tok.encodeAsync(text)).toEqual(expected);
+    // As if the thread were killed (out of memory): its exit marks it broken.
+    const thread = (tok as unknown as { worker: { worker: import("node:worker_threads").Worker } }).worker.worker;
+    await thread.terminate();
+    expect(await tok.encodeAsync(text)).toEqual(expected);
+  });
 });

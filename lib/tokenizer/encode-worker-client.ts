@@ -37,6 +37,11 @@ export class EncodeWorker {
   private nextId = 0;
   private failure: Error | undefined;
 
+  /** The thread died or was closed: a new EncodeWorker is needed. */
+  get broken(): boolean {
+    return this.failure !== undefined;
+  }
+
   constructor(source: TokenizerSource) {
     if (script === undefined) throw new Phi4Error("INVALID_ARGUMENT", "the tokenizer worker script is not built (run npm run build:ts)");
     this.worker = new Worker(script, { workerData: source });

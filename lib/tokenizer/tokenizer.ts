@@ -166,6 +166,8 @@ export class Tokenizer {
   async encodeAsync(input: string | PromptText, opts: EncodeOptions = {}): Promise<number[]> {
     const length = typeof input === "string" ? input.length : input.text.length;
     if (length < WORKER_MIN_CHARS || this.source === undefined || !EncodeWorker.available) return this.encode(input, opts);
+    // A worker that died (out of memory, killed) is replaced by the next call.
+    if (this.worker?.broken) this.worker = undefined;
     this.worker ??= new EncodeWorker(this.source);
     return this.worker.encode(input, opts);
   }
