@@ -41,6 +41,8 @@ class FakeHub {
   ignoreRange = false;
   /** When set, every request needs `Authorization: Bearer <it>`. */
   requireToken: string | undefined;
+  /** Where resolve redirects to (another origin, like the hub's CDN); default this server. */
+  cdnBase: string | undefined;
   /** Replaces a listing page's `next` link (given the page's URL and the link it would have had). */
   pageLink: ((page: URL, next: string | undefined) => string | undefined) | undefined;
   url = "";
@@ -68,7 +70,7 @@ class FakeHub {
     }
     // /{repo}/resolve/main/{path} redirects to /cdn/{repo}/{path}, as the hub does for LFS files.
     if (parts[2] === "resolve" && parts[3] === "main") {
-      return void res.writeHead(302, { location: `/cdn/${parts.slice(0, 2).join("/")}/${parts.slice(4).map(encodeURIComponent).join("/")}` }).end();
+      return void res.writeHead(302, { location: `${this.cdnBase ?? ""}/cdn/${parts.slice(0, 2).join("/")}/${parts.slice(4).map(encodeURIComponent).join("/")}` }).end();
     }
     if (parts[0] === "cdn") return this.file(req, res, `${parts[1]}/${parts[2]}`, parts.slice(3).join("/"));
     res.writeHead(404).end();
@@ -165,6 +167,7 @@ beforeEach(() => {
   hub.ignoreRange = false;
   hub.requireToken = undefined;
   hub.pageLink = undefined;
+  hub.cdnBase = undefined;
 });
 
 async function expectIdentical(dir: string): Promise<void> {
@@ -269,9 +272,11 @@ describe("phi4 pull", () => {
       expect(await exists(dir)).toBe(false);
     });
 
-    it("HF_TOKEN goes to the endpoint's origin only: not to a next page on another host", async () => {
+    it("HF_TOKEN goes to the endpoint's origin only: not to a next page or a download redirect on another host", async () => {
+      // Another host: an empty listing page, and a CDN that sends downloads back to the hub.
       const other = http.createServer((req, res) => {
         seen.push({ path: req.url ?? "", authorization: req.headers.authorization });
+        if (req.url?.startsWith("/cdn/")) return void res.writeHead(302, { location: `${hub.url}${req.url}` }).end();
         res.writeHead(200, { "content-type": "application/json" }).end("[]");
       });
       const seen: { path: string; authorization?: string }[] = [];
@@ -280,9 +285,13 @@ describe("phi4 pull", () => {
       const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
       try {
         hub.pageLink = (page, next) => next ?? `${otherUrl}/more`;
+        hub.cdnBase = otherUrl;
         const result = await pullModel({ repo: REPO, include: [FOLDER], dir: path.join(work, "token"), endpoint: hub.url, token: "hf_secret" });
         expect(result.files.length).toBe(tinyFiles.length);
-        expect(seen).toEqual([{ path: "/more", authorization: undefined }]);
+        await expectIdentical(path.join(work, "token", ...FOLDER.split("/")));
+        expect(seen[0]).toEqual({ path: "/more", authorization: undefined });
+        expect(seen.filter((r) => r.path.startsWith("/cdn/")).length).toBe(tinyFiles.length);
+        expect(seen.every((r) => r.authorization === undefined)).toBe(true);
         expect(hub.requests.every((r) => r.authorization === "Bearer hf_secret")).toBe(true);
       } finally {
         other.close();
