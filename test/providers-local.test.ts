@@ -27,6 +27,15 @@ const ask = (max_tokens: number, extra: Partial<MessageRequest> = {}): MessageRe
   ...extra,
 });
 
+/** Resolves once `condition` holds; the timeout only bounds a failure. */
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
 describe("LocalProvider", () => {
   it("answers in the Messages shape: text, stop reason, usage from the real prompt", async () => {
     const message = await local.create(ask(6));
@@ -72,18 +81,18 @@ describe("LocalProvider", () => {
   });
 
   it("queues requests beyond its concurrency, and refuses past maxQueue", async () => {
-    const first = local.create(ask(4));
-    const second = local.create(ask(4));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(local.queueDepth).toBe(2);
+    // Long enough answers that the first is still running when the second is queued behind it.
+    const first = local.create(ask(48));
+    const second = local.create(ask(48));
+    await until(() => local.queueDepth === 2);
     const [a, b] = await Promise.all([first, second]);
     expect(a.content).toEqual(b.content);
     expect(local.queueDepth).toBe(0);
 
     const strict = new LocalProvider(model, { capacity: 128, maxQueue: 0 });
     try {
-      const running = strict.create(ask(16));
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      const running = strict.create(ask(48));
+      await until(() => strict.queueDepth === 1);
       await expect(strict.create(ask(4))).rejects.toMatchObject({ kind: "overloaded" });
       await running;
     } finally {
