@@ -47,6 +47,12 @@ describe("request values", () => {
     expect(parseMessagesBody({ ...body, top_p: 0.5, stop_sequences: ["x"] }).request.top_p).toBe(0.5);
   });
 
+  it("more than 100,000 messages (the Messages API's own limit) is a 400", async () => {
+    const messages = Array.from({ length: 100_001 }, (_, i) => ({ role: i % 2 ? "assistant" : "user", content: "hi" }));
+    expect(await failure(() => parseMessagesBody({ ...body, messages }))).toMatch(/^invalid_request_error: messages/);
+    expect(parseMessagesBody({ ...body, messages: messages.slice(1) }).request.messages).toHaveLength(100_000);
+  });
+
   it("an empty API key is refused instead of letting an empty header in", async () => {
     expect(await failure(() => apiKeyCheck(""))).toMatch(/^INVALID_ARGUMENT: the API key is empty/);
     expect(await failure(() => createServer({ model, apiKey: " " }))).toMatch(/^INVALID_ARGUMENT/);

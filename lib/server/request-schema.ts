@@ -62,7 +62,8 @@ const toolChoice = z.discriminatedUnion("type", [
 
 const countTokensBody = z.object({
   model: z.string().optional(),
-  messages: z.array(message).min(1),
+  // The Messages API allows 100,000 messages a request; rendering more would hold the event loop for seconds.
+  messages: z.array(message).min(1).max(100_000),
   system: z.union([z.string(), z.array(text)]).optional(),
   tools: z.array(z.union([customTool, serverTool])).optional(),
   tool_choice: toolChoice.optional(),
