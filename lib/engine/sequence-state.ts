@@ -13,6 +13,7 @@
  * Format 1 (before the checksum covered the header) is refused with a message that says so.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { constants as bufferConstants } from "node:buffer";
 import { constants, type Stats } from "node:fs";
 import { open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
@@ -61,6 +62,7 @@ const DIGEST_BYTES = 32;
 /** The header holds the metadata (a chat's messages): generous, but read before the size is checked. */
 const MAX_HEADER_BYTES = 256 * 2 ** 20;
 const DEFAULT_MAX_BYTES = 64 * 2 ** 30;
+const BUFFER_MAX = bufferConstants.MAX_LENGTH;
 
 interface Header extends KvLayout {
   format: number;
@@ -197,6 +199,7 @@ export async function readStateFile(file: string, options: ReadStateOptions = {}
     const kvStart = tokensStart + header.tokens * 4;
     const expected = kvStart + header.kvBytes + DIGEST_BYTES;
     if (expected !== size) throw invalid(`expected ${expected} bytes, found ${size} (${expected > size ? "truncated" : "trailing data"})`);
+    if (size - tokensStart > BUFFER_MAX) throw invalid(`its ${size - tokensStart} bytes of tokens and KV are more than one Node.js buffer holds (${BUFFER_MAX})`);
     const body = await readExactly(handle, tokensStart, size - tokensStart);
     const hash = createHash("sha256").update(preamble).update(headerBytes).update(body.subarray(0, body.length - DIGEST_BYTES)).digest();
     if (!hash.equals(body.subarray(body.length - DIGEST_BYTES))) throw invalid("checksum mismatch (the file is corrupt)");
