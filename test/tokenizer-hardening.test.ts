@@ -2,7 +2,7 @@
  * Tokenizing untrusted text: linear time on pathological runs, special-token text in content encoded
  * as ordinary text, a token cap checked before and during the work, and the worker thread.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { encode as o200kEncode } from "gpt-tokenizer/encoding/o200k_base";
@@ -162,6 +162,19 @@ describe("token cap and worker thread", () => {
     expect(ids).toEqual(tok.encode(text));
     expect(ticks).toBeGreaterThan(0);
     await expect(tok.encodeAsync("X".repeat(100_000), { maxTokens: 10 })).rejects.toMatchObject({ code: "CAPACITY_EXCEEDED" });
+  });
+
+  it("encodes on the calling thread when the worker cannot start", async () => {
+    const moved = await mkdtemp(path.join(os.tmpdir(), "tokenizer-gone-"));
+    for (const file of ["tokenizer.json", "tokenizer_config.json"]) await writeFile(path.join(moved, file), await readFile(path.join(dir, file)));
+    const orphan = await Tokenizer.fromModelDir(moved);
+    await rm(moved, { recursive: true, force: true }); // the worker finds no files to load
+    try {
+      const text = "some words here ".repeat(5_000);
+      expect(await orphan.encodeAsync(text)).toEqual(tok.encode(text));
+    } finally {
+      await orphan.close();
+    }
   });
 
   it("replaces a worker thread that died", async () => {

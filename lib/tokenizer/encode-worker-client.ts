@@ -44,7 +44,8 @@ export class EncodeWorker {
 
   constructor(source: TokenizerSource) {
     if (script === undefined) throw new Phi4Error("INVALID_ARGUMENT", "the tokenizer worker script is not built (run npm run build:ts)");
-    this.worker = new Worker(script, { workerData: source });
+    // No execArgv of the process: flags such as --input-type (node -e) would stop the worker starting.
+    this.worker = new Worker(script, { workerData: source, execArgv: [] });
     // An idle worker must not keep the process alive (see encode for a busy one).
     this.worker.unref();
     this.worker.on("message", (reply: EncodeReply) => this.settle(reply));

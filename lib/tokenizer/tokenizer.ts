@@ -169,7 +169,14 @@ export class Tokenizer {
     // A worker that died (out of memory, killed) is replaced by the next call.
     if (this.worker?.broken) this.worker = undefined;
     this.worker ??= new EncodeWorker(this.source);
-    return this.worker.encode(input, opts);
+    try {
+      return await this.worker.encode(input, opts);
+    } catch (error) {
+      // The encoding's own errors (CAPACITY_EXCEEDED, DISPOSED) are the answer; a thread that could
+      // not start or died is no reason to fail: encode here instead.
+      if (error instanceof Phi4Error) throw error;
+      return this.encode(input, opts);
+    }
   }
 
   /** Stops the tokenizer's worker thread, if one was started (a later encodeAsync starts a new one). */
