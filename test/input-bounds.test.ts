@@ -122,6 +122,21 @@ describe("tool results", () => {
 });
 
 describe("CLI", () => {
+  it("phi4 serve refuses an empty key, a bad port or log level before loading the model", async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [["--api-key", ""], /^phi4 serve: INVALID_ARGUMENT: the API key is empty/],
+      [["--port", "99999"], /^phi4 serve: INVALID_ARGUMENT: port must be an integer from 0 to 65535 \(got 99999\)/],
+      [["--log-level", "loud"], /^phi4 serve: INVALID_ARGUMENT: --log-level must be one of/],
+    ];
+    for (const [args, expected] of cases) {
+      const error = await run(process.execPath, [path.resolve("bin/phi4.js"), "serve", "--model", models.tiny, ...args], { timeout: 30_000 }).then(
+        () => undefined,
+        (e: { stderr: string }) => e,
+      );
+      expect(error?.stderr, args.join(" ")).toMatch(expected);
+    }
+  });
+
   it("system errors print one line, not a stack", async () => {
     const file = path.join(dir, "a-file");
     await writeFile(file, "");

@@ -110,7 +110,11 @@ export class Phi4Server {
   /** Starts listening; resolves with the base URL (what ANTHROPIC_BASE_URL should be). */
   listen(options: ListenOptions = {}): Promise<string> {
     const port = options.port ?? 8080;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) return Promise.reject(new Phi4Error("INVALID_ARGUMENT", `port must be an integer from 0 to 65535 (got ${port})`));
+    try {
+      checkPort(port);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise((resolve, reject) => {
       this.http.once("error", reject);
       this.http.listen(port, options.host ?? "127.0.0.1", () => {
@@ -207,6 +211,11 @@ export class Phi4Server {
     const level = apiError.status >= 500 || x.streamError !== undefined ? "error" : "warn";
     this.logger.log(level, "request failed", { request_id: x.requestId, status: apiError.status, error_type: apiError.type, code: errorCode(failure), message: apiError.message });
   }
+}
+
+/** Throws INVALID_ARGUMENT unless `port` is one a server can listen on (0: any free port). */
+export function checkPort(port: number): void {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Phi4Error("INVALID_ARGUMENT", `port must be an integer from 0 to 65535 (got ${port})`);
 }
 
 export function createServer(options: ServerOptions): Phi4Server {

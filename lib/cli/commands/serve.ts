@@ -7,7 +7,8 @@ import { parseArgs } from "node:util";
 import { Phi4Error } from "../../engine/errors.js";
 import { openBackend } from "../../server/backend.js";
 import { jsonLogger, LOG_LEVELS, type LogLevel } from "../../server/request-log.js";
-import { startServer } from "../../server/server.js";
+import { apiKeyCheck } from "../../server/auth.js";
+import { checkPort, startServer } from "../../server/server.js";
 import { optionalNumber } from "../args.js";
 
 export const serveUsage = `usage: phi4 serve --model DIR [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--router FILE]
@@ -42,11 +43,14 @@ export async function serveCommand(argv: string[]): Promise<void> {
   // Alone, the local model takes 4 requests at once by default; behind a router its config says, unless this does.
   const concurrency = optionalNumber(values, "max-concurrency", true) ?? (values.router === undefined ? 4 : undefined);
   const capacity = optionalNumber(values, "capacity", true);
+  const apiKey = values["api-key"] ?? process.env.PHI4_API_KEY;
+  const host = values.host ?? "127.0.0.1";
+  const port = optionalNumber(values, "port", true) ?? 8080;
+  // Checked before the model loads (which takes a while): a bad key or port fails at once.
+  if (apiKey !== undefined) apiKeyCheck(apiKey);
+  checkPort(port);
   const backend = await openBackend({ modelDir: values.model, routerFile: values.router, threads: optionalNumber(values, "threads", true), capacity, concurrency }, serveUsage);
   try {
-    const apiKey = values["api-key"] ?? process.env.PHI4_API_KEY;
-    const host = values.host ?? "127.0.0.1";
-    const port = optionalNumber(values, "port", true) ?? 8080;
     const server = await startServer({ model: backend.model, provider: backend.provider, capacity, apiKey, host, port, maxBodyBytes: optionalNumber(values, "max-body-bytes", true), maxCountTokens: optionalNumber(values, "max-count-tokens", true), logger: jsonLogger(logLevel as LogLevel) }).catch(
       (error: unknown) => {
         if ((error as { code?: string }).code === "EADDRINUSE") throw new Phi4Error("INVALID_ARGUMENT", `${host}:${port} is already in use: pick another --port`);
