@@ -4,7 +4,7 @@
  *   import { loadModel } from "phi4-onnx";
  *   const model = await loadModel("Phi-4-mini-instruct-onnx/cpu_and_mobile/cpu-int4-rtn-block-32-acc-level-4");
  *   const sequence = await model.createSequence();
- *   const prompt = model.tokenizer.applyChatTemplate([{ role: "user", content: "Hi!" }]);
+ *   const prompt = model.tokenizer.encodeChat([{ role: "user", content: "Hi!" }]);
  *   for await (const chunk of sequence.generate(prompt)) process.stdout.write(chunk.text);
  */
 export { Phi4Error, type Phi4ErrorCode } from "./engine/errors.js";
@@ -12,7 +12,7 @@ export { loadModel, Model, type CreateSequenceOptions, type LoadModelOptions, ty
 export { Sequence, type ReuseResult, type ReuseSource } from "./engine/sequence.js";
 export { Context, type ContextOptions, type ContextStats } from "./engine/context.js";
 export { PrefixCache, type PrefixCacheOptions, type PrefixCacheStats } from "./engine/prefix-cache.js";
-export { readStateFile, writeStateFile, type KvLayout, type SequenceState } from "./engine/sequence-state.js";
+export { readStateFile, writeStateFile, type KvLayout, type ReadStateOptions, type SequenceState, type WriteStateOptions } from "./engine/sequence-state.js";
 export { ChatSession, type ChatSessionOptions } from "./chat/chat-session.js";
 export { Generation, type GenerateOptions, type GenerationChunk, type GenerationResult, type StopReason, type TokenConstraint } from "./engine/generation.js";
 export { Generator, type GeneratorParams } from "./engine/generator.js";

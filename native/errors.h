@@ -15,6 +15,7 @@ namespace phi4 {
 namespace code {
 inline constexpr const char* kRuntimeLoadFailed = "RUNTIME_LOAD_FAILED";
 inline constexpr const char* kModelLoadFailed = "MODEL_LOAD_FAILED";
+inline constexpr const char* kModelInvalid = "MODEL_INVALID";
 inline constexpr const char* kProviderUnavailable = "PROVIDER_UNAVAILABLE";
 inline constexpr const char* kTokenOutOfRange = "TOKEN_OUT_OF_RANGE";
 inline constexpr const char* kCapacityExceeded = "CAPACITY_EXCEEDED";

@@ -31,11 +31,15 @@ std::string Join(const std::vector<std::string>& items) {
   return out;
 }
 
-ONNXTensorElementDataType ElementTypeOf(OrtTypeInfo* info) {
+ONNXTensorElementDataType ElementTypeOf(OrtTypeInfo* info, std::vector<int64_t>& shape) {
   const OrtTensorTypeAndShapeInfo* tensor = nullptr;
   Check(Ort().CastTypeInfoToTensorInfo(info, &tensor));
   ONNXTensorElementDataType type;
   Check(Ort().GetTensorElementType(tensor, &type));
+  size_t rank = 0;
+  Check(Ort().GetDimensionsCount(tensor, &rank));
+  shape.assign(rank, -1);
+  if (rank > 0) Check(Ort().GetDimensions(tensor, shape.data(), rank));
   return type;
 }
 
@@ -146,8 +150,9 @@ void ModelCore::AppendProviders(OrtSessionOptions* options) {
 
 namespace {
 
-// Names of the session's inputs (or outputs), and the element type of the one called `typedName`.
-std::vector<std::string> ReadIoNames(OrtSession* session, bool inputs, const std::string& typedName, ONNXTensorElementDataType& type) {
+// Names of the session's inputs (or outputs), and the element type and shape (-1: symbolic) of the one called `typedName`.
+std::vector<std::string> ReadIoNames(OrtSession* session, bool inputs, const std::string& typedName, ONNXTensorElementDataType& type,
+                                     std::vector<int64_t>& shape) {
   const OrtApi& api = Ort();
   auto getCount = inputs ? api.SessionGetInputCount : api.SessionGetOutputCount;
   auto getName = inputs ? api.SessionGetInputName : api.SessionGetOutputName;
@@ -166,7 +171,7 @@ std::vector<std::string> ReadIoNames(OrtSession* session, bool inputs, const std
       OrtTypeInfo* info = nullptr;
       Check(getTypeInfo(session, i, &info));
       TypeInfoPtr owned(info);
-      type = ElementTypeOf(info);
+      type = ElementTypeOf(info, shape);
     }
   }
   return names;
@@ -175,8 +180,19 @@ std::vector<std::string> ReadIoNames(OrtSession* session, bool inputs, const std
 }  // namespace
 
 void ModelCore::ReadSignature() {
-  inputNames_ = ReadIoNames(session_.get(), true, LayerName(spec_.pastKeyFormat, 0), kvType_);
-  outputNames_ = ReadIoNames(session_.get(), false, spec_.logitsName, logitsType_);
+  std::vector<int64_t> kvShape, logitsShape;
+  inputNames_ = ReadIoNames(session_.get(), true, LayerName(spec_.pastKeyFormat, 0), kvType_, kvShape);
+  outputNames_ = ReadIoNames(session_.get(), false, spec_.logitsName, logitsType_, logitsShape);
+  // Sizes in genai_config.json that disagree with the graph's fixed dimensions would load and fail
+  // on the first run with an ORT error: say which field is wrong instead.
+  auto checkDim = [](const std::vector<int64_t>& shape, size_t axis, int64_t want, const char* field, const std::string& tensor) {
+    if (shape.size() > axis && shape[axis] > 0 && shape[axis] != want)
+      throw EngineError(code::kModelInvalid, std::string("genai_config.json has ") + field + " " + std::to_string(want) + " but model.onnx's " + tensor +
+                                                 " has " + std::to_string(shape[axis]));
+  };
+  checkDim(kvShape, 1, spec_.numKvHeads, "num_key_value_heads", LayerName(spec_.pastKeyFormat, 0));
+  checkDim(kvShape, 3, spec_.headSize, "head_size", LayerName(spec_.pastKeyFormat, 0));
+  checkDim(logitsShape, 2, spec_.vocabSize, "vocab_size", spec_.logitsName);
 
   auto requireIn = [&](const std::string& name) {
     if (std::find(inputNames_.begin(), inputNames_.end(), name) == inputNames_.end())

@@ -74,6 +74,18 @@ describe("phi4 chat", () => {
     expect(resumed.stdout).toContain("unknown command /bogus");
   });
 
+  it("/save before any turn saves the (empty) conversation, and /load reads it back", async () => {
+    const file = path.join(dir, "empty.phi4kv");
+    const saved = await chat(["--model", models.tinyPhi4, "--system", SYSTEM], [`/save ${file}`, "/exit"]);
+    expect(saved.stderr).not.toMatch(/detached|TypeError/);
+    expect(saved.stdout).toContain(`[saved 0 messages to ${file}]`);
+    const state = await readStateFile(file);
+    expect(state.tokens.length).toBe(0);
+    expect(state.metadata).toMatchObject({ kind: "phi4-chat", system: SYSTEM, messages: [] });
+    const loaded = await chat(["--model", models.tinyPhi4], [`/load ${file}`, "/exit"]);
+    expect(loaded.stdout).toContain(`[loaded 0 messages from ${file}]`);
+  });
+
   describe("with MCP tools", () => {
     let claude: MockAnthropic;
     beforeAll(async () => {

@@ -211,7 +211,7 @@ describe("KV reuse", () => {
   });
 
   it("LRU eviction under a tiny byte budget", () => {
-    const layout = { fingerprint: "x", kvType: "float32" as const, layers: 1, kvHeads: 1, headSize: 4 };
+    const layout = { fingerprint: "x", kvType: "float32" as const, layers: 1, kvHeads: 1, headSize: 4, vocabSize: 1000 };
     const state = (tokens: number[]): SequenceState => ({
       ...layout,
       tokens: Int32Array.from(tokens),
@@ -243,7 +243,7 @@ describe("KV reuse", () => {
   });
 
   it("a lookup that is not used leaves the recency order alone", () => {
-    const layout = { fingerprint: "x", kvType: "float32" as const, layers: 1, kvHeads: 1, headSize: 4 };
+    const layout = { fingerprint: "x", kvType: "float32" as const, layers: 1, kvHeads: 1, headSize: 4, vocabSize: 1000 };
     const state = (tokens: number[]): SequenceState => ({ ...layout, tokens: Int32Array.from(tokens), kvLength: tokens.length, longRope: false, kv: new Uint8Array(tokens.length * 32) });
     const cache = new PrefixCache({ maxBytes: 32 * 25, minTokens: 2 });
     cache.add(state(ids(10, 1)));

@@ -133,6 +133,30 @@ describe("MCP bridge failures", () => {
   });
 });
 
+describe("MCP server that never finishes its handshake", () => {
+  it("fails within the connect timeout once, and a second use in that window fails at once", async () => {
+    const silent = path.join(dir, "silent.mjs");
+    await writeFile(silent, "process.stdin.resume();\n");
+    const hung = new McpBridge({ mcpServers: { silent: { type: "stdio", command: process.execPath, args: [silent] } } }, { connectTimeoutMs: 1_000 });
+    try {
+      let started = performance.now();
+      expect(await hung.tools()).toEqual([]);
+      const first = performance.now() - started;
+      expect(hung.serverErrors.get("silent")).toMatch(/timed out/i);
+      expect(first).toBeGreaterThanOrEqual(900);
+      expect(first).toBeLessThan(5_000);
+      // As phi4 agent does: list the tools, then run the task (which lists them again).
+      started = performance.now();
+      expect(await hung.tools()).toEqual([]);
+      expect(performance.now() - started).toBeLessThan(500);
+      expect(hung.serverErrors.get("silent")).toMatch(/not retried yet/);
+      expect(hung.connection("silent")?.startCount).toBe(1);
+    } finally {
+      await hung.close();
+    }
+  });
+});
+
 describe("MCP bridge over streamable HTTP", () => {
   let server: ChildProcess | undefined;
   afterAll(() => {

@@ -14,6 +14,8 @@ import { promisify } from "node:util";
 
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 
+import { pullModel } from "../lib/pull/index.js";
+
 const run = promisify(execFile);
 const models = inject("models");
 const bin = path.resolve("bin/phi4.js");
@@ -39,6 +41,10 @@ class FakeHub {
   ignoreRange = false;
   /** When set, every request needs `Authorization: Bearer <it>`. */
   requireToken: string | undefined;
+  /** Where resolve redirects to (another origin, like the hub's CDN); default this server. */
+  cdnBase: string | undefined;
+  /** Replaces a listing page's `next` link (given the page's URL and the link it would have had). */
+  pageLink: ((page: URL, next: string | undefined) => string | undefined) | undefined;
   url = "";
   private readonly server = http.createServer((req, res) => this.handle(req, res));
 
@@ -64,7 +70,7 @@ class FakeHub {
     }
     // /{repo}/resolve/main/{path} redirects to /cdn/{repo}/{path}, as the hub does for LFS files.
     if (parts[2] === "resolve" && parts[3] === "main") {
-      return void res.writeHead(302, { location: `/cdn/${parts.slice(0, 2).join("/")}/${parts.slice(4).map(encodeURIComponent).join("/")}` }).end();
+      return void res.writeHead(302, { location: `${this.cdnBase ?? ""}/cdn/${parts.slice(0, 2).join("/")}/${parts.slice(4).map(encodeURIComponent).join("/")}` }).end();
     }
     if (parts[0] === "cdn") return this.file(req, res, `${parts[1]}/${parts[2]}`, parts.slice(3).join("/"));
     res.writeHead(404).end();
@@ -86,7 +92,9 @@ class FakeHub {
     ].sort((a, b) => a.path.localeCompare(b.path));
     const cursor = Number(url.searchParams.get("cursor") ?? 0);
     const headers: Record<string, string> = { "content-type": "application/json" };
-    if (cursor + 4 < entries.length) headers.link = `<${this.url}${url.pathname}?recursive=true&cursor=${cursor + 4}>; rel="next"`;
+    const next = cursor + 4 < entries.length ? `${this.url}${url.pathname}?recursive=true&cursor=${cursor + 4}` : undefined;
+    const link = this.pageLink ? this.pageLink(url, next) : next;
+    if (link) headers.link = `<${link}>; rel="next"`;
     res.writeHead(200, headers).end(JSON.stringify(entries.slice(cursor, cursor + 4)));
   }
 
@@ -158,6 +166,8 @@ beforeEach(() => {
   hub.dropOnce.clear();
   hub.ignoreRange = false;
   hub.requireToken = undefined;
+  hub.pageLink = undefined;
+  hub.cdnBase = undefined;
 });
 
 async function expectIdentical(dir: string): Promise<void> {
@@ -245,5 +255,68 @@ describe("phi4 pull", () => {
     const bad = await phi4Fails(["pull", "../etc", "--dir", dir, "--endpoint", hub.url]);
     expect(bad.stderr).toContain("INVALID_ARGUMENT");
     expect(await exists(dir)).toBe(false);
+  });
+
+  describe("hostile hubs", () => {
+    const failure = (promise: Promise<unknown>) => promise.then(() => "resolved", (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`);
+
+    it("a next-page link to the page itself, or back to an earlier page, stops with an error", { timeout: 20_000 }, async () => {
+      const dir = path.join(work, "loop");
+      hub.pageLink = (page) => page.href;
+      expect(await failure(pullModel({ repo: REPO, include: [FOLDER], dir, endpoint: hub.url }))).toMatch(/^DOWNLOAD_FAILED: .*loop back to a page already read/);
+      expect(hub.requests.length).toBe(1); // before: 14,752 requests in 10 s
+      hub.requests.length = 0;
+      hub.pageLink = (page, next) => next ?? `${hub.url}${page.pathname}?recursive=true`; // the last page links to the first
+      expect(await failure(pullModel({ repo: REPO, include: [FOLDER], dir, endpoint: hub.url }))).toMatch(/loop back/);
+      expect(hub.requests.every((r) => r.path.includes("/tree/"))).toBe(true);
+      expect(await exists(dir)).toBe(false);
+    });
+
+    it("HF_TOKEN goes to the endpoint's origin only: not to a next page or a download redirect on another host", async () => {
+      // Another host: an empty listing page, and a CDN that sends downloads back to the hub.
+      const other = http.createServer((req, res) => {
+        seen.push({ path: req.url ?? "", authorization: req.headers.authorization });
+        if (req.url?.startsWith("/cdn/")) return void res.writeHead(302, { location: `${hub.url}${req.url}` }).end();
+        res.writeHead(200, { "content-type": "application/json" }).end("[]");
+      });
+      const seen: { path: string; authorization?: string }[] = [];
+      other.listen(0, "127.0.0.1");
+      await once(other, "listening");
+      const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+      try {
+        hub.pageLink = (page, next) => next ?? `${otherUrl}/more`;
+        hub.cdnBase = otherUrl;
+        const result = await pullModel({ repo: REPO, include: [FOLDER], dir: path.join(work, "token"), endpoint: hub.url, token: "hf_secret" });
+        expect(result.files.length).toBe(tinyFiles.length);
+        await expectIdentical(path.join(work, "token", ...FOLDER.split("/")));
+        expect(seen[0]).toEqual({ path: "/more", authorization: undefined });
+        expect(seen.filter((r) => r.path.startsWith("/cdn/")).length).toBe(tinyFiles.length);
+        expect(seen.every((r) => r.authorization === undefined)).toBe(true);
+        expect(hub.requests.every((r) => r.authorization === "Bearer hf_secret")).toBe(true);
+      } finally {
+        other.close();
+      }
+    });
+
+    it("an unsafe path anywhere in the listing is refused before any file is written", async () => {
+      const data = Buffer.from("x");
+      const repo = new Map<string, ServedFile>([
+        ["a/first.txt", { data }],
+        ["a/second.txt", { data }],
+        ["zz/../../escape.txt", { data }],
+      ]);
+      hub.repos.set("test/unsafe", repo);
+      const dir = path.join(work, "unsafe");
+      expect(await failure(pullModel({ repo: "test/unsafe", include: [], dir, endpoint: hub.url }))).toMatch(/^DOWNLOAD_FAILED: the listing has an unsafe path "zz\/..\/..\/escape.txt" .*nothing was downloaded/);
+      expect(await exists(dir)).toBe(false);
+      expect(hub.requests.filter((r) => !r.path.includes("/tree/"))).toEqual([]);
+      for (const bad of ["a/first.txt/inner", "/abs.txt", "a\\b.txt", "a//b.txt"]) {
+        repo.clear();
+        repo.set("a/first.txt", { data });
+        repo.set(bad, { data });
+        expect(await failure(pullModel({ repo: "test/unsafe", include: [], dir, endpoint: hub.url })), bad).toMatch(/unsafe path/);
+        expect(await exists(dir), bad).toBe(false);
+      }
+    });
   });
 });

@@ -13,6 +13,7 @@ import type { Generation, GenerateOptions, GenerationResult } from "../engine/ge
 import type { Model } from "../engine/model.js";
 import type { Sequence } from "../engine/sequence.js";
 import type { ChatMessage } from "../tokenizer/index.js";
+import type { PromptText } from "../tokenizer/prompt-text.js";
 
 export interface ChatSessionOptions {
   systemPrompt?: string;
@@ -91,8 +92,8 @@ export class ChatSession {
     return this.sequence.dispose();
   }
 
-  private render(messages: ChatMessage[], addGenerationPrompt: boolean): string {
-    return this.sequence.model.tokenizer.applyChatTemplate(messages, { tools: this.tools, addGenerationPrompt });
+  private render(messages: ChatMessage[], addGenerationPrompt: boolean): PromptText {
+    return this.sequence.model.tokenizer.renderPrompt(messages, { tools: this.tools, addGenerationPrompt });
   }
 
   /**
@@ -103,10 +104,10 @@ export class ChatSession {
   private turnTokens(text: string): number[] {
     const tokenizer = this.sequence.model.tokenizer;
     const next = this.render([...this.history, { role: "user", content: text }], true);
-    const previous = this.history.length > 0 ? this.render(this.history, false) : "";
+    const previous = this.history.length > 0 ? this.render(this.history, false).text : "";
     const end = tokenizer.tokenToId(END_OF_TURN);
     const lastIsReply = this.history.at(-1)?.role === "assistant";
-    if (!lastIsReply || end === undefined || !next.startsWith(previous) || !previous.endsWith(END_OF_TURN)) {
+    if (!lastIsReply || end === undefined || !next.text.startsWith(previous) || !previous.endsWith(END_OF_TURN)) {
       return tokenizer.encode(next);
     }
     // The reply as generated, ending with exactly one <|end|> (it may have stopped on another eos or on max tokens).

@@ -19,9 +19,11 @@ export function optionalNumber(values: Record<string, unknown>, name: string, in
 
 /** "1,2,3" -> [1, 2, 3]; anything else is an INVALID_ARGUMENT error. */
 export function parseTokenList(text: string): number[] {
-  const tokens = text.split(",").map((part) => part.trim()).filter((part) => part !== "").map(Number);
-  if (tokens.length === 0 || tokens.some((t) => !Number.isInteger(t))) {
-    throw new Phi4Error("INVALID_ARGUMENT", `--tokens must be a comma-separated list of integers (got "${text}")`);
+  const parts = text.split(",").map((part) => part.trim()).filter((part) => part !== "");
+  const bad = parts.find((part) => !/^\d+$/.test(part) || Number(part) > 0x7fffffff);
+  if (parts.length === 0 || bad !== undefined) {
+    throw new Phi4Error("INVALID_ARGUMENT", `--tokens must be a comma-separated list of token ids (non-negative integers)${bad === undefined ? "" : `; "${bad}" is not one`}`);
   }
+  const tokens = parts.map(Number);
   return tokens;
 }

@@ -48,11 +48,21 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof Phi4Error) {
       process.stderr.write(`phi4 ${name}: ${error.code}: ${error.message}\n`);
-    } else if ((error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+    } else if (isUserFacing(error)) {
       process.stderr.write(`phi4 ${name}: ${(error as Error).message}\n`);
     } else {
       process.stderr.write(`phi4 ${name}: ${(error as Error).stack ?? String(error)}\n`);
     }
     return 1;
   }
+}
+
+/**
+ * Errors about the user's input or machine rather than a bug, printed without a stack: bad options,
+ * and system errors (a file that exists or is missing, a port in use, no permission), whose
+ * message already names the path and the reason.
+ */
+function isUserFacing(error: unknown): boolean {
+  const { code, syscall } = (error ?? {}) as { code?: unknown; syscall?: unknown };
+  return (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) || typeof syscall === "string";
 }

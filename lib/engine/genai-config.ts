@@ -128,7 +128,11 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
   }
   const config = parsed.data;
   const decoder = config.model.decoder;
-  const modelPath = path.join(absolute, decoder.filename);
+  const modelPath = path.resolve(absolute, decoder.filename);
+  // A config must not point the runtime at files elsewhere on the machine.
+  if (!modelPath.startsWith(absolute + path.sep)) {
+    throw new Phi4Error("MODEL_INVALID", `decoder.filename "${decoder.filename}" in ${path.join(absolute, "genai_config.json")} leads outside the model folder`);
+  }
   if (!(await stat(modelPath).catch(() => undefined))?.isFile()) {
     throw new Phi4Error("MODEL_NOT_FOUND", `${modelPath} (decoder.filename in genai_config.json) is missing`);
   }

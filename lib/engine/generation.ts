@@ -127,6 +127,15 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     if (!(maxTokens >= 1)) throw new Phi4Error("INVALID_ARGUMENT", `maxTokens must be at least 1 (got ${options.maxTokens})`);
     if (prompt.length === 0 && sequence.length === 0) throw new Phi4Error("INVALID_ARGUMENT", "nothing to generate from: the prompt is empty");
     if (signal.aborted) throw new Phi4Error("ABORTED", "generation was aborted");
+    const vocab = model.folder.vocabSize;
+    const bad = prompt.find((t) => !Number.isInteger(t) || t < 0 || t >= vocab);
+    if (bad !== undefined) throw new Phi4Error("TOKEN_OUT_OF_RANGE", `token id ${bad} is not one of this model's (0..${vocab - 1})`);
+    // The input must leave a position free: the token sampled after a full sequence could never be
+    // evaluated, and a sequence holding capacity + 1 tokens could not restore its own saved state.
+    const total = options.append === false ? prompt.length : sequence.length + prompt.length;
+    if (total >= sequence.capacity) {
+      throw new Phi4Error("CAPACITY_EXCEEDED", `the input has ${total} tokens but the sequence's capacity is ${sequence.capacity}: at least one position must stay free for the answer`);
+    }
     const decoder = new StreamDecoder(model.tokenizer);
     const stops = new StopStringMatcher(options.stop ?? []);
 

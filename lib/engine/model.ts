@@ -5,6 +5,8 @@
  *   const sequence = await model.createSequence();
  *   const result = await sequence.generateText(model.tokenizer.encode("Hello"), { maxTokens: 32 });
  */
+import { availableParallelism } from "node:os";
+
 import { Tokenizer } from "../tokenizer/index.js";
 import { Context, type ContextOptions } from "./context.js";
 import { callNative, Phi4Error } from "./errors.js";
@@ -108,7 +110,7 @@ export class Model {
     prefixCache: PrefixCacheOptions | false,
   ) {
     this.prefixCache = prefixCache === false ? null : new PrefixCache(prefixCache);
-    this.kvLayout = { fingerprint, kvType: native.info.kvType, layers: folder.numLayers, kvHeads: folder.numKvHeads, headSize: folder.headSize };
+    this.kvLayout = { fingerprint, kvType: native.info.kvType, layers: folder.numLayers, kvHeads: folder.numKvHeads, headSize: folder.headSize, vocabSize: folder.vocabSize };
   }
 
   static async load(dir: string, options: LoadModelOptions = {}): Promise<Model> {
@@ -122,6 +124,9 @@ export class Model {
     const providers = (options.providers ?? folder.providers).map((p) => (typeof p === "string" ? { name: p } : p));
     const prefillChunk = options.prefillChunk ?? 256;
     if (!Number.isInteger(threads) || threads < 1) throw new Phi4Error("INVALID_ARGUMENT", `threads must be a positive integer (got ${threads})`);
+    // Threads beyond a few per CPU only cost memory (each has its own stack and scratch buffers).
+    const maxThreads = 4 * availableParallelism();
+    if (threads > maxThreads) throw new Phi4Error("INVALID_ARGUMENT", `threads must be at most ${maxThreads} (4 per CPU of this machine; got ${threads})`);
     if (!Number.isInteger(prefillChunk) || prefillChunk < 1) throw new Phi4Error("INVALID_ARGUMENT", `prefillChunk must be a positive integer (got ${prefillChunk})`);
     const io = folder.config.model.decoder;
     const spec = {
@@ -249,6 +254,7 @@ export class Model {
     this.disposed = true;
     await Promise.all([...this.contexts].map((context) => context.dispose()));
     await Promise.all([...this.sequences].map((sequence) => sequence.dispose()));
+    await this.tokenizer.close();
     this.native.dispose();
   }
 

@@ -17,6 +17,8 @@ export interface McpBridgeOptions {
   callTimeoutMs?: number;
   /** How long starting a server and its initialize handshake may take. Default 30 s. */
   connectTimeoutMs?: number;
+  /** Text characters a tool result keeps; the rest is cut, with a note. Default 100,000. */
+  maxResultChars?: number;
 }
 
 export class McpBridge {
@@ -26,9 +28,11 @@ export class McpBridge {
   /** Servers whose tools could not be listed on the last tools() call, with the reason. */
   readonly serverErrors = new Map<string, string>();
   private readonly callTimeoutMs: number;
+  private readonly maxResultChars: number | undefined;
 
   constructor(config: McpConfig, options: McpBridgeOptions = {}) {
     this.callTimeoutMs = options.callTimeoutMs ?? 60_000;
+    this.maxResultChars = options.maxResultChars;
     for (const [name, server] of Object.entries(config.mcpServers)) {
       this.connections.set(name, new McpServerConnection(name, server, options.connectTimeoutMs ?? 30_000));
     }
@@ -76,7 +80,7 @@ export class McpBridge {
     if (!origin) return toolError(`unknown tool ${name}`);
     const connection = this.connections.get(origin.server)!;
     try {
-      return toolOutputFromMcp(await connection.callTool(origin.tool, input, { timeoutMs: this.callTimeoutMs, signal: options.signal }));
+      return toolOutputFromMcp(await connection.callTool(origin.tool, input, { timeoutMs: this.callTimeoutMs, signal: options.signal }), this.maxResultChars);
     } catch (error) {
       if (options.signal?.aborted) throw error;
       return toolError(describeFailure(connection, origin.tool, error, this.callTimeoutMs));

@@ -25,6 +25,8 @@ export class McpServerConnection {
   private tools: McpTool[] | undefined;
   private stderrTail = "";
   private starts = 0;
+  /** The last failed start: for connectTimeoutMs after it, uses fail at once with its error. */
+  private failedStart: { error: Error; at: number } | undefined;
 
   constructor(
     readonly name: string,
@@ -88,7 +90,21 @@ export class McpServerConnection {
 
   private connect(): Promise<Client> {
     if (this.client) return Promise.resolve(this.client);
-    this.connecting ??= this.start().finally(() => (this.connecting = undefined));
+    // A server that did not finish its handshake is not started again at once: listing tools and then
+    // running a task would otherwise wait out the connect timeout twice.
+    const failed = this.failedStart;
+    if (failed && performance.now() - failed.at < this.connectTimeoutMs) {
+      return Promise.reject(new Error(`${failed.error.message} (the server failed to start ${Math.round((performance.now() - failed.at) / 1000)} s ago; not retried yet)`, { cause: failed.error }));
+    }
+    this.connecting ??= this.start()
+      .then(
+        (client) => ((this.failedStart = undefined), client),
+        (error: unknown) => {
+          this.failedStart = { error: error instanceof Error ? error : new Error(String(error)), at: performance.now() };
+          throw error;
+        },
+      )
+      .finally(() => (this.connecting = undefined));
     return this.connecting;
   }
 

@@ -11,13 +11,37 @@ import type { ImageBlockParam, TextBlockParam, ToolOutput } from "../providers/t
 const IMAGE_TYPES = new Set(["image/jpeg", "image/png", "image/gif", "image/webp"]);
 type ImageMediaType = "image/jpeg" | "image/png" | "image/gif" | "image/webp";
 
-export function toolOutputFromMcp(result: CallToolResult): ToolOutput {
+/**
+ * Text a tool result keeps by default: about 25,000 tokens (Claude Code's own cap on MCP output). A
+ * tool that returns megabytes (a web page, a log) would otherwise fill any context, and the model
+ * would get nothing but an error back.
+ */
+export const DEFAULT_MAX_RESULT_CHARS = 100_000;
+
+export function toolOutputFromMcp(result: CallToolResult, maxTextChars = DEFAULT_MAX_RESULT_CHARS): ToolOutput {
   const content = (result.content ?? []).map(contentBlock);
   const structured = result.structuredContent;
   if (structured !== undefined && !content.some((b) => b.type === "text" && sameJson(b.text, structured))) {
     content.push({ type: "text", text: JSON.stringify(structured) });
   }
-  return { content, is_error: result.isError === true };
+  return { content: capText(content, maxTextChars), is_error: result.isError === true };
+}
+
+/** The blocks with their text cut to `max` characters in all, the cut said in the text. */
+function capText(blocks: Array<TextBlockParam | ImageBlockParam>, max: number): Array<TextBlockParam | ImageBlockParam> {
+  const total = blocks.reduce((sum, b) => sum + (b.type === "text" ? b.text.length : 0), 0);
+  if (total <= max) return blocks;
+  let left = max;
+  const out: Array<TextBlockParam | ImageBlockParam> = [];
+  for (const block of blocks) {
+    if (block.type !== "text") out.push(block);
+    else if (left > 0) {
+      out.push({ type: "text", text: block.text.slice(0, left) });
+      left -= Math.min(left, block.text.length);
+    }
+  }
+  out.push({ type: "text", text: `[${total - max} more characters cut: the tool's result was longer than ${max} characters]` });
+  return out;
 }
 
 /** A failure of the call itself (crash, timeout, unknown tool) as a tool error the model can read. */

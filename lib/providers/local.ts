@@ -19,6 +19,7 @@ import type { StopReason as EngineStopReason, GenerationResult } from "../engine
 import type { Model } from "../engine/model.js";
 import type { SamplingOptions } from "../engine/sampling.js";
 import type { Sequence } from "../engine/sequence.js";
+import type { PromptText } from "../tokenizer/prompt-text.js";
 import { renderToolPrompt } from "../tools/prompt.js";
 import { streamLiveToolTurn, streamToolTurn, type LiveToolTurnEvent, type ToolTurnOptions, type ToolTurnResult, type ToolTurnStream } from "../tools/turn.js";
 import { collectMessage } from "./accumulate.js";
@@ -80,7 +81,7 @@ export class LocalProvider implements Provider {
     let sequence: Sequence | undefined;
     try {
       // Checked before waiting in line: a request the model cannot take should fail at once.
-      const prompt = this.fittingPrompt(request);
+      const prompt = await this.fittingPrompt(request);
       context = await this.sequences();
       sequence = await context.acquire(prompt, options.signal);
       yield* usesTools(request) ? this.toolTurn(sequence, prompt, request, options.signal, live) : this.plainTurn(sequence, prompt, request, options.signal);
@@ -108,23 +109,41 @@ export class LocalProvider implements Provider {
 
   /**
    * The prompt the local model runs for `request`, in tokens: the chat template for plain turns, the
-   * tools layer's prompt for tool turns. Its length is what a count_tokens endpoint reports.
+   * tools layer's prompt for tool turns. Its length is what a count_tokens endpoint reports. With
+   * maxTokens, a longer prompt throws CAPACITY_EXCEEDED (without tokenizing all of it).
    */
-  promptTokens(request: MessageRequest): number[] {
+  promptTokens(request: MessageRequest, opts: { maxTokens?: number } = {}): number[] {
+    return this.model.tokenizer.encode(this.prompt(request), opts);
+  }
+
+  /** promptTokens, with a long prompt tokenized off the event loop. */
+  promptTokensAsync(request: MessageRequest, opts: { maxTokens?: number } = {}): Promise<number[]> {
+    return this.model.tokenizer.encodeAsync(this.prompt(request), opts);
+  }
+
+  /** The prompt's text; messages, tool results and tool definitions are content, never special tokens. */
+  private prompt(request: MessageRequest): PromptText {
     const tokenizer = this.model.tokenizer;
-    const text = usesTools(request)
-      ? renderToolPrompt(tokenizer, { messages: toolConversation(this.name, request), system: systemText(request), tools: request.tools ?? [], toolChoice: request.tool_choice }).text
-      : tokenizer.applyChatTemplate(plainChatMessages(this.name, request));
-    return tokenizer.encode(text);
+    return usesTools(request)
+      ? renderToolPrompt(tokenizer, { messages: toolConversation(this.name, request), system: systemText(request), tools: request.tools ?? [], toolChoice: request.tool_choice }).prompt
+      : tokenizer.renderPrompt(plainChatMessages(this.name, request));
   }
 
   /** The prompt, if it leaves room for at least one output token; Anthropic's "prompt is too long" wording, plus by how much. */
-  private fittingPrompt(request: MessageRequest): number[] {
-    const prompt = this.promptTokens(request);
+  private async fittingPrompt(request: MessageRequest): Promise<number[]> {
     const maximum = this.contextTokens - 1;
-    if (prompt.length > maximum) {
-      throw new ProviderError(this.name, "context_exceeded", `prompt is too long: ${prompt.length} tokens > ${maximum} maximum (${prompt.length - maximum} over; the local capacity is ${this.contextTokens} tokens, including at least one to answer)`);
+    const tooLong = (what: string, over: string) =>
+      new ProviderError(this.name, "context_exceeded", `prompt is too long: ${what} > ${maximum} maximum (${over} over; the local capacity is ${this.contextTokens} tokens, including at least one to answer)`);
+    let prompt: number[];
+    try {
+      // Tokenizing stops at twice the maximum: a prompt that is a little too long is told by how much,
+      // and a huge one costs no more than twice the capacity's worth of work.
+      prompt = await this.promptTokensAsync(request, { maxTokens: 2 * maximum });
+    } catch (error) {
+      if (error instanceof Phi4Error && error.code === "CAPACITY_EXCEEDED") throw tooLong(`more than ${2 * maximum} tokens`, `more than ${maximum}`);
+      throw error;
     }
+    if (prompt.length > maximum) throw tooLong(`${prompt.length} tokens`, String(prompt.length - maximum));
     return prompt;
   }
 
@@ -171,7 +190,8 @@ export class LocalProvider implements Provider {
    */
   private async *toolTurn(sequence: Sequence, prompt: number[], request: MessageRequest, signal: AbortSignal | undefined, live: boolean): AsyncGenerator<StreamEvent> {
     const stop = stoppable(signal);
-    const options = this.toolTurnOptions(request, stop.signal);
+    // The prompt was encoded (and checked against the capacity) from the same request.
+    const options = { ...this.toolTurnOptions(request, stop.signal), promptTokens: prompt };
     const turn: ToolTurnStream<LiveToolTurnEvent> = live ? streamLiveToolTurn(sequence, options) : streamToolTurn(sequence, options);
     const start = { ...this.emptyMessage(request), usage: { input_tokens: prompt.length, output_tokens: 0 } };
     let message = new MessageEvents(start);

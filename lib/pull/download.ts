@@ -10,11 +10,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 import { Phi4Error } from "../engine/errors.js";
 import { hashInto } from "./hash.js";
-import { causeOf, httpFailure } from "./hub.js";
+import { causeOf, httpFailure, type Hub } from "./hub.js";
+import { hubFetch } from "./hub-fetch.js";
 
 export interface DownloadRequest {
   url: string;
-  headers: Record<string, string>;
+  /** The hub the file is on (its token goes to the hub's origin only, see hub-fetch.ts). */
+  hub: Hub;
   dest: string;
   size: number;
   sha256?: string;
@@ -88,8 +90,9 @@ async function attemptDownload(r: DownloadRequest): Promise<void> {
 async function get(r: DownloadRequest, from: number): Promise<Response> {
   let response: Response;
   try {
-    response = await fetch(r.url, { headers: from > 0 ? { ...r.headers, range: `bytes=${from}-` } : r.headers });
+    response = await hubFetch(r.hub, r.url, from > 0 ? { range: `bytes=${from}-` } : {});
   } catch (error) {
+    if (error instanceof Phi4Error) throw error;
     throw new Transient(`${r.url}: ${(error as Error).message}${causeOf(error)}`, { cause: error });
   }
   if (response.status === 200 || response.status === 206) return response;

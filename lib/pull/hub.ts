@@ -11,6 +11,7 @@
 import { z } from "zod";
 
 import { Phi4Error } from "../engine/errors.js";
+import { hubFetch } from "./hub-fetch.js";
 
 export const DEFAULT_ENDPOINT = "https://huggingface.co";
 const REVISION = "main";
@@ -51,10 +52,6 @@ export function checkRepoId(repo: string): void {
   }
 }
 
-export function hubHeaders(hub: Hub): Record<string, string> {
-  return hub.token ? { authorization: `Bearer ${hub.token}` } : {};
-}
-
 function encodePath(filePath: string): string {
   return filePath.split("/").map(encodeURIComponent).join("/");
 }
@@ -75,17 +72,30 @@ function nextPage(link: string | null): string | undefined {
   return link?.match(/<([^>]+)>\s*;\s*rel="?next"?/)?.[1];
 }
 
-/** Every file under `folder` (the whole repo when it is empty), recursively. */
+/** Listing pages followed at most (the hub gives about a thousand entries a page). */
+export const MAX_LIST_PAGES = 1000;
+/** Files a listing may have at most. */
+export const MAX_LIST_FILES = 100_000;
+
+/**
+ * Every file under `folder` (the whole repo when it is empty), recursively. A server whose `next`
+ * links come back to a page already read, or never end, is an error rather than an endless loop.
+ */
 export async function listFiles(hub: Hub, folder: string): Promise<RemoteFile[]> {
   const suffix = folder ? `/${encodePath(folder)}` : "";
   let url: string | undefined = `${hub.endpoint}/api/models/${hub.repo}/tree/${REVISION}${suffix}?recursive=true`;
   const files: RemoteFile[] = [];
+  const seen = new Set<string>();
   while (url) {
     const what = `listing ${hub.repo}${folder ? `/${folder}` : ""} (${url})`;
+    if (seen.has(url)) throw new Phi4Error("DOWNLOAD_FAILED", `${what}: the listing's next-page links loop back to a page already read`);
+    if (seen.size >= MAX_LIST_PAGES) throw new Phi4Error("DOWNLOAD_FAILED", `${what}: more than ${MAX_LIST_PAGES} listing pages`);
+    seen.add(url);
     let response: Response;
     try {
-      response = await fetch(url, { headers: hubHeaders(hub) });
+      response = await hubFetch(hub, url);
     } catch (error) {
+      if (error instanceof Phi4Error) throw error;
       throw new Phi4Error("DOWNLOAD_FAILED", `${what}: ${(error as Error).message}${causeOf(error)}`, { cause: error });
     }
     if (!response.ok) throw new Phi4Error("DOWNLOAD_FAILED", httpFailure(response.status, what));
@@ -96,6 +106,7 @@ export async function listFiles(hub: Hub, folder: string): Promise<RemoteFile[]>
       const size = entry.lfs?.size ?? entry.size;
       if (size === undefined) throw new Phi4Error("DOWNLOAD_FAILED", `${what}: no size for ${entry.path}`);
       const sha = entry.lfs?.oid.toLowerCase();
+      if (files.length >= MAX_LIST_FILES) throw new Phi4Error("DOWNLOAD_FAILED", `${what}: more than ${MAX_LIST_FILES} files`);
       files.push({
         path: entry.path,
         size,

@@ -9,7 +9,7 @@ import path from "node:path";
 import { Phi4Error } from "../engine/errors.js";
 import { downloadFile } from "./download.js";
 import { sha256File } from "./hash.js";
-import { checkRepoId, fileUrl, hubHeaders, listFiles, type Hub, type RemoteFile } from "./hub.js";
+import { checkRepoId, fileUrl, listFiles, type Hub, type RemoteFile } from "./hub.js";
 
 export { DEFAULT_ENDPOINT } from "./hub.js";
 
@@ -48,19 +48,21 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   const dir = path.resolve(options.dir);
   const include = options.include.map((folder) => folder.replace(/^\/+|\/+$/g, ""));
   const remote = await listAll(hub, include);
+  // Every path is checked before any file is written: a listing with one unsafe path writes nothing.
+  const locals = checkedLocalPaths(dir, remote);
 
   const total = remote.reduce((sum, f) => sum + f.size, 0);
   let finished = 0;
   const files: PulledFile[] = [];
-  for (const file of remote) {
-    const local = localPath(dir, file.path);
+  for (const [i, file] of remote.entries()) {
+    const local = locals[i]!;
     const progress = (bytes: number) => options.onProgress?.(finished + bytes, total, file.path);
     progress(0);
     const status = (await isComplete(local, file, progress)) ? "complete" : "downloaded";
     if (status === "downloaded") {
       await downloadFile({
         url: fileUrl(hub, file.path),
-        headers: hubHeaders(hub),
+        hub,
         dest: local,
         size: file.size,
         sha256: file.sha256,
@@ -90,13 +92,33 @@ async function listAll(hub: Hub, include: string[]): Promise<RemoteFile[]> {
   return [...byPath.values()];
 }
 
-/** Where a listed file goes; a listing must not place files outside the folder. */
-function localPath(dir: string, repoPath: string): string {
-  const local = path.resolve(dir, ...repoPath.split("/"));
-  if (repoPath.includes("\\") || !local.startsWith(dir + path.sep)) {
-    throw new Phi4Error("DOWNLOAD_FAILED", `the listing has an unsafe path "${repoPath}"`);
+/**
+ * Where each listed file goes. A listing must not place files outside the folder ("..", absolute
+ * paths, backslashes, NUL), list one path twice, or use a path both as a file and as a folder.
+ */
+function checkedLocalPaths(dir: string, files: readonly RemoteFile[]): string[] {
+  const unsafe = (repoPath: string, why: string) => new Phi4Error("DOWNLOAD_FAILED", `the listing has an unsafe path "${repoPath}" (${why}); nothing was downloaded`);
+  const locals = files.map((file) => {
+    const segments = file.path.split("/");
+    if (file.path.includes("\\") || file.path.includes("\0")) throw unsafe(file.path, "a backslash or NUL");
+    if (segments.some((s) => s === "" || s === "." || s === "..")) throw unsafe(file.path, "an empty, . or .. segment");
+    const local = path.resolve(dir, ...segments);
+    if (!local.startsWith(dir + path.sep)) throw unsafe(file.path, "outside the folder");
+    return local;
+  });
+  const seen = new Set<string>();
+  for (const [i, local] of locals.entries()) {
+    // Case-folded: on macOS and Windows "A.onnx" and "a.onnx" are one file.
+    const key = local.toLowerCase();
+    if (seen.has(key)) throw unsafe(files[i]!.path, "listed twice");
+    seen.add(key);
   }
-  return local;
+  for (const [i, local] of locals.entries()) {
+    for (let parent = path.dirname(local); parent.length > dir.length; parent = path.dirname(parent)) {
+      if (seen.has(parent.toLowerCase())) throw unsafe(files[i]!.path, "under a path listed as a file");
+    }
+  }
+  return locals;
 }
 
 /** The file is already there with the listed size and, when the listing has one, sha256. */

@@ -6,9 +6,12 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 
+import { Phi4Error } from "../engine/errors.js";
 import { ApiError } from "./errors.js";
 
 export function apiKeyCheck(expected: string): (headers: IncomingHttpHeaders) => void {
+  // An empty key would be matched by an empty header: a server with no key at all, but looking locked.
+  if (expected.trim() === "") throw new Phi4Error("INVALID_ARGUMENT", "the API key is empty: give a real key, or none to serve without one");
   const want = digest(expected);
   return (headers) => {
     const bearer = /^Bearer\s+(.+)$/i.exec(headers.authorization ?? "")?.[1];

@@ -16,6 +16,7 @@ export async function postMessages(x: Exchange, state: ServerState): Promise<voi
   if (!stream) {
     const message = await state.provider.create(request, { signal: x.signal });
     state.metrics.usage(message.usage);
+    x.usage = message.usage;
     sendJson(x.res, 200, message);
     return;
   }
@@ -62,8 +63,10 @@ async function streamEvents(x: Exchange, state: ServerState, events: AsyncIterab
     state.metrics.usage(usage);
   } catch (error) {
     // Once the stream has started, errors are events (a client that left reads nothing).
-    await sse.send(toApiError(failureOf(error, x.signal)).body(x.requestId));
+    x.streamError = failureOf(error, x.signal);
+    await sse.send(toApiError(x.streamError).body(x.requestId));
   } finally {
+    x.usage = usage;
     sse.end();
     await iterator.return?.();
   }

@@ -62,7 +62,8 @@ const toolChoice = z.discriminatedUnion("type", [
 
 const countTokensBody = z.object({
   model: z.string().optional(),
-  messages: z.array(message).min(1),
+  // The Messages API allows 100,000 messages a request; rendering more would hold the event loop for seconds.
+  messages: z.array(message).min(1).max(100_000),
   system: z.union([z.string(), z.array(text)]).optional(),
   tools: z.array(z.union([customTool, serverTool])).optional(),
   tool_choice: toolChoice.optional(),
@@ -72,9 +73,11 @@ const messagesBody = countTokensBody.extend({
   max_tokens: z.number().int().min(1),
   stream: z.boolean().optional(),
   temperature: z.number().min(0).max(1).optional(),
-  top_p: z.number().min(0).max(1).optional(),
+  // 0 would keep no token at all: nucleus sampling needs a positive mass.
+  top_p: z.number().gt(0).max(1).optional(),
   top_k: z.number().int().min(0).optional(),
-  stop_sequences: z.array(z.string()).optional(),
+  // "" would match before the first token and end every answer empty.
+  stop_sequences: z.array(z.string().min(1)).optional(),
 });
 
 type CountTokensBody = z.infer<typeof countTokensBody>;

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 
+import { Phi4Error } from "../engine/errors.js";
 import type { LocalProvider } from "../providers/local.js";
 import type { Provider } from "../providers/types.js";
 import { ApiError } from "./errors.js";
@@ -24,6 +25,10 @@ export interface Exchange {
   signal: AbortSignal;
   /** The route's captured path segment, if it has one. */
   param?: string;
+  /** Tokens of the answer, for the access log (set by the handlers that know them). */
+  usage?: { input_tokens: number; output_tokens?: number };
+  /** A failure reported inside a stream that had already started (its status stays 200). */
+  streamError?: unknown;
 }
 
 /** What the handlers share. */
@@ -35,6 +40,8 @@ export interface ServerState {
   models: ModelInfo[];
   localId: string;
   maxBodyBytes: number;
+  /** Most tokens count_tokens counts. */
+  maxCountTokens: number;
   /** How long a stream's status line waits for its first event (messages.ts). */
   firstEventWaitMs: number;
 }
@@ -73,7 +80,14 @@ export function matchRoute(method: string | undefined, pathname: string): { rout
 
 async function countTokens(x: Exchange, state: ServerState): Promise<void> {
   const request = parseCountTokensBody(await readJson(x.req, state.maxBodyBytes));
-  sendJson(x.res, 200, { input_tokens: state.renderer.promptTokens(request).length });
+  const limit = state.maxCountTokens;
+  // Tokenized off the event loop: other requests (health checks too) are served meanwhile.
+  const tokens = await state.renderer.promptTokensAsync(request, { maxTokens: limit }).catch((error: unknown) => {
+    if (error instanceof Phi4Error && error.code === "CAPACITY_EXCEEDED") throw new ApiError("invalid_request_error", `prompt is too long: more than ${limit} tokens (the most count_tokens counts)`);
+    throw error;
+  });
+  x.usage = { input_tokens: tokens.length };
+  sendJson(x.res, 200, { input_tokens: tokens.length });
 }
 
 function health(x: Exchange, state: ServerState): void {

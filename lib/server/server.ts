@@ -16,14 +16,16 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 
+import { Phi4Error } from "../engine/errors.js";
 import type { Model } from "../engine/model.js";
 import { LocalProvider } from "../providers/local.js";
 import type { Provider } from "../providers/types.js";
 import { apiKeyCheck } from "./auth.js";
-import { ApiError, failureOf } from "./errors.js";
+import { ApiError, failureOf, toApiError } from "./errors.js";
 import { sendError } from "./http-io.js";
 import { FIRST_EVENT_WAIT_MS } from "./messages.js";
 import { modelInfos } from "./model-names.js";
+import { errorCode, silentLogger, type Logger } from "./request-log.js";
 import { matchRoute, type Exchange, type ServerState } from "./routes.js";
 import { ServerMetrics } from "./server-metrics.js";
 
@@ -42,8 +44,15 @@ export interface ServerOptions {
   apiKey?: string;
   /** Largest request body accepted; a bigger one is a 413. Default 32 MiB (the Messages API's limit). */
   maxBodyBytes?: number;
+  /**
+   * Most tokens count_tokens counts before it answers 400 "prompt is too long" (tokenizing is the
+   * costly part of it). Default: the model's context length. /v1/messages stops at twice its capacity.
+   */
+  maxCountTokens?: number;
   /** The local model's id in /v1/models and responses. Default: the model folder's name. */
   modelId?: string;
+  /** Where access and error lines go (one JSON object per line). Default: none; `phi4 serve` logs at info to stderr. */
+  logger?: Logger;
   /**
    * How long a stream's status line waits for its first event (default 5000 ms): an error before it is
    * an HTTP status, one after it an `error` event, and a long prefill does not leave the client without
@@ -70,6 +79,7 @@ export class Phi4Server {
   private readonly state: ServerState;
   private readonly ownProvider: LocalProvider | undefined;
   private readonly checkKey: ReturnType<typeof apiKeyCheck> | undefined;
+  private readonly logger: Logger;
   private readonly inFlight = new Set<InFlight>();
   private closing: Promise<void> | undefined;
   private baseUrl: string | undefined;
@@ -89,17 +99,25 @@ export class Phi4Server {
       models: modelInfos(localId, new Date()),
       localId,
       maxBodyBytes: options.maxBodyBytes ?? 32 * 2 ** 20,
+      maxCountTokens: options.maxCountTokens ?? options.model.contextLength,
       firstEventWaitMs: options.firstEventWaitMs ?? FIRST_EVENT_WAIT_MS,
     };
     this.checkKey = options.apiKey === undefined ? undefined : apiKeyCheck(options.apiKey);
+    this.logger = options.logger ?? silentLogger;
     this.http = http.createServer((req, res) => void this.handle(req, res));
   }
 
   /** Starts listening; resolves with the base URL (what ANTHROPIC_BASE_URL should be). */
   listen(options: ListenOptions = {}): Promise<string> {
+    const port = options.port ?? 8080;
+    try {
+      checkPort(port);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise((resolve, reject) => {
       this.http.once("error", reject);
-      this.http.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => {
+      this.http.listen(port, options.host ?? "127.0.0.1", () => {
         this.http.off("error", reject);
         const { address, port, family } = this.http.address() as AddressInfo;
         this.baseUrl = `http://${family === "IPv6" ? `[${address}]` : address}:${port}`;
@@ -120,8 +138,10 @@ export class Phi4Server {
   }
 
   /**
-   * Stops accepting requests, waits up to `graceMs` for running ones, aborts what is left, closes every
-   * connection and the provider the server made. Safe to call twice.
+   * Stops taking requests, waits up to `graceMs` for running ones, aborts what is left, closes every
+   * connection and the provider the server made. Safe to call twice. During the grace period the
+   * server still listens and answers new requests 529 overloaded_error (which clients retry) rather
+   * than refusing their connections.
    */
   close(options: { graceMs?: number } = {}): Promise<void> {
     this.closing ??= this.shutDown(options.graceMs ?? 10_000);
@@ -129,10 +149,10 @@ export class Phi4Server {
   }
 
   private async shutDown(graceMs: number): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeIdleConnections();
     const finished = () => Promise.allSettled([...this.inFlight].map((r) => r.done));
     await raceTimeout(finished(), graceMs);
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     const reason = new ApiError("overloaded_error", "the server shut down before this answer was finished");
     for (const request of this.inFlight) request.abort.abort(reason);
     // An aborted generation stops between two steps; its stream ends with the error event.
@@ -151,22 +171,51 @@ export class Phi4Server {
     const abort = new AbortController();
     const request: InFlight = { abort, done: new Promise((resolve) => res.once("close", resolve)) };
     this.inFlight.add(request);
+    const x: Exchange = { req, res, requestId, signal: abort.signal, param: match?.param };
+    const started = performance.now();
+    let failure: unknown;
     res.once("close", () => {
       this.inFlight.delete(request);
       // The client left before the answer was complete: stop its generation.
       if (!res.writableFinished) abort.abort();
-      end(res.writableFinished ? res.statusCode : 499);
+      const status = res.writableFinished ? res.statusCode : 499;
+      end(status);
+      this.logExchange(x, status, performance.now() - started, failure ?? x.streamError);
     });
-    const x: Exchange = { req, res, requestId, signal: abort.signal, param: match?.param };
     try {
-      if (this.closing) throw new ApiError("overloaded_error", "the server is shutting down");
+      if (this.closing) {
+        res.setHeader("connection", "close");
+        throw new ApiError("overloaded_error", "the server is shutting down");
+      }
       this.checkKey?.(req.headers);
       if (!match) throw new ApiError("not_found_error", `no route for ${req.method} ${pathname}`);
       await match.route.handle(x, this.state);
     } catch (error) {
-      sendError(res, requestId, failureOf(error, abort.signal));
+      failure = failureOf(error, abort.signal);
+      sendError(res, requestId, failure);
     }
   }
+
+  private logExchange(x: Exchange, status: number, ms: number, failure: unknown): void {
+    const fields = {
+      request_id: x.requestId,
+      method: x.req.method,
+      path: (x.req.url ?? "/").split("?")[0],
+      status,
+      duration_ms: Math.round(ms * 10) / 10,
+      ...(x.usage ? { input_tokens: x.usage.input_tokens, ...(x.usage.output_tokens === undefined ? {} : { output_tokens: x.usage.output_tokens }) } : {}),
+    };
+    this.logger.log("info", "request", fields);
+    if (failure === undefined) return;
+    const apiError = toApiError(failure);
+    const level = apiError.status >= 500 || x.streamError !== undefined ? "error" : "warn";
+    this.logger.log(level, "request failed", { request_id: x.requestId, status: apiError.status, error_type: apiError.type, code: errorCode(failure), message: apiError.message });
+  }
+}
+
+/** Throws INVALID_ARGUMENT unless `port` is one a server can listen on (0: any free port). */
+export function checkPort(port: number): void {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Phi4Error("INVALID_ARGUMENT", `port must be an integer from 0 to 65535 (got ${port})`);
 }
 
 export function createServer(options: ServerOptions): Phi4Server {

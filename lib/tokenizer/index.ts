@@ -1,3 +1,4 @@
-export { Tokenizer, type TokenizerConfig } from "./tokenizer.js";
+export { Tokenizer, type EncodeOptions, type TokenizerConfig } from "./tokenizer.js";
 export { StreamDecoder } from "./stream-decoder.js";
-export { renderChat, toolsJson, type ChatMessage, type RenderChatOptions } from "./chat-template.js";
+export { renderChat, renderChatPrompt, toolsJson, type ChatMessage, type RenderChatOptions } from "./chat-template.js";
+export { PromptText } from "./prompt-text.js";

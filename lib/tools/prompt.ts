@@ -6,6 +6,7 @@
  */
 import { Phi4Error } from "../engine/errors.js";
 import { toolsJson, type ChatMessage } from "../tokenizer/chat-template.js";
+import { PromptText } from "../tokenizer/prompt-text.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { ToolCatalog } from "./catalog.js";
 import { choicePrefill, resolveToolChoice } from "./choice.js";
@@ -27,6 +28,8 @@ export interface ToolPromptOptions {
 export interface ToolPrompt {
   /** The whole prompt, ending with `prefill`. */
   text: string;
+  /** The same, knowing its content from its markup: encode this one (see PromptText). */
+  prompt: PromptText;
   /** The start of the assistant's answer that the prompt already holds (the call opener for a forced choice). */
   prefill: string;
 }
@@ -41,7 +44,14 @@ export function renderToolPrompt(tokenizer: Tokenizer, options: ToolPromptOption
   for (const message of options.messages) messages.push(...renderMessage(message, options.toolResultFormat ?? "tool_response"));
   const tools = catalog.tools.length > 0 ? catalog.promptTools() : undefined;
   const prefill = choicePrefill(resolveToolChoice(options.toolChoice, catalog));
-  return { text: tokenizer.applyChatTemplate(messages, { tools }) + prefill, prefill };
+  const prompt = PromptText.join([tokenizer.renderPrompt(messages, { tools }), prefillPrompt(prefill)]);
+  return { text: prompt.text, prompt, prefill };
+}
+
+/** A prefill as prompt text: its call opener is markup, the tool name after it came from a client or a tool server. */
+export function prefillPrompt(prefill: string): PromptText {
+  const opener = prefill.startsWith(TOOL_CALL_OPEN) ? TOOL_CALL_OPEN : "";
+  return PromptText.join([opener, PromptText.content(prefill.slice(opener.length))]);
 }
 
 function renderMessage(message: ConversationMessage, resultFormat: ToolResultFormat): ChatMessage[] {
@@ -66,10 +76,11 @@ function renderMessage(message: ConversationMessage, resultFormat: ToolResultFor
   return out;
 }
 
-function assistantContent(blocks: readonly ContentBlock[]): string {
-  const text = blocks.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("");
+/** The assistant's text and calls; the call tags are markup, the call names and arguments content. */
+function assistantContent(blocks: readonly ContentBlock[]): PromptText {
+  const text = PromptText.content(blocks.flatMap((b) => (b.type === "text" ? [b.text] : [])).join(""));
   const calls = blocks.flatMap((b) => (b.type === "tool_use" ? [{ name: b.name, arguments: b.input ?? {} }] : []));
-  return calls.length === 0 ? text : `${text}${TOOL_CALL_OPEN}${toolsJson(calls)}${TOOL_CALL_CLOSE}`;
+  return calls.length === 0 ? text : PromptText.join([text, TOOL_CALL_OPEN, PromptText.content(toolsJson(calls)), TOOL_CALL_CLOSE]);
 }
 
 function toolResultText(block: ToolResultBlock): string {

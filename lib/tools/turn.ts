@@ -22,7 +22,8 @@ import { resolveToolChoice, type ResolvedToolChoice } from "./choice.js";
 import { createToolConstraint, type ToolConstraintOptions } from "./constraint/tool-constraint.js";
 import { CallListScanner, type ListPart } from "./call-list-scanner.js";
 import { EventQueue } from "./event-queue.js";
-import { renderToolPrompt, type ToolPromptOptions } from "./prompt.js";
+import { PromptText } from "../tokenizer/prompt-text.js";
+import { prefillPrompt, renderToolPrompt, type ToolPromptOptions } from "./prompt.js";
 import { parseToolCalls, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ToolCallStreamParser, type ToolParseEvent } from "./stream-parser.js";
 import type { ParsedToolCall, ToolCallError, ToolDefinition } from "./types.js";
 
@@ -40,6 +41,12 @@ export interface ToolTurnOptions extends Omit<ToolPromptOptions, "tools">, ToolC
   /** KV capacity of the sequence made when the target is a Model (default: the model's). */
   capacity?: number;
   signal?: AbortSignal;
+  /**
+   * The tokens of these options' prompt, when the caller has already encoded it
+   * (`tokenizer.encode(renderToolPrompt(tokenizer, options).prompt)`): a long prompt is then not
+   * tokenized twice.
+   */
+  promptTokens?: readonly number[];
 }
 
 export interface ToolCall {
@@ -151,7 +158,7 @@ async function runTurn(target: Sequence | Model, options: ToolTurnOptions, live:
   if (!Number.isInteger(maxRetries) || maxRetries < 0) throw new Phi4Error("INVALID_ARGUMENT", `maxRetries must be a non-negative integer (got ${maxRetries})`);
   if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new Phi4Error("INVALID_ARGUMENT", `maxTokens must be a positive integer (got ${maxTokens})`);
   const prompt = renderToolPrompt(model.tokenizer, { ...options, tools: catalog });
-  const promptTokens = model.tokenizer.encode(prompt.text);
+  const promptTokens = options.promptTokens ? [...options.promptTokens] : await model.tokenizer.encodeAsync(prompt.prompt);
   const sequence = target instanceof Model ? await model.createSequence({ capacity: options.capacity }) : target;
   const toolResponse = model.tokenizer.tokenToId("<|tool_response|>");
   // A model that goes on to write the tool's answer itself has finished its turn.
@@ -378,5 +385,5 @@ function stopReason(generation: GenerationResult, called: boolean): ToolTurnStop
 function feedbackTokens(model: Model, failed: GenerationResult, errors: ToolCallError[], prefill: string): number[] {
   const closed = failed.tokens.at(-1) === model.tokenizer.tokenToId(END);
   const message = `Your tool call was not valid:\n${errors.map((e) => `- ${e.message}`).join("\n")}\nAnswer again, with calls that name one of the tools and whose arguments match its input schema.`;
-  return model.tokenizer.encode((closed ? "" : END) + model.tokenizer.applyChatTemplate([{ role: "user", content: message }]) + prefill);
+  return model.tokenizer.encode(PromptText.join([closed ? "" : END, model.tokenizer.renderPrompt([{ role: "user", content: message }]), prefillPrompt(prefill)]));
 }

@@ -16,7 +16,7 @@ import { runAgent } from "../../agent/loop.js";
 import type { ToolSet } from "../../agent/tool-set.js";
 import { Phi4Error } from "../../engine/errors.js";
 import type { Model } from "../../engine/model.js";
-import { checkStateFits, readStateFile } from "../../engine/sequence-state.js";
+import { checkStateFits, readStateFile, writeStateFile } from "../../engine/sequence-state.js";
 import { McpBridge } from "../../mcp/bridge.js";
 import { loadMcpConfig } from "../../mcp/config.js";
 import { toolError } from "../../mcp/results.js";
@@ -182,10 +182,15 @@ class Conversation {
     const sequence = await this.model.createSequence({ capacity });
     try {
       const tokens = this.messages.length > 0 ? this.renderer.promptTokens(await this.nextTurn()) : [];
-      // A conversation too long for the local model (served by Claude) is saved without KV.
-      if (tokens.length > 0 && tokens.length < capacity) await sequence.generateText(tokens, { append: false, maxTokens: 1 });
       const metadata: SavedChat = { kind: "phi4-chat", messages: this.messages, system: this.system };
-      await sequence.saveStateFile(file, metadata);
+      if (tokens.length > 0 && tokens.length < capacity) {
+        await sequence.generateText(tokens, { append: false, maxTokens: 1 });
+        await sequence.saveStateFile(file, metadata);
+      } else {
+        // No KV to keep (no turn yet, or a conversation too long for the local model, served by
+        // Claude): the messages alone, in a state without tokens.
+        await writeStateFile(file, { ...this.model.kvLayout, tokens: new Int32Array(0), kvLength: 0, longRope: false, kv: new Uint8Array(0), metadata }, { allowEmpty: true });
+      }
     } finally {
       await sequence.dispose();
     }
@@ -196,7 +201,7 @@ class Conversation {
     const saved = state.metadata as Partial<SavedChat> | undefined;
     if (saved?.kind !== "phi4-chat" || !Array.isArray(saved.messages)) throw new Phi4Error("STATE_INVALID", `${file} is a sequence state, not a saved chat`);
     checkStateFits(state, this.model.kvLayout);
-    this.model.prefixCache?.add(state);
+    if (state.tokens.length > 0) this.model.prefixCache?.add(state);
     this.messages = saved.messages;
     this.system = saved.system;
   }

@@ -28,7 +28,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
   const model = await loadModel(dir);
   try {
     const message = values.message ?? "Write a haiku about local inference.";
-    const prompt = model.tokenizer.encode(model.tokenizer.applyChatTemplate([{ role: "user", content: message }]));
+    const prompt = model.tokenizer.encodeChat([{ role: "user", content: message }]);
     const sequence = await model.createSequence({ capacity: Math.min(model.contextLength, 1024) });
     process.stdout.write(`user: ${message}\nassistant: `);
     const generation = sequence.generate(prompt, { maxTokens: Number(values["max-tokens"] ?? 64) });

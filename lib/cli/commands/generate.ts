@@ -94,7 +94,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
         : values.prompt !== undefined
           ? tokenizer.encode(values.prompt)
           : values.chat !== undefined
-            ? tokenizer.encode(tokenizer.applyChatTemplate([{ role: "user", content: values.chat }]))
+            ? tokenizer.encodeChat([{ role: "user", content: values.chat }])
             : [];
     const sequence = await model.createSequence({ capacity: optionalNumber(values, "capacity", true) });
     if (loadState) await sequence.loadStateFile(loadState);

@@ -6,14 +6,19 @@ import { parseArgs } from "node:util";
 
 import { Phi4Error } from "../../engine/errors.js";
 import { openBackend } from "../../server/backend.js";
-import { startServer } from "../../server/server.js";
+import { jsonLogger, LOG_LEVELS, type LogLevel } from "../../server/request-log.js";
+import { apiKeyCheck } from "../../server/auth.js";
+import { checkPort, startServer } from "../../server/server.js";
 import { optionalNumber } from "../args.js";
 
 export const serveUsage = `usage: phi4 serve --model DIR [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--router FILE]
-       [--max-concurrency N] [--capacity N] [--max-body-bytes N] [--threads N] [--grace-ms N]
+       [--max-concurrency N] [--capacity N] [--max-body-bytes N] [--max-count-tokens N] [--threads N] [--grace-ms N]
+       [--log-level silent|error|warn|info|debug]
   Serves POST /v1/messages (JSON and SSE), /v1/messages/count_tokens, /v1/models, /health, /metrics.
   --api-key (or PHI4_API_KEY, which keeps it out of the process list): every request must send it.
-  --max-concurrency: requests generating at once (default 4); --capacity: tokens per request.`;
+  --max-concurrency: requests generating at once (default 4); --capacity: tokens per request.
+  --max-body-bytes: largest request body (default 32 MiB); --max-count-tokens: most tokens count_tokens counts.
+  --log-level: an access line per request and error lines with their code, as JSON on stderr (default info).`;
 
 export async function serveCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -27,19 +32,26 @@ export async function serveCommand(argv: string[]): Promise<void> {
       "max-concurrency": { type: "string" },
       capacity: { type: "string" },
       "max-body-bytes": { type: "string" },
+      "max-count-tokens": { type: "string" },
+      "log-level": { type: "string" },
       threads: { type: "string" },
       "grace-ms": { type: "string" },
     },
   });
+  const logLevel = values["log-level"] ?? "info";
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new Phi4Error("INVALID_ARGUMENT", `--log-level must be one of ${LOG_LEVELS.join(", ")} (got ${logLevel})`);
   // Alone, the local model takes 4 requests at once by default; behind a router its config says, unless this does.
   const concurrency = optionalNumber(values, "max-concurrency", true) ?? (values.router === undefined ? 4 : undefined);
   const capacity = optionalNumber(values, "capacity", true);
+  const apiKey = values["api-key"] ?? process.env.PHI4_API_KEY;
+  const host = values.host ?? "127.0.0.1";
+  const port = optionalNumber(values, "port", true) ?? 8080;
+  // Checked before the model loads (which takes a while): a bad key or port fails at once.
+  if (apiKey !== undefined) apiKeyCheck(apiKey);
+  checkPort(port);
   const backend = await openBackend({ modelDir: values.model, routerFile: values.router, threads: optionalNumber(values, "threads", true), capacity, concurrency }, serveUsage);
   try {
-    const apiKey = values["api-key"] ?? process.env.PHI4_API_KEY;
-    const host = values.host ?? "127.0.0.1";
-    const port = optionalNumber(values, "port", true) ?? 8080;
-    const server = await startServer({ model: backend.model, provider: backend.provider, capacity, apiKey, host, port, maxBodyBytes: optionalNumber(values, "max-body-bytes", true) }).catch(
+    const server = await startServer({ model: backend.model, provider: backend.provider, capacity, apiKey, host, port, maxBodyBytes: optionalNumber(values, "max-body-bytes", true), maxCountTokens: optionalNumber(values, "max-count-tokens", true), logger: jsonLogger(logLevel as LogLevel) }).catch(
       (error: unknown) => {
         if ((error as { code?: string }).code === "EADDRINUSE") throw new Phi4Error("INVALID_ARGUMENT", `${host}:${port} is already in use: pick another --port`);
         throw error;
