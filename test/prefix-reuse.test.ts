@@ -15,7 +15,7 @@ function donor(evaluatedTokens: number[], options: Partial<Omit<KvDonor, "evalua
 }
 
 function cached(tokens: number[], longRope = false): SequenceState {
-  const layout = { fingerprint: "x", kvType: "float32" as const, layers: 1, kvHeads: 1, headSize: 4 };
+  const layout = { fingerprint: "x", kvType: "float32" as const, layers: 1, kvHeads: 1, headSize: 4, vocabSize: 1000 };
   return { ...layout, tokens: Int32Array.from(tokens), kvLength: tokens.length, longRope, kv: new Uint8Array(tokens.length * 32) };
 }
 
