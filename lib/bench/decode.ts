@@ -76,7 +76,7 @@ export async function benchDecode(options: DecodeBenchOptions): Promise<DecodeBe
   const date = new Date().toISOString();
 
   const model = await loadModel(options.modelDir, { threads: options.threads, int4Kernel: options.int4Kernel });
-  const int4Kernel = model.info.int4Kernel;
+  const { int4Kernel, int4KernelVariant } = model.info;
   const timings: GenerationResult["timings"][] = [];
   try {
     const prompt = lcgPrompt(promptTokens, Math.min(model.folder.vocabSize, PROMPT_ID_LIMIT));
@@ -101,7 +101,7 @@ export async function benchDecode(options: DecodeBenchOptions): Promise<DecodeBe
   return {
     benchmark: "decode",
     date,
-    settings: { promptTokens, genTokens, runs, threads: model.threads, bandwidthMiB, int4Kernel, int4KernelVariant: model.info.int4KernelVariant },
+    settings: { promptTokens, genTokens, runs, threads: model.threads, bandwidthMiB, int4Kernel, int4KernelVariant },
     model: {
       // The folder's name only: results are published, and the model file hash identifies the model.
       name: path.basename(model.folder.dir),
