@@ -29,41 +29,44 @@ const post = (path: string, body: object) =>
 const userText = (text: string) => ({ model: "m", max_tokens: 4, messages: [{ role: "user", content: text }] });
 
 /**
- * Polls /health until `work` settles; returns each answer's time in ms. The test's own client shares
- * the server's thread (it serializes and sends the 4 MB body), and this machine may be busy, so
- * the checks below allow a rare slow poll but not a stalled server (before the fix: 25 s).
+ * Polls /health until `work` settles; returns each answer's time in ms and how long the work took.
+ * The test's own client shares the server's thread (it serializes and sends the 4 MB body) and the
+ * machine may be busy, so what is checked is relative: the server kept answering while the work ran.
  */
-async function healthTimesDuring(work: Promise<unknown>): Promise<number[]> {
-  let done = false;
-  void work.finally(() => (done = true));
+async function healthTimesDuring(work: Promise<unknown>): Promise<{ times: number[]; workMs: number }> {
+  const started = performance.now();
+  let workMs = -1;
+  void work.finally(() => (workMs = performance.now() - started));
   const times: number[] = [];
-  while (!done) {
-    const started = performance.now();
+  while (workMs < 0) {
+    const polled = performance.now();
     const res = await fetch(`${server.url}/health`);
     expect(res.status).toBe(200);
     await res.json();
-    times.push(performance.now() - started);
+    times.push(performance.now() - polled);
   }
-  return times;
+  return { times, workMs };
 }
 
-function expectResponsive(times: number[]): void {
-  const sorted = [...times].sort((a, b) => a - b);
-  expect(sorted.at(-1)!).toBeLessThan(500);
-  expect(sorted[Math.floor(sorted.length * 0.9)] ?? 0).toBeLessThan(100);
+/**
+ * A server that tokenized on its event loop would answer no poll while it worked (before the fix:
+ * one answer, 25 s late): several answers, none taking half the work's time, mean it kept serving.
+ */
+function expectResponsive({ times, workMs }: { times: number[]; workMs: number }): void {
+  expect(times.length).toBeGreaterThanOrEqual(3);
+  expect(Math.max(...times)).toBeLessThan(workMs / 2);
 }
 
 describe("a huge prompt does not stall the server", () => {
   it("count_tokens of 4 MB without spaces is tokenized off the event loop: /health answers within 100 ms", async () => {
     await fetch(`${server.url}/health`); // a connection is open before the measurement
     const counting = post("/v1/messages/count_tokens", userText("X".repeat(4_000_000)));
-    const times = await healthTimesDuring(counting);
+    const polls = await healthTimesDuring(counting);
     const res = await counting;
     expect(res.status).toBe(200);
     const { input_tokens } = (await res.json()) as { input_tokens: number };
     expect(input_tokens).toBeGreaterThan(4_000_000 / 255);
-    expect(times.length).toBeGreaterThan(1);
-    expectResponsive(times);
+    expectResponsive(polls);
   });
 
   it("a tool_result of 4 MB to /v1/messages is a 400 'prompt is too long' at once, and /health keeps answering", async () => {
@@ -77,13 +80,13 @@ describe("a huge prompt does not stall the server", () => {
         { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "lorem ipsum ".repeat(350_000) }] },
       ],
     };
-    const started = performance.now();
     const sending = post("/v1/messages", body);
-    const times = await healthTimesDuring(sending);
+    const { times, workMs } = await healthTimesDuring(sending);
     const res = await sending;
-    // Before the fix: 128 s of tokenizing on the event loop. The length alone now proves it too long.
-    expect(performance.now() - started).toBeLessThan(3_000);
-    expect(Math.max(...times)).toBeLessThan(500);
+    // Before the fix: 128 s of tokenizing on the event loop. The length alone now proves it too long;
+    // the bounds only catch a return of that (they are far above what a loaded machine takes).
+    expect(workMs).toBeLessThan(30_000);
+    expect(Math.max(...times)).toBeLessThan(10_000);
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/prompt is too long: more than 510 tokens > 255 maximum/);
   });

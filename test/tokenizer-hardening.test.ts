@@ -148,7 +148,7 @@ describe("token cap and worker thread", () => {
     })();
     expect(error).toBeInstanceOf(Phi4Error);
     expect((error as Phi4Error).code).toBe("CAPACITY_EXCEEDED");
-    expect(performance.now() - started).toBeLessThan(200);
+    expect(performance.now() - started).toBeLessThan(2_000); // tokenizing it took 160 s before the fix
     expect(() => tok.encode("word ".repeat(5000), { maxTokens: 1000 })).toThrow(/more than 1000 tokens/);
     expect(tok.encode(" word".repeat(100), { maxTokens: 1000 })).toHaveLength(100);
   });
