@@ -41,7 +41,7 @@ CpuFeatures Detect() {
   const unsigned maxLeaf = r[0];
   if (maxLeaf < 7) return f;
   CpuId(1, 0, r);
-  const bool fma = (r[2] >> 12) & 1, osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1;
+  const bool fma = (r[2] >> 12) & 1, osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1, f16c = (r[2] >> 29) & 1;
   if (!osxsave || !avx) return f;
   const unsigned long long xcr0 = ReadXcr0();
   const bool ymmState = (xcr0 & 0x6) == 0x6;     // SSE and AVX state saved by the OS
@@ -53,7 +53,7 @@ CpuFeatures Detect() {
   const bool avx512vnni = (ecx >> 11) & 1;
   CpuId(7, 1, r);
   const bool avxvnni = (r[0] >> 4) & 1;
-  f.avx2Fma = ymmState && avx2 && fma;
+  f.avx2Fma = ymmState && avx2 && fma && f16c;
   f.avxVnni = f.avx2Fma && avxvnni;
   f.avx512Vnni = f.avx2Fma && zmmState && avx512f && avx512bw && avx512vl && avx512vnni;
   return f;

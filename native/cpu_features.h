@@ -5,7 +5,7 @@
 namespace phi4 {
 
 struct CpuFeatures {
-  bool avx2Fma = false;     // AVX2 and FMA
+  bool avx2Fma = false;     // AVX2, FMA and F16C (every CPU with AVX2 has F16C)
   bool avxVnni = false;     // AVX-VNNI: vpdpbusd on ymm (VEX)
   bool avx512Vnni = false;  // AVX-512 F, BW, VL and VNNI: vpdpbusd on zmm, with OS support for zmm state
 };

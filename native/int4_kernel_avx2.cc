@@ -5,7 +5,7 @@
 
 #ifdef PHI4_X64
 
-PHI4_TARGET_BEGIN("avx2,fma")
+PHI4_TARGET_BEGIN("avx2,fma,f16c")
 
 #define PHI4_YMM_SUFFIX Avx2
 #define PHI4_YMM_GEMV_ROWS 4

@@ -19,7 +19,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-PHI4_TARGET_BEGIN("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")
+PHI4_TARGET_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 
 // The GEMV: ymm code with EVEX vpdpbusd, 8 rows per tile in AVX-512's 32 vector registers.
 #define PHI4_YMM_SUFFIX Avx512Vnni

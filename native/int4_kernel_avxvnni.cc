@@ -5,7 +5,7 @@
 
 #ifdef PHI4_X64
 
-PHI4_TARGET_BEGIN("avx2,fma,avxvnni")
+PHI4_TARGET_BEGIN("avx2,fma,f16c,avxvnni")
 
 #define PHI4_YMM_SUFFIX AvxVnni
 #define PHI4_YMM_DPBUSD _mm256_dpbusd_avx_epi32

@@ -3,6 +3,7 @@
 // integer dot product of each block, less the zero point, scaled, added block after block.
 #include <cstring>
 
+#include "half.h"
 #include "int4_kernels.h"
 
 namespace phi4::int4::detail {
@@ -34,7 +35,7 @@ void GemvPortable(const QuantizedRows& a, const Weights& w, size_t c0, size_t c1
       float acc = 0.f;
       for (size_t b = 0; b < blocks; ++b) {
         const uint8_t* stored = w.data + (c * blocks + b) * 16;
-        acc = AddBlock(acc, a, r, b, w.scales[c * blocks + b], [stored](size_t j, size_t t) {
+        acc = AddBlock(acc, a, r, b, HalfToFloat(w.scales[c * blocks + b]), [stored](size_t j, size_t t) {
           const uint8_t byte = stored[4 * (j % 4) + t];
           return static_cast<int32_t>(j < 4 ? byte & 0x0F : byte >> 4);
         });

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "cpu_features.h"
+#include "half.h"
 #if defined(__x86_64__) || defined(_M_X64)
 #include <emmintrin.h>
 #endif
@@ -72,6 +73,12 @@ Variant BestVariant() {
 }
 
 bool KernelSupported() { return BestVariant() != Variant::kPortable; }
+
+std::vector<uint16_t> HalfScales(const float* scales, size_t count) {
+  std::vector<uint16_t> half(count);
+  for (size_t i = 0; i < count; ++i) half[i] = FloatToHalf(scales[i]);
+  return half;
+}
 
 namespace {
 
@@ -196,8 +203,8 @@ void UnpackPanel(const Weights& w, size_t columnBegin, size_t columns, size_t wi
     }
   }
   for (size_t c = 0; c < width; ++c) {
-    const float* columnScales = w.scales + (columnBegin + c) * blocks;
-    for (size_t b = 0; b < blocks; ++b) scales[b * width + c] = c < columns ? columnScales[b] : 0.f;
+    const uint16_t* columnScales = w.scales + (columnBegin + c) * blocks;
+    for (size_t b = 0; b < blocks; ++b) scales[b * width + c] = c < columns ? HalfToFloat(columnScales[b]) : 0.f;
   }
 }
 
@@ -217,7 +224,7 @@ void UnpackPanel(const Weights& w, size_t columnBegin, size_t columns, size_t wi
           block[((4 + j) * width + c) * 4 + t] = byte >> 4;
         }
       }
-      scales[b * width + c] = real ? w.scales[(columnBegin + c) * blocks + b] : 0.f;
+      scales[b * width + c] = real ? HalfToFloat(w.scales[(columnBegin + c) * blocks + b]) : 0.f;
     }
   }
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 #include <string>
 
 #include "int4_matmul.h"
@@ -78,7 +79,8 @@ Napi::Value Int4MatMul(const Napi::CallbackInfo& info) {
   int4::QuantizeRows(a, 0, rows, quantized);
   Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(rows) * n);
   // Column tasks as the ONNX Runtime op runs them, one after the other.
-  const int4::Weights w{weights, scales, static_cast<size_t>(n), static_cast<size_t>(k)};
+  const std::vector<uint16_t> halfScales = int4::HalfScales(scales, static_cast<size_t>(n) * blocks);
+  const int4::Weights w{weights, halfScales.data(), static_cast<size_t>(n), static_cast<size_t>(k)};
   for (size_t c = 0; c < w.n; c += int4::kColumnsPerTask) {
     int4::MultiplyColumns(variant, path, quantized, w, c, std::min(c + int4::kColumnsPerTask, w.n), out.Data());
   }

@@ -1,6 +1,7 @@
 #include "int4_matmul_op.h"
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@ namespace {
 constexpr size_t kRowsPerTask = 16;
 
 struct Kernel {
+  std::vector<uint16_t> halfScales;  // the node's scales in fp16 (int4_matmul.h)
   int4::Weights weights;
   int4::Variant variant;  // the fastest this CPU runs, chosen once per node
 };
@@ -56,8 +58,11 @@ OrtStatus* ORT_API_CALL CreateKernel(const OrtCustomOp*, const OrtApi* api, cons
   if (dataCount != static_cast<size_t>(n) * blocks * 16 || scaleCount != static_cast<size_t>(n) * blocks) {
     return Fail(api, "B or scales do not match K=" + std::to_string(k) + ", N=" + std::to_string(n) + " with 4 bits in blocks of 32");
   }
-  *out = new Kernel{{static_cast<const uint8_t*>(data), static_cast<const float*>(scales), static_cast<size_t>(n), static_cast<size_t>(k)},
-                    int4::BestVariant()};
+  auto kernel = std::make_unique<Kernel>();
+  kernel->halfScales = int4::HalfScales(static_cast<const float*>(scales), scaleCount);
+  kernel->weights = {static_cast<const uint8_t*>(data), kernel->halfScales.data(), static_cast<size_t>(n), static_cast<size_t>(k)};
+  kernel->variant = int4::BestVariant();
+  *out = kernel.release();
   return nullptr;
 }
 

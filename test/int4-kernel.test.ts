@@ -16,6 +16,7 @@ import { rewriteGraph } from "../lib/engine/graph-rewrites.js";
 import type { NativeBinding } from "../lib/engine/native-types.js";
 import { int4KernelSupported } from "../lib/engine/runtime.js";
 import { loadModel } from "../lib/index.js";
+import { roundToFloat16 } from "../lib/modelmaker/float16.js";
 import { relativeError } from "./helpers/oracle.js";
 
 const { onnx } = onnxProto;
@@ -109,9 +110,10 @@ for (const variant of variants) {
       it.each(cases)(`${path}: equals ONNX Runtime's MatMulNBits for %i rows, K=%i, N=%i`, async (rows, k, n) => {
         const c = randomCase(rows, k, n, rows * 1000 + k + n);
         const ours = binding.int4MatMul({ ...c, variant: variant.name, path });
-        const theirs = await onnxRuntimeProduct(c);
-        // Same int8 activations and int4 weights, and exact integer block sums; only the order of the
-        // float additions across blocks differs: relative errors of a few float32 ulps times sqrt(K/32).
+        // The kernel keeps the weight scales in fp16; ONNX Runtime gets the same rounded scales.
+        const theirs = await onnxRuntimeProduct({ ...c, scales: roundToFloat16(c.scales.slice()) });
+        // Same int8 activations, int4 weights and scales, and exact integer block sums; only the order
+        // of the float additions across blocks differs: a few float32 ulps times sqrt(K/32).
         for (let r = 0; r < rows; r++) {
           const row = (x: Float32Array) => x.subarray(r * n, (r + 1) * n);
           if (rows > 2 && r === 1) expect(Math.max(...row(ours).map(Math.abs))).toBe(0);
@@ -136,12 +138,42 @@ for (const variant of variants) {
       const c = randomCase(1, 64, 8, 7);
       for (let i = 0; i < 64; i++) c.a[i] = i === 0 ? 127 : ((i % 9) - 4) + 0.5;
       const theirs = await onnxRuntimeProduct(c);
+      const rounded = await onnxRuntimeProduct({ ...c, scales: roundToFloat16(c.scales.slice()) });
       for (const path of ["gemv", "gemm"] as const) {
-        expect(relativeError(binding.int4MatMul({ ...c, variant: variant.name, path }), theirs)).toBeLessThan(1e-6);
+        expect(relativeError(binding.int4MatMul({ ...c, variant: variant.name, path }), rounded)).toBeLessThan(1e-6);
       }
     });
   });
 }
+
+describe("the int4 kernel's fp16 weight scales", () => {
+  it("move each output by no more than the scales' rounding allows: sum over blocks of |scale error| x 8 x sum |a| (plus half an int8 step per value)", async () => {
+    const c = randomCase(4, 3072, 48, 77);
+    const ours = binding.int4MatMul(c);
+    const exact = await onnxRuntimeProduct(c);
+    const rounded = roundToFloat16(c.scales.slice());
+    const blocks = c.k / 32;
+    let largest = 0;
+    for (let r = 0; r < c.rows; r++) {
+      const row = c.a.subarray(r * c.k, (r + 1) * c.k);
+      const scale = Math.max(...Array.from(exact.subarray(r * c.n, (r + 1) * c.n), Math.abs));
+      for (let col = 0; col < c.n; col++) {
+        let bound = 1e-5 * scale; // the float reordering, as above
+        for (let b = 0; b < blocks; b++) {
+          const block = row.subarray(b * 32, (b + 1) * 32);
+          const step = Math.max(...Array.from(block, Math.abs)) / 127;
+          const activations = block.reduce((sum, v) => sum + Math.abs(v) + step / 2, 0);
+          bound += Math.abs(rounded[col * blocks + b] - c.scales[col * blocks + b]) * 8 * activations;
+        }
+        const error = Math.abs(ours[r * c.n + col] - exact[r * c.n + col]);
+        expect(error).toBeLessThanOrEqual(bound);
+        if (scale > 0) largest = Math.max(largest, error / scale); // row 1 of the case is all zeros
+      }
+    }
+    expect(largest).toBeGreaterThan(0); // the rounding does show
+    expect(largest).toBeLessThan(2e-3); // and stays far below the int8 activation rounding (about 1e-2)
+  });
+});
 
 describe("the int4 kernel's arguments", () => {
   it("rejects arguments that do not fit together", () => {
