@@ -7,23 +7,6 @@
 #include "js_args.h"
 
 namespace phi4 {
-namespace {
-
-template <typename T>
-T* Array(const Napi::Object& o, const char* key, napi_typedarray_type type, size_t count) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
-    ThrowJs(o.Env(), code::kInvalidArgument, std::string(key) + " has the wrong type");
-  }
-  Napi::TypedArrayOf<T> array = v.As<Napi::TypedArrayOf<T>>();
-  if (array.ElementLength() != count) {
-    ThrowJs(o.Env(), code::kInvalidArgument, std::string(key) + " must have " + std::to_string(count) + " elements");
-  }
-  return array.Data();
-}
-
-}  // namespace
-
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = RequireObject(info, 0, "attention's argument");
@@ -41,12 +24,12 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     ThrowJs(env, code::kInvalidArgument, "batch, seq, heads, kvHeads, capacity, headSize and cacheRows must be positive");
   }
   const size_t cache = static_cast<size_t>(p.batch) * p.kvHeads * p.capacity * p.headSize;
-  p.qkv = Array<float>(o, "qkv", napi_float32_array, static_cast<size_t>(p.batch) * p.seq * (p.heads + 2 * p.kvHeads) * p.headSize);
-  p.key = Array<float>(o, "key", napi_float32_array, cache);
-  p.value = Array<float>(o, "value", napi_float32_array, cache);
-  p.seqlensK = Array<int32_t>(o, "seqlensK", napi_int32_array, p.batch);
-  p.cos = Array<float>(o, "cos", napi_float32_array, static_cast<size_t>(p.cacheRows) * p.rotaryHalf);
-  p.sin = Array<float>(o, "sin", napi_float32_array, static_cast<size_t>(p.cacheRows) * p.rotaryHalf);
+  p.qkv = GetTypedArray<float>(o, "qkv", napi_float32_array, static_cast<size_t>(p.batch) * p.seq * (p.heads + 2 * p.kvHeads) * p.headSize);
+  p.key = GetTypedArray<float>(o, "key", napi_float32_array, cache);
+  p.value = GetTypedArray<float>(o, "value", napi_float32_array, cache);
+  p.seqlensK = GetTypedArray<int32_t>(o, "seqlensK", napi_int32_array, p.batch);
+  p.cos = GetTypedArray<float>(o, "cos", napi_float32_array, static_cast<size_t>(p.cacheRows) * p.rotaryHalf);
+  p.sin = GetTypedArray<float>(o, "sin", napi_float32_array, static_cast<size_t>(p.cacheRows) * p.rotaryHalf);
   if (const char* problem = attention::Validate(p); *problem) ThrowJs(env, code::kInvalidArgument, problem);
   std::vector<float> rotated(static_cast<size_t>(p.batch) * p.seq * p.heads * p.headSize);
   p.rotatedQuery = rotated.data();

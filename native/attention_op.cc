@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "attention.h"
@@ -43,33 +44,32 @@ OrtStatus* Data(const OrtApi* api, const OrtValue* value, T** out) {
 }
 
 OrtStatus* ORT_API_CALL CreateKernel(const OrtCustomOp*, const OrtApi* api, const OrtKernelInfo* info, void** out) {
-  auto get = [&](const char* name, int64_t fallback) {
-    int64_t v = fallback;
-    if (OrtStatus* s = api->KernelInfoGetAttribute_int64(info, name, &v)) {
-      api->ReleaseStatus(s);
-      v = fallback;
+  // An attribute's value, or `fallback` where the node does not set it.
+  auto get = [&](const char* name, auto fallback) {
+    decltype(fallback) v = fallback;
+    OrtStatus* s = nullptr;
+    if constexpr (std::is_same_v<decltype(fallback), float>) {
+      s = api->KernelInfoGetAttribute_float(info, name, &v);
+    } else {
+      s = api->KernelInfoGetAttribute_int64(info, name, &v);
     }
-    return v;
-  };
-  auto getFloat = [&](const char* name, float fallback) {
-    float v = fallback;
-    if (OrtStatus* s = api->KernelInfoGetAttribute_float(info, name, &v)) {
+    if (s) {
       api->ReleaseStatus(s);
       v = fallback;
     }
     return v;
   };
   auto kernel = std::make_unique<Kernel>();
-  kernel->heads = static_cast<int>(get("num_heads", 0));
-  kernel->kvHeads = static_cast<int>(get("kv_num_heads", 0));
-  kernel->localWindow = static_cast<int>(get("local_window_size", -1));
-  kernel->scale = getFloat("scale", 0.f);
+  kernel->heads = static_cast<int>(get("num_heads", int64_t{0}));
+  kernel->kvHeads = static_cast<int>(get("kv_num_heads", int64_t{0}));
+  kernel->localWindow = static_cast<int>(get("local_window_size", int64_t{-1}));
+  kernel->scale = get("scale", 0.f);
   if (kernel->heads <= 0 || kernel->kvHeads <= 0 || kernel->heads % kernel->kvHeads != 0) {
     return Fail(api, "num_heads must be a positive multiple of kv_num_heads");
   }
   // What the graph rewrite checked; refused here too rather than computed differently.
-  if (get("do_rotary", 0) != 1 || get("rotary_interleaved", 0) != 0 || getFloat("softcap", 0.f) != 0.f ||
-      get("smooth_softmax", 0) != 0) {
+  if (get("do_rotary", int64_t{0}) != 1 || get("rotary_interleaved", int64_t{0}) != 0 || get("softcap", 0.f) != 0.f ||
+      get("smooth_softmax", int64_t{0}) != 0) {
     return Fail(api, "only do_rotary=1, rotary_interleaved=0, no softcap and no smooth_softmax are supported");
   }
   *out = kernel.release();

@@ -11,19 +11,6 @@
 namespace phi4 {
 namespace {
 
-template <typename T>
-const T* TypedData(const Napi::Object& o, const char* key, napi_typedarray_type type, size_t count) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
-    ThrowJs(o.Env(), code::kInvalidArgument, std::string(key) + " has the wrong type");
-  }
-  Napi::TypedArrayOf<T> array = v.As<Napi::TypedArrayOf<T>>();
-  if (array.ElementLength() != count) {
-    ThrowJs(o.Env(), code::kInvalidArgument, std::string(key) + " must have " + std::to_string(count) + " elements");
-  }
-  return array.Data();
-}
-
 // The variant and path the caller asked for (default: what the engine would choose).
 void ReadChoice(const Napi::Object& o, int4::Variant* variant, int4::Path* path) {
   *variant = int4::BestVariant();
@@ -70,9 +57,9 @@ Napi::Value Int4MatMul(const Napi::CallbackInfo& info) {
   const int rows = GetInt(o, "rows", 0), n = GetInt(o, "n", 0), k = GetInt(o, "k", 0);
   if (rows < 1 || n < 1 || k < 64 || k % 64 != 0) ThrowJs(env, code::kInvalidArgument, "rows and n must be positive and k a multiple of 64");
   const size_t blocks = static_cast<size_t>(k) / int4::kBlock;
-  const float* a = TypedData<float>(o, "a", napi_float32_array, static_cast<size_t>(rows) * k);
-  const uint8_t* weights = TypedData<uint8_t>(o, "weights", napi_uint8_array, static_cast<size_t>(n) * blocks * 16);
-  const float* scales = TypedData<float>(o, "scales", napi_float32_array, static_cast<size_t>(n) * blocks);
+  const float* a = GetTypedArray<float>(o, "a", napi_float32_array, static_cast<size_t>(rows) * k);
+  const uint8_t* weights = GetTypedArray<uint8_t>(o, "weights", napi_uint8_array, static_cast<size_t>(n) * blocks * 16);
+  const float* scales = GetTypedArray<float>(o, "scales", napi_float32_array, static_cast<size_t>(n) * blocks);
 
   int4::QuantizedRows quantized;
   quantized.Resize(rows, k);

@@ -39,4 +39,18 @@ inline bool GetBool(const Napi::Object& obj, const char* key, bool fallback) {
   return v.ToBoolean().Value();
 }
 
+// The data of typed array `key` of `o`, which must be of `type` and hold exactly `count` elements.
+template <typename T>
+T* GetTypedArray(const Napi::Object& o, const char* key, napi_typedarray_type type, size_t count) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
+    ThrowJs(o.Env(), code::kInvalidArgument, std::string(key) + " has the wrong type");
+  }
+  Napi::TypedArrayOf<T> array = v.As<Napi::TypedArrayOf<T>>();
+  if (array.ElementLength() != count) {
+    ThrowJs(o.Env(), code::kInvalidArgument, std::string(key) + " must have " + std::to_string(count) + " elements");
+  }
+  return array.Data();
+}
+
 }  // namespace phi4
