@@ -75,9 +75,14 @@ describe("phi4 CLI", () => {
     expect((await phi4("info")).stdout).toMatch(/ONNX Runtime 1\.\d+/);
   });
 
-  it("<command> --help prints what the command does and exits 0", async () => {
+  it("<command> --help prints what the command does and its full usage, and exits 0", async () => {
     const { stdout } = await phi4("make-model", "--help");
     expect(stdout).toMatch(/^phi4 make-model: write a random-weight model folder .*tiny-phi4-long/);
+    expect(stdout).toMatch(/usage: phi4 make-model --preset .* --out DIR/);
+    expect(stdout).toMatch(/or: phi4 make-model .* --format gguf/);
+    const bench = (await phi4("bench", "peer", "--help")).stdout;
+    expect(bench).toMatch(/usage: phi4 bench peer --model DIR .*--gguf FILE\.gguf/);
+    expect((await phi4("serve", "--help")).stdout).toMatch(/usage: phi4 serve --model DIR .*--port/);
   });
 
   it("make-model writes a complete folder", async () => {

@@ -1,25 +1,34 @@
 /** The phi4 command: dispatches to one module per subcommand; errors print their code and message. */
 import { Phi4Error } from "../engine/errors.js";
-import { agentCommand } from "./commands/agent.js";
-import { benchCommand } from "./commands/bench.js";
-import { chatCommand } from "./commands/chat.js";
-import { demoCommand } from "./commands/demo.js";
-import { generateCommand } from "./commands/generate.js";
-import { infoCommand } from "./commands/info.js";
-import { makeModelCommand } from "./commands/make-model.js";
-import { pullCommand } from "./commands/pull.js";
-import { serveCommand } from "./commands/serve.js";
+import { agentCommand, agentUsage } from "./commands/agent.js";
+import { benchCommand, benchUsage } from "./commands/bench.js";
+import { chatCommand, chatUsage } from "./commands/chat.js";
+import { demoCommand, demoUsage } from "./commands/demo.js";
+import { generateCommand, generateUsage } from "./commands/generate.js";
+import { infoCommand, infoUsage } from "./commands/info.js";
+import { makeModelCommand, makeModelUsage } from "./commands/make-model.js";
+import { pullCommand, pullUsage } from "./commands/pull.js";
+import { serveCommand, serveUsage } from "./commands/serve.js";
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary: string }> = {
-  generate: { run: generateCommand, summary: "generate from --tokens, --prompt or --chat (--json for one JSON object)" },
-  info: { run: infoCommand, summary: "ONNX Runtime version and providers; --model DIR for a model folder" },
-  "make-model": { run: makeModelCommand, summary: "write a random-weight model folder (--preset tiny|tiny-phi4|tiny-phi4-long|phi4-mini --out DIR [--precision fp16]), or with --format gguf the same model as one GGUF file for llama.cpp" },
-  pull: { run: pullCommand, summary: "download a model folder from Hugging Face: pull <owner/repo> [--include FOLDER] [--dir DIR] [--endpoint URL]" },
-  bench: { run: benchCommand, summary: "benchmarks: bench --model DIR (the suite: report, plots, targets) or bench decode|prefix|batch|peer|constraint|micro" },
-  agent: { run: agentCommand, summary: "run a task with MCP tools: --mcp-config FILE --task TEXT [--model DIR] [--router FILE] [--json]" },
-  chat: { run: chatCommand, summary: "interactive chat with streaming and MCP tools: --model DIR [--mcp-config FILE] [--router FILE]" },
-  serve: { run: serveCommand, summary: "Anthropic-compatible server: --model DIR [--port 8080] [--api-key KEY] [--router FILE] [--max-concurrency N]" },
-  demo: { run: demoCommand, summary: "stream a chat reply from the tiny-phi4 test model (npm start)" },
+interface Command {
+  run: (argv: string[]) => Promise<void>;
+  summary: string;
+  /** The full usage `phi4 <command> --help` prints (given the command's other arguments). */
+  usage: (argv: string[]) => string;
+}
+
+const fixed = (text: string) => () => text;
+
+const COMMANDS: Record<string, Command> = {
+  generate: { run: generateCommand, usage: fixed(generateUsage), summary: "generate from --tokens, --prompt or --chat (--json for one JSON object)" },
+  info: { usage: fixed(infoUsage), run: infoCommand, summary: "ONNX Runtime version and providers; --model DIR for a model folder" },
+  "make-model": { usage: fixed(makeModelUsage), run: makeModelCommand, summary: "write a random-weight model folder (--preset tiny|tiny-phi4|tiny-phi4-long|phi4-mini --out DIR [--precision fp16]), or with --format gguf the same model as one GGUF file for llama.cpp" },
+  pull: { usage: fixed(pullUsage), run: pullCommand, summary: "download a model folder from Hugging Face: pull <owner/repo> [--include FOLDER] [--dir DIR] [--endpoint URL]" },
+  bench: { usage: benchUsage, run: benchCommand, summary: "benchmarks: bench --model DIR (the suite: report, plots, targets) or bench decode|prefix|batch|peer|constraint|micro" },
+  agent: { usage: fixed(agentUsage), run: agentCommand, summary: "run a task with MCP tools: --mcp-config FILE --task TEXT [--model DIR] [--router FILE] [--json]" },
+  chat: { usage: fixed(chatUsage), run: chatCommand, summary: "interactive chat with streaming and MCP tools: --model DIR [--mcp-config FILE] [--router FILE]" },
+  serve: { usage: fixed(serveUsage), run: serveCommand, summary: "Anthropic-compatible server: --model DIR [--port 8080] [--api-key KEY] [--router FILE] [--max-concurrency N]" },
+  demo: { usage: fixed(demoUsage), run: demoCommand, summary: "stream a chat reply from the tiny-phi4 test model (npm start)" },
 };
 
 function help(): string {
@@ -39,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (rest.includes("--help") || rest.includes("-h")) {
-    process.stdout.write(`phi4 ${name}: ${command.summary}\n(a missing or wrong option prints the full usage)\n`);
+    process.stdout.write(`phi4 ${name}: ${command.summary}\n\n${command.usage(rest.filter((a) => a !== "--help" && a !== "-h"))}\n`);
     return 0;
   }
   try {

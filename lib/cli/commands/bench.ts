@@ -92,6 +92,12 @@ const usageOf = (name: string) => `usage: phi4 bench ${name} --model DIR ${BENCH
 const usage = `${suiteUsage}
    or: phi4 bench <${Object.keys(BENCHMARKS).join("|")}> [options]`;
 
+/** `phi4 bench --help` and `phi4 bench NAME --help`: the full usage of the suite or of one benchmark. */
+export function benchUsage(argv: string[]): string {
+  const name = argv.find((a) => !a.startsWith("-"));
+  return name !== undefined && Object.hasOwn(BENCHMARKS, name) ? usageOf(name) : usage;
+}
+
 export async function benchCommand(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   if (name === undefined || name.startsWith("-")) return suiteCommand(argv);

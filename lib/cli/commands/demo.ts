@@ -11,6 +11,8 @@ import { packageRoot } from "../../engine/binding.js";
 import { loadModel } from "../../engine/model.js";
 import { makeModel } from "../../modelmaker/index.js";
 
+export const demoUsage = "usage: phi4 demo [--model DIR] [--message TEXT] [--max-tokens N]";
+
 export async function demoCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,

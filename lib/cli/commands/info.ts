@@ -5,6 +5,8 @@ import { loadModelFolder } from "../../engine/genai-config.js";
 import { runtimeInfo } from "../../engine/runtime.js";
 import { physicalCoreCount } from "../../engine/threads.js";
 
+export const infoUsage = "usage: phi4 info [--model DIR] [--json]";
+
 export async function infoCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { model: { type: "string" }, json: { type: "boolean" } } });
   const runtime = runtimeInfo();

@@ -12,7 +12,7 @@ import { optionalNumber, requireString } from "../args.js";
 
 const FORMATS = ["onnx", "gguf"] as const;
 
-const usage =
+export const makeModelUsage =
   `usage: phi4 make-model --preset <${Object.keys(MODEL_PRESETS).join("|")}> --out DIR [--seed N] [--precision <${MODEL_PRECISIONS.join("|")}>]\n` +
   `   or: phi4 make-model --preset <${Object.keys(MODEL_PRESETS).join("|")}> --format gguf --out FILE.gguf [--seed N]\n` +
   "  --precision fp16 writes the GPU exports' graph (fp16 logits, KV and weights), which also runs on CPU; default fp32\n" +
@@ -23,17 +23,17 @@ export async function makeModelCommand(argv: string[]): Promise<void> {
     args: argv,
     options: { preset: { type: "string" }, out: { type: "string" }, seed: { type: "string" }, precision: { type: "string" }, format: { type: "string" } },
   });
-  const preset = requireString(values, "preset", usage);
-  const outDir = requireString(values, "out", usage);
-  if (!(preset in MODEL_PRESETS)) throw new Phi4Error("INVALID_ARGUMENT", `unknown preset "${preset}"\n${usage}`);
+  const preset = requireString(values, "preset", makeModelUsage);
+  const outDir = requireString(values, "out", makeModelUsage);
+  if (!(preset in MODEL_PRESETS)) throw new Phi4Error("INVALID_ARGUMENT", `unknown preset "${preset}"\n${makeModelUsage}`);
   const format = values.format ?? "onnx";
-  if (!(FORMATS as readonly string[]).includes(format)) throw new Phi4Error("INVALID_ARGUMENT", `unknown format "${format}"\n${usage}`);
+  if (!(FORMATS as readonly string[]).includes(format)) throw new Phi4Error("INVALID_ARGUMENT", `unknown format "${format}"\n${makeModelUsage}`);
   if (format === "gguf" && values.precision !== undefined) {
-    throw new Phi4Error("INVALID_ARGUMENT", `--precision applies to ONNX folders; a GGUF holds the fp32 folder's weights as Q4_0\n${usage}`);
+    throw new Phi4Error("INVALID_ARGUMENT", `--precision applies to ONNX folders; a GGUF holds the fp32 folder's weights as Q4_0\n${makeModelUsage}`);
   }
   const precision = values.precision ?? "fp32";
   if (!(MODEL_PRECISIONS as readonly string[]).includes(precision)) {
-    throw new Phi4Error("INVALID_ARGUMENT", `unknown precision "${precision}"\n${usage}`);
+    throw new Phi4Error("INVALID_ARGUMENT", `unknown precision "${precision}"\n${makeModelUsage}`);
   }
   const bar = new cliProgress.SingleBar(
     { format: "writing {bar} {percentage}% | {doneMiB}/{totalMiB} MiB", stream: process.stderr, noTTYOutput: false },

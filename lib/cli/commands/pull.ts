@@ -9,7 +9,7 @@ import { Phi4Error } from "../../engine/errors.js";
 import { DEFAULT_ENDPOINT, pullModel, type PullResult } from "../../pull/index.js";
 import { optionalNumber } from "../args.js";
 
-const usage = "usage: phi4 pull <owner/repo> [--include FOLDER]... [--dir DIR] [--endpoint URL] [--retries N]";
+export const pullUsage = "usage: phi4 pull <owner/repo> [--include FOLDER]... [--dir DIR] [--endpoint URL] [--retries N]";
 
 export async function pullCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -23,9 +23,9 @@ export async function pullCommand(argv: string[]): Promise<void> {
     },
   });
   const [repo, ...extra] = positionals;
-  if (!repo || extra.length > 0) throw new Phi4Error("INVALID_ARGUMENT", `expected one repository id\n${usage}`);
+  if (!repo || extra.length > 0) throw new Phi4Error("INVALID_ARGUMENT", `expected one repository id\n${pullUsage}`);
   const retries = optionalNumber(values, "retries", true);
-  if (retries !== undefined && retries < 0) throw new Phi4Error("INVALID_ARGUMENT", `--retries must be 0 or more\n${usage}`);
+  if (retries !== undefined && retries < 0) throw new Phi4Error("INVALID_ARGUMENT", `--retries must be 0 or more\n${pullUsage}`);
   const dir = values.dir ?? repo.split("/").pop()!;
 
   const bar = new cliProgress.SingleBar(
