@@ -10,39 +10,17 @@
  * Frames have a `key` that determines their behaviour for any next token: equal keys, equal masks.
  */
 import type { ArraySpec, GrammarNode, LiteralSet, ObjectSpec, StringSpec, ValueNode } from "./schema.js";
+import { BACKSLASH, Descend, DONE, DONE_REFEED, Frame, isDigit, QUOTE, type Step } from "./frame.js";
+import { BoundedNumberFrame } from "./number-frame.js";
+import { PatternStringFrame } from "./pattern-string.js";
+import { UniqueArrayFrame } from "./unique-array.js";
 import { utf8Sequence } from "./utf8.js";
 
-export const DONE = 1;
-export const DONE_REFEED = 2;
+export { DONE, DONE_REFEED, Descend, Frame, type Step } from "./frame.js";
 
-/** Run `child` on the byte; `next` is what this frame becomes once the child's value is complete. */
-export class Descend {
-  constructor(
-    readonly child: Frame,
-    readonly next: Frame,
-  ) {}
-}
-
-export type Step = Frame | Descend | typeof DONE | typeof DONE_REFEED | null;
-
-export abstract class Frame {
-  private cachedCompletion?: string;
-  abstract get key(): string;
-  abstract step(b: number): Step;
-  protected abstract finish(): string;
-
-  /** The shortest bytes (a binary string) that complete this frame, once any child value above it is complete. */
-  completion(): string {
-    return (this.cachedCompletion ??= this.finish());
-  }
-}
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 const isWhitespace = (b: number) => b === 0x20 || b === 0x0a || b === 0x09 || b === 0x0d;
-const isDigit = (b: number) => b >= 0x30 && b <= 0x39;
 const isHex = (b: number) => isDigit(b) || (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46);
 
 /** Before the first byte of a value: dispatches on it (every JSON type starts differently). */
@@ -62,9 +40,11 @@ export class ValueStart extends Frame {
       if (literal !== null) return literal;
     }
     if (b === 0x7b && n.object) return new ObjectFrame(n.object, "open", "0".repeat(n.object.properties.length));
-    if (b === 0x5b && n.array) return new ArrayFrame(n.array, "open", 0);
-    if (b === QUOTE && n.string) return new StringFrame(n.string, 0, "text");
-    if (n.number && ((b === 0x2d && !n.number.nonNegative) || isDigit(b))) return NumberFrame.first(n.number.integer, b);
+    if (b === 0x5b && n.array) return n.array.unique ? UniqueArrayFrame.open(n.array.unique) : new ArrayFrame(n.array, "open", 0);
+    if (b === QUOTE && n.string) return n.string.pattern ? new PatternStringFrame(n.string.pattern, 0, 0) : new StringFrame(n.string, 0, "text");
+    if (n.number && (b === 0x2d || isDigit(b))) {
+      return n.number.bounded ? BoundedNumberFrame.first(n.number.bounded, b) : NumberFrame.first(n.number.integer, b);
+    }
     return null;
   }
 
@@ -371,6 +351,11 @@ class ObjectFrame extends Frame {
 
 type ArrayPhase = "open" | "after" | "comma";
 
+/** The node of the item at `index` of an array (a tuple's own, then the rest's). */
+export function itemNode(spec: ArraySpec, index: number): GrammarNode {
+  return spec.prefix && index < spec.prefix.length ? spec.prefix[index] : spec.items;
+}
+
 /** Inside an array, after `count` items. */
 class ArrayFrame extends Frame {
   constructor(
@@ -383,15 +368,15 @@ class ArrayFrame extends Frame {
   }
 
   get key(): string {
-    // Past minItems the exact count only matters against a maxItems.
-    const count = Number.isFinite(this.spec.maxItems) ? this.count : Math.min(this.count, this.spec.minItems);
+    // Past minItems and a tuple's items, the exact count only matters against a maxItems.
+    const count = Number.isFinite(this.spec.maxItems) ? this.count : Math.min(this.count, Math.max(this.spec.minItems, this.spec.prefix?.length ?? 0));
     return `a${this.spec.id}${this.phase}${count}:${this.ws}`;
   }
 
   step(b: number): Step {
     const { spec, phase, count } = this;
     if (isWhitespace(b)) return this.ws < spec.maxWhitespace ? new ArrayFrame(spec, phase, count, this.ws + 1) : null;
-    const item = () => new Descend(spec.items.start, new ArrayFrame(spec, "after", count + 1));
+    const item = () => new Descend(itemNode(spec, count).start, new ArrayFrame(spec, "after", count + 1));
     switch (phase) {
       case "open":
         if (b === 0x5d) return spec.minItems === 0 ? DONE : null;
@@ -405,7 +390,7 @@ class ArrayFrame extends Frame {
   }
 
   protected finish(): string {
-    const items = (n: number) => Array.from({ length: n }, () => this.spec.items.minimal()).join(", ");
+    const items = (n: number) => Array.from({ length: n }, (_, i) => itemNode(this.spec, this.count + i).minimal()).join(", ");
     const need = Math.max(0, this.spec.minItems - this.count);
     if (this.phase === "open") return `${items(need)}]`;
     if (this.phase === "comma") return `${items(Math.max(1, need))}]`;
