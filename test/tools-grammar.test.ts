@@ -12,6 +12,7 @@ import { addFormats } from "../lib/tools/formats.js";
 import { advance, advanceBytes } from "../lib/tools/constraint/automaton.js";
 import { ToolCallGrammar } from "../lib/tools/constraint/grammar.js";
 import { MaskCache } from "../lib/tools/constraint/masks.js";
+import { StringFrame } from "../lib/tools/constraint/string-frame.js";
 import { createToolConstraint, type CreateToolConstraintOptions, type ToolCallConstraint } from "../lib/tools/constraint/tool-constraint.js";
 import { Vocabulary } from "../lib/tools/constraint/vocabulary.js";
 import type { AnthropicTool, JsonSchema } from "../lib/tools/types.js";
@@ -271,7 +272,7 @@ describe("tool-call grammar, fuzzed over the Phi-4 vocabulary", () => {
   it("a mask holds exactly the tokens the automaton accepts (brute force over the vocabulary)", () => {
     const schema = {
       type: "object",
-      properties: { city: { type: "string", minLength: 3, maxLength: 40 }, days: { type: "number" }, unit: { enum: ["c", "f"] }, site: { type: "string", format: "uri" }, limit: { type: "integer", minimum: 1, maximum: 600000 } },
+      properties: { city: { type: "string", minLength: 3, maxLength: 40 }, days: { type: "number" }, unit: { enum: ["c", "f"] }, site: { type: "string", format: "uri" }, limit: { type: "integer", minimum: 1, maximum: 600000 }, note: { type: "string", pattern: "x" } },
       required: ["city"],
       additionalProperties: false,
     };
@@ -293,6 +294,8 @@ describe("tool-call grammar, fuzzed over the Phi-4 vocabulary", () => {
       uriPath: grammar.after(`${call}"site": "https://a.b/x`)!,
       uriScheme: grammar.after(`${call}"site": "h`)!,
       bounded: grammar.after(`${call}"limit": 60`)!,
+      beforeMatch: grammar.after(`${call}"note": "ab`)!,
+      afterMatch: grammar.after(`${call}"note": "abx`)!, // any string from here: a plain string frame
     };
     for (const [name, state] of Object.entries(states)) {
       for (const slack of [Number.POSITIVE_INFINITY, 1, 0, -1]) {
@@ -308,5 +311,6 @@ describe("tool-call grammar, fuzzed over the Phi-4 vocabulary", () => {
       }
     }
     expect(advance(states.text, 0x22)).toBeNull(); // closing "P" would break minLength 3
+    expect(states.afterMatch.top).toBeInstanceOf(StringFrame);
   });
 });

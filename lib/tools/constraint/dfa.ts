@@ -3,7 +3,7 @@
  * subsets), restricted to the characters a constrained JSON string can hold and pruned to the states
  * from which a match can still be completed, so that following the automaton never dead-ends.
  */
-import { intersect, WRITABLE, type CharSet } from "./charset.js";
+import { intersect, MAX_CODE_POINT, WRITABLE, type CharSet } from "./charset.js";
 import { UnsupportedPattern, type RegexNode } from "./regex.js";
 
 export interface DfaEdge {
@@ -16,6 +16,11 @@ export interface Dfa {
   /** State 0 is the start. Edges of each state are sorted and disjoint, and lead only to live states. */
   readonly edges: readonly (readonly DfaEdge[])[];
   readonly accepting: readonly boolean[];
+  /**
+   * States from which every string matches (any code point, not only the writable ones), as after
+   * `.*x` once the x is written.
+   */
+  readonly free: readonly boolean[];
 }
 
 const MAX_NFA_STATES = 20_000;
@@ -106,16 +111,24 @@ export function compileDfa(tree: RegexNode): Dfa {
   const sets: number[][] = [nfa.closure([start])];
   const index = new Map<string, number>([[sets[0].join(","), 0]]);
   const edges: DfaEdge[][] = [];
+  // Per state: whether every code point has a move, and the states all its moves lead to.
+  const complete: boolean[] = [];
+  const successors: Set<number>[] = [];
   for (let i = 0; i < sets.length; i++) {
-    const moves = sets[i].flatMap((s) => nfa.moves[s]).map((m) => ({ set: intersect(m.set, WRITABLE), to: m.to }));
+    const moves = sets[i].flatMap((s) => nfa.moves[s]);
     // Split the code points at every range boundary; each piece moves to one set of NFA states.
-    const cuts = [...new Set(moves.flatMap((m) => m.set.flatMap(([lo, hi]) => [lo, hi + 1])))].sort((a, b) => a - b);
+    const cuts = [...new Set([0, MAX_CODE_POINT + 1, ...moves.flatMap((m) => m.set.flatMap(([lo, hi]) => [lo, hi + 1]))])].sort((a, b) => a - b);
     const out: DfaEdge[] = [];
+    let gapless = true;
+    const next = new Set<number>();
     for (let c = 0; c < cuts.length - 1; c++) {
       const lo = cuts[c];
       const hi = cuts[c + 1] - 1;
       const targets = moves.filter((m) => m.set.some(([a, b]) => a <= lo && hi <= b)).map((m) => m.to);
-      if (targets.length === 0) continue;
+      if (targets.length === 0) {
+        gapless = false;
+        continue;
+      }
       const closed = nfa.closure(targets);
       const key = closed.join(",");
       let to = index.get(key);
@@ -125,17 +138,36 @@ export function compileDfa(tree: RegexNode): Dfa {
         sets.push(closed);
         index.set(key, to);
       }
-      const last = out.at(-1);
-      if (last && last.to === to && last.hi + 1 === lo) out[out.length - 1] = { lo: last.lo, hi, to };
-      else out.push({ lo, hi, to });
+      next.add(to);
+      // Only characters a constrained string can hold become edges.
+      for (const [a, b] of intersect([[lo, hi]], WRITABLE)) {
+        const last = out.at(-1);
+        if (last && last.to === to && last.hi + 1 === a) out[out.length - 1] = { lo: last.lo, hi: b, to };
+        else out.push({ lo: a, hi: b, to });
+      }
     }
     edges.push(out);
+    complete.push(gapless);
+    successors.push(next);
   }
-  return prune(edges, sets.map((set) => set.includes(end)));
+  const accepting = sets.map((set) => set.includes(end));
+  return prune(edges, accepting, universal(accepting, complete, successors));
+}
+
+/** The states whose language is every string: accepting, complete, and leading only to such states (a greatest fixpoint). */
+function universal(accepting: boolean[], complete: boolean[], successors: Set<number>[]): boolean[] {
+  const free = accepting.map((a, i) => a && complete[i]);
+  for (let changed = true; changed; ) {
+    changed = false;
+    free.forEach((f, i) => {
+      if (f && [...successors[i]].some((to) => !free[to])) free[i] = !(changed = true);
+    });
+  }
+  return free;
 }
 
 /** Drops the states that cannot reach an accepting one (and the edges into them), renumbering the rest. */
-function prune(edges: DfaEdge[][], accepting: boolean[]): Dfa {
+function prune(edges: DfaEdge[][], accepting: boolean[], free: boolean[]): Dfa {
   const live = accepting.slice();
   for (let changed = true; changed; ) {
     changed = false;
@@ -149,6 +181,7 @@ function prune(edges: DfaEdge[][], accepting: boolean[]): Dfa {
   return {
     edges: [...number.keys()].map((s) => edges[s].filter((e) => live[e.to]).map((e) => ({ ...e, to: number.get(e.to)! }))),
     accepting: [...number.keys()].map((s) => accepting[s]),
+    free: [...number.keys()].map((s) => free[s]),
   };
 }
 
@@ -187,7 +220,11 @@ export function intersectDfa(a: Dfa, b: Dfa): Dfa {
     }
     edges.push(out.sort((m, n) => m.lo - n.lo));
   }
-  return prune(edges, pairs.map(([p, q]) => a.accepting[p] && b.accepting[q]));
+  return prune(
+    edges,
+    pairs.map(([p, q]) => a.accepting[p] && b.accepting[q]),
+    pairs.map(([p, q]) => a.free[p] && b.free[q]),
+  );
 }
 
 /** The fewest characters of a match. */

@@ -10,6 +10,8 @@
  */
 import { type Dfa, move } from "./dfa.js";
 import { BACKSLASH, DONE, Frame, QUOTE, type Step } from "./frame.js";
+import type { StringSpec } from "./schema.js";
+import { StringFrame } from "./string-frame.js";
 import { utf8Sequence } from "./utf8.js";
 
 const INF = 0x3fffffff;
@@ -56,6 +58,8 @@ export class PatternSpec {
     readonly maxLength: number,
     /** The longest token in bytes plus one: what room counts up to in a cache key, beyond `settled`. */
     readonly clamp: number,
+    /** The same limits without a pattern: a string in a free state of the automaton is any string. */
+    readonly plain: StringSpec,
   ) {
     const states = (this.states = dfa.edges.length);
     this.charCost = dfa.edges.map((edges) => edges.map((e) => cheapest(e.lo, e.hi)));
@@ -163,10 +167,15 @@ export class PatternStringFrame extends Frame {
     }
   }
 
-  /** After a whole character: the next text frame, if a match can still be finished. */
-  private after(cp: number): PatternStringFrame | null {
+  /**
+   * After a whole character: the next text frame, if a match can still be finished. In a free state
+   * the rest is any string: a plain string frame takes over, whose masks come from the vocabulary's
+   * string classes instead of a walk of the whole vocabulary.
+   */
+  private after(cp: number): Frame | null {
     const to = move(this.spec.dfa, this.state, cp);
-    return to >= 0 && this.spec.best(to, this.count + 1) !== INF ? new PatternStringFrame(this.spec, to, this.count + 1) : null;
+    if (to < 0 || this.spec.best(to, this.count + 1) === INF) return null;
+    return this.spec.dfa.free[to] ? new StringFrame(this.spec.plain, this.count + 1, "text") : new PatternStringFrame(this.spec, to, this.count + 1);
   }
 
   /** Inside a character: allowed if some code point it can still become leads on to a match. */

@@ -280,9 +280,11 @@ export class SchemaCompiler {
     const limit = dfa ? Math.max(shortest, Math.min(this.options.maxStringLength, Math.floor(PATTERN_TABLE_CELLS / dfa.edges.length))) : this.options.maxStringLength;
     const maxLength = Math.max(minLength, Math.min(typeof s.maxLength === "number" ? s.maxLength : Infinity, limit));
     const fits = dfa !== null && (maxLength + 1) * dfa.edges.length <= 2 * PATTERN_TABLE_CELLS; // a huge minLength
-    const pattern = fits ? new PatternSpec(newId(), dfa, minLength, maxLength, this.options.clamp) : null;
+    const plain = { id: newId(), minLength, maxLength, clamp: this.options.clamp };
+    // A pattern every string matches needs no automaton.
+    const pattern = fits && !dfa.free[0] ? new PatternSpec(newId(), dfa, minLength, maxLength, this.options.clamp, plain) : null;
     // A pattern with no match short enough for maxStringLength is left to the validator, like one outside the subset.
-    return { id: newId(), minLength, maxLength, clamp: this.options.clamp, ...(pattern?.satisfiable() && { pattern }) };
+    return { ...plain, ...(pattern?.satisfiable() && { pattern }) };
   }
 
   private stringNode(): ValueNode {
