@@ -100,7 +100,7 @@ describe("phi4 bench constraint", () => {
     expect(r.mask.samples).toBeGreaterThan(0);
     for (const key of ["meanMs", "p50Ms", "p95Ms", "maxMs"]) expect(r.mask[key]).toBeGreaterThanOrEqual(0);
     expect(r.mask.p50Ms).toBeLessThanOrEqual(r.mask.p95Ms);
-    expect(r.perToolSet.map((t: { name: string }) => t.name)).toEqual(["weather", "calendar", "search", "agent"]);
+    expect(r.perToolSet.map((t: { name: string }) => t.name)).toEqual(["weather", "calendar", "search", "agent", "keywords"]);
     expect(r.overheadMean).toBeCloseTo((r.mask.meanMs + Math.max(0, r.maskApplyMs)) / r.decodeStepMs, 9);
   });
 });

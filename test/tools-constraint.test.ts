@@ -125,6 +125,6 @@ describe("constrained tool calls on the tiny-phi4 random model", () => {
   it("refuses a budget too small for any complete call", async () => {
     await expect(
       generateToolTurn(sequence, { messages: [{ role: "user", content: "Go." }], tools: TOOL_SETS.calendar, toolChoice: "any", maxTokens: 3 }),
-    ).rejects.toThrow(/maxTokens 3 is too small for a complete tool call: it needs at least \d+/);
+    ).rejects.toThrow(/max_tokens 3 is too small for a complete tool call: it needs at least \d+/);
   });
 });

@@ -8,9 +8,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { loadModel, type Model } from "../lib/engine/model.js";
 import { ToolCatalog } from "../lib/tools/catalog.js";
+import { addFormats } from "../lib/tools/formats.js";
 import { advance, advanceBytes } from "../lib/tools/constraint/automaton.js";
 import { ToolCallGrammar } from "../lib/tools/constraint/grammar.js";
 import { MaskCache } from "../lib/tools/constraint/masks.js";
+import { StringFrame } from "../lib/tools/constraint/string-frame.js";
 import { createToolConstraint, type CreateToolConstraintOptions, type ToolCallConstraint } from "../lib/tools/constraint/tool-constraint.js";
 import { Vocabulary } from "../lib/tools/constraint/vocabulary.js";
 import type { AnthropicTool, JsonSchema } from "../lib/tools/types.js";
@@ -75,6 +77,33 @@ const SCHEMAS: Record<string, JsonSchema> = {
     $ref: "#/$defs/node",
     $defs: { node: { type: "object", properties: { v: { type: "integer" }, kids: { type: "array", items: { $ref: "#/$defs/node" }, maxItems: 2 } }, required: ["v"], additionalProperties: false } },
   },
+  bounds: {
+    type: "object",
+    properties: {
+      timeout: { type: "number", minimum: 0, maximum: 600000 },
+      step: { type: "integer", exclusiveMinimum: -30, exclusiveMaximum: 30, multipleOf: 7 },
+      ratio: { type: "number", minimum: -1.5, maximum: 2.25 },
+      below: { type: "integer", maximum: -600000 },
+    },
+    required: ["timeout", "step", "ratio", "below"],
+    additionalProperties: false,
+  },
+  formats: {
+    type: "object",
+    properties: { when: { type: "string", format: "date" }, ip: { type: "string", format: "ipv4" }, slug: { type: "string", pattern: "^[a-z]+(-[a-z]+)*$" } },
+    required: ["when", "ip", "slug"],
+    additionalProperties: false,
+  },
+  tuples: {
+    type: "object",
+    properties: {
+      pair: { type: "array", items: [{ type: "integer", minimum: 0, maximum: 9 }, { enum: ["x", "y"] }], additionalItems: false, minItems: 2 },
+      head: { type: "array", prefixItems: [{ const: "first" }], maxItems: 3 },
+      picks: { type: "array", items: { enum: ["a", "ab", 1, 12, true] }, uniqueItems: true, minItems: 2 },
+    },
+    required: ["pair", "head", "picks"],
+    additionalProperties: false,
+  },
   maps: {
     type: "object",
     properties: {
@@ -91,7 +120,7 @@ const SCHEMAS: Record<string, JsonSchema> = {
 describe("tool-call grammar, fuzzed over the Phi-4 vocabulary", () => {
   let model: Model;
   let vocabulary: Vocabulary;
-  const ajv = new Ajv({ allErrors: true, strict: false });
+  const ajv = addFormats(new Ajv({ allErrors: true, strict: false }));
   const size = 200064;
 
   beforeAll(async () => {
@@ -221,7 +250,7 @@ describe("tool-call grammar, fuzzed over the Phi-4 vocabulary", () => {
     await expect(accepts('[{"name": "get_time", ', "")).rejects.toThrow(/does not start a call to one of the tools/);
   });
 
-  it("a non-negative lower bound forbids the minus sign (the one numeric bound the grammar enforces)", async () => {
+  it("numeric bounds hold token by token: no minus sign under a non-negative minimum, nothing past a maximum", async () => {
     const read = tool("read", {
       type: "object",
       properties: { limit: { type: "integer", exclusiveMinimum: 0 }, offset: { type: "number", minimum: 0 }, delta: { type: "integer", minimum: -5 } },
@@ -231,11 +260,22 @@ describe("tool-call grammar, fuzzed over the Phi-4 vocabulary", () => {
     expect(await accepts('{"limit": 20, "offset": 0.5}}]')).toBe(true);
     expect(await accepts('{"limit": -883263695}}]')).toBe(false);
     expect(await accepts('{"offset": -1}}]')).toBe(false);
-    expect(await accepts('{"delta": -3}}]')).toBe(true); // a negative bound is left to the validator
+    expect(await accepts('{"delta": -3}}]')).toBe(true);
+    expect(await accepts('{"delta": -6}}]')).toBe(false);
+    const wait = tool("wait", { type: "object", properties: { timeout: { type: "number", maximum: 600000 } }, required: ["timeout"] });
+    const waits = (text: string) => constraintAccepts([wait], '[{"name": "wait", "arguments": ', text);
+    expect(await waits('{"timeout": 600000}}]')).toBe(true);
+    expect(await waits('{"timeout": 6000000}}]')).toBe(false);
+    expect(await waits('{"timeout": 600001}}]')).toBe(false);
   });
 
   it("a mask holds exactly the tokens the automaton accepts (brute force over the vocabulary)", () => {
-    const schema = { type: "object", properties: { city: { type: "string", minLength: 3, maxLength: 40 }, days: { type: "number" }, unit: { enum: ["c", "f"] } }, required: ["city"], additionalProperties: false };
+    const schema = {
+      type: "object",
+      properties: { city: { type: "string", minLength: 3, maxLength: 40 }, days: { type: "number" }, unit: { enum: ["c", "f"] }, site: { type: "string", format: "uri" }, limit: { type: "integer", minimum: 1, maximum: 600000 }, note: { type: "string", pattern: "x" } },
+      required: ["city"],
+      additionalProperties: false,
+    };
     const grammar = new ToolCallGrammar(ToolCatalog.from([tool("get_weather", schema)]), 2, { maxStringLength: 50, maxWhitespace: 2, clamp: vocabulary.maxTokenBytes + 1 });
     const masks = new MaskCache(vocabulary);
     const call = '[{"name": "get_weather", "arguments": {';
@@ -250,6 +290,12 @@ describe("tool-call grammar, fuzzed over the Phi-4 vocabulary", () => {
       number: grammar.after(`${call}"city": "Paris", "days": 12`)!,
       enum: grammar.after(`${call}"unit": "`)!,
       afterCall: grammar.after(`${call}"city": "Paris"}}`)!,
+      uriStart: grammar.after(`${call}"site": "`)!,
+      uriPath: grammar.after(`${call}"site": "https://a.b/x`)!,
+      uriScheme: grammar.after(`${call}"site": "h`)!,
+      bounded: grammar.after(`${call}"limit": 60`)!,
+      beforeMatch: grammar.after(`${call}"note": "ab`)!,
+      afterMatch: grammar.after(`${call}"note": "abx`)!, // any string from here: a plain string frame
     };
     for (const [name, state] of Object.entries(states)) {
       for (const slack of [Number.POSITIVE_INFINITY, 1, 0, -1]) {
@@ -265,5 +311,6 @@ describe("tool-call grammar, fuzzed over the Phi-4 vocabulary", () => {
       }
     }
     expect(advance(states.text, 0x22)).toBeNull(); // closing "P" would break minLength 3
+    expect(states.afterMatch.top).toBeInstanceOf(StringFrame);
   });
 });

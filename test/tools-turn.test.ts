@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 
 import { loadModel, type Model } from "../lib/engine/model.js";
 import type { Sequence } from "../lib/engine/sequence.js";
-import { generateToolTurn, streamToolTurn, type ToolTurnEvent } from "../lib/tools/turn.js";
+import type { TokenConstraint } from "../lib/engine/generation.js";
+import { generateToolTurn, streamLiveToolTurn, streamToolTurn, type LiveToolTurnEvent, type ToolTurnEvent } from "../lib/tools/turn.js";
 import type { AnthropicTool, ConversationMessage } from "../lib/tools/types.js";
 
 const models = inject("models");
@@ -111,5 +112,56 @@ describe("tool turns", () => {
     await expect(generateToolTurn(sequence, { messages: ASK, tools: TOOLS, maxRetries: -1 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
     await expect(generateToolTurn(sequence, { messages: ASK, tools: TOOLS, toolChoice: { type: "tool", name: "nope" } })).rejects.toThrow(/not one of the tools/);
     await expect(generateToolTurn(sequence, { messages: ASK, tools: TOOLS, maxStringLength: 0 })).rejects.toThrow(/maxStringLength must be an integer >= 1/);
+  });
+
+  /** Makes the constrained model write `text` then the closer, checking each token against the real constraint. */
+  function scripted(text: string) {
+    const tokens = [...model.tokenizer.encode(text, { allowSpecial: false }), model.tokenizer.tokenToId("<|/tool_call|>")!];
+    const mask = new Uint8Array(Math.ceil(model.tokenizer.vocabSize / 8));
+    const generate = sequence.generate.bind(sequence);
+    return vi.spyOn(sequence, "generate").mockImplementation((input, options = {}) => {
+      const real = options.constraint!;
+      let step = 0;
+      const constraint: TokenConstraint = {
+        allowedTokens: () => {
+          const token = tokens[step];
+          const bits = real.allowedTokens();
+          expect(bits === null || (bits[token >> 3] & (1 << (token & 7))) !== 0, `token ${step} of the script is not allowed`).toBe(true);
+          mask.fill(0);
+          mask[token >> 3] |= 1 << (token & 7);
+          return mask;
+        },
+        accept: (token) => (step++, real.accept(token)),
+        isComplete: () => real.isComplete(),
+      };
+      return generate(input, { ...options, constraint });
+    });
+  }
+
+  it("a call that repeats an earlier one exactly is dropped, live without ever being shown", async () => {
+    const paris = '{"name": "get_weather", "arguments": {"city": "Paris"}}';
+    const text = `{"city": "Paris"}}, ${paris}, {"name": "get_weather", "arguments": {"city": "Rome"}}, ${paris}]`;
+    const options = { messages: ASK, tools: TOOLS, toolChoice: { type: "tool" as const, name: "get_weather" }, maxTokens: 150 };
+    const spy = scripted(text);
+    try {
+      const events: LiveToolTurnEvent[] = [];
+      const stream = streamLiveToolTurn(sequence, options);
+      for await (const event of stream) events.push(event);
+      const cities = (await stream.result).toolCalls.map((c) => c.arguments.city);
+      expect(cities).toEqual(["Paris", "Rome"]);
+      const starts = events.filter((e) => e.type === "tool_use_start");
+      expect(starts.length).toBe(2);
+      // Rome's call was held while it read like Paris's, then shown with everything it had written.
+      const rome = starts[1].type === "tool_use_start" ? starts[1].id : "";
+      const json = events.flatMap((e) => (e.type === "tool_use_delta" && e.id === rome ? [e.json] : [])).join("");
+      expect(JSON.parse(json)).toEqual({ city: "Rome" });
+      expect(events.filter((e) => e.type === "tool_use").length).toBe(2);
+
+      const turn = await generateToolTurn(sequence, options);
+      expect(turn.toolCalls.map((c) => c.arguments.city)).toEqual(["Paris", "Rome"]);
+      expect(turn.errors).toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

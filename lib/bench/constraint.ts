@@ -82,6 +82,12 @@ export const BENCH_TOOL_SETS: Record<string, AnthropicTool[]> = {
     tool("todo_write", { todos: { type: "array", items: { type: "object", properties: { content: { type: "string" }, status: { enum: ["pending", "in_progress", "completed"] } }, required: ["content", "status"], additionalProperties: false } } }, ["todos"]),
     tool("ask_user", { question: { type: "string" }, options: { type: "array", items: { type: "string" }, maxItems: 4 } }, ["question"]),
   ],
+  // Keywords with their own automata: numeric bounds, formats, patterns.
+  keywords: [
+    tool("task_output", { task_id: { type: "string", pattern: "^[a-z0-9]{6,12}$" }, block: { type: "boolean" }, timeout: { type: "number", minimum: 0, maximum: 600000 } }, ["task_id", "block", "timeout"]),
+    tool("fetch_url", { url: { type: "string", format: "uri" }, retries: { type: "integer", minimum: 0, maximum: 5 } }, ["url"]),
+    tool("schedule", { at: { type: "string", format: "date-time" }, email: { type: "string", format: "email" }, id: { type: "string", format: "uuid" } }, ["at", "email"]),
+  ],
 };
 
 function tool(name: string, properties: Record<string, unknown>, required: string[]): AnthropicTool {

@@ -22,10 +22,12 @@ const image = z.object({
   ]),
 });
 const toolUse = z.object({ type: z.literal("tool_use"), id: z.string(), name: z.string(), input: z.record(z.string(), z.unknown()) });
+/** A tool search result that loads a deferred tool (see loadedTools); providers get it as text (see providerBlock). */
+const toolReference = z.object({ type: z.literal("tool_reference"), tool_name: z.string() });
 const toolResult = z.object({
   type: z.literal("tool_result"),
   tool_use_id: z.string(),
-  content: z.union([z.string(), z.array(z.discriminatedUnion("type", [text, image]))]).optional(),
+  content: z.union([z.string(), z.array(z.discriminatedUnion("type", [text, image, toolReference]))]).optional(),
   is_error: z.boolean().optional(),
 });
 /** Earlier reasoning a client sends back: no backend here takes it, so it is accepted and dropped. */
@@ -48,6 +50,8 @@ const customTool = z.object({
   name: z.string().min(1),
   description: z.string().optional(),
   input_schema: z.looseObject({ type: z.literal("object") }),
+  /** Kept out of the model's context until a tool_reference in the conversation loads it (tool search). */
+  defer_loading: z.boolean().optional(),
 });
 /** Anthropic-hosted tools (`web_search_20250305`, ...): recognised, and dropped. */
 const serverTool = z.looseObject({ type: z.string().refine((type) => type !== "custom"), name: z.string() }).transform(() => undefined);
@@ -81,6 +85,7 @@ const messagesBody = countTokensBody.extend({
 });
 
 type CountTokensBody = z.infer<typeof countTokensBody>;
+type ContentBlock = Exclude<Extract<CountTokensBody["messages"][number], { role: "user" }>["content"], string>[number];
 
 /** A /v1/messages body: the request for the providers, and whether the client wants it streamed. */
 export function parseMessagesBody(json: unknown): { request: MessageRequest; stream: boolean } {
@@ -99,7 +104,19 @@ export function parseCountTokensBody(json: unknown): MessageRequest {
  * the client picked (see model-names.ts).
  */
 function toRequest(body: CountTokensBody): Omit<MessageRequest, "max_tokens"> {
-  const tools = body.tools?.flatMap((tool): ToolDefinition[] => (tool ? [{ name: tool.name, description: tool.description, input_schema: tool.input_schema as ToolDefinition["input_schema"] }] : []));
+  const loaded = loadedTools(body.messages);
+  const usable = body.tools?.flatMap((tool) => (tool && (!tool.defer_loading || loaded.has(tool.name)) ? [tool] : []));
+  const choice = body.tool_choice;
+  if (choice?.type === "tool" && !usable?.some((tool) => tool.name === choice.name)) {
+    const deferred = body.tools?.some((tool) => tool?.name === choice.name && tool.defer_loading);
+    throw new ApiError(
+      "invalid_request_error",
+      deferred
+        ? `tool_choice names "${choice.name}", which has defer_loading and is not loaded yet: load it with a tool_reference first, or send it without defer_loading`
+        : `tool_choice names "${choice.name}", which is not one of the tools`,
+    );
+  }
+  const tools = usable?.map((tool): ToolDefinition => ({ name: tool.name, description: tool.description, input_schema: tool.input_schema as ToolDefinition["input_schema"] }));
   return {
     messages: conversation(body.messages),
     system: body.system as string | TextBlockParam[] | undefined,
@@ -125,7 +142,7 @@ function conversation(messages: CountTokensBody["messages"]): MessageParam[] {
       else pending.push(...texts);
       continue;
     }
-    const content = typeof m.content === "string" ? m.content : m.content.filter((b) => b.type !== "thinking" && b.type !== "redacted_thinking").map((b) => b as ContentBlockParam);
+    const content = typeof m.content === "string" ? m.content : m.content.filter((b) => b.type !== "thinking" && b.type !== "redacted_thinking").map(providerBlock);
     if (m.role === "user" && pending.length > 0) {
       turns.push({ role: "user", content: [...blocks(content), ...pending] });
       pending = [];
@@ -133,6 +150,26 @@ function conversation(messages: CountTokensBody["messages"]): MessageParam[] {
   }
   if (pending.length > 0) turns.push({ role: "user", content: pending });
   return turns;
+}
+
+/** A block as providers take it: a tool_reference inside a tool result becomes the text `Tool loaded: NAME`. */
+function providerBlock(b: ContentBlock): ContentBlockParam {
+  if (b.type !== "tool_result" || !Array.isArray(b.content)) return b as ContentBlockParam;
+  const content = b.content.map((part) => (part.type === "tool_reference" ? { type: "text" as const, text: `Tool loaded: ${part.tool_name}` } : part));
+  return { ...b, content } as ContentBlockParam;
+}
+
+/** The tools that tool_reference blocks (a tool search's results) have loaded into the conversation. */
+function loadedTools(messages: CountTokensBody["messages"]): Set<string> {
+  const names = new Set<string>();
+  for (const m of messages) {
+    if (m.role === "system" || typeof m.content === "string") continue;
+    for (const b of m.content) {
+      if (b.type !== "tool_result" || !Array.isArray(b.content)) continue;
+      for (const part of b.content) if (part.type === "tool_reference") names.add(part.tool_name);
+    }
+  }
+  return names;
 }
 
 function parse<T>(schema: z.ZodType<T>, json: unknown): T {

@@ -5,6 +5,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 
 import { Phi4Error } from "../engine/errors.js";
+import { addFormats } from "./formats.js";
 import type { JsonSchema, ToolDefinition } from "./types.js";
 
 export interface CatalogTool {
@@ -15,8 +16,8 @@ export interface CatalogTool {
 }
 
 // Tool schemas come from anywhere: unknown keywords and formats must not stop a call from validating
-// (ajv-formats is not a dependency, so formats are not checked).
-const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
+// (nor be logged for every tool that has one). Known formats are checked, as the constraint enforces them.
+const ajv = addFormats(new Ajv({ allErrors: true, strict: false, logger: false }));
 
 export class ToolCatalog {
   private readonly byName = new Map<string, CatalogTool>();

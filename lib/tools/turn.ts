@@ -247,6 +247,15 @@ function listStart(model: Model, choice: ResolvedToolChoice): "prefill" | number
 
 const newCallId = () => `toolu_${randomBytes(16).toString("base64url")}`;
 
+/** A call of the list being written, live (see AttemptOutput.streaming). */
+interface StreamingCall {
+  id: string;
+  name: string;
+  /** Its arguments' text so far. */
+  json: string;
+  held: boolean;
+}
+
 /**
  * One attempt's output as it streams: its text, calls and errors, each emitted as soon as it is known.
  * Text goes through the tolerant parser. Live, the call list the constraint writes goes through a
@@ -265,8 +274,13 @@ class AttemptOutput {
   private phase: "text" | "armed" | "list";
   /** Text since the <|tool_call|> token, while armed. */
   private held = "";
-  /** The list's call being streamed. */
-  private streaming: { id: string; name: string } | undefined;
+  /**
+   * The list's call being streamed. `held`: it names a tool already called and its arguments so far
+   * repeat an earlier call's, so nothing of it is shown until they differ (an identical repeat is dropped).
+   */
+  private streaming: StreamingCall | undefined;
+  /** Each kept call's name and arguments as written, to recognise a repeat while it is written. */
+  private readonly written: { name: string; json: string }[] = [];
 
   constructor(private readonly setup: AttemptSetup) {
     this.parser = new ToolCallStreamParser(setup.catalog);
@@ -314,16 +328,29 @@ class AttemptOutput {
     this.setup.emit({ type: "text", text });
   }
 
-  /** A checked call: kept and emitted, unless the tool choice forbids calls or it is one too many. */
-  private addCall(parsed: ParsedToolCall, id = newCallId()): void {
+  /**
+   * A checked call: kept and emitted, unless the tool choice forbids calls, it is one too many, or it
+   * repeats an earlier call of this turn exactly (a small model in a loop writes the same call again
+   * and again; nobody wants it run twice). `id`: a live call already shown under it, which must end.
+   */
+  private addCall(parsed: ParsedToolCall, id?: string, json = JSON.stringify(parsed.arguments)): void {
     if (this.setup.choice.kind === "none") {
       this.errors.push({ message: 'tool_choice is "none", but the model called a tool', raw: JSON.stringify(parsed) });
+    } else if (id === undefined && this.repeats(parsed)) {
+      return;
     } else if (this.takesCall()) {
+      id ??= newCallId();
+      this.written.push({ name: parsed.name, json });
       const call = { id, ...parsed };
       this.calls.push(call);
       this.shown = true;
       this.setup.emit({ type: "tool_use", call });
     }
+  }
+
+  private repeats(call: ParsedToolCall): boolean {
+    const args = JSON.stringify(call.arguments);
+    return this.calls.some((c) => c.name === call.name && JSON.stringify(c.arguments) === args);
   }
 
   /** Without parallel tool use, calls after the first are dropped. */
@@ -345,13 +372,28 @@ class AttemptOutput {
 
   private startCall(name: string): void {
     if (!this.takesCall()) return; // one too many: it will be dropped, so it is not shown
-    this.streaming = { id: newCallId(), name };
-    this.shown = true;
-    this.setup.emit({ type: "tool_use_start", ...this.streaming });
+    this.streaming = { id: newCallId(), name, json: "", held: this.written.some((w) => w.name === name) };
+    if (!this.streaming.held) this.show(this.streaming);
   }
 
   private streamArguments(json: string): void {
-    if (this.streaming) this.setup.emit({ type: "tool_use_delta", id: this.streaming.id, json });
+    const streaming = this.streaming;
+    if (!streaming) return;
+    streaming.json += json;
+    if (!streaming.held) this.setup.emit({ type: "tool_use_delta", id: streaming.id, json });
+    else if (!this.written.some((w) => w.name === streaming.name && w.json.startsWith(streaming.json))) this.release(streaming);
+  }
+
+  private show(streaming: { id: string; name: string }): void {
+    this.shown = true;
+    this.setup.emit({ type: "tool_use_start", id: streaming.id, name: streaming.name });
+  }
+
+  /** A held call turned out different from every earlier one: it is shown, with what it has written so far. */
+  private release(streaming: StreamingCall): void {
+    streaming.held = false;
+    this.show(streaming);
+    if (streaming.json !== "") this.setup.emit({ type: "tool_use_delta", id: streaming.id, json: streaming.json });
   }
 
   /** A call of the list, checked by the parser on its own; a streamed one ends as tool_use or tool_use_invalid. */
@@ -360,8 +402,15 @@ class AttemptOutput {
     const streaming = this.streaming;
     this.streaming = undefined;
     this.errors.push(...errors);
-    if (!streaming) for (const call of calls) this.addCall(call);
-    else if (calls.length === 1 && errors.length === 0) this.addCall(calls[0], streaming.id);
+    if (!streaming) {
+      for (const call of calls) this.addCall(call);
+      return;
+    }
+    if (streaming.held) {
+      if (calls.length === 1 && errors.length === 0 && this.repeats(calls[0])) return; // never shown: dropped
+      this.release(streaming);
+    }
+    if (calls.length === 1 && errors.length === 0) this.addCall(calls[0], streaming.id, streaming.json);
     else this.setup.emit({ type: "tool_use_invalid", id: streaming.id, errors });
   }
 }

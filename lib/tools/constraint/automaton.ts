@@ -20,7 +20,7 @@ export class State {
 
   /** Fewest bytes that complete the whole output from here. */
   get distance(): number {
-    return (this.cachedDistance ??= this.top.completion().length + (this.below?.distance ?? 0));
+    return (this.cachedDistance ??= this.top.completionLength() + (this.below?.distance ?? 0));
   }
 
   /** Those bytes, as a binary string. */

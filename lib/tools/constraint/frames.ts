@@ -9,41 +9,19 @@
  *
  * Frames have a `key` that determines their behaviour for any next token: equal keys, equal masks.
  */
-import type { ArraySpec, GrammarNode, LiteralSet, ObjectSpec, StringSpec, ValueNode } from "./schema.js";
-import { utf8Sequence } from "./utf8.js";
+import type { ArraySpec, GrammarNode, LiteralSet, ObjectSpec, ValueNode } from "./schema.js";
+import { Descend, DONE, DONE_REFEED, Frame, isDigit, QUOTE, type Step } from "./frame.js";
+import { BoundedNumberFrame } from "./number-frame.js";
+import { PatternStringFrame } from "./pattern-string.js";
+import { StringFrame } from "./string-frame.js";
+import { UniqueArrayFrame } from "./unique-array.js";
 
-export const DONE = 1;
-export const DONE_REFEED = 2;
+export { DONE, DONE_REFEED, Descend, Frame, type Step } from "./frame.js";
+export { StringFrame } from "./string-frame.js";
 
-/** Run `child` on the byte; `next` is what this frame becomes once the child's value is complete. */
-export class Descend {
-  constructor(
-    readonly child: Frame,
-    readonly next: Frame,
-  ) {}
-}
-
-export type Step = Frame | Descend | typeof DONE | typeof DONE_REFEED | null;
-
-export abstract class Frame {
-  private cachedCompletion?: string;
-  abstract get key(): string;
-  abstract step(b: number): Step;
-  protected abstract finish(): string;
-
-  /** The shortest bytes (a binary string) that complete this frame, once any child value above it is complete. */
-  completion(): string {
-    return (this.cachedCompletion ??= this.finish());
-  }
-}
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 const isWhitespace = (b: number) => b === 0x20 || b === 0x0a || b === 0x09 || b === 0x0d;
-const isDigit = (b: number) => b >= 0x30 && b <= 0x39;
-const isHex = (b: number) => isDigit(b) || (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46);
 
 /** Before the first byte of a value: dispatches on it (every JSON type starts differently). */
 export class ValueStart extends Frame {
@@ -62,9 +40,11 @@ export class ValueStart extends Frame {
       if (literal !== null) return literal;
     }
     if (b === 0x7b && n.object) return new ObjectFrame(n.object, "open", "0".repeat(n.object.properties.length));
-    if (b === 0x5b && n.array) return new ArrayFrame(n.array, "open", 0);
-    if (b === QUOTE && n.string) return new StringFrame(n.string, 0, "text");
-    if (n.number && ((b === 0x2d && !n.number.nonNegative) || isDigit(b))) return NumberFrame.first(n.number.integer, b);
+    if (b === 0x5b && n.array) return n.array.unique ? UniqueArrayFrame.open(n.array.unique) : new ArrayFrame(n.array, "open", 0);
+    if (b === QUOTE && n.string) return n.string.pattern ? new PatternStringFrame(n.string.pattern, 0, 0) : new StringFrame(n.string, 0, "text");
+    if (n.number && (b === 0x2d || isDigit(b))) {
+      return n.number.bounded ? BoundedNumberFrame.first(n.number.bounded, b) : NumberFrame.first(n.number.integer, b);
+    }
     return null;
   }
 
@@ -179,75 +159,6 @@ class NumberFrame extends Frame {
 
   protected finish(): string {
     return this.phase === "minus" || this.phase === "dot" || this.phase === "e" || this.phase === "sign" ? "0" : "";
-  }
-}
-
-type StringPhase = "text" | "escape" | "hex" | "utf8";
-
-/**
- * Inside a string, `count` characters in: escapes (\uXXXX without lone surrogates), and strict UTF-8
- * (a token may end inside a character; the next must continue it correctly).
- */
-export class StringFrame extends Frame {
-  constructor(
-    readonly spec: StringSpec,
-    readonly count: number,
-    readonly phase: StringPhase,
-    /** hex: digits read; utf8: continuation bytes still due. */
-    readonly pending = 0,
-    /** hex: the first digit was d (a surrogate unless the next is 0-7); utf8: the next byte's range. */
-    readonly lo = 0,
-    readonly hi = 0,
-  ) {
-    super();
-  }
-
-  /** Characters still allowed, and still needed. */
-  get room(): number {
-    return this.spec.maxLength - this.count;
-  }
-
-  get need(): number {
-    return Math.max(0, this.spec.minLength - this.count);
-  }
-
-  get key(): string {
-    const c = this.spec.clamp;
-    return `s${this.spec.id}:${Math.min(this.room, c)}:${Math.min(this.need, c)}:${this.phase}${this.pending}:${this.lo}:${this.hi}`;
-  }
-
-  step(b: number): Step {
-    const text = (count: number) => new StringFrame(this.spec, count, "text");
-    switch (this.phase) {
-      case "text": {
-        if (b === QUOTE) return this.need === 0 ? DONE : null;
-        if (this.room <= 0 || b < 0x20) return null;
-        if (b === BACKSLASH) return new StringFrame(this.spec, this.count + 1, "escape");
-        if (b < 0x80) return text(this.count + 1);
-        const seq = utf8Sequence(b);
-        return seq ? new StringFrame(this.spec, this.count + 1, "utf8", seq.length - 1, seq.lo, seq.hi) : null;
-      }
-      case "escape":
-        if (b === 0x75) return new StringFrame(this.spec, this.count, "hex", 0);
-        return '"\\/bfnrt'.includes(String.fromCharCode(b)) ? text(this.count) : null;
-      case "hex": {
-        if (!isHex(b) || (this.lo === 1 && !(b >= 0x30 && b <= 0x37))) return null;
-        if (this.pending === 3) return text(this.count);
-        const surrogate = this.pending === 0 && (b === 0x64 || b === 0x44) ? 1 : 0;
-        return new StringFrame(this.spec, this.count, "hex", this.pending + 1, surrogate);
-      }
-      case "utf8":
-        if (b < this.lo || b > this.hi) return null;
-        return this.pending === 1 ? text(this.count) : new StringFrame(this.spec, this.count, "utf8", this.pending - 1, 0x80, 0xbf);
-    }
-  }
-
-  protected finish(): string {
-    const close = "a".repeat(this.need) + '"';
-    if (this.phase === "escape") return "n" + close;
-    if (this.phase === "hex") return "0".repeat(4 - this.pending) + close;
-    if (this.phase === "utf8") return String.fromCharCode(this.lo) + "\x80".repeat(this.pending - 1) + close;
-    return close;
   }
 }
 
@@ -371,6 +282,11 @@ class ObjectFrame extends Frame {
 
 type ArrayPhase = "open" | "after" | "comma";
 
+/** The node of the item at `index` of an array (a tuple's own, then the rest's). */
+export function itemNode(spec: ArraySpec, index: number): GrammarNode {
+  return spec.prefix && index < spec.prefix.length ? spec.prefix[index] : spec.items;
+}
+
 /** Inside an array, after `count` items. */
 class ArrayFrame extends Frame {
   constructor(
@@ -383,15 +299,15 @@ class ArrayFrame extends Frame {
   }
 
   get key(): string {
-    // Past minItems the exact count only matters against a maxItems.
-    const count = Number.isFinite(this.spec.maxItems) ? this.count : Math.min(this.count, this.spec.minItems);
+    // Past minItems and a tuple's items, the exact count only matters against a maxItems.
+    const count = Number.isFinite(this.spec.maxItems) ? this.count : Math.min(this.count, Math.max(this.spec.minItems, this.spec.prefix?.length ?? 0));
     return `a${this.spec.id}${this.phase}${count}:${this.ws}`;
   }
 
   step(b: number): Step {
     const { spec, phase, count } = this;
     if (isWhitespace(b)) return this.ws < spec.maxWhitespace ? new ArrayFrame(spec, phase, count, this.ws + 1) : null;
-    const item = () => new Descend(spec.items.start, new ArrayFrame(spec, "after", count + 1));
+    const item = () => new Descend(itemNode(spec, count).start, new ArrayFrame(spec, "after", count + 1));
     switch (phase) {
       case "open":
         if (b === 0x5d) return spec.minItems === 0 ? DONE : null;
@@ -405,7 +321,7 @@ class ArrayFrame extends Frame {
   }
 
   protected finish(): string {
-    const items = (n: number) => Array.from({ length: n }, () => this.spec.items.minimal()).join(", ");
+    const items = (n: number) => Array.from({ length: n }, (_, i) => itemNode(this.spec, this.count + i).minimal()).join(", ");
     const need = Math.max(0, this.spec.minItems - this.count);
     if (this.phase === "open") return `${items(need)}]`;
     if (this.phase === "comma") return `${items(Math.max(1, need))}]`;

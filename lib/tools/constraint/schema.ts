@@ -7,13 +7,20 @@
  * What the grammar generates is always a subset of what the schema accepts: objects carry only declared
  * properties (free keys only where no property is declared), each at most once; strings, numbers and
  * whitespace are bounded so that a random model still finishes. Keywords without a grammar here
- * (pattern, format, minimum/maximum beyond a non-negative lower bound, which forbids the minus sign,
- * multipleOf, uniqueItems, tuple items, overlapping anyOf branches) are left to the validator that
- * checks every call afterwards.
+ * (a pattern outside the regex subset, a format without a pattern here, a fractional multipleOf,
+ * uniqueItems over items that are not literals, overlapping anyOf branches) are left to the validator
+ * that checks every call afterwards.
+ * Numeric bounds are in numbers.ts, patterns and formats in string-automaton.ts.
  */
 import { Phi4Error } from "../../engine/errors.js";
 import type { JsonSchema } from "../types.js";
-import { ValueStart, type Frame } from "./frames.js";
+import { itemNode, ValueStart, type Frame } from "./frames.js";
+import type { BoundedNumberSpec } from "./number-frame.js";
+import { numberBounds, shortestNumber } from "./numbers.js";
+import { PatternSpec } from "./pattern-string.js";
+import { shortestMatch } from "./dfa.js";
+import { stringAutomaton } from "./string-automaton.js";
+import { UniqueArrayFrame, type UniqueArraySpec } from "./unique-array.js";
 
 /** Something a frame can start: a JSON value, or a tool call object. */
 export interface GrammarNode {
@@ -34,11 +41,17 @@ export interface StringSpec {
   readonly maxLength: number;
   /** String lengths at least this far from a limit behave alike for one token (cache keys clamp to it). */
   readonly clamp: number;
+  /** The characters follow this automaton (a pattern, a format), when the grammar can enforce it. */
+  readonly pattern?: PatternSpec;
 }
 
 export interface ArraySpec {
   readonly id: number;
+  /** Items at the start, one node each (a tuple); the rest are `items`. */
+  readonly prefix?: readonly GrammarNode[];
   readonly items: GrammarNode;
+  /** uniqueItems over literal items: the array is read by a UniqueArrayFrame instead. */
+  readonly unique?: UniqueArraySpec;
   readonly minItems: number;
   readonly maxItems: number;
   readonly maxWhitespace: number;
@@ -79,8 +92,8 @@ export class ValueNode implements GrammarNode {
   object?: ObjectSpec;
   array?: ArraySpec;
   string?: StringSpec;
-  /** nonNegative: the schema's minimum (or exclusiveMinimum) is 0 or more, so no minus sign may start it. */
-  number?: { integer: boolean; nonNegative: boolean };
+  /** bounded: the schema's numeric bounds and integer multipleOf, when it has any. */
+  number?: { integer: boolean; bounded: BoundedNumberSpec | null };
   /** Set by SchemaCompiler.finish(); null while no finite instance is known. */
   shortest: string | null = null;
 
@@ -93,17 +106,18 @@ export class ValueNode implements GrammarNode {
 /** The shortest instance of `node` given its children's current shortest (null = none known yet). */
 function shortestOf(node: ValueNode): string | null {
   const options: (string | null)[] = [...(node.literals?.values ?? [])];
-  if (node.string) options.push(`"${"a".repeat(node.string.minLength)}"`);
-  if (node.number) options.push("0");
+  if (node.string) options.push(node.string.pattern ? `"${node.string.pattern.rest(0, 0)}"` : `"${"a".repeat(node.string.minLength)}"`);
+  if (node.number) options.push(node.number.bounded ? shortestNumber(node.number.bounded.integer, node.number.bounded.bounds) : "0");
   const object = node.object;
   if (object) {
     const members = object.properties.filter((p) => p.required).map((p) => (p.value.shortest === null ? null : `"${p.tail}: ${p.value.shortest}`));
     options.push(members.includes(null) ? null : `{${members.join(", ")}}`);
   }
   const array = node.array;
-  if (array) {
-    const item = array.minItems === 0 ? "" : array.items instanceof ValueNode ? array.items.shortest : array.items.minimal();
-    options.push(item === null ? null : `[${Array.from({ length: array.minItems }, () => item).join(", ")}]`);
+  if (array?.unique) options.push(`[${UniqueArrayFrame.open(array.unique).completion()}`);
+  else if (array) {
+    const items = Array.from({ length: array.minItems }, (_, i) => itemNode(array, i)).map((n) => (n instanceof ValueNode ? n.shortest : n.minimal()));
+    options.push(items.includes(null) ? null : `[${items.join(", ")}]`);
   }
   return options.reduce<string | null>((best, o) => (o !== null && (best === null || o.length < best.length) ? o : best), null);
 }
@@ -114,6 +128,9 @@ export function literalSet(texts: Iterable<string>): LiteralSet {
 
 /** UTF-8 bytes of `text` as a binary string. */
 export const binary = (text: string) => Buffer.from(text, "utf8").toString("latin1");
+
+/** Most cells of a patterned string's completion table (see PatternSpec). */
+const PATTERN_TABLE_CELLS = 1 << 22;
 
 const TYPES = ["object", "array", "string", "number", "integer", "boolean", "null"];
 
@@ -200,7 +217,7 @@ export class SchemaCompiler {
     if (types.has("object")) node.object = this.objectSpec(s);
     if (types.has("array")) node.array = this.arraySpec(s);
     if (types.has("string")) node.string = this.stringSpec(s);
-    if (types.has("number") || types.has("integer")) node.number = { integer: !types.has("number"), nonNegative: nonNegative(s) };
+    if (types.has("number") || types.has("integer")) node.number = numberShape(s, !types.has("number"));
     const words = [...(types.has("boolean") ? ["false", "true"] : []), ...(types.has("null") ? ["null"] : [])];
     if (words.length > 0) node.literals = literalSet(words);
   }
@@ -226,17 +243,48 @@ export class SchemaCompiler {
     };
   }
 
+  /**
+   * Tuples: draft 7's `items: [...]` with `additionalItems`, as the validator (draft 7) reads them.
+   * 2020-12's `prefixItems` is followed only without `items`: the validator ignores prefixItems and
+   * applies `items` to every item.
+   */
   private arraySpec(s: JsonSchema): ArraySpec {
-    const items = Array.isArray(s.items) ? true : s.items;
+    const tuple = Array.isArray(s.items) ? (s.items as unknown[]) : Array.isArray(s.prefixItems) && s.items === undefined ? (s.prefixItems as unknown[]) : [];
+    const rest = Array.isArray(s.items) ? s.additionalItems : s.items;
     const minItems = typeof s.minItems === "number" ? s.minItems : 0;
-    const maxItems = typeof s.maxItems === "number" ? Math.max(s.maxItems, minItems) : Number.POSITIVE_INFINITY;
-    return { id: newId(), items: this.node(items), minItems, maxItems, maxWhitespace: this.options.maxWhitespace };
+    let maxItems = typeof s.maxItems === "number" ? Math.max(s.maxItems, minItems) : Number.POSITIVE_INFINITY;
+    if (rest === false) maxItems = Math.min(maxItems, tuple.length);
+    const items = rest === false ? this.any() : this.node(rest);
+    // uniqueItems over literals (an enum): at most one of each, as many as there are.
+    const literals = s.uniqueItems === true && tuple.length === 0 && items.literals && !items.object && !items.array && !items.string && !items.number ? items.literals.values : null;
+    if (literals) maxItems = Math.min(maxItems, literals.length);
+    if (maxItems < minItems) throw new Phi4Error("INVALID_ARGUMENT", `a tool schema allows no array: minItems ${minItems}, but at most ${maxItems} items`);
+    const { maxWhitespace } = this.options;
+    return {
+      id: newId(),
+      ...(tuple.length > 0 && { prefix: tuple.map((item) => this.node(item)) }),
+      items,
+      ...(literals && { unique: { id: newId(), values: literals, minItems, maxItems, maxWhitespace } }),
+      minItems,
+      maxItems,
+      maxWhitespace,
+    };
   }
 
   private stringSpec(s: JsonSchema): StringSpec {
     const minLength = typeof s.minLength === "number" ? s.minLength : 0;
-    const maxLength = Math.max(minLength, Math.min(typeof s.maxLength === "number" ? s.maxLength : Infinity, this.options.maxStringLength));
-    return { id: newId(), minLength, maxLength, clamp: this.options.clamp };
+    const dfa = stringAutomaton(s);
+    // maxStringLength never cuts a patterned string below its shortest match (a UUID has 36 characters);
+    // a large automaton gets a shorter limit, to keep its table of completions (states x lengths) small.
+    const shortest = dfa ? shortestMatch(dfa) : 0;
+    const limit = dfa ? Math.max(shortest, Math.min(this.options.maxStringLength, Math.floor(PATTERN_TABLE_CELLS / dfa.edges.length))) : this.options.maxStringLength;
+    const maxLength = Math.max(minLength, Math.min(typeof s.maxLength === "number" ? s.maxLength : Infinity, limit));
+    const fits = dfa !== null && (maxLength + 1) * dfa.edges.length <= 2 * PATTERN_TABLE_CELLS; // a huge minLength
+    const plain = { id: newId(), minLength, maxLength, clamp: this.options.clamp };
+    // A pattern every string matches needs no automaton.
+    const pattern = fits && !dfa.free[0] ? new PatternSpec(newId(), dfa, minLength, maxLength, this.options.clamp, plain) : null;
+    // A pattern with no match short enough for maxStringLength is left to the validator, like one outside the subset.
+    return { ...plain, ...(pattern?.satisfiable() && { pattern }) };
   }
 
   private stringNode(): ValueNode {
@@ -303,12 +351,15 @@ function mergeAllOf(s: JsonSchema, resolve: (s: unknown) => unknown): JsonSchema
   return merged;
 }
 
-/**
- * Whether a number schema excludes every negative value by its lower bound: the one bound a token
- * grammar enforces for free (no "-" at the start). Counts, limits and offsets are usually declared so.
- */
-function nonNegative(s: JsonSchema): boolean {
-  const atLeast = (bound: unknown) => typeof bound === "number" && bound >= 0;
-  // exclusiveMinimum is a number since draft 6; draft 4's boolean form sits on a minimum, checked above.
-  return atLeast(s.minimum) || atLeast(s.exclusiveMinimum);
+/** A number's shape: integer or not, and its bounds (an error when no number satisfies them). */
+function numberShape(s: JsonSchema, integer: boolean): NonNullable<ValueNode["number"]> {
+  const found = numberBounds(s, integer);
+  if (!found) return { integer, bounded: null };
+  if (shortestNumber(found.integer, found.bounds) === null) {
+    throw new Phi4Error("INVALID_ARGUMENT", `a tool schema allows no ${integer ? "integer" : "number"} between its bounds (${boundsText(s)})`);
+  }
+  return { integer: found.integer, bounded: { id: newId(), ...found } };
 }
+
+const boundsText = (s: JsonSchema) =>
+  ["minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum", "multipleOf"].filter((k) => k in s).map((k) => `${k} ${JSON.stringify(s[k])}`).join(", ");

@@ -117,7 +117,7 @@ export class ToolCallConstraint implements TokenConstraint {
     this.minimumTokens = Math.min(start.distance, this.startPlan?.length ?? Infinity) + 1;
     if (options.mode === "call") {
       if (this.budget < this.minimumTokens) {
-        throw new Phi4Error("INVALID_ARGUMENT", `maxTokens ${this.budget} is too small for a complete tool call: it needs at least ${this.minimumTokens}`);
+        throw new Phi4Error("INVALID_ARGUMENT", `max_tokens ${this.budget} is too small for a complete tool call: it needs at least ${this.minimumTokens}`);
       }
       this.begin();
     }

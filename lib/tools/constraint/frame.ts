@@ -1,0 +1,39 @@
+/**
+ * The base of the byte-level automaton's frames (see frames.ts): a frame takes one byte and says what
+ * comes next. Kept apart from the concrete frames so that frames in other files (numbers with bounds,
+ * strings with a pattern) can extend it without an import cycle.
+ */
+
+export const DONE = 1;
+export const DONE_REFEED = 2;
+
+/** Run `child` on the byte; `next` is what this frame becomes once the child's value is complete. */
+export class Descend {
+  constructor(
+    readonly child: Frame,
+    readonly next: Frame,
+  ) {}
+}
+
+export type Step = Frame | Descend | typeof DONE | typeof DONE_REFEED | null;
+
+export abstract class Frame {
+  private cachedCompletion?: string;
+  abstract get key(): string;
+  abstract step(b: number): Step;
+  protected abstract finish(): string;
+
+  /** The shortest bytes (a binary string) that complete this frame, once any child value above it is complete. */
+  completion(): string {
+    return (this.cachedCompletion ??= this.finish());
+  }
+
+  /** completion().length; a frame that knows it without spelling the bytes out says so (mask walks ask it of every token). */
+  completionLength(): number {
+    return this.completion().length;
+  }
+}
+
+export const QUOTE = 0x22;
+export const BACKSLASH = 0x5c;
+export const isDigit = (b: number) => b >= 0x30 && b <= 0x39;
