@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "attention.h"
 #include "attention_js.h"
 #include "bandwidth.h"
 #include "context.h"
@@ -33,6 +34,7 @@ Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("int4KernelVariants", Napi::Function::New(env, Int4KernelVariants, "int4KernelVariants"));
   exports.Set("int4MatMul", Napi::Function::New(env, Int4MatMul, "int4MatMul"));
   exports.Set("attention", Napi::Function::New(env, Attention, "attention"));
+  exports.Set("attentionKernelVariant", Napi::String::New(env, attention::VariantName()));
   exports.Set("measureReadBandwidth", Napi::Function::New(env, MeasureReadBandwidth, "measureReadBandwidth"));
   return exports;
 }

@@ -13,7 +13,12 @@
 namespace phi4::attention {
 namespace {
 
-bool forcePortable = false;
+enum class Variant { kPortable, kAvx2, kAvx512 };
+
+Variant Best() {
+  const CpuFeatures& cpu = DetectCpuFeatures();
+  return cpu.avx512Vnni ? Variant::kAvx512 : cpu.avx2Fma ? Variant::kAvx2 : Variant::kPortable;
+}
 
 // Rotates the first 2 * half values of x in place (non-interleaved halves, as ONNX Runtime).
 void Rotate(float* x, const float* cos, const float* sin, int half) {
@@ -76,12 +81,20 @@ size_t TaskCount(const Problem& p) {
 void RunTask(const Problem& p, size_t task) {
   thread_local std::vector<float> scratch;
   scratch.resize(detail::ScratchFloats(p));
-  const CpuFeatures& cpu = DetectCpuFeatures();
-  if (!forcePortable && cpu.avx512Vnni) return detail::RunTaskAvx512(p, task, scratch.data());
-  if (!forcePortable && cpu.avx2Fma) return detail::RunTaskAvx2(p, task, scratch.data());
-  detail::RunTaskPortable(p, task, scratch.data());
+  switch (p.portable ? Variant::kPortable : Best()) {
+    case Variant::kAvx512: return detail::RunTaskAvx512(p, task, scratch.data());
+    case Variant::kAvx2: return detail::RunTaskAvx2(p, task, scratch.data());
+    case Variant::kPortable: return detail::RunTaskPortable(p, task, scratch.data());
+  }
 }
 
-void ForcePortable(bool force) { forcePortable = force; }
+const char* VariantName() {
+  switch (Best()) {
+    case Variant::kAvx512: return "avx512";
+    case Variant::kAvx2: return "avx2";
+    case Variant::kPortable: return "portable";
+  }
+  return "portable";
+}
 
 }  // namespace phi4::attention

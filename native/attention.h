@@ -32,6 +32,7 @@ struct Problem {
   float* value = nullptr;
   float* out = nullptr;          // [batch][seq][heads headSize]
   float* rotatedQuery = nullptr; // scratch [batch][seq][heads][headSize]: rotated and scaled
+  bool portable = false;         // run the plain C++ variant even where SIMD ones exist (tests)
 };
 
 // Checks what the kernels assume (positions inside the caches and the KV capacity, head size a
@@ -46,7 +47,8 @@ void PrepareRows(const Problem& p, size_t begin, size_t end);
 size_t TaskCount(const Problem& p);
 void RunTask(const Problem& p, size_t task);
 
-// For tests: run the portable kernels even where SIMD ones exist.
-void ForcePortable(bool force);
+// The variant RunTask uses on this CPU unless a problem asks for the portable one: "avx512",
+// "avx2" or "portable".
+const char* VariantName();
 
 }  // namespace phi4::attention

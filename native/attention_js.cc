@@ -35,10 +35,9 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   p.rotatedQuery = rotated.data();
   Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(p.batch) * p.seq * p.heads * p.headSize);
   p.out = out.Data();
-  attention::ForcePortable(GetBool(o, "portable", false));
+  p.portable = GetBool(o, "portable", false);
   attention::PrepareRows(p, 0, static_cast<size_t>(p.batch) * p.seq);
   for (size_t t = 0; t < attention::TaskCount(p); ++t) attention::RunTask(p, t);
-  attention::ForcePortable(false);
   return out;
 }
 

@@ -148,7 +148,7 @@ const cases: [string, Case][] = [
 
 describe("the attention kernel", () => {
   for (const portable of [false, true]) {
-    const variant = portable ? "portable C++" : "the variant this CPU runs";
+    const variant = portable ? "portable C++" : `${binding.attentionKernelVariant}, the variant this CPU runs`;
     it.each(cases)(`equals ONNX Runtime's GroupQueryAttention (${variant}): %s`, async (_, c) => {
       const x = inputs(c);
       const theirs = await onnxRuntimeAttention(c, x);

@@ -57,9 +57,10 @@ export interface LoadModelOptions {
   lastPositionLogits?: boolean;
   /**
    * Run int4 matrix products (MatMulNBits with 4 bits, block 32, accuracy level 4: Phi-4-mini's CPU
-   * export) on phi4-onnx's own AVX2 kernel instead of ONNX Runtime's (default true). It makes batched
-   * decode and prefill markedly faster (docs/batching.md). Used only where it can run: an x86-64 CPU
-   * with AVX2 and FMA, and a session on the CPU provider. `model.info.int4Kernel` says which happened.
+   * export) on phi4-onnx's own kernels (AVX-512 VNNI, AVX-VNNI or AVX2, as the CPU has them) instead
+   * of ONNX Runtime's (default true). It makes prefill and batched decode markedly faster
+   * (docs/engine.md). Used only where it can run: an x86-64 CPU with AVX2 and FMA, and a session on
+   * the CPU provider. `model.info.int4Kernel` and `int4KernelVariant` say which happened.
    */
   int4Kernel?: boolean;
   /**

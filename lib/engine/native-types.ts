@@ -161,6 +161,8 @@ export interface NativeBinding {
     scale: number;
     portable?: boolean;
   }): Float32Array;
+  /** The attention kernel's variant on this CPU: "avx512", "avx2" or "portable". */
+  attentionKernelVariant: string;
   /** The variant models use here: the fastest this CPU runs. */
   int4KernelVariant: Int4KernelVariantName;
   /** Every variant, fastest first, and whether this CPU runs it. */
