@@ -20,7 +20,6 @@ void QuantizeRowsAvx2(const float* a, size_t rowBegin, size_t rowEnd, QuantizedR
   const size_t k = out.k, blocks = out.blocks();
   const __m256 signBit = _mm256_set1_ps(-0.0f);
   for (size_t r = rowBegin; r < rowEnd; ++r) {
-    int8_t* row = out.values.data() + r * k;
     for (size_t b = 0; b < blocks; ++b) {
       const float* x = a + r * k + b * kBlock;
       __m256 v[4], maxAbs = _mm256_setzero_ps();
@@ -39,19 +38,7 @@ void QuantizeRowsAvx2(const float* a, size_t rowBegin, size_t rowEnd, QuantizedR
         const __m256 rounded = _mm256_round_ps(_mm256_mul_ps(v[i], inverse), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         _mm256_store_si256(reinterpret_cast<__m256i*>(q + 8 * i), _mm256_cvtps_epi32(rounded));
       }
-      int8_t* even = row + out.EvenOffset(b);
-      int8_t* odd = row + out.OddOffset(b);
-      int32_t laneSums[4] = {0, 0, 0, 0};
-      for (size_t i = 0; i < kBlock / 2; ++i) {
-        even[i] = static_cast<int8_t>(q[2 * i]);
-        odd[i] = static_cast<int8_t>(q[2 * i + 1]);
-        laneSums[i / 4] += q[2 * i] + q[2 * i + 1];
-      }
-      const size_t at = r * blocks + b;
-      out.scales[at] = scale;
-      for (int i = 0; i < 4; ++i) out.laneScales[at * 4 + i] = scale;
-      for (int i = 0; i < 4; ++i) out.laneZeroOffsets[at * 4 + i] = -8 * laneSums[i];
-      out.zeroOffsets[at] = -8 * (laneSums[0] + laneSums[1] + laneSums[2] + laneSums[3]);
+      out.SetBlock(r, b, scale, q);
     }
   }
 }

@@ -15,6 +15,22 @@
 
 namespace phi4::int4 {
 
+void QuantizedRows::SetBlock(size_t row, size_t b, float scale, const int32_t* q) {
+  int8_t* even = values.data() + row * k + EvenOffset(b);
+  int8_t* odd = values.data() + row * k + OddOffset(b);
+  int32_t laneSums[4] = {0, 0, 0, 0};  // GEMV lane j meets values 8j..8j+7
+  for (size_t i = 0; i < kBlock / 2; ++i) {
+    even[i] = static_cast<int8_t>(q[2 * i]);
+    odd[i] = static_cast<int8_t>(q[2 * i + 1]);
+    laneSums[i / 4] += q[2 * i] + q[2 * i + 1];
+  }
+  const size_t at = row * blocks() + b;
+  scales[at] = scale;
+  for (int i = 0; i < 4; ++i) laneScales[at * 4 + i] = scale;
+  for (int i = 0; i < 4; ++i) laneZeroOffsets[at * 4 + i] = -8 * laneSums[i];
+  zeroOffsets[at] = -8 * (laneSums[0] + laneSums[1] + laneSums[2] + laneSums[3]);
+}
+
 void QuantizedRows::Resize(size_t rowCount, size_t width) {
   rows = rowCount;
   k = width;
@@ -92,18 +108,9 @@ void QuantizeRowsPortable(const float* a, size_t rowBegin, size_t rowEnd, Quanti
       float amax = 0.f;
       for (size_t i = 0; i < kBlock; ++i) amax = std::max(amax, std::fabs(x[i]));
       const float scale = amax / 127.f, inverse = amax != 0.f ? 127.f / amax : 0.f;
-      int8_t* row = out.values.data() + r * k;
-      int32_t laneSums[4] = {0, 0, 0, 0};
-      for (size_t i = 0; i < kBlock; ++i) {
-        const int32_t q = static_cast<int32_t>(std::nearbyint(x[i] * inverse));
-        (i % 2 == 0 ? row + out.EvenOffset(b) : row + out.OddOffset(b))[i / 2] = static_cast<int8_t>(q);
-        laneSums[i / 8] += q;
-      }
-      const size_t at = r * blocks + b;
-      out.scales[at] = scale;
-      for (int i = 0; i < 4; ++i) out.laneScales[at * 4 + i] = scale;
-      for (int i = 0; i < 4; ++i) out.laneZeroOffsets[at * 4 + i] = -8 * laneSums[i];
-      out.zeroOffsets[at] = -8 * (laneSums[0] + laneSums[1] + laneSums[2] + laneSums[3]);
+      int32_t q[kBlock];
+      for (size_t i = 0; i < kBlock; ++i) q[i] = static_cast<int32_t>(std::nearbyint(x[i] * inverse));
+      out.SetBlock(r, b, scale, q);
     }
   }
 }

@@ -60,6 +60,9 @@ struct QuantizedRows {
 
   void Resize(size_t rows, size_t k);
   size_t blocks() const { return k / kBlock; }
+  // Stores block b of `row`: its 32 int8 values q (in natural order) and scale, in the layout above,
+  // with the sums the kernels take the zero point from. Shared by every quantizer.
+  void SetBlock(size_t row, size_t b, float scale, const int32_t* q);
   // Where block b's even (odd) values start within a row.
   size_t EvenOffset(size_t b) const { return (b / 4) * 128 + (b % 4) * 16; }
   size_t OddOffset(size_t b) const {
