@@ -144,8 +144,8 @@ void MultiplyGemm(Variant v, const QuantizedRows& a, const Weights& w, size_t c0
 
 }  // namespace
 
-void QuantizeRows(const float* a, size_t rowBegin, size_t rowEnd, QuantizedRows& out) {
-  if (VariantSupported(Variant::kAvx2)) {
+void QuantizeRows(Variant v, const float* a, size_t rowBegin, size_t rowEnd, QuantizedRows& out) {
+  if (v != Variant::kPortable) {
     detail::QuantizeRowsAvx2(a, rowBegin, rowEnd, out);
   } else {
     QuantizeRowsPortable(a, rowBegin, rowEnd, out);

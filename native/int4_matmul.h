@@ -83,9 +83,10 @@ struct Weights {
 // fp32 scales rounded to nearest fp16, ties to even.
 std::vector<uint16_t> HalfScales(const float* scales, size_t count);
 
-// Quantizes rows [rowBegin, rowEnd) of `a` ([rows][k] floats) into `out` (already Resize()d).
+// Quantizes rows [rowBegin, rowEnd) of `a` ([rows][k] floats) into `out` (already Resize()d), with
+// the AVX2 quantizer for the SIMD variants and the portable one (bit-identical) for `portable`.
 // k must be a multiple of 64.
-void QuantizeRows(const float* a, size_t rowBegin, size_t rowEnd, QuantizedRows& out);
+void QuantizeRows(Variant v, const float* a, size_t rowBegin, size_t rowEnd, QuantizedRows& out);
 
 enum class Path { kAuto, kGemv, kGemm };
 

@@ -63,7 +63,7 @@ Napi::Value Int4MatMul(const Napi::CallbackInfo& info) {
 
   int4::QuantizedRows quantized;
   quantized.Resize(rows, k);
-  int4::QuantizeRows(a, 0, rows, quantized);
+  int4::QuantizeRows(variant, a, 0, rows, quantized);
   Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(rows) * n);
   // Column tasks as the ONNX Runtime op runs them, one after the other.
   const std::vector<uint16_t> halfScales = int4::HalfScales(scales, static_cast<size_t>(n) * blocks);

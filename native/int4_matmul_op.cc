@@ -76,7 +76,7 @@ struct Work {
 void QuantizeTask(void* data, size_t task) {
   Work& work = *static_cast<Work*>(data);
   const size_t begin = task * kRowsPerTask;
-  int4::QuantizeRows(work.a, begin, std::min(begin + kRowsPerTask, work.rows.rows), work.rows);
+  int4::QuantizeRows(work.kernel->variant, work.a, begin, std::min(begin + kRowsPerTask, work.rows.rows), work.rows);
 }
 
 void MultiplyTask(void* data, size_t task) {
@@ -115,7 +115,7 @@ OrtStatus* ORT_API_CALL Compute(void* kernelData, OrtKernelContext* context) {
   work.rows.Resize(rows, kernel.weights.k);
   const size_t rowTasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
   if (rowTasks == 1) {
-    int4::QuantizeRows(work.a, 0, rows, work.rows);
+    int4::QuantizeRows(kernel.variant, work.a, 0, rows, work.rows);
   } else if (OrtStatus* st = api->KernelContext_ParallelFor(context, QuantizeTask, rowTasks, 0, &work)) {
     return st;
   }
