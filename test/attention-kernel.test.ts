@@ -141,6 +141,8 @@ const phi4Heads = { heads: 6, kvHeads: 2, headSize: 128, rotaryHalf: 48 }; // Ph
 const cases: [string, Case][] = [
   ["a first prompt (no past)", { ...phi4Heads, batch: 1, seq: 37, capacity: 64, past: [0], seed: 1 }],
   ["a prompt chunk after 100 tokens, over more than one key block", { ...phi4Heads, batch: 1, seq: 20, capacity: 160, past: [100], seed: 2 }],
+  // Rows 62 and 63 (positions 63 and 64) share a tile of query vectors across the key block at 64.
+  ["a chunk whose rows straddle a key block inside one tile of queries", { ...phi4Heads, batch: 1, seq: 70, capacity: 96, past: [1], seed: 7 }],
   ["a decode step at 300 tokens", { ...phi4Heads, batch: 1, seq: 1, capacity: 320, past: [300], seed: 3 }],
   ["a batched decode step, rows of different lengths", { ...phi4Heads, batch: 3, seq: 1, capacity: 96, past: [5, 70, 0], seed: 4 }],
   ["tiny's heads (group of 2, head size 64)", { heads: 4, kvHeads: 2, headSize: 64, rotaryHalf: 24, batch: 1, seq: 17, capacity: 48, past: [9], seed: 5 }],
