@@ -37,3 +37,5 @@ export abstract class Frame {
 export const QUOTE = 0x22;
 export const BACKSLASH = 0x5c;
 export const isDigit = (b: number) => b >= 0x30 && b <= 0x39;
+/** JSON's insignificant whitespace: space, line feed, tab, carriage return. */
+export const isWhitespace = (b: number) => b === 0x20 || b === 0x0a || b === 0x09 || b === 0x0d;

@@ -10,7 +10,7 @@
  * Frames have a `key` that determines their behaviour for any next token: equal keys, equal masks.
  */
 import type { ArraySpec, GrammarNode, LiteralSet, ObjectSpec, ValueNode } from "./schema.js";
-import { Descend, DONE, DONE_REFEED, Frame, isDigit, QUOTE, type Step } from "./frame.js";
+import { Descend, DONE, DONE_REFEED, Frame, isDigit, isWhitespace, QUOTE, type Step } from "./frame.js";
 import { BoundedNumberFrame } from "./number-frame.js";
 import { PatternStringFrame } from "./pattern-string.js";
 import { StringFrame } from "./string-frame.js";
@@ -21,7 +21,6 @@ export { StringFrame } from "./string-frame.js";
 
 const COMMA = 0x2c;
 const COLON = 0x3a;
-const isWhitespace = (b: number) => b === 0x20 || b === 0x0a || b === 0x09 || b === 0x0d;
 
 /** Before the first byte of a value: dispatches on it (every JSON type starts differently). */
 export class ValueStart extends Frame {

@@ -4,7 +4,7 @@
  * enum values are distinct values, so distinct texts are enough.) For other items, uniqueItems is left
  * to the validator.
  */
-import { DONE, Frame, type Step } from "./frame.js";
+import { DONE, Frame, isWhitespace, type Step } from "./frame.js";
 
 export interface UniqueArraySpec {
   readonly id: number;
@@ -17,8 +17,6 @@ export interface UniqueArraySpec {
 }
 
 type Phase = "open" | "item" | "after" | "comma";
-
-const isWhitespace = (b: number) => b === 0x20 || b === 0x0a || b === 0x09 || b === 0x0d;
 
 export class UniqueArrayFrame extends Frame {
   constructor(
