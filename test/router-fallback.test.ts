@@ -11,7 +11,7 @@ import { AnthropicProvider } from "../lib/providers/anthropic.js";
 import { LocalProvider } from "../lib/providers/local.js";
 import { OpenAICompatibleProvider } from "../lib/providers/openai-compatible.js";
 import type { MessageRequest, Provider, StreamEvent } from "../lib/providers/types.js";
-import type { RouteDecision } from "../lib/router/decision.js";
+import type { RouteDecision } from "../lib/providers/routing.js";
 import { Router, RouterError, type RouterOptions } from "../lib/router/router.js";
 import { startMockAnthropic, text, toolUse, type MockAnthropic } from "./helpers/mock-anthropic.js";
 import { startMockOpenAI, type MockOpenAI } from "./helpers/mock-openai.js";

@@ -2,6 +2,7 @@
  * Any chat-completions endpoint with tool calling (vLLM, llama.cpp server, Ollama's /v1), over plain
  * fetch: the way to scale past one machine while keeping the Messages API shape on this side.
  */
+import { isLoopback } from "../util/loopback.js";
 import { ProviderError } from "./errors.js";
 import { fromOpenAIResponse, toOpenAIRequest, type OpenAIChatResponse } from "./openai-format.js";
 import { OpenAIStreamTranslator, type OpenAIChunk } from "./openai-stream.js";
@@ -119,9 +120,4 @@ function errorMessage(body: string): string {
     // not JSON: fall through to the raw text
   }
   return body.slice(0, 500) || "(empty body)";
-}
-
-function isLoopback(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, "");
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

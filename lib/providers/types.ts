@@ -7,7 +7,7 @@
  */
 import type Anthropic from "@anthropic-ai/sdk";
 
-import type { RouteDecision } from "../router/decision.js";
+import type { MetricsSnapshot, RouteDecision } from "./routing.js";
 
 export type TextBlockParam = Anthropic.TextBlockParam;
 export type ImageBlockParam = Anthropic.ImageBlockParam;
@@ -128,6 +128,8 @@ export interface Provider {
   readonly contextTokens?: number;
   /** Requests running or waiting, for providers that queue them (the local engine); routers overflow on it. */
   readonly queueDepth?: number;
+  /** Counters of a provider that spreads requests over others (the router); /metrics and the chat's /stats show them. */
+  metricsSnapshot?(): MetricsSnapshot;
   create(request: MessageRequest, options?: CallOptions): Promise<MessageResponse>;
   stream(request: MessageRequest, options?: CallOptions): AsyncIterable<StreamEvent>;
 }

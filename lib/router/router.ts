@@ -10,7 +10,7 @@
 import { collectMessage, MessageAccumulator } from "../providers/accumulate.js";
 import { ProviderError } from "../providers/errors.js";
 import type { CallOptions, MessageRequest, MessageResponse, Provider, StreamEvent } from "../providers/types.js";
-import type { AttemptFailure, RouteDecision } from "./decision.js";
+import type { AttemptFailure, MetricsSnapshot, RouteDecision } from "../providers/routing.js";
 import { RouterMetrics, type TokenPrice } from "./metrics.js";
 import { DEFAULT_RULES, planRoute, type RoutingRules } from "./rules.js";
 import { checkAnswer } from "./validate.js";
@@ -64,6 +64,10 @@ export class Router implements Provider {
     this.locality = options.providers.some((p) => p.locality === "remote") ? "remote" : "local";
     const reference = options.referencePrice ?? options.providers.filter((p) => p.locality === "remote").map((p) => options.prices?.[p.name]).find(Boolean);
     this.metrics = new RouterMetrics(options.prices, reference);
+  }
+
+  metricsSnapshot(): MetricsSnapshot {
+    return this.metrics.snapshot();
   }
 
   /** Recent decisions, oldest first. */

@@ -11,7 +11,7 @@
  *  5. otherwise local first, remote as the fallback.
  */
 import type { MessageRequest, Provider, TaskHints } from "../providers/types.js";
-import type { RouteRule } from "./decision.js";
+import type { RouteRule } from "../providers/routing.js";
 
 export interface RoutingRules {
   /** Privacy of tasks whose hints do not say. Default "normal". */

@@ -9,7 +9,7 @@ import { loadModel, type Model } from "../engine/model.js";
 import { LocalProvider } from "../providers/local.js";
 import type { Provider } from "../providers/types.js";
 import { loadRouterConfig, type RouterConfig } from "../router/config.js";
-import { ConfigError } from "../router/config-file.js";
+import { ConfigError } from "../util/config-file.js";
 import { createRouter } from "../router/from-config.js";
 
 export interface BackendOptions {

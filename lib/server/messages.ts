@@ -4,6 +4,7 @@
  * disconnect aborts the request's signal, which stops its generation and frees its sequence.
  */
 import type { MessageRequest, StreamEvent } from "../providers/types.js";
+import { raceTimeout } from "../util/race-timeout.js";
 import { ApiError, failureOf, toApiError } from "./errors.js";
 import { readJson, sendJson } from "./http-io.js";
 import { parseMessagesBody } from "./request-schema.js";
@@ -69,16 +70,5 @@ async function streamEvents(x: Exchange, state: ServerState, events: AsyncIterab
     x.usage = usage;
     sse.end();
     await iterator.return?.();
-  }
-}
-
-/** `promise`'s value if it settles within `ms` (its rejection, thrown), else undefined. */
-async function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

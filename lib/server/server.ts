@@ -28,6 +28,7 @@ import { modelInfos } from "./model-names.js";
 import { errorCode, silentLogger, type Logger } from "./request-log.js";
 import { matchRoute, type Exchange, type ServerState } from "./routes.js";
 import { ServerMetrics } from "./server-metrics.js";
+import { raceTimeout } from "../util/race-timeout.js";
 
 export interface ServerOptions {
   /** The loaded model: it counts tokens for count_tokens and serves requests unless `provider` does. */
@@ -227,10 +228,4 @@ export async function startServer(options: ServerOptions & ListenOptions): Promi
   const server = createServer(options);
   await server.listen(options);
   return server;
-}
-
-function raceTimeout(promise: Promise<unknown>, ms: number): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise((resolve) => (timer = setTimeout(resolve, ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -14,7 +14,7 @@ import { ProviderError } from "../../providers/errors.js";
 import { LocalProvider } from "../../providers/local.js";
 import type { Provider, TaskHints, ToolChoice } from "../../providers/types.js";
 import { loadRouterConfig, type RouterConfig } from "../../router/config.js";
-import { ConfigError } from "../../router/config-file.js";
+import { ConfigError } from "../../util/config-file.js";
 import { createRouter } from "../../router/from-config.js";
 import { RouterError } from "../../router/router.js";
 import { printAgentEvent } from "../agent-events.js";

@@ -9,6 +9,7 @@ import { openBackend } from "../../server/backend.js";
 import { jsonLogger, LOG_LEVELS, type LogLevel } from "../../server/request-log.js";
 import { apiKeyCheck } from "../../server/auth.js";
 import { checkPort, startServer } from "../../server/server.js";
+import { isLoopback } from "../../util/loopback.js";
 import { optionalNumber } from "../args.js";
 
 export const serveUsage = `usage: phi4 serve --model DIR [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--router FILE]
@@ -75,4 +76,3 @@ export async function serveCommand(argv: string[]): Promise<void> {
   }
 }
 
-const isLoopback = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.");
