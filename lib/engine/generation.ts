@@ -6,7 +6,9 @@
 import { StreamDecoder } from "../tokenizer/stream-decoder.js";
 import { Phi4Error } from "./errors.js";
 import { resolveSampling, type SamplingOptions } from "./sampling.js";
-import type { Sequence } from "./sequence.js";
+import type { ModelHost } from "./model-host.js";
+import type { NativeEvalOptions, NativeEvalResult } from "./native-types.js";
+import type { ReuseResult } from "./prefix-reuse.js";
 import { StopStringMatcher } from "./stop-strings.js";
 
 export type StopReason = "eos" | "max_tokens" | "stop" | "capacity";
@@ -61,6 +63,15 @@ export interface GenerationResult {
   timings: { ttftMs: number; prefillTokensPerSec: number; decodeTokensPerSec: number; totalMs: number };
 }
 
+/** @internal What a generation drives: its sequence. Sequence implements it; naming this interface instead of the class keeps generation.ts from importing sequence.ts, which imports it. */
+export interface GenerationTarget {
+  readonly model: ModelHost;
+  readonly length: number;
+  readonly capacity: number;
+  adopt(target: readonly number[]): Promise<{ rest: number[]; reuse: ReuseResult }>;
+  step(tokens: readonly number[], options: NativeEvalOptions, signal?: AbortSignal): Promise<NativeEvalResult>;
+}
+
 type Item = { chunk: GenerationChunk } | { done: true } | { error: unknown };
 
 export class Generation implements AsyncIterable<GenerationChunk> {
@@ -71,7 +82,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
   private iterated = false;
 
   /** @internal Use Sequence.generate. */
-  constructor(sequence: Sequence, prompt: number[], options: GenerateOptions, onSettled: () => void) {
+  constructor(sequence: GenerationTarget, prompt: number[], options: GenerateOptions, onSettled: () => void) {
     const signal = options.signal ? AbortSignal.any([options.signal, this.abort.signal]) : this.abort.signal;
     // onSettled runs before anyone awaiting `result` resumes, so the sequence is idle by then.
     this.result = this.run(sequence, prompt, options, signal).then(
@@ -119,7 +130,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     this.wake = null;
   }
 
-  private async run(sequence: Sequence, prompt: number[], options: GenerateOptions, signal: AbortSignal): Promise<GenerationResult> {
+  private async run(sequence: GenerationTarget, prompt: number[], options: GenerateOptions, signal: AbortSignal): Promise<GenerationResult> {
     const model = sequence.model;
     const sampling = resolveSampling(model.defaultSampling, options.sampling);
     const stopTokens = new Set(options.stopTokens ?? model.folder.eosTokenIds);

@@ -8,7 +8,7 @@
 import { availableParallelism } from "node:os";
 
 import { Tokenizer } from "../tokenizer/index.js";
-import { Context, type ContextOptions } from "./context.js";
+import { Context, type ContextHost, type ContextOptions } from "./context.js";
 import { callNative, Phi4Error } from "./errors.js";
 import { modelFingerprint } from "./fingerprint.js";
 import { loadModelFolder, type ModelFolder } from "./genai-config.js";
@@ -85,7 +85,7 @@ export interface CreateSequenceOptions {
 
 const DEFAULT_CAPACITY = 4096;
 
-export class Model {
+export class Model implements ContextHost {
   private readonly sequences = new Set<Sequence>();
   private readonly donors = new Set<KvDonor>();
   private readonly contexts = new Set<Context>();

@@ -9,7 +9,7 @@
  */
 import { callNative, callNativeSync, Phi4Error } from "./errors.js";
 import { Generation, type GenerateOptions } from "./generation.js";
-import type { Model } from "./model.js";
+import type { ModelHost } from "./model-host.js";
 import type { NativeEvalOptions, NativeEvalResult, NativeSequence } from "./native-types.js";
 import { planReuse, type KvDonor, type ReuseResult } from "./prefix-reuse.js";
 import type { Scheduler } from "./scheduler.js";
@@ -27,7 +27,7 @@ export class Sequence {
   /** @internal Created by Model.createSequence and Context. */
   constructor(
     private readonly native: NativeSequence,
-    readonly model: Model,
+    readonly model: ModelHost,
     private readonly onDispose: () => void,
     /** The context's scheduler, which batches this sequence's decode steps with its siblings'. */
     private readonly scheduler?: Scheduler,

@@ -8,7 +8,7 @@ import { raceTimeout } from "../util/race-timeout.js";
 import { ApiError, failureOf, toApiError } from "./errors.js";
 import { readJson, sendJson } from "./http-io.js";
 import { parseMessagesBody } from "./request-schema.js";
-import type { Exchange, ServerState } from "./routes.js";
+import type { Exchange, ServerState } from "./exchange.js";
 import { SseWriter } from "./sse.js";
 
 export async function postMessages(x: Exchange, state: ServerState): Promise<void> {

@@ -3,48 +3,14 @@
  * metrics. POST /v1/messages has its own module. Paths are matched without the query string (Claude
  * Code calls `/v1/messages?beta=true`), and HEAD requests as GET ones.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
-
 import { Phi4Error } from "../engine/errors.js";
-import type { LocalProvider } from "../providers/local.js";
-import type { Provider } from "../providers/types.js";
 import { ApiError } from "./errors.js";
+import type { Exchange, ServerState } from "./exchange.js";
 import { readJson, sendJson } from "./http-io.js";
 import { postMessages } from "./messages.js";
-import { modelList, type ModelInfo } from "./model-names.js";
+import { modelList } from "./model-names.js";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.js";
 import { parseCountTokensBody } from "./request-schema.js";
-import type { ServerMetrics } from "./server-metrics.js";
-
-/** One request being served. */
-export interface Exchange {
-  req: IncomingMessage;
-  res: ServerResponse;
-  requestId: string;
-  /** Aborted when the client goes away, or by a shutdown (its reason then an ApiError). */
-  signal: AbortSignal;
-  /** The route's captured path segment, if it has one. */
-  param?: string;
-  /** Tokens of the answer, for the access log (set by the handlers that know them). */
-  usage?: { input_tokens: number; output_tokens?: number };
-  /** A failure reported inside a stream that had already started (its status stays 200). */
-  streamError?: unknown;
-}
-
-/** What the handlers share. */
-export interface ServerState {
-  provider: Provider;
-  /** Renders prompts as the local model sees them, for count_tokens (it creates no engine context for that). */
-  renderer: LocalProvider;
-  metrics: ServerMetrics;
-  models: ModelInfo[];
-  localId: string;
-  maxBodyBytes: number;
-  /** Most tokens count_tokens counts. */
-  maxCountTokens: number;
-  /** How long a stream's status line waits for its first event (messages.ts). */
-  firstEventWaitMs: number;
-}
 
 export interface Route {
   method: string;

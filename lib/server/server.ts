@@ -26,7 +26,8 @@ import { sendError } from "./http-io.js";
 import { FIRST_EVENT_WAIT_MS } from "./messages.js";
 import { modelInfos } from "./model-names.js";
 import { errorCode, silentLogger, type Logger } from "./request-log.js";
-import { matchRoute, type Exchange, type ServerState } from "./routes.js";
+import type { Exchange, ServerState } from "./exchange.js";
+import { matchRoute } from "./routes.js";
 import { ServerMetrics } from "./server-metrics.js";
 import { raceTimeout } from "../util/race-timeout.js";
 

@@ -15,6 +15,7 @@ import { randomBytes } from "node:crypto";
 import { Phi4Error } from "../engine/errors.js";
 import type { GenerationChunk, GenerationResult, TokenConstraint } from "../engine/generation.js";
 import { Model } from "../engine/model.js";
+import type { ModelHost } from "../engine/model-host.js";
 import type { SamplingOptions } from "../engine/sampling.js";
 import type { Sequence } from "../engine/sequence.js";
 import { ToolCatalog } from "./catalog.js";
@@ -150,7 +151,7 @@ const DEFAULT_MAX_TOKENS = 1024;
 const END = "<|end|>";
 
 async function runTurn(target: Sequence | Model, options: ToolTurnOptions, live: boolean, emit: (event: LiveToolTurnEvent) => void): Promise<ToolTurnResult> {
-  const model = target instanceof Model ? target : target.model;
+  const model: ModelHost = target instanceof Model ? target : target.model;
   const catalog = ToolCatalog.from(options.tools);
   const choice = resolveToolChoice(options.toolChoice, catalog);
   const maxRetries = options.maxRetries ?? 2;
@@ -159,7 +160,7 @@ async function runTurn(target: Sequence | Model, options: ToolTurnOptions, live:
   if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new Phi4Error("INVALID_ARGUMENT", `maxTokens must be a positive integer (got ${maxTokens})`);
   const prompt = renderToolPrompt(model.tokenizer, { ...options, tools: catalog });
   const promptTokens = options.promptTokens ? [...options.promptTokens] : await model.tokenizer.encodeAsync(prompt.prompt);
-  const sequence = target instanceof Model ? await model.createSequence({ capacity: options.capacity }) : target;
+  const sequence = target instanceof Model ? await target.createSequence({ capacity: options.capacity }) : target;
   const toolResponse = model.tokenizer.tokenToId("<|tool_response|>");
   // A model that goes on to write the tool's answer itself has finished its turn.
   const stopTokens = [...model.folder.eosTokenIds, ...(toolResponse === undefined ? [] : [toolResponse])];
@@ -240,7 +241,7 @@ async function runAttempt(sequence: Sequence, input: number[], setup: AttemptSet
  * (the prefill opens it), at the model's own <|tool_call|> token for auto (its id), never for none.
  * The token, not its text: text that merely spells the tag is not under the constraint.
  */
-function listStart(model: Model, choice: ResolvedToolChoice): "prefill" | number | undefined {
+function listStart(model: ModelHost, choice: ResolvedToolChoice): "prefill" | number | undefined {
   if (choice.kind === "any" || choice.kind === "tool") return "prefill";
   return choice.kind === "auto" ? model.tokenizer.tokenToId(TOOL_CALL_OPEN) : undefined;
 }
@@ -416,7 +417,7 @@ class AttemptOutput {
 }
 
 /** The constraint for a tool choice: a call from the first token (any, tool), once one starts (auto), or none at all (none). */
-function constraintFor(model: Model, catalog: ToolCatalog, choice: ResolvedToolChoice, prefill: string, budget: number, options: ToolConstraintOptions) {
+function constraintFor(model: ModelHost, catalog: ToolCatalog, choice: ResolvedToolChoice, prefill: string, budget: number, options: ToolConstraintOptions) {
   const maxCalls = choice.parallel ? options.maxCalls : 1;
   if (choice.kind === "none") return createToolConstraint(model, catalog, { ...options, mode: "forbid", budget });
   if (choice.kind === "auto") return createToolConstraint(model, catalog, { ...options, maxCalls, mode: "lazy", budget });
@@ -431,7 +432,7 @@ function stopReason(generation: GenerationResult, called: boolean): ToolTurnStop
 }
 
 /** What a retry appends: the end of the failed answer, a user turn that says what was wrong, the prefill again. */
-function feedbackTokens(model: Model, failed: GenerationResult, errors: ToolCallError[], prefill: string): number[] {
+function feedbackTokens(model: ModelHost, failed: GenerationResult, errors: ToolCallError[], prefill: string): number[] {
   const closed = failed.tokens.at(-1) === model.tokenizer.tokenToId(END);
   const message = `Your tool call was not valid:\n${errors.map((e) => `- ${e.message}`).join("\n")}\nAnswer again, with calls that name one of the tools and whose arguments match its input schema.`;
   return model.tokenizer.encode(PromptText.join([closed ? "" : END, model.tokenizer.renderPrompt([{ role: "user", content: message }]), prefillPrompt(prefill)]));
