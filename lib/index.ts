@@ -14,7 +14,7 @@ export { Context, type ContextOptions, type ContextStats } from "./engine/contex
 export { PrefixCache, type PrefixCacheOptions, type PrefixCacheStats } from "./engine/prefix-cache.js";
 export { readStateFile, writeStateFile, type KvLayout, type ReadStateOptions, type SequenceState, type WriteStateOptions } from "./engine/sequence-state.js";
 export { ChatSession, type ChatSessionOptions } from "./chat/chat-session.js";
-export { Generation, type GenerateOptions, type GenerationChunk, type GenerationResult, type StopReason, type TokenConstraint } from "./engine/generation.js";
+export { Generation, type GenerateOptions, type GenerationChunk, type GenerationResult, type GenerationStopReason, type TokenConstraint } from "./engine/generation.js";
 export { Generator, type GeneratorParams } from "./engine/generator.js";
 export type { SamplingOptions } from "./engine/sampling.js";
 export { loadModelFolder, type ModelFolder } from "./engine/genai-config.js";
@@ -24,8 +24,9 @@ export { makeModel, MODEL_PRESETS, type MakeModelOptions, type ModelPreset } fro
 // Agents: providers in the Messages API shape, MCP tools, the hybrid router and the agent loop.
 // The Messages types have generic names (TextBlock, StopReason, Usage...), so they are reachable as
 // `Messages.X`; the ones an agent's code names most are exported directly as well.
-export type * as Messages from "./providers/types.js";
-export type { CallOptions, MessageParam, MessageRequest, MessageResponse, Provider, StreamEvent, TaskHints, ToolOutput } from "./providers/types.js";
+export type * as Messages from "./messages/types.js";
+export type { MessageParam, MessageRequest, MessageResponse, StreamEvent, ToolOutput } from "./messages/types.js";
+export type { CallOptions, Provider, TaskHints } from "./providers/types.js";
 export { AnthropicProvider, collectMessage, LocalProvider, MessageAccumulator, OpenAICompatibleProvider, ProviderError } from "./providers/index.js";
 export type { AnthropicProviderOptions, LocalProviderOptions, OpenAICompatibleProviderOptions, ProviderErrorKind } from "./providers/index.js";
 export * from "./mcp/index.js";

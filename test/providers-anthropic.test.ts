@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectMessage } from "../lib/providers/accumulate.js";
 import { AnthropicProvider } from "../lib/providers/anthropic.js";
 import { ProviderError } from "../lib/providers/errors.js";
-import type { MessageRequest, StreamEvent } from "../lib/providers/types.js";
+import type { MessageRequest, StreamEvent } from "../lib/messages/types.js";
 import { startMockAnthropic, text, toolUse, type MockAnthropic } from "./helpers/mock-anthropic.js";
 
 let claude: MockAnthropic;

@@ -7,7 +7,7 @@ import { Sequence } from "../lib/engine/sequence.js";
 import { collectMessage, MessageAccumulator } from "../lib/providers/accumulate.js";
 import { ProviderError } from "../lib/providers/errors.js";
 import { LocalProvider } from "../lib/providers/local.js";
-import type { ContentBlock, MessageRequest, StreamEvent, ToolUseBlock } from "../lib/providers/types.js";
+import type { ContentBlock, MessageRequest, StreamEvent, ToolUseBlock } from "../lib/messages/types.js";
 
 const models = inject("models");
 let model: Model;

@@ -6,7 +6,7 @@ import { ProviderError } from "../lib/providers/errors.js";
 import { OpenAICompatibleProvider } from "../lib/providers/openai-compatible.js";
 import { toOpenAIRequest } from "../lib/providers/openai-format.js";
 import { readServerSentEvents } from "../lib/providers/sse.js";
-import type { MessageRequest } from "../lib/providers/types.js";
+import type { MessageRequest } from "../lib/messages/types.js";
 import { startMockOpenAI, type MockOpenAI } from "./helpers/mock-openai.js";
 
 const addTool = { name: "add", description: "Adds", input_schema: { type: "object" as const, properties: { a: { type: "number" }, b: { type: "number" } } } };

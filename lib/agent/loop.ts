@@ -10,7 +10,7 @@
  */
 import { toolError } from "../mcp/results.js";
 import { MessageAccumulator } from "../providers/accumulate.js";
-import type { MessageParam, MessageRequest, MessageResponse, ToolDefinition, ToolOutput, ToolUseBlock } from "../providers/types.js";
+import type { MessageParam, MessageRequest, MessageResponse, ToolDefinition, ToolOutput, ToolUseBlock } from "../messages/types.js";
 import type { RouteDecision } from "../providers/routing.js";
 import { EventQueue } from "../tools/event-queue.js";
 import type { AgentEvent, AgentOptions, AgentResult, AgentStep, AgentStopReason, AgentToolResult } from "./types.js";

@@ -1,5 +1,6 @@
 /** The agent loop's options, events and result. */
-import type { MessageParam, Provider, StopReason, TaskHints, ToolChoice, ToolOutput, ToolUseBlock, Usage } from "../providers/types.js";
+import type { MessageParam, StopReason, ToolChoice, ToolOutput, ToolUseBlock, Usage } from "../messages/types.js";
+import type { Provider, TaskHints } from "../providers/types.js";
 import type { RouteDecision } from "../providers/routing.js";
 import type { ToolSet } from "./tool-set.js";
 

@@ -11,7 +11,7 @@ import type { NativeEvalOptions, NativeEvalResult } from "./native-types.js";
 import type { ReuseResult } from "./prefix-reuse.js";
 import { StopStringMatcher } from "./stop-strings.js";
 
-export type StopReason = "eos" | "max_tokens" | "stop" | "capacity";
+export type GenerationStopReason = "eos" | "max_tokens" | "stop" | "capacity";
 
 /**
  * Restricts which tokens may be sampled (constrained decoding). The mask is applied in native code
@@ -55,7 +55,7 @@ export interface GenerationResult {
   /** Generated token ids (the end-of-sequence token included when that is why it stopped). */
   tokens: number[];
   text: string;
-  stopReason: StopReason;
+  stopReason: GenerationStopReason;
   /** The stop string that ended it, when stopReason is "stop". */
   stopSequence?: string;
   /** promptTokens counts the whole input; cachedTokens those of them reused instead of prefilled. */
@@ -162,7 +162,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     const firstTokenAt = performance.now();
     const generated: number[] = [];
     let text = "";
-    let stopReason: StopReason | undefined;
+    let stopReason: GenerationStopReason | undefined;
     let stopSequence: string | undefined;
 
     for (;;) {

@@ -6,7 +6,7 @@
  */
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 
-import type { ToolDefinition, ToolOutput } from "../providers/types.js";
+import type { ToolDefinition, ToolOutput } from "../messages/types.js";
 import type { McpConfig } from "./config.js";
 import { McpServerConnection } from "./connection.js";
 import { exposedToolName } from "./names.js";

@@ -15,7 +15,7 @@ import path from "node:path";
 
 import type { Context } from "../engine/context.js";
 import { Phi4Error, type Phi4ErrorCode } from "../engine/errors.js";
-import type { StopReason as EngineStopReason, GenerationResult } from "../engine/generation.js";
+import type { GenerationResult, GenerationStopReason } from "../engine/generation.js";
 import type { Model } from "../engine/model.js";
 import type { SamplingOptions } from "../engine/sampling.js";
 import type { Sequence } from "../engine/sequence.js";
@@ -27,7 +27,8 @@ import { ProviderError, type ProviderErrorKind } from "./errors.js";
 import { systemText } from "./flatten.js";
 import { plainChatMessages, toolConversation, usesTools } from "./local-prompt.js";
 import { MessageEvents } from "./message-events.js";
-import type { CallOptions, MessageRequest, MessageResponse, Provider, StopReason, StreamEvent } from "./types.js";
+import type { MessageRequest, MessageResponse, StopReason, StreamEvent } from "../messages/types.js";
+import type { CallOptions, Provider } from "./types.js";
 
 export interface LocalProviderOptions {
   /** Name in routing decisions and metrics. Default "local". */
@@ -289,7 +290,7 @@ function sampling(request: MessageRequest): SamplingOptions | undefined {
   return { temperature: request.temperature, topP: request.top_p, topK: request.top_k };
 }
 
-function stopReason(reason: EngineStopReason): StopReason {
+function stopReason(reason: GenerationStopReason): StopReason {
   switch (reason) {
     case "eos":
       return "end_turn";

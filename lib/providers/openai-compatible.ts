@@ -7,7 +7,8 @@ import { ProviderError } from "./errors.js";
 import { fromOpenAIResponse, toOpenAIRequest, type OpenAIChatResponse } from "./openai-format.js";
 import { OpenAIStreamTranslator, type OpenAIChunk } from "./openai-stream.js";
 import { readServerSentEvents } from "./sse.js";
-import type { CallOptions, MessageRequest, MessageResponse, Provider, StreamEvent } from "./types.js";
+import type { MessageRequest, MessageResponse, StreamEvent } from "../messages/types.js";
+import type { CallOptions, Provider } from "./types.js";
 
 export interface OpenAICompatibleProviderOptions {
   /** Name in routing decisions and metrics. Default "openai". */

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 
 import { ProviderError } from "./errors.js";
 import { systemText, toolResultText } from "./flatten.js";
-import type { ContentBlock, ContentBlockParam, ImageBlockParam, MessageRequest, MessageResponse, StopReason, ToolChoice, ToolResultBlockParam } from "./types.js";
+import type { ContentBlock, ContentBlockParam, ImageBlockParam, MessageRequest, MessageResponse, StopReason, ToolChoice, ToolResultBlockParam } from "../messages/types.js";
 
 export interface OpenAIToolCall {
   id: string;

@@ -7,7 +7,7 @@
  */
 import { ProviderError } from "./errors.js";
 import { messageId, stopReason, toolUseId } from "./openai-format.js";
-import type { StreamEvent } from "./types.js";
+import type { StreamEvent } from "../messages/types.js";
 
 export interface OpenAIChunk {
   id?: string;

@@ -4,7 +4,7 @@
  * at a reference (cloud) price: the saving that running locally bought.
  */
 import type { AttemptFailure, MetricsSnapshot, ProviderMetrics } from "../providers/routing.js";
-import type { Usage } from "../providers/types.js";
+import type { Usage } from "../messages/types.js";
 
 /** US dollars per million tokens. */
 export interface TokenPrice {

@@ -9,7 +9,8 @@
  */
 import { collectMessage, MessageAccumulator } from "../providers/accumulate.js";
 import { ProviderError } from "../providers/errors.js";
-import type { CallOptions, MessageRequest, MessageResponse, Provider, StreamEvent } from "../providers/types.js";
+import type { MessageRequest, MessageResponse, StreamEvent } from "../messages/types.js";
+import type { CallOptions, Provider } from "../providers/types.js";
 import type { AttemptFailure, MetricsSnapshot, RouteDecision } from "../providers/routing.js";
 import { RouterMetrics, type TokenPrice } from "./metrics.js";
 import { DEFAULT_RULES, planRoute, type RoutingRules } from "./rules.js";

@@ -10,7 +10,8 @@
  *  4. a local queue or recent local latency beyond its limit: remote first (overflow);
  *  5. otherwise local first, remote as the fallback.
  */
-import type { MessageRequest, Provider, TaskHints } from "../providers/types.js";
+import type { MessageRequest } from "../messages/types.js";
+import type { Provider, TaskHints } from "../providers/types.js";
 import type { RouteRule } from "../providers/routing.js";
 
 export interface RoutingRules {

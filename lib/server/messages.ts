@@ -3,7 +3,7 @@
  * Claude), answered as one JSON message or as the Messages API's event stream. The client's
  * disconnect aborts the request's signal, which stops its generation and frees its sequence.
  */
-import type { MessageRequest, StreamEvent } from "../providers/types.js";
+import type { MessageRequest, StreamEvent } from "../messages/types.js";
 import { raceTimeout } from "../util/race-timeout.js";
 import { ApiError, failureOf, toApiError } from "./errors.js";
 import { readJson, sendJson } from "./http-io.js";

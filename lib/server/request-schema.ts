@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 
-import type { ContentBlockParam, MessageParam, MessageRequest, TextBlockParam, ToolChoice, ToolDefinition } from "../providers/types.js";
+import type { ContentBlockParam, MessageParam, MessageRequest, TextBlockParam, ToolChoice, ToolDefinition } from "../messages/types.js";
 import { ApiError } from "./errors.js";
 
 const text = z.object({ type: z.literal("text"), text: z.string() });

@@ -5,7 +5,8 @@
  */
 import type { Model } from "../engine/model.js";
 import type { MetricsSnapshot } from "../providers/routing.js";
-import type { Provider, Usage } from "../providers/types.js";
+import type { Usage } from "../messages/types.js";
+import type { Provider } from "../providers/types.js";
 import { Counter, Histogram, snapshotMetric, type Labels } from "./prometheus.js";
 
 export class ServerMetrics {

@@ -15,6 +15,5 @@ export {
   type ToolTurnEvent,
   type ToolTurnOptions,
   type ToolTurnResult,
-  type ToolTurnStopReason,
 } from "./turn.js";
 export type * from "./types.js";

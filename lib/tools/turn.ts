@@ -17,6 +17,7 @@ import type { GenerationChunk, GenerationResult, TokenConstraint } from "../engi
 import { Model } from "../engine/model.js";
 import type { ModelHost } from "../engine/model-host.js";
 import type { SamplingOptions } from "../engine/sampling.js";
+import type { StopReason } from "../messages/types.js";
 import type { Sequence } from "../engine/sequence.js";
 import { ToolCatalog } from "./catalog.js";
 import { resolveToolChoice, type ResolvedToolChoice } from "./choice.js";
@@ -26,10 +27,10 @@ import { EventQueue } from "./event-queue.js";
 import { PromptText } from "../tokenizer/prompt-text.js";
 import { prefillPrompt, renderToolPrompt, type ToolPromptOptions } from "./prompt.js";
 import { parseToolCalls, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ToolCallStreamParser, type ToolParseEvent } from "./stream-parser.js";
-import type { ParsedToolCall, ToolCallError, ToolDefinition } from "./types.js";
+import type { AnyToolDefinition, ParsedToolCall, ToolCallError } from "./types.js";
 
 export interface ToolTurnOptions extends Omit<ToolPromptOptions, "tools">, ToolConstraintOptions {
-  tools: readonly ToolDefinition[] | ToolCatalog;
+  tools: readonly AnyToolDefinition[] | ToolCatalog;
   /** Most tokens per attempt (default 1024, and at most what the sequence has room for). */
   maxTokens?: number;
   sampling?: SamplingOptions;
@@ -56,13 +57,11 @@ export interface ToolCall {
   arguments: Record<string, unknown>;
 }
 
-export type ToolTurnStopReason = "tool_use" | "end_turn" | "max_tokens" | "stop_sequence";
-
 export interface ToolTurnResult {
   /** What the model said outside its calls (final attempt). */
   text: string;
   toolCalls: ToolCall[];
-  stopReason: ToolTurnStopReason;
+  stopReason: StopReason;
   stopSequence?: string;
   /** Attempts after the first. */
   retries: number;
@@ -425,7 +424,7 @@ function constraintFor(model: ModelHost, catalog: ToolCatalog, choice: ResolvedT
   return createToolConstraint(model, tools, { ...options, maxCalls, mode: "call", budget, prefix: prefill.slice(TOOL_CALL_OPEN.length) });
 }
 
-function stopReason(generation: GenerationResult, called: boolean): ToolTurnStopReason {
+function stopReason(generation: GenerationResult, called: boolean): StopReason {
   if (called) return "tool_use";
   if (generation.stopReason === "stop" && generation.stopSequence !== undefined) return "stop_sequence";
   return generation.stopReason === "max_tokens" || generation.stopReason === "capacity" ? "max_tokens" : "end_turn";
