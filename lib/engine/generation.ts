@@ -4,6 +4,7 @@
  * The loop starts at once; breaking out of the stream aborts it.
  */
 import { StreamDecoder } from "../tokenizer/stream-decoder.js";
+import { ResultStream } from "../util/result-stream.js";
 import { Phi4Error } from "./errors.js";
 import { resolveSampling, type SamplingOptions } from "./sampling.js";
 import type { ModelHost } from "./model-host.js";
@@ -72,65 +73,25 @@ export interface GenerationTarget {
   step(tokens: readonly number[], options: NativeEvalOptions, signal?: AbortSignal): Promise<NativeEvalResult>;
 }
 
-type Item = { chunk: GenerationChunk } | { done: true } | { error: unknown };
-
 export class Generation implements AsyncIterable<GenerationChunk> {
   readonly result: Promise<GenerationResult>;
-  private readonly items: Item[] = [];
-  private wake: (() => void) | null = null;
-  private readonly abort = new AbortController();
+  private readonly stream: ResultStream<GenerationChunk, GenerationResult>;
   private iterated = false;
 
   /** @internal Use Sequence.generate. */
   constructor(sequence: GenerationTarget, prompt: number[], options: GenerateOptions, onSettled: () => void) {
-    const signal = options.signal ? AbortSignal.any([options.signal, this.abort.signal]) : this.abort.signal;
     // onSettled runs before anyone awaiting `result` resumes, so the sequence is idle by then.
-    this.result = this.run(sequence, prompt, options, signal).then(
-      (result) => {
-        onSettled();
-        this.enqueue({ done: true });
-        return result;
-      },
-      (error: unknown) => {
-        onSettled();
-        this.enqueue({ error });
-        throw error;
-      },
-    );
-    // A caller who only iterates still sees the error there; don't also report it as unhandled.
-    this.result.catch(() => undefined);
+    this.stream = new ResultStream((emit, signal) => this.run(sequence, prompt, options, signal, emit), { signal: options.signal, onSettled });
+    this.result = this.stream.result;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<GenerationChunk> {
     if (this.iterated) throw new Phi4Error("INVALID_ARGUMENT", "a generation can be iterated once");
     this.iterated = true;
-    let finished = false;
-    try {
-      for (;;) {
-        const item = this.items.shift();
-        if (!item) {
-          await new Promise<void>((resolve) => (this.wake = resolve));
-          continue;
-        }
-        if ("error" in item) throw item.error;
-        if ("done" in item) {
-          finished = true;
-          return;
-        }
-        yield item.chunk;
-      }
-    } finally {
-      if (!finished) this.abort.abort();
-    }
+    yield* this.stream;
   }
 
-  private enqueue(item: Item): void {
-    this.items.push(item);
-    this.wake?.();
-    this.wake = null;
-  }
-
-  private async run(sequence: GenerationTarget, prompt: number[], options: GenerateOptions, signal: AbortSignal): Promise<GenerationResult> {
+  private async run(sequence: GenerationTarget, prompt: number[], options: GenerateOptions, signal: AbortSignal, emit: (chunk: GenerationChunk) => void): Promise<GenerationResult> {
     const model = sequence.model;
     const sampling = resolveSampling(model.defaultSampling, options.sampling);
     const stopTokens = new Set(options.stopTokens ?? model.folder.eosTokenIds);
@@ -174,7 +135,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       } else {
         const matched = stops.push(decoder.push(token));
         text += matched.text;
-        this.enqueue({ chunk: { token, text: matched.text } });
+        emit({ token, text: matched.text });
         if (matched.stop !== undefined) {
           stopReason = "stop";
           stopSequence = matched.stop;
@@ -191,7 +152,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       const tail = stops.push(decoder.flush()).text + stops.flush();
       if (tail) {
         text += tail;
-        this.enqueue({ chunk: { text: tail } });
+        emit({ text: tail });
       }
     }
     const finished = performance.now();

@@ -18,12 +18,12 @@ import { Model } from "../engine/model.js";
 import type { ModelHost } from "../engine/model-host.js";
 import type { SamplingOptions } from "../engine/sampling.js";
 import type { StopReason } from "../messages/types.js";
+import { ResultStream } from "../util/result-stream.js";
 import type { Sequence } from "../engine/sequence.js";
 import { ToolCatalog } from "./catalog.js";
 import { resolveToolChoice, type ResolvedToolChoice } from "./choice.js";
 import { createToolConstraint, type ToolConstraintOptions } from "./constraint/tool-constraint.js";
 import { CallListScanner, type ListPart } from "./call-list-scanner.js";
-import { EventQueue } from "./event-queue.js";
 import { PromptText } from "../tokenizer/prompt-text.js";
 import { prefillPrompt, renderToolPrompt, type ToolPromptOptions } from "./prompt.js";
 import { parseToolCalls, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ToolCallStreamParser, type ToolParseEvent } from "./stream-parser.js";
@@ -92,36 +92,12 @@ export type LiveToolTurnEvent =
   | { type: "tool_use_delta"; id: string; json: string }
   | { type: "tool_use_invalid"; id: string; errors: ToolCallError[] };
 
-export class ToolTurnStream<E extends LiveToolTurnEvent = ToolTurnEvent> implements AsyncIterable<E> {
-  readonly result: Promise<ToolTurnResult>;
-  private readonly events = new EventQueue<E>();
-  private readonly abort = new AbortController();
-
+/** A tool turn's events and, in `result`, the whole turn; breaking out of the events aborts the turn. */
+export class ToolTurnStream<E extends LiveToolTurnEvent = ToolTurnEvent> extends ResultStream<E, ToolTurnResult> {
   /** @internal Use streamToolTurn or streamLiveToolTurn. */
   constructor(target: Sequence | Model, options: ToolTurnOptions, live = false) {
-    const signal = options.signal ? AbortSignal.any([options.signal, this.abort.signal]) : this.abort.signal;
     // Only a live turn emits the live kinds of event, and only streamLiveToolTurn types its stream with them.
-    this.result = runTurn(target, { ...options, signal }, live, (event) => this.events.push(event as E)).then(
-      (result) => {
-        this.events.close();
-        return result;
-      },
-      (error: unknown) => {
-        this.events.fail(error);
-        throw error;
-      },
-    );
-    this.result.catch(() => undefined); // a caller who only iterates sees the error there
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<E> {
-    let finished = false;
-    try {
-      yield* this.events;
-      finished = true;
-    } finally {
-      if (!finished) this.abort.abort(); // the consumer stopped reading
-    }
+    super((emit, signal) => runTurn(target, { ...options, signal }, live, (event) => emit(event as E)), { signal: options.signal });
   }
 }
 
