@@ -82,7 +82,11 @@ describe("AnthropicProvider", () => {
 
     claude.enqueue({ ...text("late"), delayMs: 2000 });
     const abort = new AbortController();
-    setTimeout(() => abort.abort(), 100);
-    expect(await failure(provider.create(request, { signal: abort.signal }))).toMatchObject({ kind: "aborted" });
+    const seen = claude.requests.length;
+    const aborted = failure(provider.create(request, { signal: abort.signal }));
+    // Aborted while the server holds the request (it answers only after 2 s).
+    await claude.received(seen + 1);
+    abort.abort();
+    expect(await aborted).toMatchObject({ kind: "aborted" });
   });
 });

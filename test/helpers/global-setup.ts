@@ -1,14 +1,17 @@
 /**
  * Writes the test model folders once per run (tiny and tiny-phi4, with the project's own model maker)
- * and hands their paths to the test files; removes them afterwards.
+ * and hands their paths to the test files; removes them afterwards. First makes sure dist/, which the
+ * CLI tests run through bin/phi4.js, is not older than lib/.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 
 import type { TestProject } from "vitest/node";
 
 import { makeModel } from "../../lib/modelmaker/index.js";
+import { ensureFreshDist } from "./fresh-dist.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -19,6 +22,7 @@ declare module "vitest" {
 let root: string | undefined;
 
 export default async function setup(project: TestProject) {
+  await ensureFreshDist(fileURLToPath(new URL("../..", import.meta.url)));
   root = await mkdtemp(path.join(os.tmpdir(), "phi4-test-models-"));
   const tiny = path.join(root, "tiny");
   const tinyPhi4 = path.join(root, "tiny-phi4");
