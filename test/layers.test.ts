@@ -17,7 +17,9 @@ import { describe, expect, it } from "vitest";
 import { findCycles, loadedBy, readImportGraph, type ImportGraph } from "./helpers/import-graph.js";
 
 const lib = fileURLToPath(new URL("../lib", import.meta.url));
-const packageJson = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { exports: Record<string, string | { import: string; types: string }> };
+const packageJson = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  exports: Record<string, string | { import: string; types: string }>;
+};
 
 /** Bottom to top; a file may import its own layer and those listed before it. */
 const LAYERS: [name: string, dirs: string[]][] = [
@@ -75,7 +77,8 @@ describe("lib/ structure", () => {
     for (const file of graph.keys()) {
       const source = ts.createSourceFile(file, readFileSync(path.join(lib, file), "utf8"), ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
       for (const statement of source.statements) {
-        const declaration = ts.isInterfaceDeclaration(statement) || ts.isTypeAliasDeclaration(statement) || ts.isClassDeclaration(statement) || ts.isEnumDeclaration(statement);
+        const declaration =
+          ts.isInterfaceDeclaration(statement) || ts.isTypeAliasDeclaration(statement) || ts.isClassDeclaration(statement) || ts.isEnumDeclaration(statement);
         const exported = ts.canHaveModifiers(statement) && ts.getModifiers(statement)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
         if (!declaration || !exported || !statement.name) continue;
         declaredIn.set(statement.name.text, [...(declaredIn.get(statement.name.text) ?? []), file]);
@@ -101,7 +104,8 @@ describe("lib/ structure", () => {
     const above = loaded.filter((file) => !file.startsWith("package:") && layerOf(file) > layerOf("engine/model.ts") && file !== "index.ts");
     expect(above).toEqual([]);
     expect(loaded.filter((file) => /^(modelmaker|bench|cli)\//.test(file))).toEqual([]);
-    for (const heavy of ["package:onnx-proto", "package:protobufjs", "package:js-tiktoken", "package:@modelcontextprotocol/sdk", "package:ajv"]) expect(loaded).not.toContain(heavy);
+    for (const heavy of ["package:onnx-proto", "package:protobufjs", "package:js-tiktoken", "package:@modelcontextprotocol/sdk", "package:ajv"])
+      expect(loaded).not.toContain(heavy);
     // The engine itself is there: the check is not vacuous.
     expect(loaded).toEqual(expect.arrayContaining(["engine/model.ts", "engine/sequence.ts", "tokenizer/tokenizer.ts"]));
   });

@@ -37,7 +37,12 @@ export async function ensureFreshDist(root: string): Promise<void> {
     await promisify(execFile)(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: root, maxBuffer: 16 << 20 });
   } catch (error) {
     const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
-    throw new Error(`dist/ is older than lib/ (${stale.slice(0, 3).join(", ")}${stale.length > 3 ? ", ..." : ""}) and rebuilding it failed:\n${stdout}${stderr}`);
+    throw new Error(
+      `dist/ is older than lib/ (${stale.slice(0, 3).join(", ")}${stale.length > 3 ? ", ..." : ""}) and rebuilding it failed:\n${stdout}${stderr}`,
+      {
+        cause: error,
+      },
+    );
   }
   const still = staleOutputs(root);
   if (still.length > 0) throw new Error(`dist/ is still older than lib/ after a build: ${still.slice(0, 3).join(", ")}`);
