@@ -23,7 +23,7 @@ import type { Provider } from "../providers/types.js";
 import { apiKeyCheck } from "./auth.js";
 import { ApiError, failureOf, toApiError } from "./errors.js";
 import { sendError } from "./http-io.js";
-import { FIRST_EVENT_WAIT_MS } from "./messages.js";
+import { FIRST_EVENT_WAIT_MS } from "./event-stream.js";
 import { modelInfos } from "./model-names.js";
 import { errorCode, silentLogger, type Logger } from "./request-log.js";
 import { matchRoute, type Exchange, type ServerState } from "./routes.js";
@@ -192,7 +192,7 @@ export class Phi4Server {
       await match.route.handle(x, this.state);
     } catch (error) {
       failure = failureOf(error, abort.signal);
-      sendError(res, requestId, failure);
+      sendError(res, requestId, failure, match?.route.errorBody && ((error, cause) => match.route.errorBody!(error, cause, x)));
     }
   }
 

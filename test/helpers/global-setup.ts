@@ -1,5 +1,5 @@
 /**
- * Writes the test model folders once per run (tiny and tiny-phi4, with the project's own model maker)
+ * Writes the test model folders once per run (tiny, tiny-phi4 and tiny-phi4-long, with the project's own model maker)
  * and hands their paths to the test files; removes them afterwards.
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -12,7 +12,7 @@ import { makeModel } from "../../lib/modelmaker/index.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    models: { tiny: string; tinyPhi4: string };
+    models: { tiny: string; tinyPhi4: string; tinyPhi4Long: string };
   }
 }
 
@@ -22,9 +22,11 @@ export default async function setup(project: TestProject) {
   root = await mkdtemp(path.join(os.tmpdir(), "phi4-test-models-"));
   const tiny = path.join(root, "tiny");
   const tinyPhi4 = path.join(root, "tiny-phi4");
+  const tinyPhi4Long = path.join(root, "tiny-phi4-long");
   await makeModel({ preset: "tiny", outDir: tiny, seed: 1 });
   await makeModel({ preset: "tiny-phi4", outDir: tinyPhi4, seed: 2 });
-  project.provide("models", { tiny, tinyPhi4 });
+  await makeModel({ preset: "tiny-phi4-long", outDir: tinyPhi4Long, seed: 2 });
+  project.provide("models", { tiny, tinyPhi4, tinyPhi4Long });
   return async () => {
     if (root) await rm(root, { recursive: true, force: true });
   };
