@@ -70,6 +70,8 @@ export class OpenAICompatibleProvider implements Provider {
       const chunks = await this.client.chat.completions.create({ ...this.body(request, options), stream: true, stream_options: { include_usage: true } }, { signal: call.signal });
       // Leaving this loop early (a consumer that stops reading) cancels the response.
       for await (const chunk of chunks) yield* translator.push(chunk);
+      // The SDK ends an aborted stream quietly, as if it were complete: it was not.
+      if (call.signal?.aborted) throw call.signal.reason;
       yield* translator.end();
     } catch (error) {
       throw this.wrap(error, options.signal);

@@ -160,16 +160,17 @@ export function fromOpenAIMessages(messages: readonly ChatInMessage[]): { system
     if (m.role === "system" || m.role === "developer") turns.push({ role: "system", content: textBlocks(m.content) });
     else if (m.role === "assistant") turns.push({ role: "assistant", content: assistantBlocks(m) });
     else if (m.role === "tool") joinToolTurn(turns, [{ type: "tool_result", tool_use_id: m.tool_call_id, content: textBlocks(m.content) }]);
-    else joinToolTurn(turns, typeof m.content === "string" ? [{ type: "text", text: m.content }] : m.content.map(userBlock));
+    else joinToolTurn(turns, typeof m.content === "string" ? m.content : m.content.map(userBlock));
   }
   return { system: system.length > 0 ? system : undefined, turns };
 }
 
-/** A user turn that holds tool results takes the blocks; otherwise they start a user turn. */
-function joinToolTurn(turns: ChatInTurn[], blocks: ContentBlockParam[]): void {
+/** A user turn that holds tool results takes the content; otherwise it is a user turn of its own. */
+function joinToolTurn(turns: ChatInTurn[], content: string | ContentBlockParam[]): void {
   const last = turns.at(-1);
-  if (last?.role === "user" && typeof last.content !== "string" && last.content.some((b) => b.type === "tool_result")) last.content.push(...blocks);
-  else turns.push({ role: "user", content: blocks });
+  if (last?.role === "user" && typeof last.content !== "string" && last.content.some((b) => b.type === "tool_result")) {
+    last.content.push(...(typeof content === "string" ? [{ type: "text" as const, text: content }] : content));
+  } else turns.push({ role: "user", content });
 }
 
 const textBlocks = (content: string | TextPart[]): TextBlockParam[] => (typeof content === "string" ? [{ type: "text", text: content }] : content.map((p) => ({ type: "text", text: p.text })));
@@ -289,11 +290,18 @@ export function toChatCompletion(message: MessageResponse, created: number): Cha
         message: { role: "assistant", content: text.length > 0 ? text.join(TEXT_BLOCK_SEPARATOR) : null, refusal: null, ...(calls.length > 0 && { tool_calls: calls }) },
         logprobs: null,
         finish_reason: finishReason(message.stop_reason),
+        ...matchedStop(message.stop_sequence),
       },
     ],
     usage: toOpenAIUsage(message.usage),
   };
 }
+
+/**
+ * The stop sequence that ended the answer, as vLLM names it (`stop_reason` beside finish_reason "stop"):
+ * not OpenAI's field, but the way back (stopReason) reads it, so the Messages stop_sequence survives.
+ */
+export const matchedStop = (stop: string | null): { stop_reason?: string } => (stop === null ? {} : { stop_reason: stop });
 
 /** A chat.completion (from an upstream) as a message. */
 export function fromOpenAIResponse(provider: string, response: ChatCompletion): MessageResponse {

@@ -15,7 +15,7 @@
 import type OpenAI from "openai";
 
 import { ProviderError } from "./errors.js";
-import { chatCompletionId, finishReason, fromOpenAIUsage, messageId, stopReason, TEXT_BLOCK_SEPARATOR, toolUseId, toOpenAIUsage } from "./openai-mapping.js";
+import { chatCompletionId, finishReason, fromOpenAIUsage, matchedStop, messageId, stopReason, TEXT_BLOCK_SEPARATOR, toolUseId, toOpenAIUsage } from "./openai-mapping.js";
 import type { StreamEvent, Usage } from "./types.js";
 
 export type ChatChunk = OpenAI.Chat.ChatCompletionChunk;
@@ -133,14 +133,14 @@ export class ChatChunkWriter {
       case "message_delta":
         this.usage.output_tokens = event.usage.output_tokens;
         this.usage.input_tokens = event.usage.input_tokens ?? this.usage.input_tokens;
-        return [this.chunk({}, finishReason(event.delta.stop_reason))];
+        return [this.chunk({}, finishReason(event.delta.stop_reason), matchedStop(event.delta.stop_sequence))];
       case "message_stop":
         return this.options.includeUsage ? [{ ...this.base(), choices: [], usage: toOpenAIUsage(this.usage) }] : [];
     }
   }
 
-  private chunk(delta: Delta, finish: ChatChunk["choices"][number]["finish_reason"] = null): ChatChunk {
-    return { ...this.base(), choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(this.options.includeUsage && { usage: null }) };
+  private chunk(delta: Delta, finish: ChatChunk["choices"][number]["finish_reason"] = null, extra: object = {}): ChatChunk {
+    return { ...this.base(), choices: [{ index: 0, delta, logprobs: null, finish_reason: finish, ...extra }], ...(this.options.includeUsage && { usage: null }) };
   }
 
   private base() {
