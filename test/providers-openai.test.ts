@@ -26,9 +26,27 @@ const conversation: MessageRequest = {
   tools: [addTool],
   tool_choice: { type: "tool", name: "add", disable_parallel_tool_use: true },
   messages: [
-    { role: "user", content: [{ type: "text", text: "Add these " }, { type: "image", source: { type: "base64", media_type: "image/png", data: "iVBOR" } }] },
-    { role: "assistant", content: [{ type: "text", text: "Adding." }, { type: "tool_use", id: "toolu_1", name: "add", input: { a: 2, b: 3 } }] },
-    { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "text", text: "5" }] }, { type: "text", text: "And now?" }] },
+    {
+      role: "user",
+      content: [
+        { type: "text", text: "Add these " },
+        { type: "image", source: { type: "base64", media_type: "image/png", data: "iVBOR" } },
+      ],
+    },
+    {
+      role: "assistant",
+      content: [
+        { type: "text", text: "Adding." },
+        { type: "tool_use", id: "toolu_1", name: "add", input: { a: 2, b: 3 } },
+      ],
+    },
+    {
+      role: "user",
+      content: [
+        { type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "text", text: "5" }] },
+        { type: "text", text: "And now?" },
+      ],
+    },
     { role: "assistant", content: [{ type: "tool_use", id: "toolu_2", name: "add", input: {} }] },
     { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_2", content: "missing a", is_error: true }] },
   ],
@@ -39,7 +57,13 @@ describe("Messages <-> chat completions", () => {
     const body = toOpenAIRequest("gpu", conversation, { model: "phi-4", seed: 5 });
     expect(body.messages).toEqual([
       { role: "system", content: "Be brief." },
-      { role: "user", content: [{ type: "text", text: "Add these " }, { type: "image_url", image_url: { url: "data:image/png;base64,iVBOR" } }] },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "Add these " },
+          { type: "image_url", image_url: { url: "data:image/png;base64,iVBOR" } },
+        ],
+      },
       { role: "assistant", content: "Adding.", tool_calls: [{ id: "toolu_1", type: "function", function: { name: "add", arguments: '{"a":2,"b":3}' } }] },
       { role: "tool", tool_call_id: "toolu_1", content: "5" },
       { role: "user", content: "And now?" },
@@ -63,24 +87,58 @@ describe("Messages <-> chat completions", () => {
     expect(system).toEqual([{ type: "text", text: "Be brief." }]);
     expect(turns).toEqual([
       conversation.messages[0],
-      { role: "assistant", content: [{ type: "text", text: "Adding." }, { type: "tool_use", id: "toolu_1", name: "add", input: { a: 2, b: 3 } }] },
-      { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "text", text: "5" }] }, { type: "text", text: "And now?" }] },
+      {
+        role: "assistant",
+        content: [
+          { type: "text", text: "Adding." },
+          { type: "tool_use", id: "toolu_1", name: "add", input: { a: 2, b: 3 } },
+        ],
+      },
+      {
+        role: "user",
+        content: [
+          { type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "text", text: "5" }] },
+          { type: "text", text: "And now?" },
+        ],
+      },
       conversation.messages[3],
       // OpenAI has no error flag: it travels as the text.
       { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_2", content: [{ type: "text", text: "Error: missing a" }] }] },
     ]);
     // A system message after the first turn stays where it was said; developer messages are system messages.
-    const late = fromOpenAIMessages([{ role: "developer", content: "Rules." }, { role: "user", content: "Hi" }, { role: "system", content: [{ type: "text", text: "Later." }] }]);
-    expect(late).toEqual({ system: [{ type: "text", text: "Rules." }], turns: [{ role: "user", content: "Hi" }, { role: "system", content: [{ type: "text", text: "Later." }] }] });
+    const late = fromOpenAIMessages([
+      { role: "developer", content: "Rules." },
+      { role: "user", content: "Hi" },
+      { role: "system", content: [{ type: "text", text: "Later." }] },
+    ]);
+    expect(late).toEqual({
+      system: [{ type: "text", text: "Rules." }],
+      turns: [
+        { role: "user", content: "Hi" },
+        { role: "system", content: [{ type: "text", text: "Later." }] },
+      ],
+    });
   });
 
   it("maps tool choices and parallel_tool_calls both ways", () => {
-    const choices: MessageRequest["tool_choice"][] = [{ type: "auto" }, { type: "any" }, { type: "none" }, { type: "tool", name: "add" }, { type: "any", disable_parallel_tool_use: true }];
+    const choices: MessageRequest["tool_choice"][] = [
+      { type: "auto" },
+      { type: "any" },
+      { type: "none" },
+      { type: "tool", name: "add" },
+      { type: "any", disable_parallel_tool_use: true },
+    ];
     for (const choice of choices) {
       const out = toOpenAIToolChoice(choice);
       expect(fromOpenAIToolChoice(out.tool_choice, out.parallel_tool_calls)).toEqual(choice);
     }
-    expect(choices.map((c) => toOpenAIToolChoice(c).tool_choice)).toEqual(["auto", "required", "none", { type: "function", function: { name: "add" } }, "required"]);
+    expect(choices.map((c) => toOpenAIToolChoice(c).tool_choice)).toEqual([
+      "auto",
+      "required",
+      "none",
+      { type: "function", function: { name: "add" } },
+      "required",
+    ]);
     expect(fromOpenAIToolChoice(undefined, undefined)).toBeUndefined();
   });
 });
@@ -98,7 +156,12 @@ describe("OpenAICompatibleProvider against a loopback mock", () => {
 
   it("create maps text and tool_calls back to content blocks, stop reasons and usage", async () => {
     server.enqueue({ content: "Five." });
-    expect(await provider.create(ask)).toMatchObject({ content: [{ type: "text", text: "Five." }], stop_reason: "end_turn", usage: { input_tokens: 11, output_tokens: 7 }, model: "phi-4" });
+    expect(await provider.create(ask)).toMatchObject({
+      content: [{ type: "text", text: "Five." }],
+      stop_reason: "end_turn",
+      usage: { input_tokens: 11, output_tokens: 7 },
+      model: "phi-4",
+    });
     expect(server.requests.at(-1)!.headers.authorization).toBe("Bearer key-1");
 
     // Ollama reports finish_reason "stop" even when it calls tools: the calls decide.
@@ -112,7 +175,13 @@ describe("OpenAICompatibleProvider against a loopback mock", () => {
   });
 
   it("streams content and tool-call deltas as Messages events", async () => {
-    server.enqueue({ content: "Let me add.", toolCalls: [{ name: "add", arguments: '{"a":2,"b":3}' }, { name: "add", arguments: '{"a":1,"b":1}' }] });
+    server.enqueue({
+      content: "Let me add.",
+      toolCalls: [
+        { name: "add", arguments: '{"a":2,"b":3}' },
+        { name: "add", arguments: '{"a":1,"b":1}' },
+      ],
+    });
     const message = await collectMessage("gpu", provider.stream(ask));
     expect(message.content).toEqual([
       { type: "text", text: "Let me add." },
@@ -195,7 +264,13 @@ describe("OpenAICompatibleProvider against this project's /v1/chat/completions",
   });
 
   it("streams a forced tool call whose input is the local provider's", async () => {
-    const request: MessageRequest = { max_tokens: 48, temperature: 0, messages: [{ role: "user", content: "Add 2 and 3" }], tools: [addTool], tool_choice: { type: "tool", name: "add" } };
+    const request: MessageRequest = {
+      max_tokens: 48,
+      temperature: 0,
+      messages: [{ role: "user", content: "Add 2 and 3" }],
+      tools: [addTool],
+      tool_choice: { type: "tool", name: "add" },
+    };
     const streamed = await collectMessage("self", remote.stream(request));
     expect(streamed.stop_reason).toBe("tool_use");
     expect(content(streamed)).toEqual(content(await local.create(request)));
@@ -210,7 +285,11 @@ describe("OpenAICompatibleProvider against this project's /v1/chat/completions",
 
   it("reports a wrong key as HTTP 401 and an abort as aborted", async () => {
     const wrong = new OpenAICompatibleProvider({ baseURL: `${server.url}/v1`, model: "m", apiKey: "nope" });
-    await expect(wrong.create({ max_tokens: 4, messages: [{ role: "user", content: "Hi" }] })).rejects.toMatchObject({ kind: "http", status: 401, message: expect.stringMatching(/invalid API key/) });
+    await expect(wrong.create({ max_tokens: 4, messages: [{ role: "user", content: "Hi" }] })).rejects.toMatchObject({
+      kind: "http",
+      status: 401,
+      message: expect.stringMatching(/invalid API key/),
+    });
 
     const abort = new AbortController();
     const events = remote.stream({ max_tokens: 200, temperature: 1, messages: [{ role: "user", content: "Go on" }] }, { signal: abort.signal });

@@ -31,21 +31,41 @@ afterAll(async () => {
 });
 
 type Chunk = OpenAI.Chat.ChatCompletionChunk;
-const hello = { model: "gpt-4o", max_tokens: 12, temperature: 0, messages: [{ role: "system" as const, content: "Be brief." }, { role: "user" as const, content: "Say hi" }] };
+const hello = {
+  model: "gpt-4o",
+  max_tokens: 12,
+  temperature: 0,
+  messages: [
+    { role: "system" as const, content: "Be brief." },
+    { role: "user" as const, content: "Say hi" },
+  ],
+};
 const weather = {
   type: "function" as const,
   function: {
     name: "get_weather",
     description: "Current weather for a city",
-    parameters: { type: "object", properties: { city: { type: "string" }, unit: { type: "string", enum: ["c", "f"] } }, required: ["city", "unit"], additionalProperties: false },
+    parameters: {
+      type: "object",
+      properties: { city: { type: "string" }, unit: { type: "string", enum: ["c", "f"] } },
+      required: ["city", "unit"],
+      additionalProperties: false,
+    },
   },
 };
-const time = { type: "function" as const, function: { name: "get_time", parameters: { type: "object", properties: { zone: { type: "string" } }, required: ["zone"] } } };
+const time = {
+  type: "function" as const,
+  function: { name: "get_time", parameters: { type: "object", properties: { zone: { type: "string" } }, required: ["zone"] } },
+};
 const ask = { role: "user" as const, content: "Weather in Paris, in celsius?" };
 
 /** The Messages route's answer to the same request, through plain HTTP. */
 async function viaMessages(body: object): Promise<{ content: { type: string; text?: string }[]; usage: { input_tokens: number; output_tokens: number } }> {
-  const res = await fetch(`${server.url}/v1/messages`, { method: "POST", headers: { "x-api-key": KEY, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const res = await fetch(`${server.url}/v1/messages`, {
+    method: "POST",
+    headers: { "x-api-key": KEY, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   expect(res.status).toBe(200);
   return (await res.json()) as never;
 }
@@ -61,7 +81,11 @@ const validator = (schema: object) => new Ajv({ strict: false }).compile(schema)
 describe("POST /v1/chat/completions", () => {
   it("answers a chat completion, the same greedy answer as /v1/messages gives", async () => {
     const completion = await client.chat.completions.create(hello);
-    expect(completion).toMatchObject({ object: "chat.completion", model: "tiny-phi4-long", choices: [{ index: 0, message: { role: "assistant", refusal: null }, logprobs: null }] });
+    expect(completion).toMatchObject({
+      object: "chat.completion",
+      model: "tiny-phi4-long",
+      choices: [{ index: 0, message: { role: "assistant", refusal: null }, logprobs: null }],
+    });
     expect(completion.id).toMatch(/^chatcmpl-/);
     const choice = completion.choices[0];
     expect(["stop", "length"]).toContain(choice.finish_reason);
@@ -98,7 +122,13 @@ describe("POST /v1/chat/completions", () => {
   });
 
   it("streams a forced tool call as tool_calls deltas with incremental arguments that validate against the schema", async () => {
-    const request = { ...hello, max_tokens: 48, messages: [ask], tools: [weather], tool_choice: { type: "function" as const, function: { name: "get_weather" } } };
+    const request = {
+      ...hello,
+      max_tokens: 48,
+      messages: [ask],
+      tools: [weather],
+      tool_choice: { type: "function" as const, function: { name: "get_weather" } },
+    };
     const chunks = await collect(await client.chat.completions.create({ ...request, stream: true }));
     const deltas = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
     expect(deltas[0]).toMatchObject({ index: 0, id: expect.any(String), type: "function", function: { name: "get_weather", arguments: "" } });
@@ -118,7 +148,14 @@ describe("POST /v1/chat/completions", () => {
   });
 
   it("tool_choice required makes a call to one of the tools; parallel_tool_calls false makes one only", async () => {
-    const completion = await client.chat.completions.create({ ...hello, max_tokens: 64, messages: [ask], tools: [weather, time], tool_choice: "required", parallel_tool_calls: false });
+    const completion = await client.chat.completions.create({
+      ...hello,
+      max_tokens: 64,
+      messages: [ask],
+      tools: [weather, time],
+      tool_choice: "required",
+      parallel_tool_calls: false,
+    });
     expect(completion.choices[0].finish_reason).toBe("tool_calls");
     const calls = completion.choices[0].message.tool_calls as OpenAI.Chat.ChatCompletionMessageFunctionToolCall[];
     expect(calls).toHaveLength(1);
@@ -159,7 +196,12 @@ describe("POST /v1/chat/completions", () => {
   });
 
   it("answers response_format json_schema (strict) and json_object with JSON content that validates", async () => {
-    const schema = { type: "object", properties: { name: { type: "string" }, age: { type: "integer" }, tags: { type: "array", items: { type: "string" } } }, required: ["name", "age", "tags"], additionalProperties: false };
+    const schema = {
+      type: "object",
+      properties: { name: { type: "string" }, age: { type: "integer" }, tags: { type: "array", items: { type: "string" } } },
+      required: ["name", "age", "tags"],
+      additionalProperties: false,
+    };
     const response_format = { type: "json_schema" as const, json_schema: { name: "person", strict: true, schema } };
     const request = { ...hello, max_tokens: 96, messages: [{ role: "user" as const, content: "Describe a person." }], response_format };
     const validate = validator(schema);
@@ -211,7 +253,10 @@ describe("POST /v1/chat/completions", () => {
       for await (const chunk of stream) {
         if (chunk.choices[0]?.delta.content) break; // leaving the loop aborts the request
       }
-      await until(async () => (await metric(single, "phi4_queue_depth")) === 0 && (await metric(single, `phi4_requests_in_flight{${route}}`)) === 0, "the aborted stream's slot to be freed");
+      await until(
+        async () => (await metric(single, "phi4_queue_depth")) === 0 && (await metric(single, `phi4_requests_in_flight{${route}}`)) === 0,
+        "the aborted stream's slot to be freed",
+      );
       expect(await metric(single, `phi4_requests_total{${route},status="499"}`)).toBe(1);
       // The only sequence is free again: the next request is answered.
       expect((await one.chat.completions.create(hello)).choices[0].finish_reason).toMatch(/^(stop|length)$/);
@@ -222,7 +267,17 @@ describe("POST /v1/chat/completions", () => {
 
   it("serves 8 concurrent streams, each complete", async () => {
     const streams = Array.from({ length: 8 }, (_, i) =>
-      client.chat.completions.create({ ...hello, temperature: 1, seed: i, max_tokens: 16, stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: `Count to ${i}` }] }).then(collect),
+      client.chat.completions
+        .create({
+          ...hello,
+          temperature: 1,
+          seed: i,
+          max_tokens: 16,
+          stream: true,
+          stream_options: { include_usage: true },
+          messages: [{ role: "user", content: `Count to ${i}` }],
+        })
+        .then(collect),
     );
     const results = await Promise.all(streams);
     for (const chunks of results) {
@@ -237,7 +292,11 @@ describe("POST /v1/chat/completions", () => {
 
 describe("errors in OpenAI's shape", () => {
   /** The error a request gets, through the SDK. */
-  const failure = (body: object) => client.chat.completions.create(body as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming).then(() => undefined, (e: unknown) => e as APIError);
+  const failure = (body: object) =>
+    client.chat.completions.create(body as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming).then(
+      () => undefined,
+      (e: unknown) => e as APIError,
+    );
 
   it("a bad request is a 400 whose error has message, type, param and code", async () => {
     const n = await failure({ ...hello, n: 2 });
@@ -246,12 +305,23 @@ describe("errors in OpenAI's shape", () => {
     expect((await failure({ ...hello, temperature: 3 }))!.error).toMatchObject({ param: "temperature" });
     expect((await failure({ model: "m" }))!.error).toMatchObject({ param: "messages" });
     const badArgs = [ask, { role: "assistant", tool_calls: [{ id: "c1", type: "function", function: { name: "get_weather", arguments: "{oops" } }] }];
-    expect((await failure({ ...hello, messages: badArgs }))!.error).toMatchObject({ param: "messages.1.tool_calls.0.function.arguments", message: expect.stringMatching(/JSON object/) });
-    expect((await failure({ ...hello, tools: [weather], tool_choice: { type: "function", function: { name: "nope" } } }))!.message).toMatch(/"nope", which is not one of the tools/);
+    expect((await failure({ ...hello, messages: badArgs }))!.error).toMatchObject({
+      param: "messages.1.tool_calls.0.function.arguments",
+      message: expect.stringMatching(/JSON object/),
+    });
+    expect((await failure({ ...hello, tools: [weather], tool_choice: { type: "function", function: { name: "nope" } } }))!.message).toMatch(
+      /"nope", which is not one of the tools/,
+    );
     const image = { role: "user", content: [{ type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } }] };
     expect((await failure({ ...hello, messages: [image] }))!.message).toMatch(/image content is not supported/);
     expect((await failure({ ...hello, messages: [{ role: "user", content: "x".repeat(4000) }] }))!.error).toMatchObject({ code: "context_length_exceeded" });
-    expect((await failure({ ...hello, response_format: { type: "json_schema", json_schema: { name: "get_weather", schema: { type: "object" } } }, tools: [weather] }))!.error).toMatchObject({
+    expect(
+      (await failure({
+        ...hello,
+        response_format: { type: "json_schema", json_schema: { name: "get_weather", schema: { type: "object" } } },
+        tools: [weather],
+      }))!.error,
+    ).toMatchObject({
       param: "response_format.json_schema.name",
     });
 
@@ -279,7 +349,9 @@ describe("GET /v1/models", () => {
     const missing = await client.models.retrieve("nope").catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(OpenAI.NotFoundError);
 
-    const anthropic = (await (await fetch(`${server.url}/v1/models`, { headers: { "x-api-key": KEY, "anthropic-version": "2023-06-01" } })).json()) as { data: object[] };
+    const anthropic = (await (await fetch(`${server.url}/v1/models`, { headers: { "x-api-key": KEY, "anthropic-version": "2023-06-01" } })).json()) as {
+      data: object[];
+    };
     expect(anthropic).not.toHaveProperty("object");
     expect(anthropic.data[0]).toEqual({ type: "model", id: "tiny-phi4-long", display_name: "tiny-phi4-long", created_at: expect.any(String) });
   });

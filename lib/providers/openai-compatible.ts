@@ -67,7 +67,10 @@ export class OpenAICompatibleProvider implements Provider {
     const call = this.call(options);
     const translator = new OpenAIStreamTranslator(this.name, request.model ?? this.options.model);
     try {
-      const chunks = await this.client.chat.completions.create({ ...this.body(request, options), stream: true, stream_options: { include_usage: true } }, { signal: call.signal });
+      const chunks = await this.client.chat.completions.create(
+        { ...this.body(request, options), stream: true, stream_options: { include_usage: true } },
+        { signal: call.signal },
+      );
       // Leaving this loop early (a consumer that stops reading) cancels the response.
       for await (const chunk of chunks) yield* translator.push(chunk);
       // The SDK ends an aborted stream quietly, as if it were complete: it was not.

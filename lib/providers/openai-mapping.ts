@@ -124,7 +124,12 @@ export function argumentsObject(json: string | undefined): Record<string, unknow
 /** An upstream's call as a tool_use block; arguments that are not a JSON object are an invalid response. */
 export function fromOpenAIToolCall(provider: string, call: ChatToolCall): ContentBlock {
   const input = argumentsObject(call.function.arguments);
-  if (!input) throw new ProviderError(provider, "invalid_response", `the arguments of the ${call.function.name} call are not a JSON object: ${call.function.arguments.slice(0, 200)}`);
+  if (!input)
+    throw new ProviderError(
+      provider,
+      "invalid_response",
+      `the arguments of the ${call.function.name} call are not a JSON object: ${call.function.arguments.slice(0, 200)}`,
+    );
   return { type: "tool_use", id: call.id || toolUseId(), name: call.function.name, input };
 }
 
@@ -173,12 +178,23 @@ function joinToolTurn(turns: ChatInTurn[], content: string | ContentBlockParam[]
   } else turns.push({ role: "user", content });
 }
 
-const textBlocks = (content: string | TextPart[]): TextBlockParam[] => (typeof content === "string" ? [{ type: "text", text: content }] : content.map((p) => ({ type: "text", text: p.text })));
+const textBlocks = (content: string | TextPart[]): TextBlockParam[] =>
+  typeof content === "string" ? [{ type: "text", text: content }] : content.map((p) => ({ type: "text", text: p.text }));
 
 function assistantBlocks(m: Extract<ChatInMessage, { role: "assistant" }>): ContentBlockParam[] {
   const content = m.content ?? [];
-  const text: ContentBlockParam[] = typeof content === "string" ? (content === "" ? [] : [{ type: "text", text: content }]) : content.flatMap((p) => (p.type === "text" ? [{ type: "text" as const, text: p.text }] : []));
-  const calls = (m.tool_calls ?? []).map((c): ContentBlockParam => ({ type: "tool_use", id: c.id, name: c.function.name, input: argumentsObject(c.function.arguments) ?? {} }));
+  const text: ContentBlockParam[] =
+    typeof content === "string"
+      ? content === ""
+        ? []
+        : [{ type: "text", text: content }]
+      : content.flatMap((p) => (p.type === "text" ? [{ type: "text" as const, text: p.text }] : []));
+  const calls = (m.tool_calls ?? []).map((c): ContentBlockParam => ({
+    type: "tool_use",
+    id: c.id,
+    name: c.function.name,
+    input: argumentsObject(c.function.arguments) ?? {},
+  }));
   return [...text, ...calls];
 }
 
@@ -234,7 +250,11 @@ function userMessages(provider: string, blocks: ContentBlockParam[]): ChatMessag
     if (b.type === "tool_use") throw new ProviderError(provider, "unsupported", "a user turn cannot carry a tool_use block");
     return [];
   });
-  const messages: ChatMessage[] = results.map((r) => ({ role: "tool", tool_call_id: r.tool_use_id, content: `${r.is_error ? "Error: " : ""}${toolResultText(r)}` }));
+  const messages: ChatMessage[] = results.map((r) => ({
+    role: "tool",
+    tool_call_id: r.tool_use_id,
+    content: `${r.is_error ? "Error: " : ""}${toolResultText(r)}`,
+  }));
   if (parts.length > 0) {
     const texts = parts.flatMap((p) => (p.type === "text" ? [p.text] : []));
     messages.push({ role: "user", content: texts.length === parts.length ? texts.join("") : parts });
@@ -287,7 +307,12 @@ export function toChatCompletion(message: MessageResponse, created: number): Cha
     choices: [
       {
         index: 0,
-        message: { role: "assistant", content: text.length > 0 ? text.join(TEXT_BLOCK_SEPARATOR) : null, refusal: null, ...(calls.length > 0 && { tool_calls: calls }) },
+        message: {
+          role: "assistant",
+          content: text.length > 0 ? text.join(TEXT_BLOCK_SEPARATOR) : null,
+          refusal: null,
+          ...(calls.length > 0 && { tool_calls: calls }),
+        },
         logprobs: null,
         finish_reason: finishReason(message.stop_reason),
         ...matchedStop(message.stop_sequence),
@@ -320,7 +345,11 @@ export function fromOpenAIResponse(provider: string, response: ChatCompletion): 
     role: "assistant",
     content,
     model: response.model,
-    ...stopReason(choice.finish_reason, matched, content.some((b) => b.type === "tool_use")),
+    ...stopReason(
+      choice.finish_reason,
+      matched,
+      content.some((b) => b.type === "tool_use"),
+    ),
     usage: fromOpenAIUsage(response.usage),
   };
 }

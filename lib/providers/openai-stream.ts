@@ -15,7 +15,17 @@
 import type OpenAI from "openai";
 
 import { ProviderError } from "./errors.js";
-import { chatCompletionId, finishReason, fromOpenAIUsage, matchedStop, messageId, stopReason, TEXT_BLOCK_SEPARATOR, toolUseId, toOpenAIUsage } from "./openai-mapping.js";
+import {
+  chatCompletionId,
+  finishReason,
+  fromOpenAIUsage,
+  matchedStop,
+  messageId,
+  stopReason,
+  TEXT_BLOCK_SEPARATOR,
+  toolUseId,
+  toOpenAIUsage,
+} from "./openai-mapping.js";
 import type { StreamEvent, Usage } from "./types.js";
 
 export type ChatChunk = OpenAI.Chat.ChatCompletionChunk;
@@ -41,7 +51,16 @@ export class OpenAIStreamTranslator {
       this.started = true;
       yield {
         type: "message_start",
-        message: { id: messageId(chunk.id), type: "message", role: "assistant", content: [], model: chunk.model ?? this.model, stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } },
+        message: {
+          id: messageId(chunk.id),
+          type: "message",
+          role: "assistant",
+          content: [],
+          model: chunk.model ?? this.model,
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { input_tokens: 0, output_tokens: 0 },
+        },
       };
     }
     if (chunk.usage) this.usage = fromOpenAIUsage(chunk.usage);
@@ -122,7 +141,8 @@ export class ChatChunkWriter {
         return [this.chunk({ tool_calls: [{ index, id: block.id, type: "function", function: { name: block.name, arguments: "" } }] })];
       }
       case "content_block_delta": {
-        if (event.delta.type === "input_json_delta") return [this.chunk({ tool_calls: [{ index: this.calls.get(event.index)!, function: { arguments: event.delta.partial_json } }] })];
+        if (event.delta.type === "input_json_delta")
+          return [this.chunk({ tool_calls: [{ index: this.calls.get(event.index)!, function: { arguments: event.delta.partial_json } }] })];
         const content = (this.separate ? TEXT_BLOCK_SEPARATOR : "") + event.delta.text;
         this.separate = false;
         this.textSent = true;
@@ -140,7 +160,11 @@ export class ChatChunkWriter {
   }
 
   private chunk(delta: Delta, finish: ChatChunk["choices"][number]["finish_reason"] = null, extra: object = {}): ChatChunk {
-    return { ...this.base(), choices: [{ index: 0, delta, logprobs: null, finish_reason: finish, ...extra }], ...(this.options.includeUsage && { usage: null }) };
+    return {
+      ...this.base(),
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish, ...extra }],
+      ...(this.options.includeUsage && { usage: null }),
+    };
   }
 
   private base() {

@@ -18,7 +18,10 @@ const text = z.object({ type: z.literal("text"), text: z.string() });
 const textContent = z.union([z.string(), z.array(text)]);
 const image = z.object({
   type: z.literal("image_url"),
-  image_url: z.object({ url: z.string().refine(isImageUrl, "an image URL is http(s), or a base64 data URL of a JPEG, PNG, GIF or WebP image"), detail: z.string().optional() }),
+  image_url: z.object({
+    url: z.string().refine(isImageUrl, "an image URL is http(s), or a base64 data URL of a JPEG, PNG, GIF or WebP image"),
+    detail: z.string().optional(),
+  }),
 });
 const unsupportedPart = z.looseObject({ type: z.enum(["input_audio", "file"]) }).refine(() => false, "audio and file parts are not supported here: send text");
 const refusal = z.object({ type: z.literal("refusal"), refusal: z.string() });
@@ -27,12 +30,18 @@ const toolCall = z.object({
   type: z.literal("function"),
   function: z.object({ name: z.string(), arguments: z.string().refine((json) => argumentsObject(json) !== undefined, "arguments must be a JSON object") }),
 });
-const legacyFunction = z.looseObject({ role: z.literal("function") }).refine(() => false, "function messages (the legacy function calling) are not supported: use tools and tool messages");
+const legacyFunction = z
+  .looseObject({ role: z.literal("function") })
+  .refine(() => false, "function messages (the legacy function calling) are not supported: use tools and tool messages");
 const message = z.discriminatedUnion("role", [
   z.object({ role: z.literal("system"), content: textContent }),
   z.object({ role: z.literal("developer"), content: textContent }),
   z.object({ role: z.literal("user"), content: z.union([z.string(), z.array(z.discriminatedUnion("type", [text, image, unsupportedPart]))]) }),
-  z.object({ role: z.literal("assistant"), content: z.union([z.string(), z.array(z.discriminatedUnion("type", [text, refusal]))]).nullish(), tool_calls: z.array(toolCall).nullish() }),
+  z.object({
+    role: z.literal("assistant"),
+    content: z.union([z.string(), z.array(z.discriminatedUnion("type", [text, refusal]))]).nullish(),
+    tool_calls: z.array(toolCall).nullish(),
+  }),
   z.object({ role: z.literal("tool"), tool_call_id: z.string(), content: textContent }),
   legacyFunction,
 ]);
@@ -40,14 +49,20 @@ const message = z.discriminatedUnion("role", [
 const name = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "a name is 1 to 64 letters, digits, underscores or dashes");
 const objectSchema = z.looseObject({ type: z.literal("object") });
 const tool = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("function"), function: z.object({ name, description: z.string().nullish(), parameters: objectSchema.nullish(), strict: z.boolean().nullish() }) }),
+  z.object({
+    type: z.literal("function"),
+    function: z.object({ name, description: z.string().nullish(), parameters: objectSchema.nullish(), strict: z.boolean().nullish() }),
+  }),
   z.looseObject({ type: z.literal("custom") }).refine(() => false, "custom tools are not supported here: send function tools"),
 ]);
 const toolChoice = z.union([z.enum(["auto", "none", "required"]), z.object({ type: z.literal("function"), function: z.object({ name: z.string() }) })]);
 const responseFormat = z.discriminatedUnion("type", [
   z.object({ type: z.literal("text") }),
   z.object({ type: z.literal("json_object") }),
-  z.object({ type: z.literal("json_schema"), json_schema: z.object({ name, description: z.string().optional(), schema: objectSchema.optional(), strict: z.boolean().nullish() }) }),
+  z.object({
+    type: z.literal("json_schema"),
+    json_schema: z.object({ name, description: z.string().optional(), schema: objectSchema.optional(), strict: z.boolean().nullish() }),
+  }),
 ]);
 
 const chatBody = z.object({
@@ -96,7 +111,11 @@ export function parseChatBody(json: unknown, maxTokens: number): ChatRequest {
   const body = parse(chatBody, json);
   // The refinements let no audio or file part and no function message through: the rest is what fromOpenAIMessages takes.
   const { system, turns } = fromOpenAIMessages(body.messages as ChatInMessage[]);
-  const tools = body.tools?.flatMap((t) => (t.type === "function" ? [fromOpenAITool({ function: { ...t.function, description: t.function.description ?? undefined, parameters: t.function.parameters ?? undefined } })] : []));
+  const tools = body.tools?.flatMap((t) =>
+    t.type === "function"
+      ? [fromOpenAITool({ function: { ...t.function, description: t.function.description ?? undefined, parameters: t.function.parameters ?? undefined } })]
+      : [],
+  );
   const common = toRequest({
     messages: turns,
     system,

@@ -29,7 +29,12 @@ export function openAIErrorBody(error: ApiError, cause: unknown) {
 export const speaksAnthropic = (req: IncomingMessage) => req.headers["anthropic-version"] !== undefined;
 
 /** A model in both shapes: Anthropic's type, display_name, created_at; OpenAI's object, created, owned_by. */
-export const bothShapesModel = (model: ModelInfo) => ({ ...model, object: "model" as const, created: Math.floor(Date.parse(model.created_at) / 1000), owned_by: "phi4-onnx" });
+export const bothShapesModel = (model: ModelInfo) => ({
+  ...model,
+  object: "model" as const,
+  created: Math.floor(Date.parse(model.created_at) / 1000),
+  owned_by: "phi4-onnx",
+});
 
 export function modelsBody(req: IncomingMessage, models: ModelInfo[]) {
   return speaksAnthropic(req) ? modelList(models) : { object: "list" as const, ...modelList(models.map(bothShapesModel)) };

@@ -13,9 +13,7 @@ import type { MessageRequest, MessageResponse, StreamEvent, ToolChoice, ToolDefi
 import { ApiError } from "./errors.js";
 
 export type ResponseFormat =
-  | { type: "text" }
-  | { type: "json_object" }
-  | { type: "json_schema"; json_schema: { name: string; description?: string; schema?: Record<string, unknown> } };
+  { type: "text" } | { type: "json_object" } | { type: "json_schema"; json_schema: { name: string; description?: string; schema?: Record<string, unknown> } };
 
 /** The request with the answer tool offered and called for, and its name (none when the format does not apply). */
 export function withResponseFormat(request: MessageRequest, format: ResponseFormat | undefined): { request: MessageRequest; answerTool?: string } {
@@ -24,17 +22,23 @@ export function withResponseFormat(request: MessageRequest, format: ResponseForm
   const choice = request.tool_choice;
   if (choice?.type === "any" || choice?.type === "tool") return { request };
   const param = format.type === "json_schema" ? "response_format.json_schema.name" : "response_format";
-  if (request.tools?.some((t) => t.name === tool.name)) throw new ApiError("invalid_request_error", `the response format's name "${tool.name}" is also a tool's: rename one of them`, param);
+  if (request.tools?.some((t) => t.name === tool.name))
+    throw new ApiError("invalid_request_error", `the response format's name "${tool.name}" is also a tool's: rename one of them`, param);
   const single = choice?.type === "auto" && choice.disable_parallel_tool_use ? { disable_parallel_tool_use: true } : {};
   // Other tools under auto: a call to one of them, or the answer. Otherwise (none, or no tools): the answer.
-  const tool_choice: ToolChoice = request.tools?.length && choice?.type !== "none" ? { type: "any", ...single } : { type: "tool", name: tool.name, disable_parallel_tool_use: true };
+  const tool_choice: ToolChoice =
+    request.tools?.length && choice?.type !== "none" ? { type: "any", ...single } : { type: "tool", name: tool.name, disable_parallel_tool_use: true };
   return { request: { ...request, tools: [...(request.tools ?? []), tool], tool_choice }, answerTool: tool.name };
 }
 
 function answerTool(format: Exclude<ResponseFormat, { type: "text" }>): ToolDefinition {
   if (format.type === "json_object") return { name: "json_answer", description: "Give your answer as a JSON object.", input_schema: { type: "object" } };
   const { name, description, schema } = format.json_schema;
-  return { name, description: description ?? "Give your answer as JSON that matches this schema.", input_schema: (schema ?? { type: "object" }) as ToolDefinition["input_schema"] };
+  return {
+    name,
+    description: description ?? "Give your answer as JSON that matches this schema.",
+    input_schema: (schema ?? { type: "object" }) as ToolDefinition["input_schema"],
+  };
 }
 
 /** The answer tool's call as a text block holding its JSON, streamed as written; tool_use ends the turn only when another tool was called. */
