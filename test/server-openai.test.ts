@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { loadModel, type Model } from "../lib/engine/model.js";
 import { startServer, type Phi4Server } from "../lib/server/index.js";
-import { metric, until } from "./helpers/server-metrics.js";
+import { metric as serverMetric, until } from "./helpers/server-metrics.js";
 
 const models = inject("models");
 const KEY = "test-key";
@@ -76,6 +76,7 @@ async function collect(stream: AsyncIterable<Chunk>): Promise<Chunk[]> {
   return chunks;
 }
 
+const metric = (on: Phi4Server, series: string) => serverMetric(on, series, on === server ? KEY : undefined);
 const validator = (schema: object) => new Ajv({ strict: false }).compile(schema);
 
 describe("POST /v1/chat/completions", () => {
@@ -233,6 +234,17 @@ describe("POST /v1/chat/completions", () => {
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? "").join("")).toBe(expected);
   });
 
+  it("a resent conversation reuses the KV of its prefix (the engine's prefix reuse serves this route too)", async () => {
+    const reused = () => metric(server, "phi4_prefix_cache_reused_tokens_total");
+    // Longer than the prefix cache's 16-token minimum.
+    const question = { role: "user" as const, content: "Tell me about the sea: its waves, its tides, its fish and the ships that sail on it, in three words." };
+    const first = await client.chat.completions.create({ ...hello, messages: [question] });
+    const before = await reused();
+    await client.chat.completions.create({ ...hello, messages: [question, first.choices[0].message, { role: "user", content: "Again" }] });
+    // At least the whole first prompt is a prefix of the second one.
+    expect((await reused()) - before).toBeGreaterThanOrEqual(first.usage!.prompt_tokens);
+  });
+
   it("a seed makes a sampled answer repeatable", async () => {
     const sampled = { ...hello, temperature: 1, max_tokens: 12 };
     const a = await client.chat.completions.create({ ...sampled, seed: 7 });
@@ -266,6 +278,8 @@ describe("POST /v1/chat/completions", () => {
   });
 
   it("serves 8 concurrent streams, each complete", async () => {
+    const answered = () => metric(server, 'phi4_requests_total{route="/v1/chat/completions",status="200"}');
+    const before = await answered();
     const streams = Array.from({ length: 8 }, (_, i) =>
       client.chat.completions
         .create({
@@ -286,6 +300,7 @@ describe("POST /v1/chat/completions", () => {
       expect(chunks.at(-1)!.usage!.completion_tokens).toBeLessThanOrEqual(16);
       expect(text.length).toBeGreaterThan(0);
     }
+    expect(await answered()).toBe(before + 8);
     expect(await metric(server, "phi4_queue_depth")).toBe(0);
   });
 });
