@@ -1,6 +1,7 @@
 /**
  * The Anthropic-compatible HTTP server: Claude Code, the Claude Agent SDK and the official SDKs talk
- * to the local model (or to the router in front of it and Claude) as if it were the Messages API.
+ * to the local model (or to the router in front of it and Claude) as if it were the Messages API;
+ * OpenAI clients do the same through /v1/chat/completions (chat-completions.ts), on the same provider.
  *
  *   const server = await startServer({ model, port: 8080, apiKey: "secret" });
  *   // ANTHROPIC_BASE_URL=http://127.0.0.1:8080 ANTHROPIC_AUTH_TOKEN=secret claude
