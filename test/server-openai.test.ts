@@ -327,6 +327,7 @@ describe("errors in OpenAI's shape", () => {
     expect((await failure({ ...hello, tools: [weather], tool_choice: { type: "function", function: { name: "nope" } } }))!.message).toMatch(
       /"nope", which is not one of the tools/,
     );
+    expect((await failure({ ...hello, tool_choice: "required" }))!.error).toMatchObject({ param: "tool_choice", message: expect.stringMatching(/no tools/) });
     const image = { role: "user", content: [{ type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } }] };
     expect((await failure({ ...hello, messages: [image] }))!.message).toMatch(/image content is not supported/);
     expect((await failure({ ...hello, messages: [{ role: "user", content: "x".repeat(4000) }] }))!.error).toMatchObject({ code: "context_length_exceeded" });
@@ -343,6 +344,19 @@ describe("errors in OpenAI's shape", () => {
     const raw = await fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${KEY}` }, body: "{not json" });
     expect(raw.status).toBe(400);
     expect(Object.keys(((await raw.json()) as { error: object }).error).sort()).toEqual(["code", "message", "param", "type"]);
+  });
+
+  it("a failure after the stream started is its last data line, an error the SDK raises", async () => {
+    // A shutdown without grace ends a running stream with a (retryable) overloaded error.
+    const closing = await startServer({ model, port: 0, capacity: 4096 });
+    const one = new OpenAI({ baseURL: `${closing.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    const stream = await one.chat.completions.create({ ...hello, temperature: 1, max_tokens: 4000, stream: true });
+    const error = await (async () => {
+      for await (const chunk of stream) if (chunk.choices[0]?.delta.content) void closing.close({ graceMs: 0 });
+    })().catch((e: unknown) => e as APIError);
+    await closing.close();
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect((error as APIError).error).toMatchObject({ type: "overloaded_error", code: "overloaded", message: expect.stringMatching(/shut down/) });
   });
 
   it("a wrong or missing key is a 401 with code invalid_api_key", async () => {

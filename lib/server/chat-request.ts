@@ -11,6 +11,7 @@ import { z } from "zod";
 
 import { argumentsObject, fromOpenAIMessages, fromOpenAITool, fromOpenAIToolChoice, isImageUrl, type ChatInMessage } from "../providers/openai-mapping.js";
 import type { MessageRequest } from "../providers/types.js";
+import { ApiError } from "./errors.js";
 import { parse, toRequest, type CountTokensBody } from "./request-schema.js";
 import { withResponseFormat } from "./response-format.js";
 
@@ -109,6 +110,8 @@ export interface ChatRequest {
 /** A /v1/chat/completions body. Without max_tokens (or max_completion_tokens), the answer may use `maxTokens`. */
 export function parseChatBody(json: unknown, maxTokens: number): ChatRequest {
   const body = parse(chatBody, json);
+  const forced = body.tool_choice != null && body.tool_choice !== "auto" && body.tool_choice !== "none";
+  if (forced && !body.tools?.length) throw new ApiError("invalid_request_error", "tool_choice asks for a tool call, but no tools were sent", "tool_choice");
   // The refinements let no audio or file part and no function message through: the rest is what fromOpenAIMessages takes.
   const { system, turns } = fromOpenAIMessages(body.messages as ChatInMessage[]);
   const tools = body.tools?.flatMap((t) =>
