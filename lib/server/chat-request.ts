@@ -97,7 +97,7 @@ const chatBody = z.object({
   response_format: responseFormat.nullish(),
 });
 
-export interface ChatRequest {
+export interface ParsedChat {
   request: MessageRequest;
   stream: boolean;
   /** stream_options.include_usage: a last chunk with the usage. */
@@ -108,7 +108,7 @@ export interface ChatRequest {
 }
 
 /** A /v1/chat/completions body. Without max_tokens (or max_completion_tokens), the answer may use `maxTokens`. */
-export function parseChatBody(json: unknown, maxTokens: number): ChatRequest {
+export function parseChatBody(json: unknown, maxTokens: number): ParsedChat {
   const body = parse(chatBody, json);
   const forced = body.tool_choice != null && body.tool_choice !== "auto" && body.tool_choice !== "none";
   if (forced && !body.tools?.length) throw new ApiError("invalid_request_error", "tool_choice asks for a tool call, but no tools were sent", "tool_choice");

@@ -63,7 +63,7 @@ const sharedErrors = (error: ApiError, cause: unknown, x: Exchange) => sharedErr
 const ROUTES: Route[] = [
   { method: "POST", path: "/v1/messages", handle: postMessages },
   { method: "POST", path: "/v1/messages/count_tokens", handle: countTokens },
-  { method: "POST", path: "/v1/chat/completions", handle: postChatCompletions, errorBody: (error, cause) => openAIErrorBody(error, cause) },
+  { method: "POST", path: "/v1/chat/completions", handle: postChatCompletions, errorBody: openAIErrorBody },
   { method: "GET", path: "/v1/models", handle: (x, state) => sendJson(x.res, 200, modelsBody(x.req, state.models)), errorBody: sharedErrors },
   { method: "GET", path: "/v1/models/:id", handle: getModel, errorBody: sharedErrors },
   { method: "GET", path: "/health", handle: health },

@@ -1,6 +1,7 @@
 /**
  * Server-sent events in the Messages API's framing: every event has an `event:` line naming its type
- * (the official SDKs skip events without one) and a one-line JSON `data:` line. A ping goes out when
+ * (the official SDKs skip events without one) and a one-line JSON `data:` line. (OpenAI's chunks,
+ * which have `data:` lines only, are written as frames of their own: see chat-completions.ts.) A ping goes out when
  * nothing else has for a while (a long prefill, a tool turn still generating), so proxies and clients
  * do not take a quiet stream for a dead one. Writes respect backpressure: a slow reader slows its
  * own stream, not the server's memory.
