@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { loadModel, type Model } from "../lib/engine/model.js";
 import { startServer, type Phi4Server } from "../lib/server/index.js";
+import { metric } from "./helpers/server-metrics.js";
 import { until } from "./helpers/until.js";
 
 const models = inject("models");
@@ -26,13 +27,6 @@ async function serve(maxConcurrency: number) {
   const server = await startServer({ model, port: 0, maxConcurrency });
   servers.push(server);
   return { server, client: new Anthropic({ baseURL: server.url, apiKey: "unused", maxRetries: 0 }) };
-}
-
-/** One sample of the server's Prometheus text, by its name and labels as written (`name{a="b"}`). */
-async function metric(server: Phi4Server, series: string): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
 
 /** A stream that runs long (sampled, so no early end-of-turn), resolved once its first text arrived. */

@@ -24,6 +24,8 @@ export interface CallOptions {
    * still discard it): a provider may then keep retrying after output it would otherwise have shown.
    */
   buffered?: boolean;
+  /** Seeds the sampler, for repeatable sampled answers (OpenAI's `seed`); providers that cannot seed ignore it. */
+  seed?: number;
 }
 
 export interface Provider {

@@ -124,7 +124,7 @@ export class Router implements Provider {
     const started = performance.now();
     this.inFlight.set(provider.name, (this.inFlight.get(provider.name) ?? 0) + 1);
     try {
-      for await (const event of provider.stream(request, { signal, hints: options.hints, buffered: !live })) {
+      for await (const event of provider.stream(request, { signal, hints: options.hints, buffered: !live, seed: options.seed })) {
         accumulator.push(event);
         if (live) yield event;
         else buffered.push(event);

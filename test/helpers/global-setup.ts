@@ -1,7 +1,7 @@
 /**
- * Writes the test model folders once per run (tiny and tiny-phi4, with the project's own model maker)
- * and hands their paths to the test files; removes them afterwards. First makes sure dist/, which the
- * CLI tests run through bin/phi4.js, is not older than lib/.
+ * Writes the test model folders once per run (tiny, tiny-phi4 and tiny-phi4-long, with the project's own
+ * model maker) and hands their paths to the test files; removes them afterwards. First makes sure dist/,
+ * which the CLI tests run through bin/phi4.js, is not older than lib/.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
@@ -15,7 +15,7 @@ import { ensureFreshDist } from "./fresh-dist.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    models: { tiny: string; tinyPhi4: string };
+    models: { tiny: string; tinyPhi4: string; tinyPhi4Long: string };
   }
 }
 
@@ -26,9 +26,11 @@ export default async function setup(project: TestProject) {
   root = await mkdtemp(path.join(os.tmpdir(), "phi4-test-models-"));
   const tiny = path.join(root, "tiny");
   const tinyPhi4 = path.join(root, "tiny-phi4");
+  const tinyPhi4Long = path.join(root, "tiny-phi4-long");
   await makeModel({ preset: "tiny", outDir: tiny, seed: 1 });
   await makeModel({ preset: "tiny-phi4", outDir: tinyPhi4, seed: 2 });
-  project.provide("models", { tiny, tinyPhi4 });
+  await makeModel({ preset: "tiny-phi4-long", outDir: tinyPhi4Long, seed: 2 });
+  project.provide("models", { tiny, tinyPhi4, tinyPhi4Long });
   return async () => {
     if (root) await rm(root, { recursive: true, force: true });
   };
