@@ -5,6 +5,7 @@
  * route's EventOutput says how events, the failure and the end are written.
  */
 import type { StreamEvent, Usage } from "../messages/types.js";
+import { raceTimeout } from "../util/race-timeout.js";
 import { failureOf } from "./errors.js";
 import type { Exchange, ServerState } from "./exchange.js";
 import { SseWriter } from "./sse.js";
@@ -50,16 +51,5 @@ export async function streamEvents(x: Exchange, state: ServerState, events: Asyn
     x.usage = output.usage;
     sse.end();
     await iterator.return?.();
-  }
-}
-
-/** `promise`'s value if it settles within `ms` (its rejection, thrown), else undefined. */
-async function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
