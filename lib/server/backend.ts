@@ -7,6 +7,7 @@
 import { Phi4Error } from "../engine/errors.js";
 import { loadModel, type Model } from "../engine/model.js";
 import { LocalProvider } from "../providers/local.js";
+import type { RequestSampling } from "../providers/sampling-defaults.js";
 import type { Provider } from "../providers/types.js";
 import { loadRouterConfig, type RouterConfig } from "../router/config.js";
 import { ConfigError } from "../util/config-file.js";
@@ -21,6 +22,8 @@ export interface BackendOptions {
   capacity?: number;
   /** Requests the local provider(s) generate at once; overrides the config's. */
   concurrency?: number;
+  /** The local provider(s)' sampling for requests that send none (LocalProviderOptions.sampling). */
+  sampling?: RequestSampling;
 }
 
 export interface Backend {
@@ -38,10 +41,10 @@ export async function openBackend(options: BackendOptions, usage: string): Promi
   const dir = options.modelDir ?? localDirs(config)[0];
   if (dir === undefined) throw new Phi4Error("INVALID_ARGUMENT", `--model is required${config ? " (the router config's local provider has no dir)" : ""}\n${usage}`);
   const model = await loadModel(dir, { threads: options.threads });
-  const { capacity, concurrency } = options;
+  const { capacity, concurrency, sampling } = options;
   const provider = config
-    ? createRouter(withLocalSettings(config, { capacity, concurrency }), { model })
-    : new LocalProvider(model, { capacity, concurrency });
+    ? createRouter(withLocalSettings(config, { capacity, concurrency }), { model, sampling })
+    : new LocalProvider(model, { capacity, concurrency, sampling });
   return { model, provider, close: () => model.dispose() };
 }
 

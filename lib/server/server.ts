@@ -20,6 +20,7 @@ import path from "node:path";
 import { Phi4Error } from "../engine/errors.js";
 import type { Model } from "../engine/model.js";
 import { LocalProvider } from "../providers/local.js";
+import { MESSAGES_API_SAMPLING, type RequestSampling } from "../providers/sampling-defaults.js";
 import type { Provider } from "../providers/types.js";
 import { apiKeyCheck } from "./auth.js";
 import { ApiError, failureOf, toApiError } from "./errors.js";
@@ -62,6 +63,11 @@ export interface ServerOptions {
    * response headers (which it times out on).
    */
   firstEventWaitMs?: number;
+  /**
+   * Sampling of the default LocalProvider for requests that send no temperature, top_p or top_k.
+   * Default: the Messages API's (temperature 1.0). `{ temperature: 0 }` makes such requests greedy.
+   */
+  sampling?: RequestSampling;
 }
 
 export interface ListenOptions {
@@ -91,7 +97,7 @@ export class Phi4Server {
     const localId = options.modelId ?? path.basename(options.model.folder.dir);
     this.ownProvider = options.provider
       ? undefined
-      : new LocalProvider(options.model, { capacity: options.capacity, concurrency: options.maxConcurrency ?? 4, maxQueue: options.maxQueue, modelId: localId });
+      : new LocalProvider(options.model, { capacity: options.capacity, concurrency: options.maxConcurrency ?? 4, maxQueue: options.maxQueue, modelId: localId, sampling: options.sampling ?? MESSAGES_API_SAMPLING });
     const provider = options.provider ?? this.ownProvider!;
     const renderer = provider instanceof LocalProvider ? provider : new LocalProvider(options.model, { capacity: options.capacity, modelId: localId });
     this.metrics = new ServerMetrics(options.model, provider);
