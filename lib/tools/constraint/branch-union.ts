@@ -102,7 +102,8 @@ export function numberUnion(branches: readonly { schema: JsonSchema; integer: bo
   const integer = shapes[0].integer;
   if (shapes.some((s) => s.integer !== integer || s.bounds === null || s.bounds.multiple !== null)) return null;
   const sorted = shapes.map((s) => s.bounds!).sort((a, b) => (a.lower === null ? -1 : b.lower === null ? 1 : a.lower < b.lower ? -1 : a.lower > b.lower ? 1 : 0));
-  let { lower, upper } = sorted[0];
+  const lower = sorted[0].lower;
+  let upper = sorted[0].upper;
   for (const next of sorted.slice(1)) {
     // The next range must start at or before the first value past this one (the next integer for integers).
     // Numbers here are decimals on the grid, so the first one past `upper` is one grid step on.
