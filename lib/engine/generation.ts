@@ -185,6 +185,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     }
     const finished = performance.now();
     const decodeMs = finished - firstTokenAt;
+    if (options.append === false) await sequence.storePrompt(prompt);
     return {
       tokens: generated,
       text,

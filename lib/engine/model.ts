@@ -17,6 +17,7 @@ import type { RewrittenGraph } from "./graph-rewrites.js";
 import type { NativeModel, NativeProviderSpec } from "./native-types.js";
 import { getRuntime, int4KernelSupported } from "./runtime.js";
 import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.js";
+import { PrefixDiskCache, type PrefixDiskOptions } from "./prefix-disk.js";
 import type { KvDonor } from "./prefix-reuse.js";
 import { samplingDefaults } from "./sampling.js";
 import { Sequence } from "./sequence.js";
@@ -49,6 +50,12 @@ export interface LoadModelOptions {
   defaultCapacity?: number;
   /** The model-level prefix cache (byte budget, minimum prefix), or false to turn it off. */
   prefixCache?: PrefixCacheOptions | false;
+  /**
+   * The prefix cache's disk tier (docs/kv-reuse.md): the KV of long prompts kept as files under `dir`,
+   * so another process, or this one after a restart, skips their prefill. Off unless given (the
+   * CLI turns it on, under defaultPrefixCacheDir()).
+   */
+  prefixCacheDisk?: PrefixDiskOptions | false;
   /**
    * Run the lm_head on the last position of each run only (default true): model.onnx is rewritten in
    * memory at load, which takes the vocab x hidden product for every other prompt token out of prefill.
@@ -93,6 +100,8 @@ export class Model {
 
   /** Saved sequence states reused by generations that start from a known prefix (null when off). */
   readonly prefixCache: PrefixCache | null;
+  /** The prefix cache's disk tier (null when off). */
+  readonly prefixDisk: PrefixDiskCache | null;
   /** What a saved state must match to be restored here. */
   readonly kvLayout: KvLayout;
   private usedProviders: string[] = ["cpu"];
@@ -109,9 +118,11 @@ export class Model {
     private readonly prefillChunk: number,
     fingerprint: string,
     prefixCache: PrefixCacheOptions | false,
+    prefixDisk: PrefixDiskOptions | false,
   ) {
     this.prefixCache = prefixCache === false ? null : new PrefixCache(prefixCache);
     this.kvLayout = { fingerprint, kvType: native.info.kvType, layers: folder.numLayers, kvHeads: folder.numKvHeads, headSize: folder.headSize, vocabSize: folder.vocabSize };
+    this.prefixDisk = prefixDisk === false ? null : new PrefixDiskCache(prefixDisk, this.kvLayout);
   }
 
   static async load(dir: string, options: LoadModelOptions = {}): Promise<Model> {
@@ -178,7 +189,7 @@ export class Model {
     }
     const defaultCapacity = Math.min(options.defaultCapacity ?? DEFAULT_CAPACITY, folder.contextLength);
     const fingerprint = await modelFingerprint(folder.dir, folder.modelPath);
-    const model = new Model(native, folder, tokenizer, threads, performance.now() - started, defaultCapacity, prefillChunk, fingerprint, options.prefixCache ?? {});
+    const model = new Model(native, folder, tokenizer, threads, performance.now() - started, defaultCapacity, prefillChunk, fingerprint, options.prefixCache ?? {}, options.prefixCacheDisk ?? false);
     model.usedProviders = remaining.length > 0 ? remaining.map((p) => p.name) : ["cpu"];
     model.fallbacks = fallbacks;
     return model;
@@ -254,6 +265,8 @@ export class Model {
     if (this.disposed) return;
     this.disposed = true;
     await Promise.all([...this.contexts].map((context) => context.dispose()));
+    // A state already taken is written before the process may exit (a one-shot command's prompt).
+    await this.prefixDisk?.flush();
     await Promise.all([...this.sequences].map((sequence) => sequence.dispose()));
     await this.tokenizer.close();
     this.native.dispose();

@@ -2,7 +2,7 @@
  * Sequence: one conversation's tokens and KV cache. Generation streams tokens as an AsyncIterable;
  * every model call runs in native code off the event loop. States can be saved and restored (in
  * memory or to a file), and a generation can start from the longest prefix already computed anywhere
- * on the model (this sequence, an idle sibling, the prefix cache; see prefix-reuse.ts).
+ * on the model (this sequence, an idle sibling, the prefix cache and its disk tier; see prefix-reuse.ts).
  *
  * The native sequence owns the state (tokens, KV validity, the logits of the last position, a
  * sampled token waiting to be evaluated); this class reads its snapshots and keeps no copy.
@@ -11,7 +11,9 @@ import { callNative, callNativeSync, Phi4Error } from "./errors.js";
 import { Generation, type GenerateOptions } from "./generation.js";
 import type { Model } from "./model.js";
 import type { NativeEvalOptions, NativeEvalResult, NativeSequence } from "./native-types.js";
+import { commonPrefixLength } from "./prefix-cache.js";
 import { planReuse, type KvDonor, type ReuseResult } from "./prefix-reuse.js";
+import { isLongRopeRegime } from "./rope-regime.js";
 import type { Scheduler } from "./scheduler.js";
 import { checkStateFits, readStateFile, writeStateFile, type SequenceState } from "./sequence-state.js";
 
@@ -168,14 +170,21 @@ export class Sequence {
     }
     const cache = this.model.prefixCache;
     const minTokens = cache?.minTokens ?? 1;
-    let plan = planReuse(target, { own: this.donor, donors: this.model.kvDonors(this.donor), cache, ropeOriginalLength: this.model.folder.ropeOriginalLength });
+    const ropeOriginalLength = this.model.folder.ropeOriginalLength;
+    let plan = planReuse(target, { own: this.donor, donors: this.model.kvDonors(this.donor), cache, ropeOriginalLength });
+    // The disk tier is read only when what memory offers leaves a long prefix to prefill.
+    const stored = await this.model.prefixDisk?.load(target, isLongRopeRegime(ropeOriginalLength, target.length), target.length - 1, plan.length);
+    if (stored) {
+      plan = { source: "disk", length: stored.length, state: stored.state };
+      cache?.add(stored.state);
+    }
 
     const kept = plan.source === "self" ? plan.length : 0;
     if (cache && this.native.kvValid - kept >= minTokens) cache.add(await this.snapshot());
     const prefix = target.slice(0, plan.length);
-    if (plan.source === "cache") {
+    if (plan.source === "cache" || plan.source === "disk") {
       const state = plan.state;
-      cache!.use(state);
+      cache?.use(state);
       await callNative(() => this.native.loadState(state.kv, state.kvLength, prefix, prefix.length, state.longRope));
     } else if (plan.source === "sequence") {
       const source = plan.donor.native;
@@ -194,6 +203,23 @@ export class Sequence {
     }
     cache?.record(plan.length >= minTokens, plan.length, target.length - plan.length);
     return { rest: target.slice(plan.length), reuse: { source: plan.source, reusedTokens: plan.length } };
+  }
+
+  /**
+   * @internal Hands the KV of `prompt` to the prefix cache's disk tier when it wants it (a long prompt
+   * not stored yet), after a generation from it: decoding only appended after the prompt, so its
+   * KV is still intact. The write itself runs in the background.
+   */
+  async storePrompt(prompt: readonly number[]): Promise<void> {
+    const disk = this.model.prefixDisk;
+    const longRope = this.native.longRope;
+    if (!disk || this.native.kvValid < prompt.length || !disk.wants(prompt, longRope)) return;
+    const tokens = Int32Array.from(prompt);
+    if (commonPrefixLength(this.native.tokens(), tokens) < tokens.length) return;
+    const save = () => this.native.saveState(tokens.length);
+    // Between two steps of the context: its KV pool is not written meanwhile.
+    const kv = await callNative(() => (this.scheduler ? this.scheduler.exclusive(save) : save()));
+    disk.store({ ...this.model.kvLayout, tokens, kvLength: tokens.length, longRope, kv });
   }
 
   /**
