@@ -25,6 +25,7 @@ import { streamLiveToolTurn, streamToolTurn, type LiveToolTurnEvent, type ToolTu
 import { collectMessage } from "./accumulate.js";
 import { ProviderError, type ProviderErrorKind } from "./errors.js";
 import { systemText } from "./flatten.js";
+import { withoutClientMetadata } from "./client-metadata.js";
 import { plainChatMessages, toolConversation, usesTools } from "./local-prompt.js";
 import { MessageEvents } from "./message-events.js";
 import type { CallOptions, MessageRequest, MessageResponse, Provider, StopReason, StreamEvent } from "./types.js";
@@ -42,6 +43,11 @@ export interface LocalProviderOptions {
   maxRetries?: number;
   /** The `model` reported in responses. Default: the model folder's name. */
   modelId?: string;
+  /**
+   * Keep client metadata system blocks (Claude Code's billing header) in the prompt. Default false:
+   * they are left out, so sessions whose metadata differs share the prefill of the rest (client-metadata.ts).
+   */
+  keepClientMetadata?: boolean;
 }
 
 export class LocalProvider implements Provider {
@@ -76,7 +82,8 @@ export class LocalProvider implements Provider {
   }
 
   /** The answer as Messages events; `live` when they are shown as they come (see toolTurn). */
-  private async *events(request: MessageRequest, options: CallOptions, live: boolean): AsyncGenerator<StreamEvent> {
+  private async *events(original: MessageRequest, options: CallOptions, live: boolean): AsyncGenerator<StreamEvent> {
+    const request = this.modelView(original);
     let context: Context | undefined;
     let sequence: Sequence | undefined;
     try {
@@ -122,11 +129,17 @@ export class LocalProvider implements Provider {
   }
 
   /** The prompt's text; messages, tool results and tool definitions are content, never special tokens. */
-  private prompt(request: MessageRequest): PromptText {
+  private prompt(original: MessageRequest): PromptText {
+    const request = this.modelView(original);
     const tokenizer = this.model.tokenizer;
     return usesTools(request)
       ? renderToolPrompt(tokenizer, { messages: toolConversation(this.name, request), system: systemText(request), tools: request.tools ?? [], toolChoice: request.tool_choice }).prompt
       : tokenizer.renderPrompt(plainChatMessages(this.name, request));
+  }
+
+  /** What of the request the model sees: without client metadata, unless asked to keep it. */
+  private modelView(request: MessageRequest): MessageRequest {
+    return this.options.keepClientMetadata ? request : withoutClientMetadata(request);
   }
 
   /** The prompt, if it leaves room for at least one output token; Anthropic's "prompt is too long" wording, plus by how much. */

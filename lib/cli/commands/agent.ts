@@ -19,13 +19,15 @@ import { createRouter } from "../../router/from-config.js";
 import { RouterError } from "../../router/router.js";
 import { printAgentEvent } from "../agent-events.js";
 import { optionalNumber, requireString } from "../args.js";
+import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-cache-args.js";
 
 export const agentUsage = `usage: phi4 agent --mcp-config FILE --task TEXT [--model DIR] [--router FILE]
        [--tool-choice auto|any|none|TOOL] [--allowed-tools NAME,NAME|none] [--system TEXT]
        [--max-iterations N] [--max-tokens N] [--privacy normal|high] [--complexity low|medium|high]
        [--capacity N] [--threads N] [--json]
   Without --router the local model (--model) serves every turn (--capacity sets its KV capacity).
-  --tool-choice applies to the first turn; later turns use auto so the loop can end.`;
+  --tool-choice applies to the first turn; later turns use auto so the loop can end.
+${prefixCacheUsage}`;
 
 export async function agentCommand(argv: string[]): Promise<void> {
   try {
@@ -53,6 +55,7 @@ async function agent(argv: string[]): Promise<void> {
       capacity: { type: "string" },
       threads: { type: "string" },
       json: { type: "boolean" },
+      ...prefixCacheArgs,
     },
   });
   const task = requireString(values, "task", agentUsage);
@@ -69,7 +72,7 @@ async function agent(argv: string[]): Promise<void> {
   let model: Model | undefined;
   try {
     // Both take a while (tokenizer, server processes): in parallel.
-    const [loaded, tools] = await Promise.all([needsModel ? loadModel(modelDir!, { threads: optionalNumber(values, "threads", true) }) : undefined, bridge.tools()]);
+    const [loaded, tools] = await Promise.all([needsModel ? loadModel(modelDir!, { threads: optionalNumber(values, "threads", true), prefixCacheDisk: prefixCacheDisk(values) }) : undefined, bridge.tools()]);
     model = loaded;
     const capacity = optionalNumber(values, "capacity", true);
     const provider: Provider = routerConfig ? createRouter(routerConfig, { model }) : new LocalProvider(model!, { capacity });

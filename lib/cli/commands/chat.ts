@@ -26,10 +26,12 @@ import { Router } from "../../router/router.js";
 import { openBackend } from "../../server/backend.js";
 import { printAgentEvent } from "../agent-events.js";
 import { optionalNumber } from "../args.js";
+import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-cache-args.js";
 
 export const chatUsage = `usage: phi4 chat --model DIR [--mcp-config FILE] [--router FILE] [--system TEXT]
        [--max-tokens N] [--capacity N] [--threads N]
-  Type a message and press Enter. Commands: /reset, /save FILE, /load FILE, /stats, /help, /exit.`;
+  Type a message and press Enter. Commands: /reset, /save FILE, /load FILE, /stats, /help, /exit.
+${prefixCacheUsage}`;
 
 const HELP = `/reset        start a new conversation
 /save FILE    save the conversation and its KV cache
@@ -55,11 +57,12 @@ export async function chatCommand(argv: string[]): Promise<void> {
       "max-tokens": { type: "string" },
       capacity: { type: "string" },
       threads: { type: "string" },
+      ...prefixCacheArgs,
     },
   });
   const mcpConfig = values["mcp-config"] === undefined ? undefined : await loadMcpConfig(values["mcp-config"]);
   const backend = await openBackend(
-    { modelDir: values.model, routerFile: values.router, threads: optionalNumber(values, "threads", true), capacity: optionalNumber(values, "capacity", true), concurrency: 1 },
+    { modelDir: values.model, routerFile: values.router, threads: optionalNumber(values, "threads", true), capacity: optionalNumber(values, "capacity", true), concurrency: 1, prefixCacheDisk: prefixCacheDisk(values) },
     chatUsage,
   );
   const bridge = mcpConfig ? new McpBridge(mcpConfig) : undefined;
