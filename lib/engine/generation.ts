@@ -6,6 +6,7 @@
 import { StreamDecoder } from "../tokenizer/stream-decoder.js";
 import { Phi4Error } from "./errors.js";
 import { resolveSampling, type SamplingOptions } from "./sampling.js";
+import type { PrefillProgress } from "./model.js";
 import type { Sequence } from "./sequence.js";
 import { StopStringMatcher } from "./stop-strings.js";
 
@@ -40,6 +41,8 @@ export interface GenerateOptions {
    * prefix cache) is reused and only the rest is prefilled.
    */
   append?: boolean;
+  /** Called after each chunk of a prefill longer than one chunk (see also Model.onPrefillProgress). */
+  onPrefillProgress?: (progress: PrefillProgress) => void;
 }
 
 export interface GenerationChunk {
@@ -147,7 +150,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
 
     const started = performance.now();
     const adopted = options.append === false ? await sequence.adopt(prompt) : { rest: prompt, reuse: { reusedTokens: 0 } };
-    let step = await sequence.step(adopted.rest, { sampling: constrained(), seed: options.sampling?.seed }, signal);
+    let step = await sequence.step(adopted.rest, { sampling: constrained(), seed: options.sampling?.seed }, signal, options.onPrefillProgress);
     const firstTokenAt = performance.now();
     const generated: number[] = [];
     let text = "";

@@ -80,6 +80,12 @@ export interface LoadModelOptions {
   attentionKernel?: boolean;
 }
 
+/** How far a long prefill has got: `done` of the `total` prompt tokens it runs (after any reused prefix). */
+export interface PrefillProgress {
+  done: number;
+  total: number;
+}
+
 export interface ProviderFallback {
   provider: string;
   reason: string;
@@ -96,6 +102,7 @@ export class Model {
   private readonly sequences = new Set<Sequence>();
   private readonly donors = new Set<KvDonor>();
   private readonly contexts = new Set<Context>();
+  private readonly prefillListeners = new Set<(progress: PrefillProgress) => void>();
   private disposed = false;
 
   /** Saved sequence states reused by generations that start from a known prefix (null when off). */
@@ -115,7 +122,8 @@ export class Model {
     /** Milliseconds the session took to load. */
     readonly loadMs: number,
     private readonly defaultCapacity: number,
-    private readonly prefillChunk: number,
+    /** Tokens per prefill run (LoadModelOptions.prefillChunk). */
+    readonly prefillChunk: number,
     fingerprint: string,
     prefixCache: PrefixCacheOptions | false,
     prefixDisk: PrefixDiskOptions | false,
@@ -241,6 +249,31 @@ export class Model {
     const context = new Context(native, this, maxQueue, this.prefillChunk, () => this.contexts.delete(context));
     this.contexts.add(context);
     return context;
+  }
+
+  /**
+   * Calls `listener` after every chunk of a prefill longer than one chunk, on any sequence of this
+   * model (a command line shows a long prompt's progress this way); returns the unsubscribe function.
+   */
+  onPrefillProgress(listener: (progress: PrefillProgress) => void): () => void {
+    this.prefillListeners.add(listener);
+    return () => this.prefillListeners.delete(listener);
+  }
+
+  /** @internal */
+  get hasPrefillListeners(): boolean {
+    return this.prefillListeners.size > 0;
+  }
+
+  /** @internal Tells the listeners of onPrefillProgress; a listener that throws is not the generation's problem. */
+  reportPrefill(progress: PrefillProgress): void {
+    for (const listener of this.prefillListeners) {
+      try {
+        listener(progress);
+      } catch {
+        // ignored: see above
+      }
+    }
   }
 
   /** @internal Registers a context's sequence (disposed with the model); returns its unregister function. */

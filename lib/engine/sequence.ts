@@ -9,7 +9,7 @@
  */
 import { callNative, callNativeSync, Phi4Error } from "./errors.js";
 import { Generation, type GenerateOptions } from "./generation.js";
-import type { Model } from "./model.js";
+import type { Model, PrefillProgress } from "./model.js";
 import type { NativeEvalOptions, NativeEvalResult, NativeSequence } from "./native-types.js";
 import { commonPrefixLength } from "./prefix-cache.js";
 import { planReuse, type KvDonor, type ReuseResult } from "./prefix-reuse.js";
@@ -227,7 +227,7 @@ export class Sequence {
    * token included); returns the sampled next token (now the sequence's last, pending token) and/or
    * the logits.
    */
-  async step(tokens: readonly number[], options: NativeEvalOptions, signal?: AbortSignal): Promise<NativeEvalResult> {
+  async step(tokens: readonly number[], options: NativeEvalOptions, signal?: AbortSignal, onProgress?: (progress: PrefillProgress) => void): Promise<NativeEvalResult> {
     // Checked before every step: an abort or a dispose between two native calls stops the loop here.
     if (signal?.aborted) throw new Phi4Error("ABORTED", "generation was aborted");
     if (this.disposed) throw new Phi4Error("ABORTED", "generation was aborted: the sequence was disposed");
@@ -236,12 +236,47 @@ export class Sequence {
     // The whole input decides the LongRoPE regime, even when the scheduler feeds it in chunks.
     const evalOptions = { ...options, regimeLength: this.native.length + tokens.length };
     const input = [...tokens];
+    const report = this.progressReporter(input.length, onProgress);
     try {
-      return await callNative(() =>
-        this.scheduler ? this.scheduler.step(this.native, input, evalOptions, signal) : this.native.eval(input, evalOptions),
-      );
+      if (this.scheduler) return await callNative(() => this.scheduler!.step(this.native, input, evalOptions, signal, report));
+      return await (report ? this.evalInChunks(input, evalOptions, report, signal) : callNative(() => this.native.eval(input, evalOptions)));
     } finally {
       signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Who hears of a long prefill's progress (the caller, the model's listeners), or undefined when nobody does or it is one chunk. */
+  private progressReporter(total: number, onProgress?: (progress: PrefillProgress) => void): ((done: number) => void) | undefined {
+    const model = this.model;
+    if (total <= model.prefillChunk || (!onProgress && !model.hasPrefillListeners)) return undefined;
+    return (done) => {
+      const progress = { done, total };
+      onProgress?.(progress);
+      model.reportPrefill(progress);
+    };
+  }
+
+  /**
+   * What native eval does with a long input, one prefill chunk per call so that progress can be told
+   * between them (the chunks are the ones native prefill would run: the same results). A failure
+   * or an abort between chunks undoes the chunks already run.
+   */
+  private async evalInChunks(input: number[], options: NativeEvalOptions, report: (done: number) => void, signal?: AbortSignal): Promise<NativeEvalResult> {
+    const chunk = this.model.prefillChunk;
+    const startLength = this.native.length;
+    try {
+      let done = 0;
+      for (; input.length - done > chunk; done += chunk) {
+        await callNative(() => this.native.eval(input.slice(done, done + chunk), { regimeLength: options.regimeLength }));
+        report(done + chunk);
+        if (signal?.aborted || this.disposed) throw new Phi4Error("ABORTED", "generation was aborted");
+      }
+      const result = await callNative(() => this.native.eval(input.slice(done), options));
+      report(input.length);
+      return result;
+    } catch (error) {
+      if (!this.disposed && this.native.length > startLength) callNativeSync(() => this.native.rewind(startLength));
+      throw error;
     }
   }
 

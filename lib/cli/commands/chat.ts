@@ -26,6 +26,7 @@ import { Router } from "../../router/router.js";
 import { openBackend } from "../../server/backend.js";
 import { printAgentEvent } from "../agent-events.js";
 import { optionalNumber } from "../args.js";
+import { showPrefillProgress } from "../prefill-progress.js";
 import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-cache-args.js";
 
 export const chatUsage = `usage: phi4 chat --model DIR [--mcp-config FILE] [--router FILE] [--system TEXT]
@@ -66,6 +67,7 @@ export async function chatCommand(argv: string[]): Promise<void> {
     chatUsage,
   );
   const bridge = mcpConfig ? new McpBridge(mcpConfig) : undefined;
+  const hideProgress = showPrefillProgress(backend.model);
   try {
     const tools: ToolSet = bridge ?? { tools: async () => [], call: async (name) => toolError(`there is no tool ${name}`) };
     const offered = await tools.tools();
@@ -78,6 +80,7 @@ export async function chatCommand(argv: string[]): Promise<void> {
     });
     await repl(chat);
   } finally {
+    hideProgress();
     await bridge?.close();
     await backend.close();
   }

@@ -12,6 +12,7 @@ import { resolveToolChoice } from "../../tools/choice.js";
 import { streamToolTurn } from "../../tools/turn.js";
 import type { ToolChoice, ToolDefinition } from "../../tools/types.js";
 import { optionalNumber, parseTokenList, requireString } from "../args.js";
+import { showPrefillProgress } from "../prefill-progress.js";
 import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-cache-args.js";
 
 export const generateUsage = `usage: phi4 generate --model DIR (--tokens 1,2,3 | --prompt TEXT | --chat TEXT)
@@ -73,6 +74,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
     providers: values.provider as ProviderName[] | undefined,
     prefixCacheDisk: prefixCacheDisk(values),
   });
+  const hideProgress = showPrefillProgress(model);
   try {
     if (tools) {
       const sequence = await model.createSequence({ capacity: optionalNumber(values, "capacity", true) });
@@ -131,6 +133,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
       );
     }
   } finally {
+    hideProgress();
     await model.dispose();
   }
 }
