@@ -151,6 +151,11 @@ export class PrefixDiskCache {
     this.drained = this.drain();
   }
 
+  /** Counts a state that could not be taken for writing (as a failed write). */
+  skipped(): void {
+    this.counters.writeErrors++;
+  }
+
   /** Resolves once every write asked for so far has finished (or failed). */
   async flush(): Promise<void> {
     for (;;) {

@@ -217,9 +217,14 @@ export class Sequence {
     const tokens = Int32Array.from(prompt);
     if (commonPrefixLength(this.native.tokens(), tokens) < tokens.length) return;
     const save = () => this.native.saveState(tokens.length);
-    // Between two steps of the context: its KV pool is not written meanwhile.
-    const kv = await callNative(() => (this.scheduler ? this.scheduler.exclusive(save) : save()));
-    disk.store({ ...this.model.kvLayout, tokens, kvLength: tokens.length, longRope, kv });
+    try {
+      // Between two steps of the context: its KV pool is not written meanwhile.
+      const kv = await callNative(() => (this.scheduler ? this.scheduler.exclusive(save) : save()));
+      disk.store({ ...this.model.kvLayout, tokens, kvLength: tokens.length, longRope, kv });
+    } catch {
+      // No host memory for the copy, or the sequence was disposed: the generation itself succeeded.
+      disk.skipped();
+    }
   }
 
   /**
