@@ -13,6 +13,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { loadModel, type LoadModelOptions, type Model } from "../lib/engine/model.js";
+import { defaultPrefixCacheDir, userCacheDir } from "../lib/engine/cache-dir.js";
 import { entryName } from "../lib/engine/prefix-disk.js";
 import { isLongRopeRegime } from "../lib/engine/rope-regime.js";
 import { EXACT_ORACLE_OPTIONS, Oracle } from "./helpers/oracle.js";
@@ -110,6 +111,16 @@ describe("the disk tier across processes", () => {
     expect(warm.stdout).toBe(cold.stdout);
   });
 
+  it("two models writing the same prompt to one directory at once leave one good entry", async () => {
+    const dir = path.join(scratch, "race");
+    const prompt = ids(110, 31);
+    const [a, b] = await Promise.all([fresh(dir), fresh(dir)]);
+    await Promise.all([run(a, prompt), run(b, prompt)]);
+    expect(await readdir(a.prefixDisk!.dir)).toEqual([nameOf(a, prompt)]);
+    const reader = await fresh(dir);
+    expect((await run(reader, prompt)).usage.cachedTokens).toBe(prompt.length - 1);
+  });
+
   it("a prompt that adds fewer than minTokens to a stored one is not written; one that adds more supersedes it", async () => {
     const dir = path.join(scratch, "grow");
     const model = await fresh(dir);
@@ -192,5 +203,17 @@ describe("entries that are not what they claim", () => {
 
   it("a valid entry of this model under a name that is not its content's", async () => {
     await expectSkipped((file) => rename(file, path.join(path.dirname(file), "0".repeat(40) + ".phi4kv")));
+  });
+});
+
+describe("the default directory", () => {
+  it("is the platform's user cache directory, or PHI4_PREFIX_CACHE_DIR", () => {
+    expect(userCacheDir({ XDG_CACHE_HOME: "/x/cache" }, "linux", "/home/u")).toBe(path.join("/x/cache", "phi4-onnx"));
+    // A relative XDG_CACHE_HOME is invalid and ignored.
+    expect(userCacheDir({ XDG_CACHE_HOME: "cache" }, "linux", "/home/u")).toBe(path.join("/home/u", ".cache", "phi4-onnx"));
+    expect(userCacheDir({}, "darwin", "/Users/u")).toBe(path.join("/Users/u", "Library", "Caches", "phi4-onnx"));
+    expect(userCacheDir({ LOCALAPPDATA: "C:\\Users\\u\\AppData\\Local" }, "win32", "C:\\Users\\u")).toBe(path.join("C:\\Users\\u\\AppData\\Local", "phi4-onnx"));
+    expect(defaultPrefixCacheDir({ PHI4_PREFIX_CACHE_DIR: "/elsewhere" })).toBe("/elsewhere");
+    expect(defaultPrefixCacheDir({ XDG_CACHE_HOME: "/x/cache" })).toBe(path.join(userCacheDir({ XDG_CACHE_HOME: "/x/cache" }), "prefix-cache"));
   });
 });
