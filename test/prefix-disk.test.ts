@@ -68,6 +68,9 @@ async function entries(model: Model): Promise<string[]> {
   return (await readdir(model.prefixDisk!.dir).catch(() => [])).filter((n) => n.endsWith(".phi4kv")).sort();
 }
 
+/** Bytes that are no state file. */
+const filler = (length: number) => Buffer.alloc(length, 7);
+
 describe("the disk tier across processes", () => {
   it("a fresh model answers a stored prompt from the file, equal to the oracle, and one sharing its prefix too", async () => {
     const dir = path.join(scratch, "restart");
@@ -147,8 +150,12 @@ describe("the disk tier across processes", () => {
     await run(model, prompts[1]);
     // Using the first entry makes the second the least recently used.
     expect((await run(model, prompts[0])).usage.cachedTokens).toBe(99);
+    // Files the tier did not name are never its to evict, even in its folders.
+    const foreign = [path.join(dir, "chat.phi4kv"), path.join(model.prefixDisk!.dir, "saved-chat.phi4kv")];
+    for (const file of foreign) await writeFile(file, filler(size * 3));
     await run(model, prompts[2]);
-    expect(await entries(model)).toEqual([nameOf(model, prompts[0]), nameOf(model, prompts[2])].sort());
+    expect(await entries(model)).toEqual(["saved-chat.phi4kv", nameOf(model, prompts[0]), nameOf(model, prompts[2])].sort());
+    for (const file of foreign) expect((await readFile(file)).length).toBe(size * 3);
   });
 });
 

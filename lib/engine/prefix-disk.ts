@@ -62,6 +62,12 @@ interface Entry {
 }
 
 const EXTENSION = ".phi4kv";
+/**
+ * The names the tier writes: only such files and folders are ever listed, evicted or removed, so a
+ * directory given by mistake (one holding saved chats, say) loses nothing else.
+ */
+const ENTRY_NAME = /^[0-9a-f]{40}\.phi4kv$/;
+const MODEL_FOLDER = /^[0-9a-f]{32}$/;
 const DEFAULT_MAX_BYTES = 16 * 2 ** 30;
 const DEFAULT_MIN_TOKENS = 1024;
 
@@ -197,9 +203,9 @@ export class PrefixDiskCache {
   /** Removes the least recently used entries (of any model in the directory) until they fit maxBytes. */
   private async enforceBudget(): Promise<void> {
     const files: { file: string; name: string; bytes: number; used: number }[] = [];
-    for (const sub of await listDir(this.root)) {
+    for (const sub of (await listDir(this.root)).filter((name) => MODEL_FOLDER.test(name))) {
       for (const name of await listDir(path.join(this.root, sub))) {
-        if (!name.endsWith(EXTENSION)) continue;
+        if (!ENTRY_NAME.test(name)) continue;
         const file = path.join(this.root, sub, name);
         const info = await stat(file).catch(() => undefined);
         if (info?.isFile()) files.push({ file, name, bytes: info.size, used: info.mtimeMs });
@@ -223,7 +229,7 @@ export class PrefixDiskCache {
   }
 
   private async scan(): Promise<void> {
-    const names = new Set((await listDir(this.dir)).filter((name) => name.endsWith(EXTENSION)));
+    const names = new Set((await listDir(this.dir)).filter((name) => ENTRY_NAME.test(name)));
     for (const name of this.index.keys()) if (!names.has(name)) this.index.delete(name);
     for (const name of names) {
       if (this.index.has(name)) continue;
