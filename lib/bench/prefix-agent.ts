@@ -11,11 +11,11 @@ import os from "node:os";
 import path from "node:path";
 
 import { Phi4Error } from "../engine/errors.js";
-import { loadModel } from "../engine/model.js";
+import { loadModel, type Model } from "../engine/model.js";
 import { commonPrefixLength } from "../engine/prefix-cache.js";
 import { LocalProvider } from "../providers/local.js";
 import type { Sequence } from "../engine/sequence.js";
-import { claudeCodeRequest, fitParagraphs } from "./agent-prompt.js";
+import { AGENT_TOOLS, claudeCodeRequest, fitParagraphs } from "./agent-prompt.js";
 import type { RestartMessage, RestartRequest } from "./prefix-restart-child.js";
 
 export interface AgentPrefixOptions {
@@ -55,44 +55,70 @@ export async function benchAgentPrefix(options: AgentPrefixOptions): Promise<Age
   try {
     const disk = { dir: cacheDir, minTokens: 256 };
     const model = await loadModel(options.modelDir, { threads: options.threads, prefixCacheDisk: disk });
+    let sessions: Sessions | { skipped: string };
     try {
-      const target = Math.min(options.targetTokens, model.contextLength - SLACK);
-      const renderer = new LocalProvider(model, { capacity: model.contextLength });
-      const fitted = fitParagraphs(target, (request) => renderer.promptTokens(request).length);
-      if (fitted.tokens > target) {
-        return { skipped: `the Claude Code-shaped prompt takes at least ${fitted.tokens} tokens: more than --agent-tokens ${options.targetTokens} or the model's context (${model.contextLength}) allows` };
-      }
-      const capacity = Math.min(model.contextLength, fitted.tokens + SLACK);
-      const sessions = [claudeCodeRequest("a3f", "What does this repository do?", fitted.paragraphs), claudeCodeRequest("7c1", "Which tests cover the parser?", fitted.paragraphs)];
-      const [first, second] = sessions.map((request) => renderer.promptTokens(request));
-      const keeping = new LocalProvider(model, { keepClientMetadata: true });
-      const sharedTokensKeepingMetadata = commonPrefixLength(...(sessions.map((request) => keeping.promptTokens(request)) as [number[], number[]]));
-
-      progress(`agent prompt: ${first.length} tokens (system + 24 tools), cold`);
-      const firstSequence = await model.createSequence({ capacity });
-      const cold = await firstToken(firstSequence, first);
-      await model.prefixDisk!.flush();
-      progress("agent prompt: a new session (another billing hash and question)");
-      const secondSequence = await model.createSequence({ capacity });
-      const changed = await firstToken(secondSequence, second);
-      progress("agent prompt: a new process on the same cache directory");
-      const third = renderer.promptTokens(claudeCodeRequest("e52", "How do I run the benchmarks?", fitted.paragraphs));
-      const restart = await restartedProcess({ modelDir: options.modelDir, threads: options.threads, disk, capacity, prompt: third });
-      return {
-        promptTokens: first.length,
-        tools: sessions[0].tools!.length,
-        cold,
-        changedHash: { ...changed, ratio: changed.ttftMs / cold.ttftMs },
-        restart: { ttftMs: restart.ttftMs, cachedTokens: restart.cachedTokens, loadMs: restart.loadMs, ratio: restart.ttftMs / cold.ttftMs },
-        sharedTokens: commonPrefixLength(first, second),
-        sharedTokensKeepingMetadata,
-      };
+      sessions = await twoSessions(model, options.targetTokens, progress);
     } finally {
+      // Its memory (weights, two sequences' KV) is given back before the second process needs as much.
       await model.dispose();
     }
+    if ("skipped" in sessions) return sessions;
+    const { cold, changed, capacity, promptTokens, restartPrompt } = sessions;
+    progress("agent prompt: a new process on the same cache directory");
+    const restart = await restartedProcess({ modelDir: options.modelDir, threads: options.threads, disk, capacity, prompt: restartPrompt });
+    return {
+      promptTokens,
+      tools: AGENT_TOOLS.length,
+      cold,
+      changedHash: { ...changed, ratio: changed.ttftMs / cold.ttftMs },
+      restart: { ttftMs: restart.ttftMs, cachedTokens: restart.cachedTokens, loadMs: restart.loadMs, ratio: restart.ttftMs / cold.ttftMs },
+      sharedTokens: sessions.sharedTokens,
+      sharedTokensKeepingMetadata: sessions.sharedTokensKeepingMetadata,
+    };
   } finally {
     await rm(cacheDir, { recursive: true, force: true });
   }
+}
+
+interface Sessions {
+  cold: AgentRun;
+  changed: AgentRun;
+  capacity: number;
+  promptTokens: number;
+  /** A third session's prompt, for the restarted process. */
+  restartPrompt: number[];
+  sharedTokens: number;
+  sharedTokensKeepingMetadata: number;
+}
+
+/** The first session (cold, its prompt then written to the disk tier) and a second one with another billing hash, in this process. */
+async function twoSessions(model: Model, targetTokens: number, progress: (message: string) => void): Promise<Sessions | { skipped: string }> {
+  const target = Math.min(targetTokens, model.contextLength - SLACK);
+  const renderer = new LocalProvider(model, { capacity: model.contextLength });
+  const fitted = fitParagraphs(target, (request) => renderer.promptTokens(request).length);
+  if (fitted.tokens > target) {
+    return { skipped: `the Claude Code-shaped prompt takes at least ${fitted.tokens} tokens: more than --agent-tokens ${targetTokens} or the model's context (${model.contextLength}) allows` };
+  }
+  const capacity = Math.min(model.contextLength, fitted.tokens + SLACK);
+  const requests = [claudeCodeRequest("a3f", "What does this repository do?", fitted.paragraphs), claudeCodeRequest("7c1", "Which tests cover the parser?", fitted.paragraphs)];
+  const [first, second] = requests.map((request) => renderer.promptTokens(request));
+  const keeping = new LocalProvider(model, { keepClientMetadata: true });
+  const [keptFirst, keptSecond] = requests.map((request) => keeping.promptTokens(request));
+
+  progress(`agent prompt: ${first.length} tokens (system + ${AGENT_TOOLS.length} tools), cold`);
+  const cold = await firstToken(await model.createSequence({ capacity }), first);
+  await model.prefixDisk!.flush();
+  progress("agent prompt: a new session (another billing hash and question)");
+  const changed = await firstToken(await model.createSequence({ capacity }), second);
+  return {
+    cold,
+    changed,
+    capacity,
+    promptTokens: first.length,
+    restartPrompt: renderer.promptTokens(claudeCodeRequest("e52", "How do I run the benchmarks?", fitted.paragraphs)),
+    sharedTokens: commonPrefixLength(first, second),
+    sharedTokensKeepingMetadata: commonPrefixLength(keptFirst, keptSecond),
+  };
 }
 
 async function firstToken(sequence: Sequence, prompt: number[]): Promise<AgentRun> {
