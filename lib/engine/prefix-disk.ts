@@ -239,7 +239,8 @@ export class PrefixDiskCache {
         if (!this.ownEntry(name, header, tokens)) await this.remove(name, "removedInvalid");
         else this.index.set(name, { tokens, longRope: header.longRope });
       } catch (error) {
-        if (error instanceof Phi4Error && error.code === "STATE_INVALID" && (await exists(path.join(this.dir, name)))) await this.remove(name, "removedInvalid");
+        // A bad file goes; any other failure to read it (no file handles left, say) skips it this time.
+        if (isBadFile(error) && (await exists(path.join(this.dir, name)))) await this.remove(name, "removedInvalid");
       }
     }
   }
@@ -250,7 +251,8 @@ export class PrefixDiskCache {
       const state = await readStateFile(path.join(this.dir, name));
       if (this.ownEntry(name, state, state.tokens) && commonPrefixLength(state.tokens, entry.tokens) === entry.tokens.length && state.tokens.length === entry.tokens.length) return state;
     } catch (error) {
-      if (!(error instanceof Phi4Error && error.code === "STATE_INVALID")) throw error;
+      // Anything but a bad file (no memory for it, say) is a miss that leaves the file alone.
+      if (!isBadFile(error)) return undefined;
       if (!(await exists(path.join(this.dir, name)))) {
         this.index.delete(name); // removed meanwhile (another process evicted it)
         return undefined;
@@ -275,6 +277,11 @@ export class PrefixDiskCache {
     await unlink(path.join(this.dir, name)).catch(() => undefined);
     this.counters[counter]++;
   }
+}
+
+/** The file was read and is not a usable state (as opposed to a file that could not be opened: gone, no permission, no handles). */
+function isBadFile(error: unknown): boolean {
+  return error instanceof Phi4Error && error.code === "STATE_INVALID" && !(error.cause as NodeJS.ErrnoException | undefined)?.code;
 }
 
 async function listDir(dir: string): Promise<string[]> {
