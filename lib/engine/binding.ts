@@ -186,6 +186,7 @@ export function defaultOrtLibraryPath(): string {
     throw new Error(
       `phi4-onnx: the onnxruntime-node package is not installed (${e instanceof Error ? e.message : String(e)}). ` +
         'Run `npm install`, or set ORT_LIB to an ONNX Runtime shared library (1.21 or newer).',
+      { cause: e },
     );
   }
   const binDir = path.join(ortRoot, 'bin');

@@ -46,12 +46,12 @@ async function readJson(dir: string, file: string): Promise<unknown> {
   try {
     text = await readFile(path, "utf8");
   } catch (e) {
-    throw new Error(`cannot read ${file} in ${dir}: ${(e as Error).message}`);
+    throw new Error(`cannot read ${file} in ${dir}: ${(e as Error).message}`, { cause: e });
   }
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`${file} in ${dir} is not valid JSON: ${(e as Error).message}`);
+    throw new Error(`${file} in ${dir} is not valid JSON: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -109,7 +109,7 @@ export class Tokenizer {
     try {
       return Tokenizer.build(json, config, { dir });
     } catch (e) {
-      throw new Error(`tokenizer.json in ${dir} is not a usable tokenizer: ${(e as Error).message}`);
+      throw new Error(`tokenizer.json in ${dir} is not a usable tokenizer: ${(e as Error).message}`, { cause: e });
     }
   }
 

@@ -29,6 +29,8 @@ export class ScriptedServer<Reply> {
   ) {}
 
   static async start<Reply>(answer: Answer<Reply>): Promise<ScriptedServer<Reply>> {
+    // Assigned once the server listens; the handler that reads it cannot run before then.
+    // eslint-disable-next-line prefer-const
     let self: ScriptedServer<Reply> | undefined;
     const server = createServer((req, res) => {
       void (async () => {
