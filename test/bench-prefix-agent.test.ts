@@ -30,7 +30,25 @@ afterAll(async () => {
 
 describe("phi4 bench prefix: the Claude Code-shaped prompt", () => {
   it("reports cold, changed-billing-hash and restarted-process runs, the latter two from the cache", async () => {
-    const args = ["bench", "prefix", "--model", modelDir, "--threads", "1", "--prefix-tokens", "20", "--turns", "1", "--turn-tokens", "4", "--reply-tokens", "2", "--agent-tokens", "3500", "--json"];
+    const args = [
+      "bench",
+      "prefix",
+      "--model",
+      modelDir,
+      "--threads",
+      "1",
+      "--prefix-tokens",
+      "20",
+      "--turns",
+      "1",
+      "--turn-tokens",
+      "4",
+      "--reply-tokens",
+      "2",
+      "--agent-tokens",
+      "3500",
+      "--json",
+    ];
     const out = JSON.parse((await run(process.execPath, [bin, ...args])).stdout.trim());
     const agent = out.agent;
     expect(agent.tools).toBe(24);

@@ -42,14 +42,22 @@ function session(hash: string, question: string): MessageRequest {
 }
 
 async function post(route: string, body: object): Promise<Response> {
-  return fetch(`${server.url}${route}`, { method: "POST", headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" }, body: JSON.stringify(body) });
+  return fetch(`${server.url}${route}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+    body: JSON.stringify(body),
+  });
 }
 
 describe("client metadata", () => {
   it("recognizes the billing block only, and leaves a request without one as it is", () => {
     expect(isClientMetadata("x-anthropic-billing-header: cc_version=2.1.197.a3f; cc_entrypoint=sdk-ts;")).toBe(true);
     expect(isClientMetadata("You are Claude Code. x-anthropic-billing-header: is a header.")).toBe(false);
-    const plain: MessageRequest = { max_tokens: 1, system: "x-anthropic-billing-header: kept in a string system prompt", messages: [{ role: "user", content: "hi" }] };
+    const plain: MessageRequest = {
+      max_tokens: 1,
+      system: "x-anthropic-billing-header: kept in a string system prompt",
+      messages: [{ role: "user", content: "hi" }],
+    };
     expect(withoutClientMetadata(plain)).toBe(plain);
     expect(withoutClientMetadata(session("abc", "hi")).system).toEqual([session("abc", "hi").system![1]]);
   });
@@ -77,7 +85,11 @@ describe("client metadata", () => {
 
   it("count_tokens counts the prompt without the block, and with it when the server keeps it", async () => {
     const count = async (base: string, body: object) => {
-      const res = await fetch(`${base}/v1/messages/count_tokens`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      const res = await fetch(`${base}/v1/messages/count_tokens`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
       return ((await res.json()) as { input_tokens: number }).input_tokens;
     };
     const withBlock = session("123", "hi");

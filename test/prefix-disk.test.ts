@@ -105,7 +105,25 @@ describe("the disk tier across processes", () => {
     const prompt = "word ".repeat(80);
     const env = { ...process.env, PHI4_PREFIX_CACHE_DIR: dir };
     const generate = () =>
-      promisify(execFile)(process.execPath, ["bin/phi4.js", "generate", "--model", models.tiny, "--max-tokens", "4", "--greedy", "--threads", "1", "--prefix-cache-min-tokens", String(MIN_TOKENS), "--prompt", prompt], { env });
+      promisify(execFile)(
+        process.execPath,
+        [
+          "bin/phi4.js",
+          "generate",
+          "--model",
+          models.tiny,
+          "--max-tokens",
+          "4",
+          "--greedy",
+          "--threads",
+          "1",
+          "--prefix-cache-min-tokens",
+          String(MIN_TOKENS),
+          "--prompt",
+          prompt,
+        ],
+        { env },
+      );
     const cold = await generate();
     const warm = await generate();
     expect(cold.stderr).toMatch(/cached 0 of (\d+) prompt tokens/);
@@ -219,7 +237,9 @@ describe("the default directory", () => {
     // A relative XDG_CACHE_HOME is invalid and ignored.
     expect(userCacheDir({ XDG_CACHE_HOME: "cache" }, "linux", "/home/u")).toBe(path.join("/home/u", ".cache", "phi4-onnx"));
     expect(userCacheDir({}, "darwin", "/Users/u")).toBe(path.join("/Users/u", "Library", "Caches", "phi4-onnx"));
-    expect(userCacheDir({ LOCALAPPDATA: "C:\\Users\\u\\AppData\\Local" }, "win32", "C:\\Users\\u")).toBe(path.join("C:\\Users\\u\\AppData\\Local", "phi4-onnx"));
+    expect(userCacheDir({ LOCALAPPDATA: "C:\\Users\\u\\AppData\\Local" }, "win32", "C:\\Users\\u")).toBe(
+      path.join("C:\\Users\\u\\AppData\\Local", "phi4-onnx"),
+    );
     expect(defaultPrefixCacheDir({ PHI4_PREFIX_CACHE_DIR: "/elsewhere" })).toBe("/elsewhere");
     expect(defaultPrefixCacheDir({ XDG_CACHE_HOME: "/x/cache" })).toBe(path.join(userCacheDir({ XDG_CACHE_HOME: "/x/cache" }), "prefix-cache"));
   });

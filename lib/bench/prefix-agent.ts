@@ -97,10 +97,15 @@ async function twoSessions(model: Model, targetTokens: number, progress: (messag
   const renderer = new LocalProvider(model, { capacity: model.contextLength });
   const fitted = fitParagraphs(target, (request) => renderer.promptTokens(request).length);
   if (fitted.tokens > target) {
-    return { skipped: `the Claude Code-shaped prompt takes at least ${fitted.tokens} tokens: more than --agent-tokens ${targetTokens} or the model's context (${model.contextLength}) allows` };
+    return {
+      skipped: `the Claude Code-shaped prompt takes at least ${fitted.tokens} tokens: more than --agent-tokens ${targetTokens} or the model's context (${model.contextLength}) allows`,
+    };
   }
   const capacity = Math.min(model.contextLength, fitted.tokens + SLACK);
-  const requests = [claudeCodeRequest("a3f", "What does this repository do?", fitted.paragraphs), claudeCodeRequest("7c1", "Which tests cover the parser?", fitted.paragraphs)];
+  const requests = [
+    claudeCodeRequest("a3f", "What does this repository do?", fitted.paragraphs),
+    claudeCodeRequest("7c1", "Which tests cover the parser?", fitted.paragraphs),
+  ];
   const [first, second] = requests.map((request) => renderer.promptTokens(request));
   const keeping = new LocalProvider(model, { keepClientMetadata: true });
   const [keptFirst, keptSecond] = requests.map((request) => keeping.promptTokens(request));
@@ -136,7 +141,13 @@ function restartedProcess(request: RestartRequest): Promise<{ ttftMs: number; ca
     child.on("error", reject);
     child.on("exit", (code, signal) => {
       if (outcome?.type === "result") resolve(outcome);
-      else reject(new Phi4Error("ORT_ERROR", `the restarted benchmark process failed: ${outcome?.type === "error" ? outcome.message : `it exited (${signal ?? `code ${code}`}) without a result`}`));
+      else
+        reject(
+          new Phi4Error(
+            "ORT_ERROR",
+            `the restarted benchmark process failed: ${outcome?.type === "error" ? outcome.message : `it exited (${signal ?? `code ${code}`}) without a result`}`,
+          ),
+        );
     });
     child.send(request);
   });

@@ -99,8 +99,10 @@ export class PrefixDiskCache {
     if (typeof options.dir !== "string" || options.dir === "") throw new Phi4Error("INVALID_ARGUMENT", "the prefix cache directory must be a non-empty path");
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     this.minTokens = options.minTokens ?? DEFAULT_MIN_TOKENS;
-    if (!Number.isSafeInteger(this.maxBytes) || this.maxBytes < 1) throw new Phi4Error("INVALID_ARGUMENT", `the prefix cache's disk budget must be a positive number of bytes (got ${options.maxBytes})`);
-    if (!Number.isInteger(this.minTokens) || this.minTokens < 1) throw new Phi4Error("INVALID_ARGUMENT", `the disk tier's minimum prefix must be a positive integer (got ${options.minTokens})`);
+    if (!Number.isSafeInteger(this.maxBytes) || this.maxBytes < 1)
+      throw new Phi4Error("INVALID_ARGUMENT", `the prefix cache's disk budget must be a positive number of bytes (got ${options.maxBytes})`);
+    if (!Number.isInteger(this.minTokens) || this.minTokens < 1)
+      throw new Phi4Error("INVALID_ARGUMENT", `the disk tier's minimum prefix must be a positive integer (got ${options.minTokens})`);
     this.root = path.resolve(options.dir);
     this.dir = path.join(this.root, layout.fingerprint);
   }
@@ -249,7 +251,12 @@ export class PrefixDiskCache {
   private async read(name: string, entry: Entry): Promise<SequenceState | undefined> {
     try {
       const state = await readStateFile(path.join(this.dir, name));
-      if (this.ownEntry(name, state, state.tokens) && commonPrefixLength(state.tokens, entry.tokens) === entry.tokens.length && state.tokens.length === entry.tokens.length) return state;
+      if (
+        this.ownEntry(name, state, state.tokens) &&
+        commonPrefixLength(state.tokens, entry.tokens) === entry.tokens.length &&
+        state.tokens.length === entry.tokens.length
+      )
+        return state;
     } catch (error) {
       // Anything but a bad file (no memory for it, say) is a miss that leaves the file alone.
       if (!isBadFile(error)) return undefined;
