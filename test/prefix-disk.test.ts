@@ -231,6 +231,14 @@ describe("entries that are not what they claim", () => {
   });
 });
 
+describe("options", () => {
+  it("a bad directory, budget or minimum is INVALID_ARGUMENT before the model loads", async () => {
+    for (const bad of [{ dir: "" }, { dir: scratch, maxBytes: 0 }, { dir: scratch, maxBytes: 1.5 }, { dir: scratch, minTokens: -1 }]) {
+      await expect(loadModel(models.tiny, { prefixCacheDisk: bad })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    }
+  });
+});
+
 describe("the default directory", () => {
   it("is the platform's user cache directory, or PHI4_PREFIX_CACHE_DIR", () => {
     expect(userCacheDir({ XDG_CACHE_HOME: "/x/cache" }, "linux", "/home/u")).toBe(path.join("/x/cache", "phi4-onnx"));

@@ -17,7 +17,7 @@ import type { RewrittenGraph } from "./graph-rewrites.js";
 import type { NativeModel, NativeProviderSpec } from "./native-types.js";
 import { getRuntime, int4KernelSupported } from "./runtime.js";
 import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.js";
-import { PrefixDiskCache, type PrefixDiskOptions } from "./prefix-disk.js";
+import { checkPrefixDiskOptions, PrefixDiskCache, type PrefixDiskOptions } from "./prefix-disk.js";
 import type { KvDonor } from "./prefix-reuse.js";
 import { samplingDefaults } from "./sampling.js";
 import { Sequence } from "./sequence.js";
@@ -148,6 +148,7 @@ export class Model {
     const maxThreads = 4 * availableParallelism();
     if (threads > maxThreads) throw new Phi4Error("INVALID_ARGUMENT", `threads must be at most ${maxThreads} (4 per CPU of this machine; got ${threads})`);
     if (!Number.isInteger(prefillChunk) || prefillChunk < 1) throw new Phi4Error("INVALID_ARGUMENT", `prefillChunk must be a positive integer (got ${prefillChunk})`);
+    if (options.prefixCacheDisk) checkPrefixDiskOptions(options.prefixCacheDisk);
     const io = folder.config.model.decoder;
     const spec = {
       modelPath: folder.modelPath,

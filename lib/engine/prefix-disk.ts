@@ -78,6 +78,17 @@ export function entryName(layout: Pick<KvLayout, "fingerprint" | "kvType">, long
   return hash.digest("hex").slice(0, 40) + EXTENSION;
 }
 
+/** Throws INVALID_ARGUMENT for options the tier cannot run with (checked before a model loads). */
+export function checkPrefixDiskOptions(options: PrefixDiskOptions): void {
+  if (typeof options.dir !== "string" || options.dir === "") throw new Phi4Error("INVALID_ARGUMENT", "the prefix cache directory must be a non-empty path");
+  const { maxBytes = DEFAULT_MAX_BYTES, minTokens = DEFAULT_MIN_TOKENS } = options;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
+    throw new Phi4Error("INVALID_ARGUMENT", `the prefix cache's disk budget must be a positive number of bytes (got ${maxBytes})`);
+  }
+  if (!Number.isInteger(minTokens) || minTokens < 1)
+    throw new Phi4Error("INVALID_ARGUMENT", `the disk tier's minimum prefix must be a positive integer (got ${minTokens})`);
+}
+
 export class PrefixDiskCache {
   readonly root: string;
   /** This model's entries. */
@@ -96,13 +107,9 @@ export class PrefixDiskCache {
     options: PrefixDiskOptions,
     private readonly layout: KvLayout,
   ) {
-    if (typeof options.dir !== "string" || options.dir === "") throw new Phi4Error("INVALID_ARGUMENT", "the prefix cache directory must be a non-empty path");
+    checkPrefixDiskOptions(options);
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     this.minTokens = options.minTokens ?? DEFAULT_MIN_TOKENS;
-    if (!Number.isSafeInteger(this.maxBytes) || this.maxBytes < 1)
-      throw new Phi4Error("INVALID_ARGUMENT", `the prefix cache's disk budget must be a positive number of bytes (got ${options.maxBytes})`);
-    if (!Number.isInteger(this.minTokens) || this.minTokens < 1)
-      throw new Phi4Error("INVALID_ARGUMENT", `the disk tier's minimum prefix must be a positive integer (got ${options.minTokens})`);
     this.root = path.resolve(options.dir);
     this.dir = path.join(this.root, layout.fingerprint);
   }
