@@ -132,6 +132,20 @@ describe("the disk tier across processes", () => {
     expect(warm.stdout).toBe(cold.stdout);
   });
 
+  it("a prompt whose file would not fit the budget is stored as its longest prefix that does", async () => {
+    const dir = path.join(scratch, "prefix-only");
+    const probe = await fresh(dir);
+    const perToken = 4 + probe.info.kvBytesPerToken;
+    // Room for 80 tokens' file (64 KiB are set aside for the header).
+    const options = { prefixCacheDisk: { dir, minTokens: MIN_TOKENS, maxBytes: 64 * 1024 + 80 * perToken + perToken / 2 } };
+    const prompt = ids(120, 41);
+    await run(await fresh(dir, options), prompt);
+    const reader = await fresh(dir, options);
+    const result = await run(reader, prompt);
+    expect(result.usage.cachedTokens).toBe(80);
+    await oracle.expectGreedy(prompt, result.tokens, 5);
+  });
+
   it("two models writing the same prompt to one directory at once leave one good entry", async () => {
     const dir = path.join(scratch, "race");
     const prompt = ids(110, 31);

@@ -68,6 +68,8 @@ const EXTENSION = ".phi4kv";
  */
 const ENTRY_NAME = /^[0-9a-f]{40}\.phi4kv$/;
 const MODEL_FOLDER = /^[0-9a-f]{32}$/;
+/** Room for a file's header (the preamble, the JSON, the checksum) beside its tokens and KV. */
+const FILE_OVERHEAD = 64 * 1024;
 const DEFAULT_MAX_BYTES = 16 * 2 ** 30;
 const DEFAULT_MIN_TOKENS = 1024;
 
@@ -144,18 +146,21 @@ export class PrefixDiskCache {
   }
 
   /**
-   * Whether a state of `tokens` (KV for all of them) is worth writing: long enough, fitting the budget
-   * and a Node.js buffer (it must be read back in one), and at least minTokens longer than what an
-   * entry (or a write under way) already covers.
+   * How many leading tokens of `tokens` are worth writing (0: none). A file must fit the budget and be
+   * read back into one Node.js buffer, so a prompt too long for that is stored as its longest prefix
+   * that fits (the system prompt and tools come first: a restart still skips most of the prefill).
+   * It must be at least minTokens long, and at least minTokens longer than what an entry (or a write
+   * under way) already covers.
    */
-  wants(tokens: readonly number[], longRope: boolean): boolean {
-    if (tokens.length < this.minTokens) return false;
-    const bytes = tokens.length * (4 + kvBytesPerToken(this.layout));
-    if (bytes > this.maxBytes || bytes > bufferConstants.MAX_LENGTH) return false;
+  storableLength(tokens: readonly number[], longRope: boolean): number {
+    const limit = Math.min(this.maxBytes, bufferConstants.MAX_LENGTH) - FILE_OVERHEAD;
+    const length = Math.min(tokens.length, Math.floor(limit / (4 + kvBytesPerToken(this.layout))));
+    if (length < this.minTokens) return 0;
+    const prefix = tokens.slice(0, length);
     let covered = 0;
     const known = [...this.index.values(), this.pending, this.writing].filter((e): e is Entry => e !== undefined && e.longRope === longRope);
-    for (const entry of known) covered = Math.max(covered, commonPrefixLength(entry.tokens, tokens));
-    return tokens.length - covered >= this.minTokens;
+    for (const entry of known) covered = Math.max(covered, commonPrefixLength(entry.tokens, prefix));
+    return length - covered >= this.minTokens ? length : 0;
   }
 
   /** Writes `state` (KV for all its tokens) in the background; see flush. */

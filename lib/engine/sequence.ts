@@ -180,7 +180,7 @@ export class Sequence {
     }
 
     const kept = plan.source === "self" ? plan.length : 0;
-    if (cache && this.native.kvValid - kept >= minTokens) cache.add(await this.snapshot());
+    if (cache && this.native.kvValid - kept >= minTokens && cache.fits(this.native.kvValid * this.model.info.kvBytesPerToken)) cache.add(await this.snapshot());
     const prefix = target.slice(0, plan.length);
     if (plan.source === "cache" || plan.source === "disk") {
       const state = plan.state;
@@ -206,15 +206,18 @@ export class Sequence {
   }
 
   /**
-   * @internal Hands the KV of `prompt` to the prefix cache's disk tier when it wants it (a long prompt
-   * not stored yet), after a generation from it: decoding only appended after the prompt, so its
-   * KV is still intact. The write itself runs in the background.
+   * @internal Hands the KV of `prompt` (or of its longest prefix a file can hold) to the prefix
+   * cache's disk tier when it wants it (a long prompt not stored yet), after a generation from it:
+   * decoding only appended after the prompt, so its KV is still intact. The write itself runs in the
+   * background.
    */
   async storePrompt(prompt: readonly number[]): Promise<void> {
     const disk = this.model.prefixDisk;
     const longRope = this.native.longRope;
-    if (!disk || this.native.kvValid < prompt.length || !disk.wants(prompt, longRope)) return;
-    const tokens = Int32Array.from(prompt);
+    if (!disk || this.native.kvValid < prompt.length) return;
+    const length = disk.storableLength(prompt, longRope);
+    if (length === 0) return;
+    const tokens = Int32Array.from(prompt.slice(0, length));
     if (commonPrefixLength(this.native.tokens(), tokens) < tokens.length) return;
     const save = () => this.native.saveState(tokens.length);
     try {
