@@ -1,8 +1,13 @@
 /**
  * Claude Code's billing-header system block (its hex digits change per session) is left out of the
  * local prompt: two sessions that differ only there share the prefill of everything after it, and
- * count_tokens counts what the model reads. With keepClientMetadata the block stays in.
+ * count_tokens counts what the model reads, and a restarted server gives a new session that prefix
+ * from the disk tier. With keepClientMetadata the block stays in.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { loadModel, type Model } from "../lib/engine/model.js";
@@ -81,6 +86,41 @@ describe("client metadata", () => {
     const after = model.prefixCache!.stats;
     expect(after.prefilledTokens - before.prefilledTokens).toBe(b.length - shared);
     expect(after.reusedTokens - before.reusedTokens).toBe(shared);
+  });
+
+  it("a restarted server (a new model on the same cache directory) gives a new session the shared prefix from disk", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "phi4-client-metadata-"));
+    const serveOnce = async (request: MessageRequest) => {
+      const fresh = await loadModel(models.tinyPhi4, { threads: 1, prefixCacheDisk: { dir, minTokens: 16 } });
+      const restarted = await startServer({ model: fresh, port: 0 });
+      try {
+        const res = await fetch(`${restarted.url}/v1/messages`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(request),
+        });
+        expect(res.status).toBe(200);
+        await fresh.prefixDisk!.flush();
+        return { cache: fresh.prefixCache!.stats, disk: fresh.prefixDisk!.stats };
+      } finally {
+        await restarted.close();
+        await fresh.dispose();
+      }
+    };
+    try {
+      const first = session("b20", "What is in this folder?");
+      const second = session("f7d", "Which files changed today?");
+      const provider = new LocalProvider(model);
+      const [a, b] = [provider.promptTokens(first), provider.promptTokens(second)];
+      const shared = commonPrefixLength(a, b);
+      expect((await serveOnce(first)).disk.writes).toBe(1);
+      const after = await serveOnce(second);
+      expect(after.disk.hits).toBe(1);
+      expect(after.cache.reusedTokens).toBe(shared);
+      expect(after.cache.prefilledTokens).toBe(b.length - shared);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("count_tokens counts the prompt without the block, and with it when the server keeps it", async () => {
