@@ -156,6 +156,23 @@ describe("the disk tier across processes", () => {
     expect((await run(reader, prompt)).usage.cachedTokens).toBe(prompt.length - 1);
   });
 
+  it("a temporary file a killed writer left is removed; one of a live writer stays", async () => {
+    const dir = path.join(scratch, "killed");
+    const model = await fresh(dir);
+    await run(model, ids(100, 51));
+    const [entry] = await entries(model);
+    // A pid that no process has (above the kernel's limit) and this process's own.
+    const dead = path.join(model.prefixDisk!.dir, `${entry}.4194999.0123abcd.tmp`);
+    const live = path.join(model.prefixDisk!.dir, `${entry}.${process.pid}.0123abcd.tmp`);
+    await writeFile(dead, filler(1000));
+    await writeFile(live, filler(1000));
+    const reader = await fresh(dir);
+    await run(reader, ids(100, 51));
+    const left = await readdir(model.prefixDisk!.dir);
+    expect(left).not.toContain(path.basename(dead));
+    expect(left).toContain(path.basename(live));
+  });
+
   it("a prompt that adds fewer than minTokens to a stored one is not written; one that adds more supersedes it", async () => {
     const dir = path.join(scratch, "grow");
     const model = await fresh(dir);

@@ -21,7 +21,16 @@ import path from "node:path";
 
 import { Phi4Error } from "./errors.js";
 import { commonPrefixLength } from "./prefix-cache.js";
-import { checkStateFits, kvBytesPerToken, readStateFile, readStateFileHeader, writeStateFile, type KvLayout, type SequenceState } from "./sequence-state.js";
+import {
+  checkStateFits,
+  kvBytesPerToken,
+  readStateFile,
+  readStateFileHeader,
+  removeStaleTemporaries,
+  writeStateFile,
+  type KvLayout,
+  type SequenceState,
+} from "./sequence-state.js";
 
 export interface PrefixDiskOptions {
   /** The cache directory (shared by every model and process that uses it). */
@@ -68,6 +77,8 @@ const EXTENSION = ".phi4kv";
  */
 const ENTRY_NAME = /^[0-9a-f]{40}\.phi4kv$/;
 const MODEL_FOLDER = /^[0-9a-f]{32}$/;
+/** A temporary file of a write under way (or of a killed writer): the entry's name, the writer's pid, a random part. */
+const TEMPORARY = /^([0-9a-f]{40}\.phi4kv)\.\d+\.[0-9a-f]{8}\.tmp$/;
 /** Room for a file's header (the preamble, the JSON, the checksum) beside its tokens and KV. */
 const FILE_OVERHEAD = 64 * 1024;
 const DEFAULT_MAX_BYTES = 16 * 2 ** 30;
@@ -243,7 +254,11 @@ export class PrefixDiskCache {
   }
 
   private async scan(): Promise<void> {
-    const names = new Set((await listDir(this.dir)).filter((name) => ENTRY_NAME.test(name)));
+    const listed = await listDir(this.dir);
+    // What a writer killed mid-write left (gigabytes, maybe) goes once its process is gone.
+    const interrupted = new Set(listed.map((name) => TEMPORARY.exec(name)?.[1]).filter((name): name is string => name !== undefined));
+    for (const name of interrupted) await removeStaleTemporaries(path.join(this.dir, name));
+    const names = new Set(listed.filter((name) => ENTRY_NAME.test(name)));
     for (const name of this.index.keys()) if (!names.has(name)) this.index.delete(name);
     for (const name of names) {
       if (this.index.has(name)) continue;

@@ -159,7 +159,7 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number)
 }
 
 /** Removes FILE.<pid>.<random>.tmp files whose writing process is gone (killed during a save). */
-async function removeStaleTemporaries(file: string): Promise<void> {
+export async function removeStaleTemporaries(file: string): Promise<void> {
   const dir = path.dirname(file);
   const prefix = `${path.basename(file)}.`;
   let names: string[];
