@@ -139,6 +139,17 @@ describe("agent loop with Claude and real MCP tools", () => {
     expect(result.stopReason).toBe("aborted");
     expect(result.steps).toHaveLength(0);
   });
+
+  it("stops when the caller breaks out of its events, as on abort", async () => {
+    claudeServer.enqueue(toolUse({ name: "mcp__everything__trigger-long-running-operation", input: { duration: 5, steps: 5 } }));
+    const run = runAgent({ provider: claude, tools: bridge, task: "Wait." });
+    for await (const event of run) if (event.type === "tool_call") break;
+    const result = await run.result;
+    expect(result.stopReason).toBe("aborted");
+    expect(result.steps).toHaveLength(0);
+    // The model was asked once: the loop did not go on to send the tool's result back.
+    expect(claudeBodies()).toHaveLength(1);
+  });
 });
 
 describe("agent loop through the router", () => {

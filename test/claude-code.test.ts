@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { loadModel, type Model } from "../lib/engine/model.js";
 import { ProviderError } from "../lib/providers/errors.js";
-import type { MessageRequest, MessageResponse, Provider, StreamEvent } from "../lib/providers/types.js";
+import type { MessageRequest, MessageResponse, StreamEvent } from "../lib/messages/types.js";
+import type { Provider } from "../lib/providers/types.js";
 import { startServer, type Phi4Server } from "../lib/server/index.js";
 
 const models = inject("models");

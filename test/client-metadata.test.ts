@@ -14,7 +14,7 @@ import { loadModel, type Model } from "../lib/engine/model.js";
 import { commonPrefixLength } from "../lib/engine/prefix-cache.js";
 import { isClientMetadata, withoutClientMetadata } from "../lib/providers/client-metadata.js";
 import { LocalProvider } from "../lib/providers/local.js";
-import type { MessageRequest } from "../lib/providers/types.js";
+import type { MessageRequest } from "../lib/messages/types.js";
 import { startServer, type Phi4Server } from "../lib/server/index.js";
 
 const models = inject("models");

@@ -11,7 +11,7 @@ import { ApiError } from "../lib/server/errors.js";
 import { parseCountTokensBody, parseMessagesBody } from "../lib/server/request-schema.js";
 import { startServer, type Phi4Server } from "../lib/server/index.js";
 import { parseToolCalls, ToolCallStreamParser } from "../lib/tools/stream-parser.js";
-import type { ToolCallParseResult, ToolDefinition } from "../lib/tools/types.js";
+import type { AnyToolDefinition, ToolCallParseResult } from "../lib/tools/types.js";
 
 const BUDGET_MS = Number(process.env.PHI4_FUZZ_MS ?? 2_000);
 const SEED = Number(process.env.PHI4_FUZZ_SEED ?? Date.now() % 2 ** 31);
@@ -141,7 +141,7 @@ describe("server", () => {
 });
 
 describe("tool-call parser", () => {
-  const TOOLS: ToolDefinition[] = [
+  const TOOLS: AnyToolDefinition[] = [
     { name: "get_weather", description: "Weather", input_schema: { type: "object", properties: { city: { type: "string" }, days: { type: "integer" } }, required: ["city"] } },
     { name: "noop", description: "Nothing", input_schema: { type: "object", properties: {} } },
   ];

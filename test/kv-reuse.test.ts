@@ -9,7 +9,8 @@ import path from "node:path";
 
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
-import { ChatSession, loadModel, makeModel, Phi4Error, PrefixCache, type Model, type SequenceState } from "../lib/index.js";
+import { ChatSession, loadModel, Phi4Error, PrefixCache, type Model, type SequenceState } from "../lib/index.js";
+import { makeModel } from "../lib/modelmaker/index.js";
 import { EXACT_ORACLE_OPTIONS, Oracle } from "./helpers/oracle.js";
 
 const models = inject("models");

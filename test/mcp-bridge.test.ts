@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { McpBridge } from "../lib/mcp/bridge.js";
 import { parseMcpConfig } from "../lib/mcp/config.js";
 import { everythingBin, everythingServer, filesystemServer, memoryServer } from "./helpers/mcp-servers.js";
+import { until } from "./helpers/until.js";
 
 let dir: string;
 let bridge: McpBridge;
@@ -99,9 +100,15 @@ describe("MCP bridge failures", () => {
       await crashy.tools();
       const connection = crashy.connection("everything")!;
       const firstPid = connection.pid!;
-      const pending = crashy.call("mcp__everything__trigger-long-running-operation", { duration: 10, steps: 10 });
-      setTimeout(() => process.kill(firstPid, "SIGKILL"), 300);
-      const crashed = await pending;
+      // Killed once the server reports its first step: the call is certainly running there.
+      let killed = false;
+      const crashed = await crashy.call("mcp__everything__trigger-long-running-operation", { duration: 10, steps: 100 }, {
+        onProgress: () => {
+          if (!killed) process.kill(firstPid, "SIGKILL");
+          killed = true;
+        },
+      });
+      expect(killed).toBe(true);
       expect(crashed.is_error).toBe(true);
       expect(textOf(crashed)).toMatch(/stopped during the call/);
 
@@ -113,7 +120,7 @@ describe("MCP bridge failures", () => {
 
       // Killed while idle: the next call starts it again without an error.
       process.kill(connection.pid!, "SIGKILL");
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await until(() => connection.pid === null, "the bridge to see the server exit");
       expect((await crashy.call("mcp__everything__get-sum", { a: 1, b: 1 })).is_error).toBe(false);
       expect(connection.startCount).toBe(3);
     } finally {

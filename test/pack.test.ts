@@ -102,6 +102,16 @@ describe("npm pack + install --ignore-scripts", () => {
     expect(await exists(path.join(installed, "build"))).toBe(false);
   });
 
+  it("resolves every subpath entry of the exports map from the installed package", async () => {
+    const manifest = JSON.parse(await readFile(path.join(installed, "package.json"), "utf8")) as { exports: Record<string, unknown> };
+    const entries = Object.keys(manifest.exports).filter((key) => key !== "./package.json").map((key) => `phi4-onnx${key.slice(1)}`);
+    expect(entries).toEqual(expect.arrayContaining(["phi4-onnx", "phi4-onnx/tools", "phi4-onnx/agents", "phi4-onnx/server", "phi4-onnx/testing"]));
+    const script = `for (const entry of ${JSON.stringify(entries)}) console.log(entry, Object.keys(await import(entry)).length);`;
+    const lines = (await sh(app, process.execPath, ["--input-type=module", "-e", script])).stdout.trim().split("\n");
+    expect(lines.map((line) => line.split(" ")[0])).toEqual(entries);
+    for (const line of lines) expect(Number(line.split(" ")[1]), line).toBeGreaterThan(0);
+  });
+
   it("the install script finds the prebuild and does not build", async () => {
     const { stdout, stderr } = await sh(installed, process.execPath, ["scripts/install-addon.mjs"]);
     expect(stdout + stderr).not.toContain("building");

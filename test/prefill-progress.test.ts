@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { showPrefillProgress } from "../lib/cli/prefill-progress.js";
-import { loadModel, type Model, type PrefillProgress } from "../lib/engine/model.js";
+import type { PrefillProgress } from "../lib/engine/model-host.js";
+import { loadModel, type Model } from "../lib/engine/model.js";
 
 const models = inject("models");
 const CHUNK = 16;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectMessage } from "../lib/providers/accumulate.js";
 import { AnthropicProvider } from "../lib/providers/anthropic.js";
 import { ProviderError } from "../lib/providers/errors.js";
-import type { MessageRequest, StreamEvent } from "../lib/providers/types.js";
+import type { MessageRequest, StreamEvent } from "../lib/messages/types.js";
 import { startMockAnthropic, text, toolUse, type MockAnthropic } from "./helpers/mock-anthropic.js";
 
 let claude: MockAnthropic;
@@ -82,7 +82,11 @@ describe("AnthropicProvider", () => {
 
     claude.enqueue({ ...text("late"), delayMs: 2000 });
     const abort = new AbortController();
-    setTimeout(() => abort.abort(), 100);
-    expect(await failure(provider.create(request, { signal: abort.signal }))).toMatchObject({ kind: "aborted" });
+    const seen = claude.requests.length;
+    const aborted = failure(provider.create(request, { signal: abort.signal }));
+    // Aborted while the server holds the request (it answers only after 2 s).
+    await claude.received(seen + 1);
+    abort.abort();
+    expect(await aborted).toMatchObject({ kind: "aborted" });
   });
 });

@@ -7,7 +7,7 @@ import { Sequence } from "../lib/engine/sequence.js";
 import { collectMessage, MessageAccumulator } from "../lib/providers/accumulate.js";
 import { ProviderError } from "../lib/providers/errors.js";
 import { LocalProvider } from "../lib/providers/local.js";
-import type { ContentBlock, MessageRequest, StreamEvent, ToolUseBlock } from "../lib/providers/types.js";
+import type { ContentBlock, MessageRequest, StreamEvent, ToolUseBlock } from "../lib/messages/types.js";
 
 const models = inject("models");
 let model: Model;
@@ -163,18 +163,21 @@ describe("LocalProvider tool turns (the tools layer)", () => {
   const sameIds = (content: ContentBlock[]) => content.map((b) => (b.type === "tool_use" ? { ...b, id: "toolu_x" } : b));
 
   it("streams a forced call as it is generated: the tool_use block first, then its input token by token", async () => {
-    const generate = vi.spyOn(Sequence.prototype, "generate");
+    // Every generation is watched from its creation: one that has settled sets the flag within a microtask,
+    // long before a delta it produced could reach this loop through the provider's stream.
+    let settled = false;
+    const original = Sequence.prototype.generate;
+    const generate = vi.spyOn(Sequence.prototype, "generate").mockImplementation(function (this: Sequence, ...args: Parameters<Sequence["generate"]>): Generation {
+      const generation = original.apply(this, args);
+      generation.result.then(() => (settled = true), () => (settled = true));
+      return generation;
+    });
     const events: StreamEvent[] = [];
     let whileGenerating: string | undefined;
     try {
       for await (const event of local.stream(forced())) {
         events.push(event);
-        if (event.type === "content_block_delta" && whileGenerating === undefined) {
-          // Has the generation finished? Its result settles within a microtask if so; the timer loses.
-          const generation = generate.mock.results.at(-1)!.value as Generation;
-          const done = generation.result.then(() => "finished", () => "failed");
-          whileGenerating = await Promise.race([done, new Promise<string>((resolve) => setTimeout(() => resolve("running"), 0))]);
-        }
+        if (event.type === "content_block_delta" && whileGenerating === undefined) whileGenerating = settled ? "finished" : "running";
       }
     } finally {
       generate.mockRestore();

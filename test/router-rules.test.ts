@@ -1,7 +1,7 @@
 /** The routing rules (a pure function of request, hints, providers and load) and the router config. */
 import { describe, expect, it } from "vitest";
 
-import type { MessageRequest } from "../lib/providers/types.js";
+import type { MessageRequest } from "../lib/messages/types.js";
 import { parseRouterConfig } from "../lib/router/config.js";
 import { createRouter } from "../lib/router/from-config.js";
 import { RouterMetrics } from "../lib/router/metrics.js";

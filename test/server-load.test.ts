@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { loadModel, type Model } from "../lib/engine/model.js";
 import { startServer, type Phi4Server } from "../lib/server/index.js";
+import { metric } from "./helpers/server-metrics.js";
+import { until } from "./helpers/until.js";
 
 const models = inject("models");
 let model: Model;
@@ -25,21 +27,6 @@ async function serve(maxConcurrency: number) {
   const server = await startServer({ model, port: 0, maxConcurrency });
   servers.push(server);
   return { server, client: new Anthropic({ baseURL: server.url, apiKey: "unused", maxRetries: 0 }) };
-}
-
-/** One sample of the server's Prometheus text, by its name and labels as written (`name{a="b"}`). */
-async function metric(server: Phi4Server, series: string): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line === undefined ? 0 : Number(line.slice(series.length + 1));
-}
-
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** A stream that runs long (sampled, so no early end-of-turn), resolved once its first text arrived. */
@@ -80,22 +67,16 @@ describe("server under load", () => {
     const ask = (i: number) => client.messages.stream({ model: "claude-sonnet-5", max_tokens: 12, system: SYSTEM, messages: [{ role: "user", content: `Question number ${i}?` }] }).finalMessage();
     await ask(-1); // the engine context and first allocations
     const rssBefore = process.memoryUsage().rss;
-    let peakDepth = 0;
-    let running = true;
-    const sampler = (async () => {
-      while (running) {
-        peakDepth = Math.max(peakDepth, await metric(server, "phi4_queue_depth"));
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    })();
-    const messages = await Promise.all(Array.from({ length: 16 }, (_, i) => ask(i))).finally(() => (running = false));
-    await sampler;
+    const all = Promise.all(Array.from({ length: 16 }, (_, i) => ask(i)));
+    all.catch(() => undefined); // awaited below; a failure must not go unhandled while the queue is watched
+    // Requests queue beyond the 4 generating at once.
+    await until(async () => (await metric(server, "phi4_queue_depth")) > 4, "more than 4 requests in the queue");
+    const messages = await all;
 
     for (const message of messages) {
       expect(message.content[0].type).toBe("text");
       expect(message.usage.output_tokens).toBeGreaterThan(0);
     }
-    expect(peakDepth).toBeGreaterThan(4); // requests queued beyond the 4 generating at once
     expect(await metric(server, 'phi4_requests_total{route="/v1/messages",status="200"}')).toBe(17);
     expect(await metric(server, "phi4_queue_depth")).toBe(0);
     // The shared system prompt is prefilled once, then reused.

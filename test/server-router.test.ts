@@ -3,13 +3,14 @@
  * Claude (a loopback stand-in speaking the Messages API) when the rules or a local failure say so.
  */
 import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { loadModel, type Model } from "../lib/engine/model.js";
 import { parseRouterConfig } from "../lib/router/config.js";
 import { createRouter } from "../lib/router/from-config.js";
 import { startServer, type Phi4Server } from "../lib/server/index.js";
-import { startMockAnthropic, text, type MockAnthropic } from "./helpers/mock-anthropic.js";
+import { startMockAnthropic, text, toolUse, type MockAnthropic } from "./helpers/mock-anthropic.js";
 
 const models = inject("models");
 let model: Model;
@@ -63,5 +64,22 @@ describe("serve --router", () => {
     expect(streamed).toBe("Summarized.");
     expect(final).toMatchObject({ model: "claude-test", stop_reason: "end_turn" });
     expect(await metricsText()).toMatch(/^phi4_router_attempts_total\{provider="claude"\} 2$/m);
+  });
+
+  it("serves OpenAI clients through the same router: locally first, an image falls back to Claude, a tool call streams back as tool_calls", async () => {
+    const openai = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    const before = claude.requests.length;
+    expect((await openai.chat.completions.create({ model: "gpt-4o", max_tokens: 4, messages: [{ role: "user", content: "Hi" }] })).model).toBe("tiny-phi4");
+    expect(claude.requests.length).toBe(before);
+
+    claude.enqueue(toolUse({ name: "describe", input: { color: "red" } }));
+    const image = { type: "image_url" as const, image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } };
+    const tools = [{ type: "function" as const, function: { name: "describe", parameters: { type: "object", properties: { color: { type: "string" } } } } }];
+    const stream = openai.chat.completions.stream({ model: "gpt-4o", max_tokens: 16, tools, messages: [{ role: "user", content: [image, { type: "text", text: "What is this?" }] }] });
+    const final = await stream.finalChatCompletion();
+    expect(final.model).toBe("claude-test");
+    expect(final.choices[0].finish_reason).toBe("tool_calls");
+    expect(final.choices[0].message.tool_calls).toMatchObject([{ type: "function", function: { name: "describe", arguments: '{"color":"red"}' } }]);
+    expect(claude.requests.at(-1)!.body).toMatchObject({ messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", media_type: "image/png" } }, { type: "text" }] }], tools: [{ name: "describe" }] });
   });
 });

@@ -9,14 +9,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { loadModel, type Model } from "../lib/engine/model.js";
 import type { Sequence } from "../lib/engine/sequence.js";
 import { generateToolTurn } from "../lib/tools/turn.js";
-import type { AnthropicTool } from "../lib/tools/types.js";
+import type { ToolDefinition } from "../lib/messages/types.js";
 
 const models = inject("models");
 
-const object = (properties: Record<string, unknown>, required: string[]) => ({ type: "object", properties, required, additionalProperties: false });
+const object = (properties: Record<string, unknown>, required: string[]) => ({ type: "object" as const, properties, required, additionalProperties: false });
 
 // Realistic schemas: nested objects, arrays of objects, enums, integers, optional fields, unions.
-const TOOL_SETS: Record<string, AnthropicTool[]> = {
+const TOOL_SETS: Record<string, ToolDefinition[]> = {
   calendar: [
     {
       name: "create_event",

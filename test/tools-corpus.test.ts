@@ -10,14 +10,16 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { loadModel, type Model } from "../lib/engine/model.js";
 import { addFormats } from "../lib/tools/formats.js";
 import { generateToolTurn, streamLiveToolTurn, type LiveToolTurnEvent } from "../lib/tools/turn.js";
-import type { AnthropicTool, JsonSchema } from "../lib/tools/types.js";
+import type { ToolDefinition } from "../lib/messages/types.js";
+import type { JsonSchema } from "../lib/tools/types.js";
 
 const models = inject("models");
 
 const object = (properties: Record<string, JsonSchema>, required: string[]): JsonSchema => ({ type: "object", properties, required, additionalProperties: false });
-const tool = (name: string, input_schema: JsonSchema): AnthropicTool => ({ name, description: name, input_schema });
+// Corpus schemas are any JSON Schema; the catalog checks them at run time, as it does a client's.
+const tool = (name: string, input_schema: JsonSchema): ToolDefinition => ({ name, description: name, input_schema: input_schema as ToolDefinition["input_schema"] });
 
-const TOOLS: AnthropicTool[] = [
+const TOOLS: ToolDefinition[] = [
   tool("Bash", object({ command: { type: "string" }, timeout: { type: "number", maximum: 600000 }, run_in_background: { type: "boolean" } }, ["command"])),
   tool("TaskOutput", object({ task_id: { type: "string" }, block: { type: "boolean" }, timeout: { type: "number", minimum: 0, maximum: 600000 } }, ["task_id", "block", "timeout"])),
   tool("WebFetch", object({ url: { type: "string", format: "uri" }, prompt: { type: "string" } }, ["url", "prompt"])),

@@ -15,7 +15,8 @@ import { MaskCache } from "../lib/tools/constraint/masks.js";
 import { StringFrame } from "../lib/tools/constraint/string-frame.js";
 import { createToolConstraint, type CreateToolConstraintOptions, type ToolCallConstraint } from "../lib/tools/constraint/tool-constraint.js";
 import { Vocabulary } from "../lib/tools/constraint/vocabulary.js";
-import type { AnthropicTool, JsonSchema } from "../lib/tools/types.js";
+import type { ToolDefinition } from "../lib/messages/types.js";
+import type { JsonSchema } from "../lib/tools/types.js";
 
 const models = inject("models");
 const OPEN = 200025;
@@ -41,7 +42,8 @@ function pick(bits: Uint8Array | null, size: number, rand: () => number): number
   return ids[Math.floor(rand() * ids.length)];
 }
 
-const tool = (name: string, input_schema: JsonSchema): AnthropicTool => ({ name, description: name, input_schema });
+// Corpus schemas are any JSON Schema; the catalog checks them at run time, as it does a client's.
+const tool = (name: string, input_schema: JsonSchema): ToolDefinition => ({ name, description: name, input_schema: input_schema as ToolDefinition["input_schema"] });
 
 const SCHEMAS: Record<string, JsonSchema> = {
   strings: {
@@ -211,7 +213,7 @@ describe("tool-call grammar, fuzzed over the Phi-4 vocabulary", () => {
   });
 
   /** Whether a call-mode constraint over `tools`, started after `prefix`, lets `text` (as the tokenizer spells it) through. */
-  async function constraintAccepts(tools: AnthropicTool[], prefix: string, text: string, maxCalls = 8): Promise<boolean> {
+  async function constraintAccepts(tools: ToolDefinition[], prefix: string, text: string, maxCalls = 8): Promise<boolean> {
     const constraint = await createToolConstraint(model, tools, { mode: "call", budget: 100, prefix, maxCalls });
     for (const token of model.tokenizer.encode(text, { allowSpecial: false })) {
       if (!allowed(constraint.allowedTokens(), token)) return false;

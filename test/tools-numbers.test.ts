@@ -18,7 +18,7 @@ const SUFFIX = "}}]";
 
 /** The state where the number begins, for a tool whose one required property `x` has this schema. */
 function numberStart(x: JsonSchema): State {
-  const schema = { type: "object", properties: { x }, required: ["x"], additionalProperties: false };
+  const schema = { type: "object" as const, properties: { x }, required: ["x"], additionalProperties: false };
   const grammar = new ToolCallGrammar(ToolCatalog.from([{ name: "t", input_schema: schema }]), 1, OPTIONS);
   return grammar.after(PREFIX)!;
 }

@@ -3,9 +3,9 @@ import { describe, expect, it } from "vitest";
 
 import { LiteralError, parseLiteral } from "../lib/tools/literal.js";
 import { parseToolCalls, ToolCallStreamParser } from "../lib/tools/stream-parser.js";
-import type { ToolCallParseResult, ToolDefinition } from "../lib/tools/types.js";
+import type { AnyToolDefinition, ToolCallParseResult } from "../lib/tools/types.js";
 
-const TOOLS: ToolDefinition[] = [
+const TOOLS: AnyToolDefinition[] = [
   {
     name: "get_weather",
     description: "Weather for a city",

@@ -94,7 +94,7 @@ const bytes = (text: string) => [...Buffer.from(text, "latin1")];
 const ajv = addFormats(new Ajv({ strict: false }));
 
 function stringStart(x: JsonSchema): State {
-  const schema = { type: "object", properties: { x }, required: ["x"], additionalProperties: false };
+  const schema = { type: "object" as const, properties: { x }, required: ["x"], additionalProperties: false };
   const grammar = new ToolCallGrammar(ToolCatalog.from([{ name: "t", input_schema: schema }]), 1, OPTIONS);
   return grammar.after(PREFIX)!;
 }

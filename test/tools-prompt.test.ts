@@ -3,22 +3,23 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 
 import { Tokenizer } from "../lib/tokenizer/tokenizer.js";
 import { renderToolPrompt } from "../lib/tools/prompt.js";
-import type { ConversationMessage, ToolDefinition } from "../lib/tools/types.js";
+import type { MessageParam } from "../lib/messages/types.js";
+import type { AnyToolDefinition } from "../lib/tools/types.js";
 
 const models = inject("models");
 
-const weather: ToolDefinition = {
+const weather: AnyToolDefinition = {
   name: "get_weather",
   description: "Weather for a city",
   input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
 };
-const clock: ToolDefinition = { name: "get_time", description: "Local time in a time zone", inputSchema: { type: "object", properties: { zone: { type: "string" } } } };
+const clock: AnyToolDefinition = { name: "get_time", description: "Local time in a time zone", inputSchema: { type: "object", properties: { zone: { type: "string" } } } };
 
 const TOOL_BLOCK =
   '<|tool|>[{"name": "get_weather", "description": "Weather for a city", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}, ' +
   '{"name": "get_time", "description": "Local time in a time zone", "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}}}]<|/tool|>';
 
-const HISTORY: ConversationMessage[] = [
+const HISTORY: MessageParam[] = [
   { role: "user", content: "Weather in Paris and São Paulo, and the time in Tokyo?" },
   {
     role: "assistant",
@@ -91,12 +92,12 @@ describe("renderToolPrompt", () => {
   });
 
   it("rejects what it cannot render", () => {
-    const messages: ConversationMessage[] = [{ role: "user", content: "Hi" }];
+    const messages: MessageParam[] = [{ role: "user", content: "Hi" }];
     expect(() => renderToolPrompt(tokenizer, { messages: [...messages, { role: "assistant", content: "Hel" }] })).toThrow(/must end with a user message/);
     expect(() => renderToolPrompt(tokenizer, { messages, tools: [weather], toolChoice: { type: "tool", name: "nope" } })).toThrow(/"nope", which is not one of the tools/);
     expect(() => renderToolPrompt(tokenizer, { messages, tools: [weather, weather] })).toThrow(/two tools are named "get_weather"/);
-    expect(() => renderToolPrompt(tokenizer, { messages, tools: [{ name: "x" } as unknown as ToolDefinition] })).toThrow(/needs an input_schema/);
-    expect(() => renderToolPrompt(tokenizer, { messages, tools: [{ name: "x", input_schema: { type: "nonsense" } }] })).toThrow(/invalid input schema/);
+    expect(() => renderToolPrompt(tokenizer, { messages, tools: [{ name: "x" } as unknown as AnyToolDefinition] })).toThrow(/needs an input_schema/);
+    expect(() => renderToolPrompt(tokenizer, { messages, tools: [{ name: "x", input_schema: { type: "nonsense" } } as unknown as AnyToolDefinition] })).toThrow(/invalid input schema/);
     expect(() => renderToolPrompt(tokenizer, { messages, toolChoice: "any" })).toThrow(/needs at least one tool/);
   });
 });

@@ -5,18 +5,18 @@ import { loadModel, type Model } from "../lib/engine/model.js";
 import type { Sequence } from "../lib/engine/sequence.js";
 import type { TokenConstraint } from "../lib/engine/generation.js";
 import { generateToolTurn, streamLiveToolTurn, streamToolTurn, type LiveToolTurnEvent, type ToolTurnEvent } from "../lib/tools/turn.js";
-import type { AnthropicTool, ConversationMessage } from "../lib/tools/types.js";
+import type { MessageParam, ToolDefinition } from "../lib/messages/types.js";
 
 const models = inject("models");
 
-const TOOLS: AnthropicTool[] = [
+const TOOLS: ToolDefinition[] = [
   {
     name: "get_weather",
     description: "Weather for a city",
     input_schema: { type: "object", properties: { city: { type: "string", maxLength: 8 }, days: { type: "integer" } }, required: ["city"], additionalProperties: false },
   },
 ];
-const ASK: ConversationMessage[] = [{ role: "user", content: "Weather in Paris?" }];
+const ASK: MessageParam[] = [{ role: "user", content: "Weather in Paris?" }];
 
 describe("tool turns", () => {
   let model: Model;
@@ -72,7 +72,7 @@ describe("tool turns", () => {
   it("reuses the KV of a conversation's earlier turns", async () => {
     const first = await generateToolTurn(sequence, { messages: ASK, tools: TOOLS, toolChoice: "any", maxTokens: 30, sampling: { temperature: 1, seed: 4 } });
     const call = first.toolCalls[0];
-    const messages: ConversationMessage[] = [
+    const messages: MessageParam[] = [
       ...ASK,
       { role: "assistant", content: [{ type: "tool_use", id: call.id, name: call.name, input: call.arguments }] },
       { role: "user", content: [{ type: "tool_result", tool_use_id: call.id, content: "18°C" }] },

@@ -10,30 +10,18 @@
  */
 import { toolError } from "../mcp/results.js";
 import { MessageAccumulator } from "../providers/accumulate.js";
-import type { MessageParam, MessageRequest, MessageResponse, ToolDefinition, ToolOutput, ToolUseBlock } from "../providers/types.js";
-import type { RouteDecision } from "../router/decision.js";
-import { EventQueue } from "../tools/event-queue.js";
+import type { MessageParam, MessageRequest, MessageResponse, ToolDefinition, ToolOutput, ToolUseBlock } from "../messages/types.js";
+import type { RouteDecision } from "../providers/routing.js";
+import { ResultStream } from "../util/result-stream.js";
 import type { AgentEvent, AgentOptions, AgentResult, AgentStep, AgentStopReason, AgentToolResult } from "./types.js";
 
 export interface AgentRun extends AsyncIterable<AgentEvent> {
   readonly result: Promise<AgentResult>;
 }
 
+/** Starts the loop; breaking out of its events aborts it (its result then ends with stop reason "aborted"). */
 export function runAgent(options: AgentOptions): AgentRun {
-  const events = new EventQueue<AgentEvent>();
-  const result = new AgentLoop(options, (event) => events.push(event)).run().then(
-    (value) => {
-      events.close();
-      return value;
-    },
-    (error: unknown) => {
-      events.fail(error);
-      throw error;
-    },
-  );
-  // A caller who only iterates sees the error there; don't also report it as unhandled.
-  result.catch(() => undefined);
-  return { result, [Symbol.asyncIterator]: () => events[Symbol.asyncIterator]() };
+  return new ResultStream<AgentEvent, AgentResult>((emit, signal) => new AgentLoop({ ...options, signal }, emit).run(), { signal: options.signal });
 }
 
 class AgentLoop {

@@ -3,7 +3,7 @@
  * another. A tool's failure is a ToolOutput with is_error set (the model reads it and carries on);
  * only an abort of the caller's signal may throw.
  */
-import type { ToolDefinition, ToolOutput } from "../providers/types.js";
+import type { ToolDefinition, ToolOutput } from "../messages/types.js";
 
 export interface ToolSet {
   tools(): Promise<ToolDefinition[]>;

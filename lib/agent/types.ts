@@ -1,6 +1,7 @@
 /** The agent loop's options, events and result. */
-import type { MessageParam, Provider, StopReason, TaskHints, ToolChoice, ToolOutput, ToolUseBlock, Usage } from "../providers/types.js";
-import type { RouteDecision } from "../router/decision.js";
+import type { MessageParam, StopReason, ToolChoice, ToolOutput, ToolUseBlock, Usage } from "../messages/types.js";
+import type { Provider, TaskHints } from "../providers/types.js";
+import type { RouteDecision } from "../providers/routing.js";
 import type { ToolSet } from "./tool-set.js";
 
 export interface AgentOptions {

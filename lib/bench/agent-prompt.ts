@@ -4,7 +4,7 @@
  * Code's, and a short question. The system prompt is grown paragraph by paragraph to a token target,
  * measured with the prompt the local provider renders for the model.
  */
-import type { MessageRequest, ToolDefinition } from "../providers/types.js";
+import type { MessageRequest, ToolDefinition } from "../messages/types.js";
 
 type Props = Record<string, { type: string; description?: string; items?: object; enum?: string[] }>;
 

@@ -10,12 +10,12 @@ import type { TokenConstraint } from "../engine/generation.js";
 import { loadModel, type Model } from "../engine/model.js";
 import { createToolConstraint } from "../tools/constraint/tool-constraint.js";
 import { Vocabulary } from "../tools/constraint/vocabulary.js";
-import type { AnthropicTool } from "../tools/types.js";
+import type { ToolDefinition } from "../messages/types.js";
 import { percentile, positiveInt } from "./common.js";
 import { machineFacts, type MachineFacts } from "./machine.js";
 
 /** Realistic tool sets: flat with an enum, nested objects and arrays of objects, unions, a dozen coding-agent tools. */
-export const BENCH_TOOL_SETS: Record<string, AnthropicTool[]> = {
+export const BENCH_TOOL_SETS: Record<string, ToolDefinition[]> = {
   weather: [
     {
       name: "get_weather",
@@ -90,7 +90,7 @@ export const BENCH_TOOL_SETS: Record<string, AnthropicTool[]> = {
   ],
 };
 
-function tool(name: string, properties: Record<string, unknown>, required: string[]): AnthropicTool {
+function tool(name: string, properties: Record<string, unknown>, required: string[]): ToolDefinition {
   return { name, description: name.replaceAll("_", " "), input_schema: { type: "object", properties, required, additionalProperties: false } };
 }
 

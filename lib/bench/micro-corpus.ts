@@ -5,12 +5,12 @@
  */
 import { toolsJson } from "../tokenizer/chat-template.js";
 import { TOOL_CALL_CLOSE, TOOL_CALL_OPEN } from "../tools/stream-parser.js";
-import type { AnthropicTool } from "../tools/types.js";
+import type { ToolDefinition } from "../messages/types.js";
 import { lcgPrompt } from "./common.js";
 import { BENCH_TOOL_SETS } from "./constraint.js";
 
 /** Every tool of the constraint benchmark's sets, as one agent's catalog: the calls below use them all. */
-export const MICRO_TOOLS: AnthropicTool[] = Object.values(BENCH_TOOL_SETS).flat();
+export const MICRO_TOOLS: ToolDefinition[] = Object.values(BENCH_TOOL_SETS).flat();
 
 // Prose of the kind a chat prompt holds (docs, questions, a little non-ASCII), and code in the languages
 // an assistant is asked about. Each piece differs, so the text is not one paragraph repeated.
@@ -46,7 +46,7 @@ export interface MicroCall {
 }
 
 /** One model output and the valid calls in it. */
-export interface ToolOutput {
+export interface SampleOutput {
   format: string;
   text: string;
   calls: MicroCall[];
@@ -112,7 +112,7 @@ const FORMATS: [string, (calls: MicroCall[]) => string][] = [
 ];
 
 /** Every turn in one of the formats, so each format and each tool is parsed. */
-export function toolOutputs(): ToolOutput[] {
+export function toolOutputs(): SampleOutput[] {
   return TURNS.map((calls, i) => {
     const [format, write] = FORMATS[i % FORMATS.length];
     return { format, text: write(calls), calls };

@@ -1,6 +1,6 @@
 /** How `phi4 agent` and `phi4 chat` show an agent run as it streams: text, tool calls, results, provider switches. */
 import type { AgentEvent } from "../agent/index.js";
-import type { ToolOutput } from "../providers/types.js";
+import type { ToolOutput } from "../messages/types.js";
 
 export interface PrintOptions {
   /** Skip the switch line when there is only one provider to switch to (a chat without a router). */

@@ -1,34 +1,28 @@
 /** The phi4 command: dispatches to one module per subcommand; errors print their code and message. */
 import { Phi4Error } from "../engine/errors.js";
-import { agentCommand, agentUsage } from "./commands/agent.js";
-import { benchCommand, benchUsage } from "./commands/bench.js";
-import { chatCommand, chatUsage } from "./commands/chat.js";
-import { demoCommand, demoUsage } from "./commands/demo.js";
-import { generateCommand, generateUsage } from "./commands/generate.js";
-import { infoCommand, infoUsage } from "./commands/info.js";
-import { makeModelCommand, makeModelUsage } from "./commands/make-model.js";
-import { pullCommand, pullUsage } from "./commands/pull.js";
-import { serveCommand, serveUsage } from "./commands/serve.js";
 
 interface Command {
-  run: (argv: string[]) => Promise<void>;
   summary: string;
-  /** The full usage `phi4 <command> --help` prints (given the command's other arguments). */
-  usage: (argv: string[]) => string;
+  /** The command's module, imported when the command runs: `phi4 serve` never loads the bench or the model maker. */
+  load: () => Promise<LoadedCommand>;
 }
 
-const fixed = (text: string) => () => text;
+interface LoadedCommand {
+  run: (argv: string[]) => Promise<void>;
+  /** The full usage `phi4 <command> --help` prints (given the command's other arguments). */
+  usage: string | ((argv: string[]) => string);
+}
 
 const COMMANDS: Record<string, Command> = {
-  generate: { run: generateCommand, usage: fixed(generateUsage), summary: "generate from --tokens, --prompt or --chat (--json for one JSON object)" },
-  info: { usage: fixed(infoUsage), run: infoCommand, summary: "ONNX Runtime version and providers; --model DIR for a model folder" },
-  "make-model": { usage: fixed(makeModelUsage), run: makeModelCommand, summary: "write a random-weight model folder (--preset tiny|tiny-phi4|tiny-phi4-long|phi4-mini --out DIR [--precision fp16]), or with --format gguf the same model as one GGUF file for llama.cpp" },
-  pull: { usage: fixed(pullUsage), run: pullCommand, summary: "download a model folder from Hugging Face: pull <owner/repo> [--include FOLDER] [--dir DIR] [--endpoint URL]" },
-  bench: { usage: benchUsage, run: benchCommand, summary: "benchmarks: bench --model DIR (the suite: report, plots, targets) or bench decode|prefix|batch|peer|constraint|micro" },
-  agent: { usage: fixed(agentUsage), run: agentCommand, summary: "run a task with MCP tools: --mcp-config FILE --task TEXT [--model DIR] [--router FILE] [--json]" },
-  chat: { usage: fixed(chatUsage), run: chatCommand, summary: "interactive chat with streaming and MCP tools: --model DIR [--mcp-config FILE] [--router FILE]" },
-  serve: { usage: fixed(serveUsage), run: serveCommand, summary: "Anthropic-compatible server: --model DIR [--port 8080] [--api-key KEY] [--router FILE] [--max-concurrency N]" },
-  demo: { usage: fixed(demoUsage), run: demoCommand, summary: "stream a chat reply from the tiny-phi4 test model (npm start)" },
+  generate: { load: () => import("./commands/generate.js").then((m) => ({ run: m.generateCommand, usage: m.generateUsage })), summary: "generate from --tokens, --prompt or --chat (--json for one JSON object)" },
+  info: { load: () => import("./commands/info.js").then((m) => ({ run: m.infoCommand, usage: m.infoUsage })), summary: "ONNX Runtime version and providers; --model DIR for a model folder" },
+  "make-model": { load: () => import("./commands/make-model.js").then((m) => ({ run: m.makeModelCommand, usage: m.makeModelUsage })), summary: "write a random-weight model folder (--preset tiny|tiny-phi4|tiny-phi4-long|phi4-mini --out DIR [--precision fp16]), or with --format gguf the same model as one GGUF file for llama.cpp" },
+  pull: { load: () => import("./commands/pull.js").then((m) => ({ run: m.pullCommand, usage: m.pullUsage })), summary: "download a model folder from Hugging Face: pull <owner/repo> [--include FOLDER] [--dir DIR] [--endpoint URL]" },
+  bench: { load: () => import("./commands/bench.js").then((m) => ({ run: m.benchCommand, usage: m.benchUsage })), summary: "benchmarks: bench --model DIR (the suite: report, plots, targets) or bench decode|prefix|batch|peer|constraint|micro" },
+  agent: { load: () => import("./commands/agent.js").then((m) => ({ run: m.agentCommand, usage: m.agentUsage })), summary: "run a task with MCP tools: --mcp-config FILE --task TEXT [--model DIR] [--router FILE] [--json]" },
+  chat: { load: () => import("./commands/chat.js").then((m) => ({ run: m.chatCommand, usage: m.chatUsage })), summary: "interactive chat with streaming and MCP tools: --model DIR [--mcp-config FILE] [--router FILE]" },
+  serve: { load: () => import("./commands/serve.js").then((m) => ({ run: m.serveCommand, usage: m.serveUsage })), summary: "Anthropic-compatible server: --model DIR [--port 8080] [--api-key KEY] [--router FILE] [--max-concurrency N]" },
+  demo: { load: () => import("./commands/demo.js").then((m) => ({ run: m.demoCommand, usage: m.demoUsage })), summary: "stream a chat reply from the tiny-phi4 test model (npm start)" },
 };
 
 function help(): string {
@@ -47,12 +41,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`phi4: unknown command "${name}"\n${help()}\n`);
     return 1;
   }
-  if (rest.includes("--help") || rest.includes("-h")) {
-    process.stdout.write(`phi4 ${name}: ${command.summary}\n\n${command.usage(rest.filter((a) => a !== "--help" && a !== "-h"))}\n`);
-    return 0;
-  }
   try {
-    await command.run(rest);
+    const loaded = await command.load();
+    if (rest.includes("--help") || rest.includes("-h")) {
+      const usage = typeof loaded.usage === "string" ? loaded.usage : loaded.usage(rest.filter((a) => a !== "--help" && a !== "-h"));
+      process.stdout.write(`phi4 ${name}: ${command.summary}\n\n${usage}\n`);
+      return 0;
+    }
+    await loaded.run(rest);
     return 0;
   } catch (error) {
     if (error instanceof Phi4Error) {

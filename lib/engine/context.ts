@@ -10,7 +10,7 @@
  */
 import { callNativeSync, Phi4Error } from "./errors.js";
 import type { Generation, GenerateOptions, GenerationResult } from "./generation.js";
-import type { Model } from "./model.js";
+import type { ModelHost } from "./model-host.js";
 import type { NativeContext } from "./native-types.js";
 import { pickIdle } from "./prefix-reuse.js";
 import { Scheduler, type SchedulerStats } from "./scheduler.js";
@@ -39,6 +39,12 @@ export interface ContextStats extends SchedulerStats {
   queued: number;
 }
 
+/** What a context uses of its model: a sequence's needs, and registering the sequences it creates. */
+export interface ContextHost extends ModelHost {
+  /** @internal Registers a context's sequence (disposed with the model); returns its unregister function. */
+  registerSequence(sequence: Sequence): () => void;
+}
+
 export class Context {
   private readonly idle: Sequence[] = [];
   private readonly taken = new Set<Sequence>();
@@ -49,7 +55,7 @@ export class Context {
   /** @internal Use Model.createContext. */
   constructor(
     private readonly native: NativeContext,
-    readonly model: Model,
+    readonly model: ContextHost,
     readonly maxQueue: number,
     prefillChunk: number,
     private readonly onDispose: () => void,

@@ -4,13 +4,15 @@
  * The loop starts at once; breaking out of the stream aborts it.
  */
 import { StreamDecoder } from "../tokenizer/stream-decoder.js";
+import { ResultStream } from "../util/result-stream.js";
 import { Phi4Error } from "./errors.js";
 import { resolveSampling, type SamplingOptions } from "./sampling.js";
-import type { PrefillProgress } from "./model.js";
-import type { Sequence } from "./sequence.js";
+import type { ModelHost, PrefillProgress } from "./model-host.js";
+import type { NativeEvalOptions, NativeEvalResult } from "./native-types.js";
+import type { ReuseResult } from "./prefix-reuse.js";
 import { StopStringMatcher } from "./stop-strings.js";
 
-export type StopReason = "eos" | "max_tokens" | "stop" | "capacity";
+export type GenerationStopReason = "eos" | "max_tokens" | "stop" | "capacity";
 
 /**
  * Restricts which tokens may be sampled (constrained decoding). The mask is applied in native code
@@ -56,7 +58,7 @@ export interface GenerationResult {
   /** Generated token ids (the end-of-sequence token included when that is why it stopped). */
   tokens: number[];
   text: string;
-  stopReason: StopReason;
+  stopReason: GenerationStopReason;
   /** The stop string that ended it, when stopReason is "stop". */
   stopSequence?: string;
   /** promptTokens counts the whole input; cachedTokens those of them reused instead of prefilled. */
@@ -64,65 +66,35 @@ export interface GenerationResult {
   timings: { ttftMs: number; prefillTokensPerSec: number; decodeTokensPerSec: number; totalMs: number };
 }
 
-type Item = { chunk: GenerationChunk } | { done: true } | { error: unknown };
+/** @internal What a generation drives: its sequence. Sequence implements it; naming this interface instead of the class keeps generation.ts from importing sequence.ts, which imports it. */
+export interface GenerationTarget {
+  readonly model: ModelHost;
+  readonly length: number;
+  readonly capacity: number;
+  adopt(target: readonly number[]): Promise<{ rest: number[]; reuse: ReuseResult }>;
+  step(tokens: readonly number[], options: NativeEvalOptions, signal?: AbortSignal, onProgress?: (progress: PrefillProgress) => void): Promise<NativeEvalResult>;
+  storePrompt(prompt: readonly number[]): Promise<void>;
+}
 
 export class Generation implements AsyncIterable<GenerationChunk> {
   readonly result: Promise<GenerationResult>;
-  private readonly items: Item[] = [];
-  private wake: (() => void) | null = null;
-  private readonly abort = new AbortController();
+  private readonly stream: ResultStream<GenerationChunk, GenerationResult>;
   private iterated = false;
 
   /** @internal Use Sequence.generate. */
-  constructor(sequence: Sequence, prompt: number[], options: GenerateOptions, onSettled: () => void) {
-    const signal = options.signal ? AbortSignal.any([options.signal, this.abort.signal]) : this.abort.signal;
+  constructor(sequence: GenerationTarget, prompt: number[], options: GenerateOptions, onSettled: () => void) {
     // onSettled runs before anyone awaiting `result` resumes, so the sequence is idle by then.
-    this.result = this.run(sequence, prompt, options, signal).then(
-      (result) => {
-        onSettled();
-        this.enqueue({ done: true });
-        return result;
-      },
-      (error: unknown) => {
-        onSettled();
-        this.enqueue({ error });
-        throw error;
-      },
-    );
-    // A caller who only iterates still sees the error there; don't also report it as unhandled.
-    this.result.catch(() => undefined);
+    this.stream = new ResultStream((emit, signal) => this.run(sequence, prompt, options, signal, emit), { signal: options.signal, onSettled });
+    this.result = this.stream.result;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<GenerationChunk> {
     if (this.iterated) throw new Phi4Error("INVALID_ARGUMENT", "a generation can be iterated once");
     this.iterated = true;
-    let finished = false;
-    try {
-      for (;;) {
-        const item = this.items.shift();
-        if (!item) {
-          await new Promise<void>((resolve) => (this.wake = resolve));
-          continue;
-        }
-        if ("error" in item) throw item.error;
-        if ("done" in item) {
-          finished = true;
-          return;
-        }
-        yield item.chunk;
-      }
-    } finally {
-      if (!finished) this.abort.abort();
-    }
+    yield* this.stream;
   }
 
-  private enqueue(item: Item): void {
-    this.items.push(item);
-    this.wake?.();
-    this.wake = null;
-  }
-
-  private async run(sequence: Sequence, prompt: number[], options: GenerateOptions, signal: AbortSignal): Promise<GenerationResult> {
+  private async run(sequence: GenerationTarget, prompt: number[], options: GenerateOptions, signal: AbortSignal, emit: (chunk: GenerationChunk) => void): Promise<GenerationResult> {
     const model = sequence.model;
     const sampling = resolveSampling(model.defaultSampling, options.sampling);
     const stopTokens = new Set(options.stopTokens ?? model.folder.eosTokenIds);
@@ -154,7 +126,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     const firstTokenAt = performance.now();
     const generated: number[] = [];
     let text = "";
-    let stopReason: StopReason | undefined;
+    let stopReason: GenerationStopReason | undefined;
     let stopSequence: string | undefined;
 
     for (;;) {
@@ -166,7 +138,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       } else {
         const matched = stops.push(decoder.push(token));
         text += matched.text;
-        this.enqueue({ chunk: { token, text: matched.text } });
+        emit({ token, text: matched.text });
         if (matched.stop !== undefined) {
           stopReason = "stop";
           stopSequence = matched.stop;
@@ -183,7 +155,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       const tail = stops.push(decoder.flush()).text + stops.flush();
       if (tail) {
         text += tail;
-        this.enqueue({ chunk: { text: tail } });
+        emit({ text: tail });
       }
     }
     const finished = performance.now();

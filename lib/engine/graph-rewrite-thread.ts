@@ -7,7 +7,7 @@
  */
 import { Worker } from "node:worker_threads";
 
-import { rewriteGraph, type GraphRewriteOptions, type RewrittenGraph } from "./graph-rewrites.js";
+import type { GraphRewriteOptions, RewrittenGraph } from "./graph-rewrites.js";
 
 /** What the worker (graph-rewrite-worker.ts) is given. */
 export interface GraphRewriteJob {
@@ -17,7 +17,7 @@ export interface GraphRewriteJob {
 
 export function rewriteGraphOffThread(modelPath: string, options: GraphRewriteOptions): Promise<RewrittenGraph | null> {
   if (options.lastPositionLogits === null && !options.int4Kernel && !options.attentionKernel) return Promise.resolve(null);
-  if (!import.meta.url.endsWith(".js")) return rewriteGraph(modelPath, options);
+  if (!import.meta.url.endsWith(".js")) return rewriteHere(modelPath, options);
   return new Promise((resolve, reject) => {
     const job: GraphRewriteJob = { modelPath, options };
     // No execArgv of the process: flags such as --input-type (node -e) would stop the worker starting.
@@ -29,10 +29,16 @@ export function rewriteGraphOffThread(modelPath: string, options: GraphRewriteOp
     });
     worker.once("error", () => {
       settled = true;
-      rewriteGraph(modelPath, options).then(resolve, reject);
+      rewriteHere(modelPath, options).then(resolve, reject);
     });
     worker.once("exit", (code) => {
       if (!settled) reject(new Error(`the graph rewrite worker exited with code ${code} before answering`));
     });
   });
+}
+
+/** The rewrite in this thread, its module (and onnx-proto's protobuf code) loaded only when it runs here. */
+async function rewriteHere(modelPath: string, options: GraphRewriteOptions): Promise<RewrittenGraph | null> {
+  const { rewriteGraph } = await import("./graph-rewrites.js");
+  return rewriteGraph(modelPath, options);
 }

@@ -8,7 +8,7 @@
 import { availableParallelism } from "node:os";
 
 import { Tokenizer } from "../tokenizer/index.js";
-import { Context, type ContextOptions } from "./context.js";
+import { Context, type ContextHost, type ContextOptions } from "./context.js";
 import { callNative, Phi4Error } from "./errors.js";
 import { modelFingerprint } from "./fingerprint.js";
 import { loadModelFolder, type ModelFolder } from "./genai-config.js";
@@ -18,6 +18,7 @@ import type { NativeModel, NativeProviderSpec } from "./native-types.js";
 import { getRuntime, int4KernelSupported } from "./runtime.js";
 import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.js";
 import { checkPrefixDiskOptions, PrefixDiskCache, type PrefixDiskOptions } from "./prefix-disk.js";
+import type { PrefillProgress } from "./model-host.js";
 import type { KvDonor } from "./prefix-reuse.js";
 import { samplingDefaults } from "./sampling.js";
 import { Sequence } from "./sequence.js";
@@ -80,12 +81,6 @@ export interface LoadModelOptions {
   attentionKernel?: boolean;
 }
 
-/** How far a long prefill has got: `done` of the `total` prompt tokens it runs (after any reused prefix). */
-export interface PrefillProgress {
-  done: number;
-  total: number;
-}
-
 export interface ProviderFallback {
   provider: string;
   reason: string;
@@ -98,7 +93,7 @@ export interface CreateSequenceOptions {
 
 const DEFAULT_CAPACITY = 4096;
 
-export class Model {
+export class Model implements ContextHost {
   private readonly sequences = new Set<Sequence>();
   private readonly donors = new Set<KvDonor>();
   private readonly contexts = new Set<Context>();

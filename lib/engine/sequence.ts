@@ -9,13 +9,13 @@
  */
 import { callNative, callNativeSync, Phi4Error } from "./errors.js";
 import { Generation, type GenerateOptions } from "./generation.js";
-import type { Model, PrefillProgress } from "./model.js";
+import type { ModelHost, PrefillProgress } from "./model-host.js";
 import type { NativeEvalOptions, NativeEvalResult, NativeSequence } from "./native-types.js";
 import { commonPrefixLength } from "./prefix-cache.js";
 import { planReuse, type KvDonor, type ReuseResult } from "./prefix-reuse.js";
 import { isLongRopeRegime } from "./rope-regime.js";
 import type { Scheduler } from "./scheduler.js";
-import { checkStateFits, readStateFile, writeStateFile, type SequenceState } from "./sequence-state.js";
+import { checkStateFits, kvBytesPerToken, readStateFile, writeStateFile, type SequenceState } from "./sequence-state.js";
 
 export type { ReuseResult, ReuseSource } from "./prefix-reuse.js";
 
@@ -29,7 +29,7 @@ export class Sequence {
   /** @internal Created by Model.createSequence and Context. */
   constructor(
     private readonly native: NativeSequence,
-    readonly model: Model,
+    readonly model: ModelHost,
     private readonly onDispose: () => void,
     /** The context's scheduler, which batches this sequence's decode steps with its siblings'. */
     private readonly scheduler?: Scheduler,
@@ -180,7 +180,7 @@ export class Sequence {
     }
 
     const kept = plan.source === "self" ? plan.length : 0;
-    if (cache && this.native.kvValid - kept >= minTokens && cache.fits(this.native.kvValid * this.model.info.kvBytesPerToken)) cache.add(await this.snapshot());
+    if (cache && this.native.kvValid - kept >= minTokens && cache.fits(this.native.kvValid * kvBytesPerToken(this.model.kvLayout))) cache.add(await this.snapshot());
     const prefix = target.slice(0, plan.length);
     if (plan.source === "cache" || plan.source === "disk") {
       const state = plan.state;

@@ -6,9 +6,9 @@
  */
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 
-import type { ToolDefinition, ToolOutput } from "../providers/types.js";
+import type { ToolDefinition, ToolOutput } from "../messages/types.js";
 import type { McpConfig } from "./config.js";
-import { McpServerConnection } from "./connection.js";
+import { McpServerConnection, type CallToolOptions } from "./connection.js";
 import { exposedToolName } from "./names.js";
 import { toolError, toolOutputFromMcp } from "./results.js";
 
@@ -74,13 +74,13 @@ export class McpBridge {
     return definitions;
   }
 
-  async call(name: string, input: Record<string, unknown>, options: { signal?: AbortSignal } = {}): Promise<ToolOutput> {
+  async call(name: string, input: Record<string, unknown>, options: Pick<CallToolOptions, "signal" | "onProgress"> = {}): Promise<ToolOutput> {
     if (this.origins.size === 0) await this.tools();
     const origin = this.origins.get(name);
     if (!origin) return toolError(`unknown tool ${name}`);
     const connection = this.connections.get(origin.server)!;
     try {
-      return toolOutputFromMcp(await connection.callTool(origin.tool, input, { timeoutMs: this.callTimeoutMs, signal: options.signal }), this.maxResultChars);
+      return toolOutputFromMcp(await connection.callTool(origin.tool, input, { timeoutMs: this.callTimeoutMs, signal: options.signal, onProgress: options.onProgress }), this.maxResultChars);
     } catch (error) {
       if (options.signal?.aborted) throw error;
       return toolError(describeFailure(connection, origin.tool, error, this.callTimeoutMs));

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 
-import { ConfigError, expandEnv, readJsonConfig } from "../router/config-file.js";
+import { ConfigError, expandEnv, readJsonConfig } from "../util/config-file.js";
 
 const stdioServer = z.strictObject({
   type: z.literal("stdio"),

@@ -17,6 +17,8 @@ const STDERR_TAIL = 2000;
 export interface CallToolOptions {
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Told of the server's progress notifications for this call (servers send them only when asked, as this does). */
+  onProgress?: (progress: { progress: number; total?: number }) => void;
 }
 
 export class McpServerConnection {
@@ -73,7 +75,7 @@ export class McpServerConnection {
   async callTool(tool: string, input: Record<string, unknown>, options: CallToolOptions): Promise<CallToolResult> {
     const client = await this.connect();
     try {
-      return (await client.callTool({ name: tool, arguments: input }, undefined, { timeout: options.timeoutMs, signal: options.signal })) as CallToolResult;
+      return (await client.callTool({ name: tool, arguments: input }, undefined, { timeout: options.timeoutMs, signal: options.signal, onprogress: options.onProgress })) as CallToolResult;
     } catch (error) {
       // The caller's abort says nothing about the server.
       if (!options.signal?.aborted) await this.dropIfBroken(client, error);

@@ -6,7 +6,7 @@
  */
 import type { CallToolResult, ContentBlock as McpContent } from "@modelcontextprotocol/sdk/types.js";
 
-import type { ImageBlockParam, TextBlockParam, ToolOutput } from "../providers/types.js";
+import type { ImageBlockParam, TextBlockParam, ToolOutput } from "../messages/types.js";
 
 const IMAGE_TYPES = new Set(["image/jpeg", "image/png", "image/gif", "image/webp"]);
 type ImageMediaType = "image/jpeg" | "image/png" | "image/gif" | "image/webp";

@@ -5,7 +5,7 @@
  * agent loop, which streams every turn.
  */
 import { ProviderError } from "./errors.js";
-import type { ContentBlock, MessageResponse, StreamEvent } from "./types.js";
+import type { ContentBlock, MessageResponse, StreamEvent } from "../messages/types.js";
 
 export class MessageAccumulator {
   private message: MessageResponse | undefined;

@@ -6,7 +6,8 @@
 import Anthropic from "@anthropic-ai/sdk";
 
 import { ProviderError } from "./errors.js";
-import type { CallOptions, ContentBlock, MessageRequest, MessageResponse, Provider, StopReason, StreamEvent } from "./types.js";
+import type { ContentBlock, MessageRequest, MessageResponse, StopReason, StreamEvent } from "../messages/types.js";
+import type { CallOptions, Provider } from "./types.js";
 
 export interface AnthropicProviderOptions {
   /** Name in routing decisions and metrics. Default "claude". */

@@ -7,7 +7,7 @@
  * session could reuse the prefill of the system prompt and tools that follow it (byte-identical
  * otherwise). A provider that forwards the request (Claude) still sends it unchanged.
  */
-import type { MessageRequest } from "./types.js";
+import type { MessageRequest } from "../messages/types.js";
 
 const CLIENT_METADATA = /^\s*x-anthropic-billing-header:/i;
 

@@ -5,10 +5,9 @@
  * so a router can send such a request elsewhere.
  */
 import type { ChatMessage } from "../tokenizer/chat-template.js";
-import type { ConversationMessage, ContentBlock as ToolLayerBlock } from "../tools/types.js";
 import { ProviderError } from "./errors.js";
 import { systemText, toolResultText } from "./flatten.js";
-import type { ContentBlockParam, MessageRequest } from "./types.js";
+import type { ContentBlockParam, MessageParam, MessageRequest } from "../messages/types.js";
 
 /** The request needs the tool prompt: tools are offered, or the history holds tool calls or results. */
 export function usesTools(request: MessageRequest): boolean {
@@ -25,13 +24,13 @@ export function plainChatMessages(provider: string, request: MessageRequest): Ch
   return messages;
 }
 
-export function toolConversation(provider: string, request: MessageRequest): ConversationMessage[] {
+export function toolConversation(provider: string, request: MessageRequest): MessageParam[] {
   return request.messages.map((message) => ({
     role: message.role,
     content:
       typeof message.content === "string"
         ? message.content
-        : message.content.map((block): ToolLayerBlock => {
+        : message.content.map((block): ContentBlockParam => {
             if (block.type === "tool_use") return { type: "tool_use", id: block.id, name: block.name, input: block.input };
             if (block.type === "tool_result") return { type: "tool_result", tool_use_id: block.tool_use_id, content: toolResultText(block), is_error: block.is_error };
             return { type: "text", text: textOnly(provider, block) };

@@ -15,7 +15,7 @@ import path from "node:path";
 
 import type { Context } from "../engine/context.js";
 import { Phi4Error, type Phi4ErrorCode } from "../engine/errors.js";
-import type { StopReason as EngineStopReason, GenerationResult } from "../engine/generation.js";
+import type { GenerationResult, GenerationStopReason } from "../engine/generation.js";
 import type { Model } from "../engine/model.js";
 import type { SamplingOptions } from "../engine/sampling.js";
 import type { Sequence } from "../engine/sequence.js";
@@ -28,7 +28,8 @@ import { systemText } from "./flatten.js";
 import { withoutClientMetadata } from "./client-metadata.js";
 import { plainChatMessages, toolConversation, usesTools } from "./local-prompt.js";
 import { MessageEvents } from "./message-events.js";
-import type { CallOptions, MessageRequest, MessageResponse, Provider, StopReason, StreamEvent } from "./types.js";
+import type { MessageRequest, MessageResponse, StopReason, StreamEvent } from "../messages/types.js";
+import type { CallOptions, Provider } from "./types.js";
 
 export interface LocalProviderOptions {
   /** Name in routing decisions and metrics. Default "local". */
@@ -91,7 +92,7 @@ export class LocalProvider implements Provider {
       const prompt = await this.fittingPrompt(request);
       context = await this.sequences();
       sequence = await context.acquire(prompt, options.signal);
-      yield* usesTools(request) ? this.toolTurn(sequence, prompt, request, options.signal, live) : this.plainTurn(sequence, prompt, request, options.signal);
+      yield* usesTools(request) ? this.toolTurn(sequence, prompt, request, options, live) : this.plainTurn(sequence, prompt, request, options);
     } catch (error) {
       throw this.wrap(error, options.signal);
     } finally {
@@ -160,13 +161,13 @@ export class LocalProvider implements Provider {
     return prompt;
   }
 
-  private async *plainTurn(sequence: Sequence, prompt: number[], request: MessageRequest, signal: AbortSignal | undefined): AsyncGenerator<StreamEvent> {
+  private async *plainTurn(sequence: Sequence, prompt: number[], request: MessageRequest, { signal, seed }: CallOptions): AsyncGenerator<StreamEvent> {
     const stop = stoppable(signal);
     // append false: the prompt is the whole context, so a prefix the sequence (or the model) already holds is reused.
     const generation = sequence.generate(prompt, {
       append: false,
       maxTokens: Math.min(request.max_tokens, this.contextTokens - prompt.length),
-      sampling: sampling(request),
+      sampling: sampling(request, seed),
       stop: request.stop_sequences,
       signal: stop.signal,
     });
@@ -201,10 +202,10 @@ export class LocalProvider implements Provider {
    * are spent. Not live (create), an attempt's events wait until it has passed, so a failed attempt
    * is retried unseen; when the streamed turn succeeds, create gives the same content.
    */
-  private async *toolTurn(sequence: Sequence, prompt: number[], request: MessageRequest, signal: AbortSignal | undefined, live: boolean): AsyncGenerator<StreamEvent> {
+  private async *toolTurn(sequence: Sequence, prompt: number[], request: MessageRequest, { signal, seed }: CallOptions, live: boolean): AsyncGenerator<StreamEvent> {
     const stop = stoppable(signal);
     // The prompt was encoded (and checked against the capacity) from the same request.
-    const options = { ...this.toolTurnOptions(request, stop.signal), promptTokens: prompt };
+    const options = { ...this.toolTurnOptions(request, stop.signal, seed), promptTokens: prompt };
     const turn: ToolTurnStream<LiveToolTurnEvent> = live ? streamLiveToolTurn(sequence, options) : streamToolTurn(sequence, options);
     const start = { ...this.emptyMessage(request), usage: { input_tokens: prompt.length, output_tokens: 0 } };
     let message = new MessageEvents(start);
@@ -232,7 +233,7 @@ export class LocalProvider implements Provider {
     yield* message.end({ stop_reason: result.stopReason, stop_sequence: result.stopSequence ?? null }, result.usage.outputTokens);
   }
 
-  private toolTurnOptions(request: MessageRequest, signal: AbortSignal): ToolTurnOptions {
+  private toolTurnOptions(request: MessageRequest, signal: AbortSignal, seed: number | undefined): ToolTurnOptions {
     return {
       messages: toolConversation(this.name, request),
       system: systemText(request),
@@ -240,7 +241,7 @@ export class LocalProvider implements Provider {
       toolChoice: request.tool_choice,
       maxTokens: request.max_tokens,
       maxRetries: this.options.maxRetries,
-      sampling: sampling(request),
+      sampling: sampling(request, seed),
       stop: request.stop_sequences,
       signal,
     };
@@ -295,14 +296,14 @@ function stoppable(signal: AbortSignal | undefined): { signal: AbortSignal; abor
   return { signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal, abort: () => stop.abort() };
 }
 
-/** Anthropic's temperature 0 is greedy; other knobs sample; none at all keeps genai_config's defaults. */
-function sampling(request: MessageRequest): SamplingOptions | undefined {
+/** Anthropic's temperature 0 is greedy; other knobs sample; none at all keeps genai_config's defaults (a seed alone seeds them). */
+function sampling(request: MessageRequest, seed: number | undefined): SamplingOptions | undefined {
   if (request.temperature === 0) return { greedy: true };
-  if (request.temperature === undefined && request.top_p === undefined && request.top_k === undefined) return undefined;
-  return { temperature: request.temperature, topP: request.top_p, topK: request.top_k };
+  if (request.temperature === undefined && request.top_p === undefined && request.top_k === undefined && seed === undefined) return undefined;
+  return { temperature: request.temperature, topP: request.top_p, topK: request.top_k, ...(seed !== undefined && { seed }) };
 }
 
-function stopReason(reason: EngineStopReason): StopReason {
+function stopReason(reason: GenerationStopReason): StopReason {
   switch (reason) {
     case "eos":
       return "end_turn";

@@ -8,7 +8,7 @@
  * whitespace is held back until more text follows, so whitespace alone never opens a block and a
  * block's text is the same whether it was streamed or sent whole.
  */
-import type { ContentBlock, StopReason, StreamEvent, ToolUseBlock } from "./types.js";
+import type { ContentBlock, StopReason, StreamEvent, ToolUseBlock } from "../messages/types.js";
 
 type MessageStart = Extract<StreamEvent, { type: "message_start" }>["message"];
 

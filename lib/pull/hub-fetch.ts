@@ -4,10 +4,19 @@
  * request without it.
  */
 import { Phi4Error } from "../engine/errors.js";
-import type { Hub } from "./hub.js";
 
 const MAX_REDIRECTS = 10;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** A model hub and one repo on it. */
+export interface Hub {
+  /** Base URL without a trailing slash. */
+  endpoint: string;
+  /** "owner/name" (or a legacy bare "name"). */
+  repo: string;
+  /** Sent as `Authorization: Bearer` (HF_TOKEN): private and gated repos need it. */
+  token?: string;
+}
 
 /** Sends `Authorization: Bearer` only when `url` is on the endpoint's origin (scheme, host and port). */
 export function authHeaders(hub: Hub, url: string): Record<string, string> {

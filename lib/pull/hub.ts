@@ -11,19 +11,12 @@
 import { z } from "zod";
 
 import { Phi4Error } from "../engine/errors.js";
-import { hubFetch } from "./hub-fetch.js";
+import { hubFetch, type Hub } from "./hub-fetch.js";
+
+export type { Hub } from "./hub-fetch.js";
 
 export const DEFAULT_ENDPOINT = "https://huggingface.co";
 const REVISION = "main";
-
-export interface Hub {
-  /** Base URL without a trailing slash. */
-  endpoint: string;
-  /** "owner/name" (or a legacy bare "name"). */
-  repo: string;
-  /** Sent as `Authorization: Bearer` (HF_TOKEN): private and gated repos need it. */
-  token?: string;
-}
 
 export interface RemoteFile {
   /** Path from the repo root, "/"-separated. */

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 
-import { ConfigError, expandEnv, readJsonConfig } from "./config-file.js";
+import { ConfigError, expandEnv, readJsonConfig } from "../util/config-file.js";
 
 const price = z.strictObject({ inputPerMTok: z.number().nonnegative(), outputPerMTok: z.number().nonnegative() });
 const common = {

@@ -5,7 +5,7 @@ import { LocalProvider } from "../providers/local.js";
 import { OpenAICompatibleProvider } from "../providers/openai-compatible.js";
 import type { Provider } from "../providers/types.js";
 import type { ProviderConfig, RouterConfig } from "./config.js";
-import { ConfigError } from "./config-file.js";
+import { ConfigError } from "../util/config-file.js";
 import type { TokenPrice } from "./metrics.js";
 import { Router } from "./router.js";
 

@@ -3,35 +3,13 @@
  * over a recent window, tokens, what the remote tokens cost, and what the local ones would have cost
  * at a reference (cloud) price: the saving that running locally bought.
  */
-import type { Usage } from "../providers/types.js";
-import type { AttemptFailure } from "./decision.js";
+import type { AttemptFailure, MetricsSnapshot, ProviderMetrics } from "../providers/routing.js";
+import type { Usage } from "../messages/types.js";
 
 /** US dollars per million tokens. */
 export interface TokenPrice {
   inputPerMTok: number;
   outputPerMTok: number;
-}
-
-export interface ProviderMetrics {
-  /** Attempts sent to this provider. */
-  requests: number;
-  /** Attempts that failed (error, timeout or invalid output). */
-  errors: number;
-  timeouts: number;
-  invalidOutputs: number;
-  /** Failed attempts after which another provider took the work over. */
-  fallbacks: number;
-  /** Over the last `window` successful attempts, start to last event. */
-  latencyMs: { p50: number | null; p95: number | null };
-  tokens: { input: number; output: number };
-  /** At this provider's own price (0 when it has none). */
-  costUsd: number;
-}
-
-export interface MetricsSnapshot {
-  providers: Record<string, ProviderMetrics>;
-  /** Local tokens priced at the reference price. */
-  costAvoidedUsd: number;
 }
 
 interface Counters {

@@ -9,8 +9,9 @@
  */
 import { collectMessage, MessageAccumulator } from "../providers/accumulate.js";
 import { ProviderError } from "../providers/errors.js";
-import type { CallOptions, MessageRequest, MessageResponse, Provider, StreamEvent } from "../providers/types.js";
-import type { AttemptFailure, RouteDecision } from "./decision.js";
+import type { MessageRequest, MessageResponse, StreamEvent } from "../messages/types.js";
+import type { CallOptions, Provider } from "../providers/types.js";
+import type { AttemptFailure, MetricsSnapshot, RouteDecision } from "../providers/routing.js";
 import { RouterMetrics, type TokenPrice } from "./metrics.js";
 import { DEFAULT_RULES, planRoute, type RoutingRules } from "./rules.js";
 import { checkAnswer } from "./validate.js";
@@ -66,6 +67,10 @@ export class Router implements Provider {
     this.metrics = new RouterMetrics(options.prices, reference);
   }
 
+  metricsSnapshot(): MetricsSnapshot {
+    return this.metrics.snapshot();
+  }
+
   /** Recent decisions, oldest first. */
   get decisions(): readonly RouteDecision[] {
     return this.log;
@@ -119,7 +124,7 @@ export class Router implements Provider {
     const started = performance.now();
     this.inFlight.set(provider.name, (this.inFlight.get(provider.name) ?? 0) + 1);
     try {
-      for await (const event of provider.stream(request, { signal, hints: options.hints, buffered: !live })) {
+      for await (const event of provider.stream(request, { signal, hints: options.hints, buffered: !live, seed: options.seed })) {
         accumulator.push(event);
         if (live) yield event;
         else buffered.push(event);

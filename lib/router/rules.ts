@@ -10,8 +10,9 @@
  *  4. a local queue or recent local latency beyond its limit: remote first (overflow);
  *  5. otherwise local first, remote as the fallback.
  */
-import type { MessageRequest, Provider, TaskHints } from "../providers/types.js";
-import type { RouteRule } from "./decision.js";
+import type { MessageRequest } from "../messages/types.js";
+import type { Provider, TaskHints } from "../providers/types.js";
+import type { RouteRule } from "../providers/routing.js";
 
 export interface RoutingRules {
   /** Privacy of tasks whose hints do not say. Default "normal". */

@@ -4,7 +4,7 @@
  * tools layer's catalog, the same validators local tool calls are made with). An answer that fails
  * makes the router fall back.
  */
-import type { MessageRequest, MessageResponse } from "../providers/types.js";
+import type { MessageRequest, MessageResponse } from "../messages/types.js";
 import { ToolCatalog } from "../tools/catalog.js";
 
 /** Why the answer is not acceptable, or undefined when it is. */

@@ -10,7 +10,7 @@ import type { PrefixDiskOptions } from "../engine/prefix-disk.js";
 import { LocalProvider } from "../providers/local.js";
 import type { Provider } from "../providers/types.js";
 import { loadRouterConfig, type RouterConfig } from "../router/config.js";
-import { ConfigError } from "../router/config-file.js";
+import { ConfigError } from "../util/config-file.js";
 import { createRouter } from "../router/from-config.js";
 
 export interface BackendOptions {

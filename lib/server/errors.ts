@@ -34,6 +34,8 @@ export class ApiError extends Error {
   constructor(
     readonly type: ApiErrorType,
     message: string,
+    /** The request field at fault, when one is (OpenAI's error shape names it as `param`). */
+    readonly param?: string,
   ) {
     super(message);
     this.status = STATUS[type];

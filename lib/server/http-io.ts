@@ -45,9 +45,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(json);
 }
 
+/** An error response's body: the Messages API's shape unless the route speaks another API (OpenAI's). */
+export type ErrorBody = (error: ApiError, cause: unknown, requestId: string) => unknown;
+
 /** Writes `error` as an API error response (nothing, when the response has already started or the client left). */
-export function sendError(res: ServerResponse, requestId: string, error: unknown): ApiError {
+export function sendError(res: ServerResponse, requestId: string, error: unknown, body: ErrorBody = (e) => e.body(requestId)): ApiError {
   const apiError = toApiError(error);
-  if (!res.headersSent && !res.destroyed) sendJson(res, apiError.status, apiError.body(requestId));
+  if (!res.headersSent && !res.destroyed) sendJson(res, apiError.status, body(apiError, error, requestId));
   return apiError;
 }

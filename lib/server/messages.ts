@@ -3,12 +3,12 @@
  * Claude), answered as one JSON message or as the Messages API's event stream. The client's
  * disconnect aborts the request's signal, which stops its generation and frees its sequence.
  */
-import type { MessageRequest, StreamEvent } from "../providers/types.js";
-import { ApiError, failureOf, toApiError } from "./errors.js";
+import type { MessageRequest } from "../messages/types.js";
+import { ApiError, toApiError } from "./errors.js";
+import { streamEvents, type EventOutput } from "./event-stream.js";
 import { readJson, sendJson } from "./http-io.js";
 import { parseMessagesBody } from "./request-schema.js";
-import type { Exchange, ServerState } from "./routes.js";
-import { SseWriter } from "./sse.js";
+import type { Exchange, ServerState } from "./exchange.js";
 
 export async function postMessages(x: Exchange, state: ServerState): Promise<void> {
   const { request, stream } = parseMessagesBody(await readJson(x.req, state.maxBodyBytes));
@@ -20,11 +20,11 @@ export async function postMessages(x: Exchange, state: ServerState): Promise<voi
     sendJson(x.res, 200, message);
     return;
   }
-  await streamEvents(x, state, state.provider.stream(request, { signal: x.signal }));
+  await streamEvents(x, state, state.provider.stream(request, { signal: x.signal }), messagesOutput());
 }
 
 /** A text-only backend would only say so after the request waited for a sequence; say it at once, and plainly. */
-function refuseImages(request: MessageRequest, state: ServerState): void {
+export function refuseImages(request: MessageRequest, state: ServerState): void {
   if (state.provider.locality !== "local") return;
   const image = request.messages.some((m) => typeof m.content !== "string" && m.content.some((b) => b.type === "image"));
   if (image) {
@@ -32,53 +32,18 @@ function refuseImages(request: MessageRequest, state: ServerState): void {
   }
 }
 
-/**
- * How long a stream's status line waits for the first event, by default. A failure before it
- * (overloaded, prompt too long: both are known at once) is still an HTTP error status, which clients
- * act on (the SDKs retry a 529, not a 400), rather than a stream error. It does not wait longer: a
- * tool turn's first event comes only after the prefill, minutes for a long prompt on a CPU, and
- * clients time out waiting for the response headers (Claude Code after API_TIMEOUT_MS, 10 minutes by
- * default, then retries from scratch). Once the status line is sent, pings keep the stream alive.
- */
-export const FIRST_EVENT_WAIT_MS = 5_000;
-
-async function streamEvents(x: Exchange, state: ServerState, events: AsyncIterable<StreamEvent>): Promise<void> {
-  const iterator = events[Symbol.asyncIterator]();
-  const first = iterator.next();
-  // A rejection within the wait is thrown here, before the status line: an HTTP error.
-  const early = await raceTimeout(first, state.firstEventWaitMs);
-  const sse = new SseWriter(x.res);
+/** The Messages API's stream: every event as it comes, message_delta with cumulative usage, input included. */
+function messagesOutput(): EventOutput {
   const usage = { input_tokens: 0, output_tokens: 0 };
-  try {
-    for (let next = early ?? (await first); !next.done; next = await iterator.next()) {
-      const event = next.value;
+  return {
+    usage,
+    async send(sse, event) {
       if (event.type === "message_start") usage.input_tokens = event.message.usage.input_tokens;
-      if (event.type === "message_delta") {
-        usage.output_tokens = event.usage.output_tokens;
-        usage.input_tokens = event.usage.input_tokens ?? usage.input_tokens;
-        // Cumulative usage, input included, as the Messages API sends it.
-        await sse.send({ ...event, usage: { ...usage } });
-      } else await sse.send(event);
-    }
-    state.metrics.usage(usage);
-  } catch (error) {
-    // Once the stream has started, errors are events (a client that left reads nothing).
-    x.streamError = failureOf(error, x.signal);
-    await sse.send(toApiError(x.streamError).body(x.requestId));
-  } finally {
-    x.usage = usage;
-    sse.end();
-    await iterator.return?.();
-  }
-}
-
-/** `promise`'s value if it settles within `ms` (its rejection, thrown), else undefined. */
-async function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+      if (event.type !== "message_delta") return sse.send(event);
+      usage.output_tokens = event.usage.output_tokens;
+      usage.input_tokens = event.usage.input_tokens ?? usage.input_tokens;
+      await sse.send({ ...event, usage: { ...usage } });
+    },
+    fail: (sse, failure, requestId) => sse.send(toApiError(failure).body(requestId)),
+  };
 }

@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 
-import type { ContentBlockParam, MessageParam, MessageRequest, TextBlockParam, ToolChoice, ToolDefinition } from "../providers/types.js";
+import type { ContentBlockParam, MessageParam, MessageRequest, TextBlockParam, ToolChoice, ToolDefinition } from "../messages/types.js";
 import { ApiError } from "./errors.js";
 
 const text = z.object({ type: z.literal("text"), text: z.string() });
@@ -84,7 +84,7 @@ const messagesBody = countTokensBody.extend({
   stop_sequences: z.array(z.string().min(1)).optional(),
 });
 
-type CountTokensBody = z.infer<typeof countTokensBody>;
+export type CountTokensBody = z.infer<typeof countTokensBody>;
 type ContentBlock = Exclude<Extract<CountTokensBody["messages"][number], { role: "user" }>["content"], string>[number];
 
 /** A /v1/messages body: the request for the providers, and whether the client wants it streamed. */
@@ -101,9 +101,10 @@ export function parseCountTokensBody(json: unknown): MessageRequest {
 
 /**
  * The `model` is not passed on: each provider answers with its own configured model, whatever alias
- * the client picked (see model-names.ts).
+ * the client picked (see model-names.ts). /v1/chat/completions maps its body to this shape and
+ * comes through here too.
  */
-function toRequest(body: CountTokensBody): Omit<MessageRequest, "max_tokens"> {
+export function toRequest(body: CountTokensBody): Omit<MessageRequest, "max_tokens"> {
   const loaded = loadedTools(body.messages);
   const usable = body.tools?.flatMap((tool) => (tool && (!tool.defer_loading || loaded.has(tool.name)) ? [tool] : []));
   const choice = body.tool_choice;
@@ -172,9 +173,14 @@ function loadedTools(messages: CountTokensBody["messages"]): Set<string> {
   return names;
 }
 
-function parse<T>(schema: z.ZodType<T>, json: unknown): T {
+/** `json` as `schema` has it, or a 400 that names the fields at fault (the first as the error's param). */
+export function parse<T>(schema: z.ZodType<T>, json: unknown): T {
   const result = schema.safeParse(json);
-  if (!result.success) throw new ApiError("invalid_request_error", result.error.issues.slice(0, 3).map((issue) => describe(issue)).join("; "));
+  if (!result.success) {
+    const issues = result.error.issues.slice(0, 3);
+    const param = issues[0]?.path.length ? issues[0].path.map(String).join(".") : undefined;
+    throw new ApiError("invalid_request_error", issues.map((issue) => describe(issue)).join("; "), param);
+  }
   return result.data;
 }
 

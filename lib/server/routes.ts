@@ -1,63 +1,36 @@
 /**
  * The server's routes and the small ones' handlers: count_tokens, the model list, health and
- * metrics. POST /v1/messages has its own module. Paths are matched without the query string (Claude
- * Code calls `/v1/messages?beta=true`), and HEAD requests as GET ones.
+ * metrics. POST /v1/messages and POST /v1/chat/completions have their own modules. Paths are matched
+ * without the query string (Claude Code calls `/v1/messages?beta=true`), and HEAD requests as GET ones.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
-
 import { Phi4Error } from "../engine/errors.js";
-import type { LocalProvider } from "../providers/local.js";
-import type { Provider } from "../providers/types.js";
 import { ApiError } from "./errors.js";
+import type { Exchange, ServerState } from "./exchange.js";
 import { readJson, sendJson } from "./http-io.js";
+import { postChatCompletions } from "./chat-completions.js";
 import { postMessages } from "./messages.js";
-import { modelList, type ModelInfo } from "./model-names.js";
+import { modelBody, modelsBody, openAIErrorBody, sharedErrorBody } from "./openai-shape.js";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.js";
 import { parseCountTokensBody } from "./request-schema.js";
-import type { ServerMetrics } from "./server-metrics.js";
-
-/** One request being served. */
-export interface Exchange {
-  req: IncomingMessage;
-  res: ServerResponse;
-  requestId: string;
-  /** Aborted when the client goes away, or by a shutdown (its reason then an ApiError). */
-  signal: AbortSignal;
-  /** The route's captured path segment, if it has one. */
-  param?: string;
-  /** Tokens of the answer, for the access log (set by the handlers that know them). */
-  usage?: { input_tokens: number; output_tokens?: number };
-  /** A failure reported inside a stream that had already started (its status stays 200). */
-  streamError?: unknown;
-}
-
-/** What the handlers share. */
-export interface ServerState {
-  provider: Provider;
-  /** Renders prompts as the local model sees them, for count_tokens (it creates no engine context for that). */
-  renderer: LocalProvider;
-  metrics: ServerMetrics;
-  models: ModelInfo[];
-  localId: string;
-  maxBodyBytes: number;
-  /** Most tokens count_tokens counts. */
-  maxCountTokens: number;
-  /** How long a stream's status line waits for its first event (messages.ts). */
-  firstEventWaitMs: number;
-}
 
 export interface Route {
   method: string;
   /** The metrics label, and the path (":id" matches one segment). */
   path: string;
   handle: (x: Exchange, state: ServerState) => Promise<void> | void;
+  /** The body of its error responses, when they are not in the Messages API's shape. */
+  errorBody?: (error: ApiError, cause: unknown, x: Exchange) => unknown;
 }
+
+/** The error body of the routes both APIs share. */
+const sharedErrors = (error: ApiError, cause: unknown, x: Exchange) => sharedErrorBody(error, cause, x.requestId, x.req);
 
 const ROUTES: Route[] = [
   { method: "POST", path: "/v1/messages", handle: postMessages },
   { method: "POST", path: "/v1/messages/count_tokens", handle: countTokens },
-  { method: "GET", path: "/v1/models", handle: (x, state) => sendJson(x.res, 200, modelList(state.models)) },
-  { method: "GET", path: "/v1/models/:id", handle: getModel },
+  { method: "POST", path: "/v1/chat/completions", handle: postChatCompletions, errorBody: openAIErrorBody },
+  { method: "GET", path: "/v1/models", handle: (x, state) => sendJson(x.res, 200, modelsBody(x.req, state.models)), errorBody: sharedErrors },
+  { method: "GET", path: "/v1/models/:id", handle: getModel, errorBody: sharedErrors },
   { method: "GET", path: "/health", handle: health },
   // Claude Code sends HEAD / before its first request (a connection check): the root answers as /health.
   { method: "GET", path: "/", handle: health },
@@ -97,7 +70,7 @@ function health(x: Exchange, state: ServerState): void {
 function getModel(x: Exchange, state: ServerState): void {
   const model = state.models.find((m) => m.id === x.param);
   if (!model) throw new ApiError("not_found_error", `model: ${x.param} (this server lists ${state.models.map((m) => m.id).join(", ")})`);
-  sendJson(x.res, 200, model);
+  sendJson(x.res, 200, modelBody(x.req, model));
 }
 
 function metrics(x: Exchange, state: ServerState): void {

@@ -4,8 +4,9 @@
  * router) each provider's attempts, errors and fallbacks.
  */
 import type { Model } from "../engine/model.js";
-import type { Provider, Usage } from "../providers/types.js";
-import { Router } from "../router/router.js";
+import type { MetricsSnapshot } from "../providers/routing.js";
+import type { Usage } from "../messages/types.js";
+import type { Provider } from "../providers/types.js";
 import { Counter, Histogram, snapshotMetric, type Labels } from "./prometheus.js";
 
 export class ServerMetrics {
@@ -72,14 +73,14 @@ export class ServerMetrics {
         snapshotMetric("phi4_prefix_disk_invalid_removed_total", "Corrupt, truncated or foreign disk entries removed unused.", "counter", [[{}, disk.removedInvalid]]),
       );
     }
-    if (this.provider instanceof Router) parts.push(routerMetrics(this.provider));
+    const routing = this.provider.metricsSnapshot?.();
+    if (routing) parts.push(routerMetrics(routing));
     parts.push(snapshotMetric("process_resident_memory_bytes", "Resident set size of this process.", "gauge", [[{}, process.memoryUsage.rss()]]));
     return parts.join("");
   }
 }
 
-function routerMetrics(router: Router): string {
-  const snapshot = router.metrics.snapshot();
+function routerMetrics(snapshot: MetricsSnapshot): string {
   const providers = Object.entries(snapshot.providers);
   const per = (pick: (m: (typeof providers)[number][1]) => number): [Labels, number][] => providers.map(([provider, m]) => [{ provider }, pick(m)]);
   return [

@@ -1,6 +1,7 @@
 /**
  * The Anthropic-compatible HTTP server: Claude Code, the Claude Agent SDK and the official SDKs talk
- * to the local model (or to the router in front of it and Claude) as if it were the Messages API.
+ * to the local model (or to the router in front of it and Claude) as if it were the Messages API;
+ * OpenAI clients do the same through /v1/chat/completions (chat-completions.ts), on the same provider.
  *
  *   const server = await startServer({ model, port: 8080, apiKey: "secret" });
  *   // ANTHROPIC_BASE_URL=http://127.0.0.1:8080 ANTHROPIC_AUTH_TOKEN=secret claude
@@ -23,11 +24,13 @@ import type { Provider } from "../providers/types.js";
 import { apiKeyCheck } from "./auth.js";
 import { ApiError, failureOf, toApiError } from "./errors.js";
 import { sendError } from "./http-io.js";
-import { FIRST_EVENT_WAIT_MS } from "./messages.js";
+import { FIRST_EVENT_WAIT_MS } from "./event-stream.js";
 import { modelInfos } from "./model-names.js";
 import { errorCode, silentLogger, type Logger } from "./request-log.js";
-import { matchRoute, type Exchange, type ServerState } from "./routes.js";
+import type { Exchange, ServerState } from "./exchange.js";
+import { matchRoute } from "./routes.js";
 import { ServerMetrics } from "./server-metrics.js";
+import { raceTimeout } from "../util/race-timeout.js";
 
 export interface ServerOptions {
   /** The loaded model: it counts tokens for count_tokens and serves requests unless `provider` does. */
@@ -197,7 +200,7 @@ export class Phi4Server {
       await match.route.handle(x, this.state);
     } catch (error) {
       failure = failureOf(error, abort.signal);
-      sendError(res, requestId, failure);
+      sendError(res, requestId, failure, match?.route.errorBody && ((error, cause) => match.route.errorBody!(error, cause, x)));
     }
   }
 
@@ -232,10 +235,4 @@ export async function startServer(options: ServerOptions & ListenOptions): Promi
   const server = createServer(options);
   await server.listen(options);
   return server;
-}
-
-function raceTimeout(promise: Promise<unknown>, ms: number): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise((resolve) => (timer = setTimeout(resolve, ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

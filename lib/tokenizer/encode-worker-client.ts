@@ -8,8 +8,15 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 
 import { Phi4Error, type Phi4ErrorCode } from "../engine/errors.js";
-import type { EncodeOptions } from "./tokenizer.js";
 import { PromptText, type Range } from "./prompt-text.js";
+
+/** Options of Tokenizer.encode and encodeAsync (declared here, where the worker client uses them too). */
+export interface EncodeOptions {
+  /** For string input: special-token text becomes special tokens (default true). */
+  allowSpecial?: boolean;
+  /** Throw CAPACITY_EXCEEDED instead of returning more tokens than this. */
+  maxTokens?: number;
+}
 
 /** What the worker builds its own Tokenizer from. */
 export type TokenizerSource = { dir: string } | { tokenizerJson: unknown; tokenizerConfig: unknown };

@@ -7,15 +7,10 @@ import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { Phi4Error } from "../engine/errors.js";
 import { boundedPieces, textSegments } from "./bounded-split.js";
 import { renderChat, renderChatPrompt, type ChatMessage, type RenderChatOptions } from "./chat-template.js";
-import { EncodeWorker, type TokenizerSource } from "./encode-worker-client.js";
+import { EncodeWorker, type EncodeOptions, type TokenizerSource } from "./encode-worker-client.js";
 import { PromptText } from "./prompt-text.js";
 
-export interface EncodeOptions {
-  /** For string input: special-token text becomes special tokens (default true). */
-  allowSpecial?: boolean;
-  /** Throw CAPACITY_EXCEEDED instead of returning more tokens than this. */
-  maxTokens?: number;
-}
+export type { EncodeOptions } from "./encode-worker-client.js";
 
 /** Inputs shorter than this are encoded on the calling thread by encodeAsync (a few milliseconds of work at most). */
 const WORKER_MIN_CHARS = 32_768;

@@ -6,7 +6,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 
 import { Phi4Error } from "../engine/errors.js";
 import { addFormats } from "./formats.js";
-import type { JsonSchema, ToolDefinition } from "./types.js";
+import type { JsonSchema, AnyToolDefinition } from "./types.js";
 
 export interface CatalogTool {
   name: string;
@@ -27,7 +27,7 @@ export class ToolCatalog {
   }
 
   /** Checks and compiles tool definitions; a bad one is an INVALID_ARGUMENT error naming it. */
-  static from(definitions: readonly ToolDefinition[] | ToolCatalog): ToolCatalog {
+  static from(definitions: readonly AnyToolDefinition[] | ToolCatalog): ToolCatalog {
     if (definitions instanceof ToolCatalog) return definitions;
     const cached = catalogs.get(definitions);
     if (cached) return cached;
@@ -69,10 +69,10 @@ export class ToolCatalog {
   }
 }
 
-const catalogs = new WeakMap<readonly ToolDefinition[], ToolCatalog>();
+const catalogs = new WeakMap<readonly AnyToolDefinition[], ToolCatalog>();
 const validators = new WeakMap<JsonSchema, ValidateFunction>();
 
-function compileTool(definition: ToolDefinition, index: number): CatalogTool {
+function compileTool(definition: AnyToolDefinition, index: number): CatalogTool {
   const d = definition as Partial<Record<"name" | "description" | "input_schema" | "inputSchema", unknown>>;
   if (typeof d.name !== "string" || d.name === "") throw new Phi4Error("INVALID_ARGUMENT", `tool ${index} has no name`);
   const schema = d.input_schema ?? d.inputSchema;

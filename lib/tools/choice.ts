@@ -2,7 +2,10 @@
 import { Phi4Error } from "../engine/errors.js";
 import type { ToolCatalog } from "./catalog.js";
 import { TOOL_CALL_OPEN } from "./stream-parser.js";
-import type { ToolChoice } from "./types.js";
+import type { ToolChoice } from "../messages/types.js";
+
+/** tool_choice as the Messages API gives it, or its type alone ("auto", "any", "none") as a shorthand. */
+export type ToolChoiceInput = ToolChoice | Exclude<ToolChoice["type"], "tool">;
 
 export interface ResolvedToolChoice {
   /** auto: the model decides; any / tool: it must call (the named tool); none: it may not. */
@@ -12,7 +15,7 @@ export interface ResolvedToolChoice {
   parallel: boolean;
 }
 
-export function resolveToolChoice(choice: ToolChoice | undefined, catalog: ToolCatalog): ResolvedToolChoice {
+export function resolveToolChoice(choice: ToolChoiceInput | undefined, catalog: ToolCatalog): ResolvedToolChoice {
   const c = typeof choice === "string" ? { type: choice } : (choice ?? { type: "auto" as const });
   const parallel = !("disable_parallel_tool_use" in c && c.disable_parallel_tool_use);
   if (c.type === "tool") {

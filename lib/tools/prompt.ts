@@ -9,18 +9,20 @@ import { toolsJson, type ChatMessage } from "../tokenizer/chat-template.js";
 import { PromptText } from "../tokenizer/prompt-text.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { ToolCatalog } from "./catalog.js";
-import { choicePrefill, resolveToolChoice } from "./choice.js";
+import { choicePrefill, resolveToolChoice, type ToolChoiceInput } from "./choice.js";
 import { TOOL_CALL_CLOSE, TOOL_CALL_OPEN } from "./stream-parser.js";
-import type { ContentBlock, ConversationMessage, TextBlock, ToolChoice, ToolDefinition, ToolResultBlock } from "./types.js";
+import { toolResultText } from "../messages/text.js";
+import type { ContentBlockParam, MessageParam, TextBlockParam, ToolResultBlockParam } from "../messages/types.js";
+import type { AnyToolDefinition } from "./types.js";
 
 /** The role tool results are rendered with: `<|tool_response|>` (llama.cpp's Phi-4 template) or `<|tool|>`. */
 export type ToolResultFormat = "tool_response" | "tool";
 
 export interface ToolPromptOptions {
-  messages: readonly ConversationMessage[];
-  system?: string | readonly TextBlock[];
-  tools?: readonly ToolDefinition[] | ToolCatalog;
-  toolChoice?: ToolChoice;
+  messages: readonly MessageParam[];
+  system?: string | readonly TextBlockParam[];
+  tools?: readonly AnyToolDefinition[] | ToolCatalog;
+  toolChoice?: ToolChoiceInput;
   /** Default "tool_response". */
   toolResultFormat?: ToolResultFormat;
 }
@@ -54,7 +56,7 @@ export function prefillPrompt(prefill: string): PromptText {
   return PromptText.join([opener, PromptText.content(prefill.slice(opener.length))]);
 }
 
-function renderMessage(message: ConversationMessage, resultFormat: ToolResultFormat): ChatMessage[] {
+function renderMessage(message: MessageParam, resultFormat: ToolResultFormat): ChatMessage[] {
   if (typeof message.content === "string") return [{ role: message.role, content: message.content }];
   if (message.role === "assistant") return [{ role: "assistant", content: assistantContent(message.content) }];
   // A user turn: each tool result is its own message; runs of text between them are user messages.
@@ -65,11 +67,12 @@ function renderMessage(message: ConversationMessage, resultFormat: ToolResultFor
     text = [];
   };
   for (const block of message.content) {
+    if (block.type === "image") throw new Phi4Error("INVALID_ARGUMENT", "the model takes text only, not image blocks");
     if (block.type === "text") text.push(block.text);
     else if (block.type === "tool_result") {
       flushText();
       // The template renders any role as <|role|>content<|end|>; ChatMessage's role type is narrower.
-      out.push({ role: resultFormat as ChatMessage["role"], content: toolResultText(block) });
+      out.push({ role: resultFormat as ChatMessage["role"], content: resultText(block) });
     }
   }
   flushText();
@@ -77,13 +80,12 @@ function renderMessage(message: ConversationMessage, resultFormat: ToolResultFor
 }
 
 /** The assistant's text and calls; the call tags are markup, the call names and arguments content. */
-function assistantContent(blocks: readonly ContentBlock[]): PromptText {
+function assistantContent(blocks: readonly ContentBlockParam[]): PromptText {
   const text = PromptText.content(blocks.flatMap((b) => (b.type === "text" ? [b.text] : [])).join(""));
   const calls = blocks.flatMap((b) => (b.type === "tool_use" ? [{ name: b.name, arguments: b.input ?? {} }] : []));
   return calls.length === 0 ? text : PromptText.join([text, TOOL_CALL_OPEN, PromptText.content(toolsJson(calls)), TOOL_CALL_CLOSE]);
 }
 
-function toolResultText(block: ToolResultBlock): string {
-  const content = typeof block.content === "string" ? block.content : (block.content ?? []).flatMap((b) => (b.type === "text" ? [b.text] : [])).join("\n");
-  return block.is_error ? `Error: ${content}` : content;
+function resultText(block: ToolResultBlockParam): string {
+  return block.is_error ? `Error: ${toolResultText(block)}` : toolResultText(block);
 }

@@ -12,7 +12,7 @@
 import { ToolCatalog } from "./catalog.js";
 import { CALL_KEYS, interpretCall } from "./calls.js";
 import { isWhitespace, LiteralError, parseLiteral } from "./literal.js";
-import type { ParsedToolCall, ToolCallError, ToolCallParseResult, ToolDefinition } from "./types.js";
+import type { ParsedToolCall, ToolCallError, ToolCallParseResult, AnyToolDefinition } from "./types.js";
 
 export type ToolParseEvent =
   | { type: "text"; text: string }
@@ -42,7 +42,7 @@ export class ToolCallStreamParser {
   /** Non-whitespace text came out already: bare JSON no longer counts as a call. */
   private sawText = false;
 
-  constructor(tools: readonly ToolDefinition[] | ToolCatalog) {
+  constructor(tools: readonly AnyToolDefinition[] | ToolCatalog) {
     this.catalog = ToolCatalog.from(tools);
   }
 
@@ -122,7 +122,7 @@ export class ToolCallStreamParser {
 }
 
 /** Parses a whole model output: its text outside calls, the valid calls, and what was wrong with the rest. */
-export function parseToolCalls(output: string, tools: readonly ToolDefinition[] | ToolCatalog): ToolCallParseResult {
+export function parseToolCalls(output: string, tools: readonly AnyToolDefinition[] | ToolCatalog): ToolCallParseResult {
   const parser = new ToolCallStreamParser(tools);
   const result: ToolCallParseResult = { text: "", calls: [], errors: [] };
   for (const event of [...parser.push(output), ...parser.end()]) {

@@ -15,20 +15,22 @@ import { randomBytes } from "node:crypto";
 import { Phi4Error } from "../engine/errors.js";
 import type { GenerationChunk, GenerationResult, TokenConstraint } from "../engine/generation.js";
 import { Model } from "../engine/model.js";
+import type { ModelHost } from "../engine/model-host.js";
 import type { SamplingOptions } from "../engine/sampling.js";
+import type { StopReason } from "../messages/types.js";
+import { ResultStream } from "../util/result-stream.js";
 import type { Sequence } from "../engine/sequence.js";
 import { ToolCatalog } from "./catalog.js";
 import { resolveToolChoice, type ResolvedToolChoice } from "./choice.js";
 import { createToolConstraint, type ToolConstraintOptions } from "./constraint/tool-constraint.js";
 import { CallListScanner, type ListPart } from "./call-list-scanner.js";
-import { EventQueue } from "./event-queue.js";
 import { PromptText } from "../tokenizer/prompt-text.js";
 import { prefillPrompt, renderToolPrompt, type ToolPromptOptions } from "./prompt.js";
 import { parseToolCalls, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ToolCallStreamParser, type ToolParseEvent } from "./stream-parser.js";
-import type { ParsedToolCall, ToolCallError, ToolDefinition } from "./types.js";
+import type { AnyToolDefinition, ParsedToolCall, ToolCallError } from "./types.js";
 
 export interface ToolTurnOptions extends Omit<ToolPromptOptions, "tools">, ToolConstraintOptions {
-  tools: readonly ToolDefinition[] | ToolCatalog;
+  tools: readonly AnyToolDefinition[] | ToolCatalog;
   /** Most tokens per attempt (default 1024, and at most what the sequence has room for). */
   maxTokens?: number;
   sampling?: SamplingOptions;
@@ -55,13 +57,11 @@ export interface ToolCall {
   arguments: Record<string, unknown>;
 }
 
-export type ToolTurnStopReason = "tool_use" | "end_turn" | "max_tokens" | "stop_sequence";
-
 export interface ToolTurnResult {
   /** What the model said outside its calls (final attempt). */
   text: string;
   toolCalls: ToolCall[];
-  stopReason: ToolTurnStopReason;
+  stopReason: StopReason;
   stopSequence?: string;
   /** Attempts after the first. */
   retries: number;
@@ -92,36 +92,12 @@ export type LiveToolTurnEvent =
   | { type: "tool_use_delta"; id: string; json: string }
   | { type: "tool_use_invalid"; id: string; errors: ToolCallError[] };
 
-export class ToolTurnStream<E extends LiveToolTurnEvent = ToolTurnEvent> implements AsyncIterable<E> {
-  readonly result: Promise<ToolTurnResult>;
-  private readonly events = new EventQueue<E>();
-  private readonly abort = new AbortController();
-
+/** A tool turn's events and, in `result`, the whole turn; breaking out of the events aborts the turn. */
+export class ToolTurnStream<E extends LiveToolTurnEvent = ToolTurnEvent> extends ResultStream<E, ToolTurnResult> {
   /** @internal Use streamToolTurn or streamLiveToolTurn. */
   constructor(target: Sequence | Model, options: ToolTurnOptions, live = false) {
-    const signal = options.signal ? AbortSignal.any([options.signal, this.abort.signal]) : this.abort.signal;
     // Only a live turn emits the live kinds of event, and only streamLiveToolTurn types its stream with them.
-    this.result = runTurn(target, { ...options, signal }, live, (event) => this.events.push(event as E)).then(
-      (result) => {
-        this.events.close();
-        return result;
-      },
-      (error: unknown) => {
-        this.events.fail(error);
-        throw error;
-      },
-    );
-    this.result.catch(() => undefined); // a caller who only iterates sees the error there
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<E> {
-    let finished = false;
-    try {
-      yield* this.events;
-      finished = true;
-    } finally {
-      if (!finished) this.abort.abort(); // the consumer stopped reading
-    }
+    super((emit, signal) => runTurn(target, { ...options, signal }, live, (event) => emit(event as E)), { signal: options.signal });
   }
 }
 
@@ -150,7 +126,7 @@ const DEFAULT_MAX_TOKENS = 1024;
 const END = "<|end|>";
 
 async function runTurn(target: Sequence | Model, options: ToolTurnOptions, live: boolean, emit: (event: LiveToolTurnEvent) => void): Promise<ToolTurnResult> {
-  const model = target instanceof Model ? target : target.model;
+  const model: ModelHost = target instanceof Model ? target : target.model;
   const catalog = ToolCatalog.from(options.tools);
   const choice = resolveToolChoice(options.toolChoice, catalog);
   const maxRetries = options.maxRetries ?? 2;
@@ -159,7 +135,7 @@ async function runTurn(target: Sequence | Model, options: ToolTurnOptions, live:
   if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new Phi4Error("INVALID_ARGUMENT", `maxTokens must be a positive integer (got ${maxTokens})`);
   const prompt = renderToolPrompt(model.tokenizer, { ...options, tools: catalog });
   const promptTokens = options.promptTokens ? [...options.promptTokens] : await model.tokenizer.encodeAsync(prompt.prompt);
-  const sequence = target instanceof Model ? await model.createSequence({ capacity: options.capacity }) : target;
+  const sequence = target instanceof Model ? await target.createSequence({ capacity: options.capacity }) : target;
   const toolResponse = model.tokenizer.tokenToId("<|tool_response|>");
   // A model that goes on to write the tool's answer itself has finished its turn.
   const stopTokens = [...model.folder.eosTokenIds, ...(toolResponse === undefined ? [] : [toolResponse])];
@@ -240,7 +216,7 @@ async function runAttempt(sequence: Sequence, input: number[], setup: AttemptSet
  * (the prefill opens it), at the model's own <|tool_call|> token for auto (its id), never for none.
  * The token, not its text: text that merely spells the tag is not under the constraint.
  */
-function listStart(model: Model, choice: ResolvedToolChoice): "prefill" | number | undefined {
+function listStart(model: ModelHost, choice: ResolvedToolChoice): "prefill" | number | undefined {
   if (choice.kind === "any" || choice.kind === "tool") return "prefill";
   return choice.kind === "auto" ? model.tokenizer.tokenToId(TOOL_CALL_OPEN) : undefined;
 }
@@ -416,7 +392,7 @@ class AttemptOutput {
 }
 
 /** The constraint for a tool choice: a call from the first token (any, tool), once one starts (auto), or none at all (none). */
-function constraintFor(model: Model, catalog: ToolCatalog, choice: ResolvedToolChoice, prefill: string, budget: number, options: ToolConstraintOptions) {
+function constraintFor(model: ModelHost, catalog: ToolCatalog, choice: ResolvedToolChoice, prefill: string, budget: number, options: ToolConstraintOptions) {
   const maxCalls = choice.parallel ? options.maxCalls : 1;
   if (choice.kind === "none") return createToolConstraint(model, catalog, { ...options, mode: "forbid", budget });
   if (choice.kind === "auto") return createToolConstraint(model, catalog, { ...options, maxCalls, mode: "lazy", budget });
@@ -424,14 +400,14 @@ function constraintFor(model: Model, catalog: ToolCatalog, choice: ResolvedToolC
   return createToolConstraint(model, tools, { ...options, maxCalls, mode: "call", budget, prefix: prefill.slice(TOOL_CALL_OPEN.length) });
 }
 
-function stopReason(generation: GenerationResult, called: boolean): ToolTurnStopReason {
+function stopReason(generation: GenerationResult, called: boolean): StopReason {
   if (called) return "tool_use";
   if (generation.stopReason === "stop" && generation.stopSequence !== undefined) return "stop_sequence";
   return generation.stopReason === "max_tokens" || generation.stopReason === "capacity" ? "max_tokens" : "end_turn";
 }
 
 /** What a retry appends: the end of the failed answer, a user turn that says what was wrong, the prefill again. */
-function feedbackTokens(model: Model, failed: GenerationResult, errors: ToolCallError[], prefill: string): number[] {
+function feedbackTokens(model: ModelHost, failed: GenerationResult, errors: ToolCallError[], prefill: string): number[] {
   const closed = failed.tokens.at(-1) === model.tokenizer.tokenToId(END);
   const message = `Your tool call was not valid:\n${errors.map((e) => `- ${e.message}`).join("\n")}\nAnswer again, with calls that name one of the tools and whose arguments match its input schema.`;
   return model.tokenizer.encode(PromptText.join([closed ? "" : END, model.tokenizer.renderPrompt([{ role: "user", content: message }]), prefillPrompt(prefill)]));

@@ -1,14 +1,11 @@
-/** The shapes of tool calling: definitions (Anthropic and MCP), tool choice, conversations, parsed calls. */
+/**
+ * The shapes of tool calling beyond the Messages API's (lib/messages: conversations, tool choice,
+ * Anthropic tool definitions): MCP tool definitions, JSON Schema, parsed calls.
+ */
+import type { ToolDefinition } from "../messages/types.js";
 
 /** A JSON Schema object (draft-07 / 2020-12 as tools use them). */
 export type JsonSchema = Record<string, unknown>;
-
-/** A tool as Anthropic's Messages API defines it. */
-export interface AnthropicTool {
-  name: string;
-  description?: string;
-  input_schema: JsonSchema;
-}
 
 /** A tool as an MCP server lists it (`tools/list`). */
 export interface McpTool {
@@ -17,45 +14,8 @@ export interface McpTool {
   inputSchema: JsonSchema;
 }
 
-export type ToolDefinition = AnthropicTool | McpTool;
-
-/**
- * Anthropic's tool_choice, or its type as a plain string. `any` = some tool must be called, `tool` = that
- * tool must be called, `none` = no call may be made.
- */
-export type ToolChoice =
-  | "auto"
-  | "any"
-  | "none"
-  | { type: "auto" | "any" | "none"; disable_parallel_tool_use?: boolean }
-  | { type: "tool"; name: string; disable_parallel_tool_use?: boolean };
-
-export interface TextBlock {
-  type: "text";
-  text: string;
-}
-
-export interface ToolUseBlock {
-  type: "tool_use";
-  id: string;
-  name: string;
-  input: unknown;
-}
-
-export interface ToolResultBlock {
-  type: "tool_result";
-  tool_use_id: string;
-  content?: string | TextBlock[];
-  is_error?: boolean;
-}
-
-export type ContentBlock = TextBlock | ToolUseBlock | ToolResultBlock;
-
-/** One turn of a conversation, shaped like an Anthropic message (tool results come in user turns). */
-export interface ConversationMessage {
-  role: "user" | "assistant";
-  content: string | ContentBlock[];
-}
+/** A tool in either shape: Anthropic's (`input_schema`, lib/messages) or MCP's (`inputSchema`). */
+export type AnyToolDefinition = ToolDefinition | McpTool;
 
 /** A call found in model output (arguments already checked against the tool's input schema). */
 export interface ParsedToolCall {

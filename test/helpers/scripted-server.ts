@@ -22,6 +22,7 @@ export type Answer<Reply> = (reply: Reply | undefined, request: RecordedRequest,
 export class ScriptedServer<Reply> {
   readonly requests: RecordedRequest[] = [];
   private readonly script: Scripted<Reply>[] = [];
+  private readonly waiters: { count: number; resolve: () => void }[] = [];
 
   private constructor(
     private readonly server: Server,
@@ -39,6 +40,7 @@ export class ScriptedServer<Reply> {
         const text = Buffer.concat(chunks).toString("utf8");
         const request: RecordedRequest = { method: req.method ?? "", path: req.url ?? "", headers: req.headers, body: text ? JSON.parse(text) : undefined };
         self!.requests.push(request);
+        self!.notify();
         const next = self!.script.shift();
         const reply = typeof next === "function" ? (next as (r: RecordedRequest) => Reply)(request) : next;
         await answer(reply, request, res);
@@ -51,6 +53,19 @@ export class ScriptedServer<Reply> {
     const { port } = server.address() as AddressInfo;
     self = new ScriptedServer<Reply>(server, `http://127.0.0.1:${port}`);
     return self;
+  }
+
+  /** Resolves once the server has received `count` requests in all (at once if it already has). */
+  received(count: number): Promise<void> {
+    if (this.requests.length >= count) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ count, resolve }));
+  }
+
+  private notify(): void {
+    for (const waiter of this.waiters.filter((w) => this.requests.length >= w.count)) {
+      this.waiters.splice(this.waiters.indexOf(waiter), 1);
+      waiter.resolve();
+    }
   }
 
   /** Queues replies for the next requests, in order. */

@@ -21,8 +21,8 @@ import { McpBridge } from "../../mcp/bridge.js";
 import { loadMcpConfig } from "../../mcp/config.js";
 import { toolError } from "../../mcp/results.js";
 import { LocalProvider } from "../../providers/local.js";
-import type { MessageParam, MessageRequest, Provider } from "../../providers/types.js";
-import { Router } from "../../router/router.js";
+import type { MessageParam, MessageRequest } from "../../messages/types.js";
+import type { Provider } from "../../providers/types.js";
 import { openBackend } from "../../server/backend.js";
 import { printAgentEvent } from "../agent-events.js";
 import { optionalNumber } from "../args.js";
@@ -217,8 +217,9 @@ class Conversation {
     if (this.last) lines.push(`last turn: ${this.last.outputTokens} tokens in ${(this.last.ms / 1000).toFixed(2)} s (${((this.last.outputTokens * 1000) / this.last.ms).toFixed(1)} tokens/s)`);
     const cache = this.model.prefixCache?.stats;
     if (cache) lines.push(`prefix cache: ${cache.hits} hits, ${cache.misses} misses, ${cache.reusedTokens} tokens reused, ${cache.prefilledTokens} prefilled, ${cache.entries} entries`);
-    if (this.provider instanceof Router) {
-      const providers = Object.entries(this.provider.metrics.snapshot().providers);
+    const routing = this.provider.metricsSnapshot?.();
+    if (routing) {
+      const providers = Object.entries(routing.providers);
       lines.push(`routing: ${providers.map(([name, m]) => `${name} ${m.requests} requests, ${m.fallbacks} fallbacks`).join("; ") || "no requests yet"}`);
     }
     return lines.join("\n");

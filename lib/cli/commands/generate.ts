@@ -10,7 +10,8 @@ import type { Sequence } from "../../engine/sequence.js";
 import { ToolCatalog } from "../../tools/catalog.js";
 import { resolveToolChoice } from "../../tools/choice.js";
 import { streamToolTurn } from "../../tools/turn.js";
-import type { ToolChoice, ToolDefinition } from "../../tools/types.js";
+import type { ToolChoiceInput } from "../../tools/choice.js";
+import type { AnyToolDefinition } from "../../tools/types.js";
 import { optionalNumber, parseTokenList, requireString } from "../args.js";
 import { showPrefillProgress } from "../prefill-progress.js";
 import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-cache-args.js";
@@ -141,7 +142,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
 interface ToolTurnArgs {
   chat: string;
   tools: ToolCatalog;
-  toolChoice: ToolChoice;
+  toolChoice: ToolChoiceInput;
   maxTokens: number;
   maxRetries?: number;
   constrained: boolean;
@@ -181,7 +182,7 @@ async function toolTurn(model: Model, sequence: Sequence, args: ToolTurnArgs): P
 }
 
 /** --tools FILE (a JSON array of Anthropic-style tool definitions) and --tool-choice auto | any | none | NAME, checked. */
-async function readTools(file: string, chat: string | undefined, choice: string | undefined): Promise<{ catalog: ToolCatalog; choice: ToolChoice }> {
+async function readTools(file: string, chat: string | undefined, choice: string | undefined): Promise<{ catalog: ToolCatalog; choice: ToolChoiceInput }> {
   if (chat === undefined) throw new Phi4Error("INVALID_ARGUMENT", `--tools needs --chat\n${generateUsage}`);
   let tools: unknown;
   try {
@@ -190,8 +191,8 @@ async function readTools(file: string, chat: string | undefined, choice: string 
     throw new Phi4Error("INVALID_ARGUMENT", `cannot read --tools ${file}: ${(error as Error).message}`);
   }
   if (!Array.isArray(tools)) throw new Phi4Error("INVALID_ARGUMENT", `--tools ${file} must hold a JSON array of tool definitions`);
-  const catalog = ToolCatalog.from(tools as ToolDefinition[]);
-  const toolChoice: ToolChoice = choice === undefined || choice === "auto" || choice === "any" || choice === "none" ? (choice ?? "auto") : { type: "tool", name: choice };
+  const catalog = ToolCatalog.from(tools as AnyToolDefinition[]);
+  const toolChoice: ToolChoiceInput = choice === undefined || choice === "auto" || choice === "any" || choice === "none" ? (choice ?? "auto") : { type: "tool", name: choice };
   resolveToolChoice(toolChoice, catalog);
   return { catalog, choice: toolChoice };
 }

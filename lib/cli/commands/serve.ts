@@ -9,6 +9,7 @@ import { openBackend } from "../../server/backend.js";
 import { jsonLogger, LOG_LEVELS, type LogLevel } from "../../server/request-log.js";
 import { apiKeyCheck } from "../../server/auth.js";
 import { checkPort, startServer } from "../../server/server.js";
+import { isLoopback } from "../../util/loopback.js";
 import { optionalNumber } from "../args.js";
 import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-cache-args.js";
 
@@ -84,4 +85,3 @@ export async function serveCommand(argv: string[]): Promise<void> {
   }
 }
 
-const isLoopback = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.");

@@ -9,7 +9,7 @@
  *
  * Frames have a `key` that determines their behaviour for any next token: equal keys, equal masks.
  */
-import type { ArraySpec, GrammarNode, LiteralSet, ObjectSpec, ValueNode } from "./schema.js";
+import type { ArraySpec, GrammarNode, LiteralSet, ObjectSpec, ValueGrammarNode } from "./grammar-nodes.js";
 import { Descend, DONE, DONE_REFEED, Frame, isDigit, isWhitespace, QUOTE, type Step } from "./frame.js";
 import { BoundedNumberFrame } from "./number-frame.js";
 import { PatternStringFrame } from "./pattern-string.js";
@@ -24,7 +24,7 @@ const COLON = 0x3a;
 
 /** Before the first byte of a value: dispatches on it (every JSON type starts differently). */
 export class ValueStart extends Frame {
-  constructor(readonly node: ValueNode) {
+  constructor(readonly node: ValueGrammarNode) {
     super();
   }
 
@@ -235,7 +235,7 @@ class ObjectFrame extends Frame {
     return this.spec.properties.flatMap((p, i) => (p.required && emitted[i] === "0" ? [i] : []));
   }
 
-  private valueNode(property: number): ValueNode {
+  private valueNode(property: number): ValueGrammarNode {
     return property < 0 ? this.spec.free! : this.spec.properties[property].value;
   }
 
@@ -333,7 +333,7 @@ export interface CallSpec {
   /** `{"name": "NAME", "arguments": ` of each tool, as sorted binary strings. */
   readonly openings: LiteralSet;
   /** Argument nodes, in the order of `openings`. */
-  readonly args: readonly ValueNode[];
+  readonly args: readonly ValueGrammarNode[];
   readonly maxWhitespace: number;
 }
 

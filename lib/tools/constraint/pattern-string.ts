@@ -10,8 +10,7 @@
  */
 import { type Dfa, move } from "./dfa.js";
 import { BACKSLASH, DONE, Frame, QUOTE, type Step } from "./frame.js";
-import type { StringSpec } from "./schema.js";
-import { StringFrame } from "./string-frame.js";
+import { StringFrame, type StringBounds } from "./string-frame.js";
 import { utf8Sequence } from "./utf8.js";
 
 const INF = 0x3fffffff;
@@ -59,7 +58,7 @@ export class PatternSpec {
     /** The longest token in bytes plus one: what room counts up to in a cache key, beyond `settled`. */
     readonly clamp: number,
     /** The same limits without a pattern: a string in a free state of the automaton is any string. */
-    readonly plain: StringSpec,
+    readonly plain: StringBounds,
   ) {
     const states = (this.states = dfa.edges.length);
     this.charCost = dfa.edges.map((edges) => edges.map((e) => cheapest(e.lo, e.hi)));

@@ -15,63 +15,13 @@
 import { Phi4Error } from "../../engine/errors.js";
 import type { JsonSchema } from "../types.js";
 import { itemNode, ValueStart, type Frame } from "./frames.js";
+import type { ArraySpec, LiteralSet, ObjectSpec, StringSpec, ValueGrammarNode } from "./grammar-nodes.js";
 import type { BoundedNumberSpec } from "./number-frame.js";
 import { numberBounds, shortestNumber } from "./numbers.js";
 import { PatternSpec } from "./pattern-string.js";
 import { shortestMatch } from "./dfa.js";
 import { stringAutomaton } from "./string-automaton.js";
-import { UniqueArrayFrame, type UniqueArraySpec } from "./unique-array.js";
-
-/** Something a frame can start: a JSON value, or a tool call object. */
-export interface GrammarNode {
-  readonly start: Frame;
-  /** Shortest text it accepts, as a binary string (one char per UTF-8 byte). */
-  minimal(): string;
-}
-
-export interface LiteralSet {
-  readonly id: number;
-  /** JSON texts as binary strings, sorted by bytes. */
-  readonly values: readonly string[];
-}
-
-export interface StringSpec {
-  readonly id: number;
-  readonly minLength: number;
-  readonly maxLength: number;
-  /** String lengths at least this far from a limit behave alike for one token (cache keys clamp to it). */
-  readonly clamp: number;
-  /** The characters follow this automaton (a pattern, a format), when the grammar can enforce it. */
-  readonly pattern?: PatternSpec;
-}
-
-export interface ArraySpec {
-  readonly id: number;
-  /** Items at the start, one node each (a tuple); the rest are `items`. */
-  readonly prefix?: readonly GrammarNode[];
-  readonly items: GrammarNode;
-  /** uniqueItems over literal items: the array is read by a UniqueArrayFrame instead. */
-  readonly unique?: UniqueArraySpec;
-  readonly minItems: number;
-  readonly maxItems: number;
-  readonly maxWhitespace: number;
-}
-
-export interface PropertySpec {
-  /** The JSON-encoded name after its opening quote, as a binary string. */
-  readonly tail: string;
-  readonly value: ValueNode;
-  readonly required: boolean;
-}
-
-export interface ObjectSpec {
-  readonly id: number;
-  readonly properties: readonly PropertySpec[];
-  /** The value of any key, when the object declares no properties and allows others. */
-  readonly free: ValueNode | null;
-  readonly freeKey: ValueNode;
-  readonly maxWhitespace: number;
-}
+import { UniqueArrayFrame } from "./unique-array.js";
 
 export interface GrammarOptions {
   /** Longest string value or free key, in characters. */
@@ -85,7 +35,7 @@ export interface GrammarOptions {
 let nextId = 0;
 export const newId = () => nextId++;
 
-export class ValueNode implements GrammarNode {
+export class ValueNode implements ValueGrammarNode {
   readonly id = newId();
   readonly start: Frame = new ValueStart(this);
   literals?: LiteralSet;

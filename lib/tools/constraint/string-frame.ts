@@ -3,12 +3,21 @@
  * strict UTF-8. (Masks for it come mostly from the vocabulary's precomputed string classes: masks.ts.)
  */
 import { BACKSLASH, DONE, Frame, isDigit, QUOTE, type Step } from "./frame.js";
-import type { StringSpec } from "./schema.js";
 import { utf8Sequence } from "./utf8.js";
 
 const isHex = (b: number) => isDigit(b) || (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46);
 
 type StringPhase = "text" | "escape" | "hex" | "utf8";
+
+
+/** A string value's bounds (a StringSpec without its pattern: what a plain string frame enforces). */
+export interface StringBounds {
+  readonly id: number;
+  readonly minLength: number;
+  readonly maxLength: number;
+  /** String lengths at least this far from a limit behave alike for one token (cache keys clamp to it). */
+  readonly clamp: number;
+}
 
 /**
  * Inside a string, `count` characters in: escapes (\uXXXX without lone surrogates), and strict UTF-8
@@ -16,7 +25,7 @@ type StringPhase = "text" | "escape" | "hex" | "utf8";
  */
 export class StringFrame extends Frame {
   constructor(
-    readonly spec: StringSpec,
+    readonly spec: StringBounds,
     readonly count: number,
     readonly phase: StringPhase,
     /** hex: digits read; utf8: continuation bytes still due. */

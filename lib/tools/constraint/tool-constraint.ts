@@ -10,11 +10,11 @@
  */
 import { Phi4Error } from "../../engine/errors.js";
 import type { TokenConstraint } from "../../engine/generation.js";
-import type { Model } from "../../engine/model.js";
+import type { ModelHost } from "../../engine/model-host.js";
 import type { Tokenizer } from "../../tokenizer/tokenizer.js";
 import { ToolCatalog } from "../catalog.js";
 import { TOOL_CALL_CLOSE, TOOL_CALL_OPEN } from "../stream-parser.js";
-import type { ToolDefinition } from "../types.js";
+import type { AnyToolDefinition } from "../types.js";
 import { ACCEPT, advanceBytes, type State } from "./automaton.js";
 import { ToolCallGrammar } from "./grammar.js";
 import { MaskCache } from "./masks.js";
@@ -45,7 +45,7 @@ export interface CreateToolConstraintOptions extends ToolConstraintOptions {
 }
 
 /** Builds the constraint for one generation (the vocabulary, grammar and mask cache are reused across calls). */
-export async function createToolConstraint(model: Model, tools: readonly ToolDefinition[] | ToolCatalog, options: CreateToolConstraintOptions): Promise<ToolCallConstraint> {
+export async function createToolConstraint(model: ModelHost, tools: readonly AnyToolDefinition[] | ToolCatalog, options: CreateToolConstraintOptions): Promise<ToolCallConstraint> {
   const vocabulary = await Vocabulary.forModel(model);
   const shared = sharedFor(vocabulary);
   const catalog = ToolCatalog.from(tools);

@@ -15,7 +15,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 
 import { Phi4Error } from "../../engine/errors.js";
-import type { Model } from "../../engine/model.js";
+import type { ModelHost } from "../../engine/model-host.js";
 import type { Tokenizer } from "../../tokenizer/tokenizer.js";
 import { DONE, StringFrame } from "./frames.js";
 import { ByteTrie } from "./trie.js";
@@ -77,7 +77,7 @@ export class Vocabulary {
   }
 
   /** The vocabulary of a loaded model, built once per model (under a second for Phi-4's 200k tokens). */
-  static forModel(model: Model): Promise<Vocabulary> {
+  static forModel(model: ModelHost): Promise<Vocabulary> {
     let vocabulary = byModel.get(model);
     if (!vocabulary) {
       vocabulary = addedTokens(model).then((added) => new Vocabulary(model.tokenizer, model.folder.vocabSize, added));
@@ -119,10 +119,10 @@ export class Vocabulary {
   }
 }
 
-const byModel = new WeakMap<Model, Promise<Vocabulary>>();
+const byModel = new WeakMap<ModelHost, Promise<Vocabulary>>();
 
 /** tokenizer_config.json's added_tokens_decoder (written by transformers), else tokenizer.json's added_tokens. */
-async function addedTokens(model: Model): Promise<Map<number, string>> {
+async function addedTokens(model: ModelHost): Promise<Map<number, string>> {
   const decoder = model.tokenizer.config.added_tokens_decoder as Record<string, { content: string }> | undefined;
   if (decoder) return new Map(Object.entries(decoder).map(([id, t]) => [Number(id), t.content]));
   const json = JSON.parse(await readFile(path.join(model.folder.dir, "tokenizer.json"), "utf8")) as { added_tokens?: { id: number; content: string }[] };

@@ -1,5 +1,5 @@
 /**
- * Reading the JSON configuration files (router config, MCP servers config).
+ * Reading the JSON configuration files (router config, MCP servers config), shared by both layers.
  *
  * `${VAR}` and `${VAR:-default}` in configuration strings, as Claude's .mcp.json allows: secrets
  * (API keys, tokens) stay in the environment instead of the file. Substitution runs on the parsed
