@@ -7,7 +7,7 @@ import { StreamDecoder } from "../tokenizer/stream-decoder.js";
 import { ResultStream } from "../util/result-stream.js";
 import { Phi4Error } from "./errors.js";
 import { resolveSampling, type SamplingOptions } from "./sampling.js";
-import type { ModelHost } from "./model-host.js";
+import type { ModelHost, PrefillProgress } from "./model-host.js";
 import type { NativeEvalOptions, NativeEvalResult } from "./native-types.js";
 import type { ReuseResult } from "./prefix-reuse.js";
 import { StopStringMatcher } from "./stop-strings.js";
@@ -43,6 +43,8 @@ export interface GenerateOptions {
    * prefix cache) is reused and only the rest is prefilled.
    */
   append?: boolean;
+  /** Called after each chunk of a prefill longer than one chunk (see also Model.onPrefillProgress). */
+  onPrefillProgress?: (progress: PrefillProgress) => void;
 }
 
 export interface GenerationChunk {
@@ -70,7 +72,8 @@ export interface GenerationTarget {
   readonly length: number;
   readonly capacity: number;
   adopt(target: readonly number[]): Promise<{ rest: number[]; reuse: ReuseResult }>;
-  step(tokens: readonly number[], options: NativeEvalOptions, signal?: AbortSignal): Promise<NativeEvalResult>;
+  step(tokens: readonly number[], options: NativeEvalOptions, signal?: AbortSignal, onProgress?: (progress: PrefillProgress) => void): Promise<NativeEvalResult>;
+  storePrompt(prompt: readonly number[]): Promise<void>;
 }
 
 export class Generation implements AsyncIterable<GenerationChunk> {
@@ -119,7 +122,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
 
     const started = performance.now();
     const adopted = options.append === false ? await sequence.adopt(prompt) : { rest: prompt, reuse: { reusedTokens: 0 } };
-    let step = await sequence.step(adopted.rest, { sampling: constrained(), seed: options.sampling?.seed }, signal);
+    let step = await sequence.step(adopted.rest, { sampling: constrained(), seed: options.sampling?.seed }, signal, options.onPrefillProgress);
     const firstTokenAt = performance.now();
     const generated: number[] = [];
     let text = "";
@@ -157,6 +160,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     }
     const finished = performance.now();
     const decodeMs = finished - firstTokenAt;
+    if (options.append === false) await sequence.storePrompt(prompt);
     return {
       tokens: generated,
       text,

@@ -25,6 +25,7 @@ import { streamLiveToolTurn, streamToolTurn, type LiveToolTurnEvent, type ToolTu
 import { collectMessage } from "./accumulate.js";
 import { ProviderError, type ProviderErrorKind } from "./errors.js";
 import { systemText } from "./flatten.js";
+import { withoutClientMetadata } from "./client-metadata.js";
 import { plainChatMessages, toolConversation, usesTools } from "./local-prompt.js";
 import { MessageEvents } from "./message-events.js";
 import { checkSamplingDefaults, withDefaults, type RequestSampling } from "./sampling-defaults.js";
@@ -49,6 +50,11 @@ export interface LocalProviderOptions {
    * Default none: the model's genai_config. A server passes the Messages API's (sampling-defaults.ts).
    */
   sampling?: RequestSampling;
+  /**
+   * Keep client metadata system blocks (Claude Code's billing header) in the prompt. Default false:
+   * they are left out, so sessions whose metadata differs share the prefill of the rest (client-metadata.ts).
+   */
+  keepClientMetadata?: boolean;
 }
 
 export class LocalProvider implements Provider {
@@ -84,7 +90,8 @@ export class LocalProvider implements Provider {
   }
 
   /** The answer as Messages events; `live` when they are shown as they come (see toolTurn). */
-  private async *events(request: MessageRequest, options: CallOptions, live: boolean): AsyncGenerator<StreamEvent> {
+  private async *events(original: MessageRequest, options: CallOptions, live: boolean): AsyncGenerator<StreamEvent> {
+    const request = this.modelView(original);
     let context: Context | undefined;
     let sequence: Sequence | undefined;
     try {
@@ -130,11 +137,17 @@ export class LocalProvider implements Provider {
   }
 
   /** The prompt's text; messages, tool results and tool definitions are content, never special tokens. */
-  private prompt(request: MessageRequest): PromptText {
+  private prompt(original: MessageRequest): PromptText {
+    const request = this.modelView(original);
     const tokenizer = this.model.tokenizer;
     return usesTools(request)
       ? renderToolPrompt(tokenizer, { messages: toolConversation(this.name, request), system: systemText(request), tools: request.tools ?? [], toolChoice: request.tool_choice }).prompt
       : tokenizer.renderPrompt(plainChatMessages(this.name, request));
+  }
+
+  /** What of the request the model sees: without client metadata, unless asked to keep it. */
+  private modelView(request: MessageRequest): MessageRequest {
+    return this.options.keepClientMetadata ? request : withoutClientMetadata(request);
   }
 
   /** The prompt, if it leaves room for at least one output token; Anthropic's "prompt is too long" wording, plus by how much. */

@@ -12,17 +12,21 @@ import { checkPort, startServer } from "../../server/server.js";
 import { checkSamplingDefaults, MESSAGES_API_SAMPLING } from "../../providers/sampling-defaults.js";
 import { isLoopback } from "../../util/loopback.js";
 import { optionalNumber } from "../args.js";
+import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-cache-args.js";
 
 export const serveUsage = `usage: phi4 serve --model DIR [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--router FILE]
        [--max-concurrency N] [--capacity N] [--max-body-bytes N] [--max-count-tokens N] [--threads N] [--grace-ms N]
-       [--temperature T] [--top-p P] [--top-k K] [--log-level silent|error|warn|info|debug]
+       [--temperature T] [--top-p P] [--top-k K] [--log-level silent|error|warn|info|debug] [--keep-client-metadata]
   Serves POST /v1/messages (JSON and SSE), /v1/messages/count_tokens, /v1/models, /health, /metrics.
   --api-key (or PHI4_API_KEY, which keeps it out of the process list): every request must send it.
   --max-concurrency: requests generating at once (default 4); --capacity: tokens per request.
   --max-body-bytes: largest request body (default 32 MiB); --max-count-tokens: most tokens count_tokens counts.
   --temperature, --top-p, --top-k: sampling for requests that send none (default: the Messages API's,
     temperature 1.0; --temperature 0 makes them greedy). A request's own values always win.
-  --log-level: an access line per request and error lines with their code, as JSON on stderr (default info).`;
+  --log-level: an access line per request and error lines with their code, as JSON on stderr (default info).
+  --keep-client-metadata: keep Claude Code's billing-header system block in the prompt (default: left out, so
+    sessions share their prefix; docs/server.md).
+${prefixCacheUsage}`;
 
 export async function serveCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -43,6 +47,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
       temperature: { type: "string" },
       "top-p": { type: "string" },
       "top-k": { type: "string" },
+      "keep-client-metadata": { type: "boolean" },
+      ...prefixCacheArgs,
     },
   });
   const logLevel = values["log-level"] ?? "info";
@@ -60,9 +66,21 @@ export async function serveCommand(argv: string[]): Promise<void> {
     ...MESSAGES_API_SAMPLING,
     ...definedOnly({ temperature: optionalNumber(values, "temperature"), top_p: optionalNumber(values, "top-p"), top_k: optionalNumber(values, "top-k", true) }),
   });
-  const backend = await openBackend({ modelDir: values.model, routerFile: values.router, threads: optionalNumber(values, "threads", true), capacity, concurrency, sampling }, serveUsage);
+  const backend = await openBackend(
+    {
+      modelDir: values.model,
+      routerFile: values.router,
+      threads: optionalNumber(values, "threads", true),
+      capacity,
+      concurrency,
+      sampling,
+      keepClientMetadata: values["keep-client-metadata"],
+      prefixCacheDisk: prefixCacheDisk(values),
+    },
+    serveUsage,
+  );
   try {
-    const server = await startServer({ model: backend.model, provider: backend.provider, capacity, apiKey, host, port, maxBodyBytes: optionalNumber(values, "max-body-bytes", true), maxCountTokens: optionalNumber(values, "max-count-tokens", true), logger: jsonLogger(logLevel as LogLevel) }).catch(
+    const server = await startServer({ model: backend.model, provider: backend.provider, capacity, keepClientMetadata: values["keep-client-metadata"], apiKey, host, port, maxBodyBytes: optionalNumber(values, "max-body-bytes", true), maxCountTokens: optionalNumber(values, "max-count-tokens", true), logger: jsonLogger(logLevel as LogLevel) }).catch(
       (error: unknown) => {
         if ((error as { code?: string }).code === "EADDRINUSE") throw new Phi4Error("INVALID_ARGUMENT", `${host}:${port} is already in use: pick another --port`);
         throw error;
