@@ -8,7 +8,7 @@
  *   for await (const chunk of sequence.generate(prompt)) process.stdout.write(chunk.text);
  */
 export { Phi4Error, type Phi4ErrorCode } from "./engine/errors.js";
-export { loadModel, Model, type CreateSequenceOptions, type LoadModelOptions, type ProviderName } from "./engine/model.js";
+export { loadModel, Model, type CreateSequenceOptions, type KvType, type LoadModelOptions, type ProviderName } from "./engine/model.js";
 export { Sequence, type ReuseResult, type ReuseSource } from "./engine/sequence.js";
 export { Context, type ContextOptions, type ContextStats } from "./engine/context.js";
 export { PrefixCache, type PrefixCacheOptions, type PrefixCacheStats } from "./engine/prefix-cache.js";
