@@ -127,7 +127,6 @@ OrtStatus* ORT_API_CALL Compute(void* kernelData, OrtKernelContext* context) {
   if (OrtStatus* s = Data(api, in[kSeqlensK], const_cast<int32_t**>(&p.seqlensK))) return s;
   if (OrtStatus* s = Data(api, in[kCos], const_cast<float**>(&p.cos))) return s;
   if (OrtStatus* s = Data(api, in[kSin], const_cast<float**>(&p.sin))) return s;
-  if (const char* problem = attention::Validate(p); *problem) return Fail(api, problem);
   if (kernel.localWindow > 0) {
     for (int b = 0; b < p.batch; ++b) {
       if (p.seqlensK[b] + 1 > kernel.localWindow) return Fail(api, "sequences longer than local_window_size are not supported");
@@ -150,8 +149,6 @@ OrtStatus* ORT_API_CALL Compute(void* kernelData, OrtKernelContext* context) {
   if (OrtStatus* s = Data(api, presentKey, &key)) return s;
   if (OrtStatus* s = Data(api, presentValue, &value)) return s;
   const size_t cacheBytes = static_cast<size_t>(p.batch) * p.kvHeads * p.capacity * p.headSize * (kernel.halfKv ? 2 : 4);
-  if (key != pastKey) std::memcpy(key, pastKey, cacheBytes);
-  if (value != pastValue) std::memcpy(value, pastValue, cacheBytes);
   if (kernel.halfKv) {
     p.keyHalf = static_cast<uint16_t*>(key);
     p.valueHalf = static_cast<uint16_t*>(value);
@@ -159,6 +156,9 @@ OrtStatus* ORT_API_CALL Compute(void* kernelData, OrtKernelContext* context) {
     p.key = static_cast<float*>(key);
     p.value = static_cast<float*>(value);
   }
+  if (const char* problem = attention::Validate(p); *problem) return Fail(api, problem);
+  if (key != pastKey) std::memcpy(key, pastKey, cacheBytes);
+  if (value != pastValue) std::memcpy(value, pastValue, cacheBytes);
 
   std::vector<float> rotated(static_cast<size_t>(p.batch) * p.seq * p.heads * p.headSize);
   p.rotatedQuery = rotated.data();
