@@ -15,6 +15,7 @@ import { PEER_ENGINES, type PeerEngineName } from "../../bench/peer-engine.js";
 import { benchPrefix } from "../../bench/prefix.js";
 import { batchReportMarkdown, constraintReportMarkdown, decodeReportMarkdown, microReportMarkdown, peerReportMarkdown, prefixReportMarkdown } from "../../bench/report.js";
 import { Phi4Error } from "../../engine/errors.js";
+import type { KvType } from "../../engine/model.js";
 import { readBenchArgs, type BenchArgs } from "./bench-args.js";
 import { suiteCommand, suiteUsage } from "./bench-suite.js";
 
@@ -27,10 +28,11 @@ interface Benchmark {
 
 const BENCHMARKS: Record<string, Benchmark> = {
   decode: {
-    usage: "[--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--int4-kernel on|off] [--runs 3] [--bandwidth-mib 1024]",
-    flags: ["prompt-tokens", "gen-tokens", "threads", "int4-kernel", "runs", "bandwidth-mib"],
+    usage: "[--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--int4-kernel on|off] [--kv-type float32|float16] [--runs 3] [--bandwidth-mib 1024]",
+    flags: ["prompt-tokens", "gen-tokens", "threads", "int4-kernel", "kv-type", "runs", "bandwidth-mib"],
     async run(a) {
-      const result = await benchDecode({ ...a.common, promptTokens: a.int("prompt-tokens"), genTokens: a.int("gen-tokens"), runs: a.int("runs"), bandwidthMiB: a.int("bandwidth-mib") });
+      const kvType = a.string("kv-type") as KvType | undefined; // loadModel refuses any other value
+      const result = await benchDecode({ ...a.common, kvType, promptTokens: a.int("prompt-tokens"), genTokens: a.int("gen-tokens"), runs: a.int("runs"), bandwidthMiB: a.int("bandwidth-mib") });
       return { result, markdown: decodeReportMarkdown(result) };
     },
   },
