@@ -18,18 +18,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { int4KernelSupported, int4KernelVariant } from "../lib/engine/runtime.js";
 import { loadModel, type Model } from "../lib/index.js";
-import { argmax, EXACT_ORACLE_OPTIONS, Oracle, relativeError } from "./helpers/oracle.js";
+import { argmax, EXACT_ORACLE_OPTIONS, Oracle, tokenIds } from "./helpers/oracle.js";
 
 const models = inject("models");
-
-/** Deterministic pseudo-random token ids below `vocab`. */
-function tokenIds(count: number, vocab: number, seed: number): number[] {
-  let x = seed;
-  return Array.from({ length: count }, () => {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    return x % vocab;
-  });
-}
 
 describe.each([
   { name: "tiny", dir: models.tiny },
@@ -84,24 +75,7 @@ describe.each([
   });
 
   /** Teacher-forced steps from `tokens`: the engine's logits against the oracle's, the oracle's token fed next. */
-  async function followOracle(sequence: Awaited<ReturnType<Model["createSequence"]>>, tokens: number[], steps: number): Promise<number> {
-    let logits = await sequence.evaluate(tokens);
-    let decisive = 0;
-    for (let step = 0; step < steps; step++) {
-      const { logits: reference, tolerance } = await oracle.reference(tokens);
-      expect(relativeError(logits, reference)).toBeLessThan(tolerance);
-      const next = argmax(reference);
-      const scale = reference.reduce((max, v) => Math.max(max, Math.abs(v)), 0);
-      const runnerUp = reference.reduce((max, v, i) => (i === next ? max : Math.max(max, v)), -Infinity);
-      if (reference[next] - runnerUp > tolerance * scale) {
-        expect(argmax(logits)).toBe(next);
-        decisive++;
-      }
-      tokens.push(next);
-      logits = await sequence.evaluate([next]);
-    }
-    return decisive;
-  }
+  const followOracle = (sequence: Awaited<ReturnType<Model["createSequence"]>>, tokens: number[], steps: number) => oracle.follow(sequence, tokens, steps);
 
   it.each(["last", "all"])("last-row logits agree within the int8 rounding tolerance at every step, across the switch (lm_head on %s positions)", async (which) => {
     const tokens = tokenIds(60, Math.min(model.folder.vocabSize, 5000), 7);

@@ -13,20 +13,11 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { loadModel, Phi4Error, type Model } from "../lib/index.js";
-import { argmax, EXACT_ORACLE_OPTIONS, Oracle, relativeError } from "./helpers/oracle.js";
+import { EXACT_ORACLE_OPTIONS, Oracle, tokenIds } from "./helpers/oracle.js";
 
 const models = inject("models");
 const greedy = { greedy: true };
 const HALF = { kvType: "float16" } as const;
-
-/** Deterministic pseudo-random token ids below `vocab`. */
-function tokenIds(count: number, vocab: number, seed: number): number[] {
-  let x = seed;
-  return Array.from({ length: count }, () => {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    return x % vocab;
-  });
-}
 
 describe.each([
   { name: "tiny", dir: models.tiny },
@@ -67,21 +58,7 @@ describe.each([
   it("last-row logits stay within the fp16 tolerance at every step, through chunks, decode and the RoPE switch", async () => {
     const tokens = tokenIds(58, vocab, 7);
     const sequence = await half.createSequence({ capacity: 128 });
-    let logits = await sequence.evaluate(tokens);
-    let decisive = 0;
-    for (let step = 0; step < 10; step++) {
-      const { logits: reference, tolerance } = await oracle.reference(tokens, HALF);
-      expect(relativeError(logits, reference), `step ${step}`).toBeLessThan(tolerance);
-      const next = argmax(reference);
-      const scale = reference.reduce((max, v) => Math.max(max, Math.abs(v)), 0);
-      const runnerUp = reference.reduce((max, v, i) => (i === next ? max : Math.max(max, v)), -Infinity);
-      if (reference[next] - runnerUp > tolerance * scale) {
-        expect(argmax(logits)).toBe(next);
-        decisive++;
-      }
-      tokens.push(next);
-      logits = await sequence.evaluate([next]);
-    }
+    const decisive = await oracle.follow(sequence, tokens, 10, HALF);
     expect(tokens.length).toBeGreaterThan(64); // crossed tiny's original_max_position_embeddings
     expect(decisive).toBeGreaterThanOrEqual(1);
     await sequence.dispose();

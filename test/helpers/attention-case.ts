@@ -5,6 +5,8 @@
 import onnxProto from "onnx-proto";
 import * as ort from "onnxruntime-node";
 
+import type { NativeBinding } from "../../lib/engine/native-types.js";
+
 const { onnx } = onnxProto;
 
 export function random(seed: number): () => number {
@@ -15,14 +17,10 @@ export function random(seed: number): () => number {
   };
 }
 
-export interface Case {
-  batch: number;
-  seq: number;
-  heads: number;
-  kvHeads: number;
-  headSize: number;
-  rotaryHalf: number;
-  capacity: number;
+/** The kernel's shape arguments, as its test entry takes them. */
+type Shape = Pick<Parameters<NativeBinding["attention"]>[0], "batch" | "seq" | "heads" | "kvHeads" | "headSize" | "rotaryHalf" | "capacity">;
+
+export interface Case extends Shape {
   /** Past length of each batch row (its total is past + seq). */
   past: number[];
   seed: number;

@@ -133,6 +133,30 @@ export class Oracle {
     return decisive;
   }
 
+  /**
+   * Teacher-forced steps from `tokens` (extended in place): at each step the engine's last-row logits
+   * must be within reference()'s tolerance of the oracle's, and its argmax the oracle's wherever the
+   * oracle's top two are further apart than that; the oracle's token is fed next. Returns how many
+   * steps were decisive.
+   */
+  async follow(sequence: { evaluate(tokens: number[]): Promise<Float32Array> }, tokens: number[], steps: number, engine: EngineKv = {}): Promise<number> {
+    let logits = await sequence.evaluate(tokens);
+    let decisive = 0;
+    for (let step = 0; step < steps; step++) {
+      const { logits: reference, tolerance } = await this.reference(tokens, engine);
+      expect(relativeError(logits, reference), `step ${step}`).toBeLessThan(tolerance);
+      const next = argmax(reference);
+      const runnerUp = reference.reduce((max, v, i) => (i === next ? max : Math.max(max, v)), -Infinity);
+      if (reference[next] - runnerUp > tolerance * maxAbs(reference)) {
+        expect(argmax(logits)).toBe(next);
+        decisive++;
+      }
+      tokens.push(next);
+      logits = await sequence.evaluate([next]);
+    }
+    return decisive;
+  }
+
   /** Greedy continuation by full recomputation. */
   async greedy(prompt: readonly number[], count: number): Promise<number[]> {
     const tokens = [...prompt];
@@ -149,6 +173,15 @@ export class Oracle {
     await this.session.release();
     if (this.floatTwin) await (await this.floatTwin).release();
   }
+}
+
+/** Deterministic pseudo-random token ids below `vocab`. */
+export function tokenIds(count: number, vocab: number, seed: number): number[] {
+  let x = seed;
+  return Array.from({ length: count }, () => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return x % vocab;
+  });
 }
 
 export function argmax(values: ArrayLike<number>): number {
