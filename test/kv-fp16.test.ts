@@ -162,6 +162,18 @@ describe("fp16 and fp32 KV states", () => {
 });
 
 describe("kvType", () => {
+  it("is float16 by default where the attention kernel runs, else the graph's type", async () => {
+    const byDefault = await loadModel(models.tiny);
+    const withoutKernel = await loadModel(models.tiny, { attentionKernel: false });
+    try {
+      expect(byDefault.info.kvType).toBe("float16");
+      expect(withoutKernel.info.kvType).toBe("float32");
+    } finally {
+      await byDefault.dispose();
+      await withoutKernel.dispose();
+    }
+  });
+
   it("float16 needs the attention kernel: with ONNX Runtime's GroupQueryAttention it is INVALID_ARGUMENT, saying why", async () => {
     const error = await loadModel(models.tiny, { attentionKernel: false, kvType: "float16" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Phi4Error);

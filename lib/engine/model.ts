@@ -77,7 +77,8 @@ export interface LoadModelOptions {
    * widens them back to fp32 as it reads them, so it needs the attention kernel (on the CPU provider,
    * attentionKernel not false); graphs whose KV is fp16 already (GPU exports) keep it. "float32"
    * keeps an fp32 graph's cache as it is. A type this model cannot use is INVALID_ARGUMENT.
-   * Default: the graph's own type. `model.info.kvType` says which is in use.
+   * Default: "float16" where the attention kernel runs (it costs no decode speed: docs/engine.md),
+   * else the graph's own type. `model.info.kvType` says which is in use.
    */
   kvType?: KvType;
 }
@@ -95,6 +96,8 @@ export interface CreateSequenceOptions {
 }
 
 const DEFAULT_CAPACITY = 4096;
+/** The KV type of models on the attention kernel unless kvType says otherwise. */
+const DEFAULT_KERNEL_KV_TYPE: KvType = "float16";
 
 export class Model {
   private readonly sequences = new Set<Sequence>();
@@ -169,7 +172,7 @@ export class Model {
       if (!graphs.has(cpuOnly)) {
         const int4Kernel = cpuOnly && options.int4Kernel !== false && int4KernelSupported();
         const attentionKernel = cpuOnly && options.attentionKernel !== false;
-        const halfKv = attentionKernel && options.kvType === "float16";
+        const halfKv = attentionKernel && (options.kvType ?? DEFAULT_KERNEL_KV_TYPE) === "float16";
         graphs.set(cpuOnly, rewriteGraphOffThread(folder.modelPath, { lastPositionLogits: options.lastPositionLogits === false ? null : io.outputs.logits, int4Kernel, attentionKernel, halfKv }));
       }
       return graphs.get(cpuOnly)!;
