@@ -55,8 +55,8 @@ const BENCHMARKS: Record<string, Benchmark> = {
   peer: {
     usage:
       `[--engines ${PEER_ENGINES.join(",")}] [--gguf FILE.gguf] [--prompt-tokens 128,1024,4096] [--gen-tokens 64] ` +
-      "[--concurrency 1,4] [--batch-prompt-tokens 32] [--threads 2] [--int4-kernel on|off]",
-    flags: ["engines", "gguf", "prompt-tokens", "gen-tokens", "concurrency", "batch-prompt-tokens", "threads", "int4-kernel"],
+      "[--concurrency 1,4] [--batch-prompt-tokens 32] [--threads 2] [--int4-kernel on|off] [--kv-type float32|float16]",
+    flags: ["engines", "gguf", "prompt-tokens", "gen-tokens", "concurrency", "batch-prompt-tokens", "threads", "int4-kernel", "kv-type"],
     async run(a) {
       const engines = a.string("engines")?.split(",").map((e) => e.trim()) as PeerEngineName[] | undefined;
       const result = await benchPeer({
@@ -67,6 +67,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
         genTokens: a.int("gen-tokens"),
         concurrency: a.list("concurrency"),
         batchPromptTokens: a.int("batch-prompt-tokens"),
+        kvType: a.string("kv-type") as KvType | undefined, // loadModel refuses any other value
       });
       return { result, markdown: peerReportMarkdown(result) };
     },
