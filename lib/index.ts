@@ -19,7 +19,7 @@
  *   for await (const chunk of sequence.generate(prompt)) process.stdout.write(chunk.text);
  */
 export { Phi4Error, type Phi4ErrorCode } from "./engine/errors.js";
-export { loadModel, Model, type CreateSequenceOptions, type LoadModelOptions, type ProviderName } from "./engine/model.js";
+export { loadModel, Model, type CreateSequenceOptions, type KvType, type LoadModelOptions, type ProviderName } from "./engine/model.js";
 export type { PrefillProgress } from "./engine/model-host.js";
 export { Sequence, type ReuseResult, type ReuseSource } from "./engine/sequence.js";
 export { Context, type ContextHost, type ContextOptions, type ContextStats } from "./engine/context.js";

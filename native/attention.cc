@@ -6,6 +6,7 @@
 
 #include "attention_kernels.h"
 #include "cpu_features.h"
+#include "half.h"
 
 #define PHI4_ATTN_SUFFIX Portable
 #include "attention_kernel.inc"
@@ -18,6 +19,17 @@ enum class Variant { kPortable, kAvx2, kAvx512 };
 Variant Best() {
   const CpuFeatures& cpu = DetectCpuFeatures();
   return cpu.avx512Vnni ? Variant::kAvx512 : cpu.avx2Fma ? Variant::kAvx2 : Variant::kPortable;
+}
+
+Variant Chosen(const Problem& p) { return p.portable ? Variant::kPortable : Best(); }
+
+// Stores n fp32 values (a multiple of 16) into an fp16 cache row with the problem's variant.
+void Narrow(const Problem& p, const float* in, uint16_t* out, int n) {
+  switch (Chosen(p)) {
+    case Variant::kAvx512: return detail::NarrowRowAvx512(in, out, n);
+    case Variant::kAvx2: return detail::NarrowRowAvx2(in, out, n);
+    case Variant::kPortable: return detail::NarrowRowPortable(in, out, n);
+  }
 }
 
 // Rotates the first 2 * half values of x in place (non-interleaved halves, as ONNX Runtime).
@@ -35,6 +47,8 @@ const char* Validate(const Problem& p) {
   if (p.heads <= 0 || p.kvHeads <= 0 || p.heads % p.kvHeads != 0) return "num_heads must be a multiple of kv_num_heads";
   if (p.headSize <= 0 || p.headSize % 16 != 0) return "the head size must be a multiple of 16";
   if (p.rotaryHalf <= 0 || 2 * p.rotaryHalf > p.headSize) return "the cos/sin caches must be at most half a head wide";
+  const bool fp32 = p.key && p.value, fp16 = p.keyHalf && p.valueHalf;
+  if (fp32 == fp16 || (fp32 && (p.keyHalf || p.valueHalf)) || (fp16 && (p.key || p.value))) return "the KV cache must be one fp32 or one fp16 key and value pair";
   for (int b = 0; b < p.batch; ++b) {
     const int total = p.seqlensK[b] + 1;
     if (total < p.seq) return "seqlens_k is shorter than the new tokens";
@@ -46,6 +60,8 @@ const char* Validate(const Problem& p) {
 
 void PrepareRows(const Problem& p, size_t begin, size_t end) {
   const int D = p.headSize, width = (p.heads + 2 * p.kvHeads) * D;
+  thread_local std::vector<float> rotatedKey;  // an fp16 cache's key, rotated in fp32 before it is rounded
+  rotatedKey.resize(p.keyHalf ? D : 0);
   for (size_t row = begin; row < end; ++row) {
     const int b = static_cast<int>(row) / p.seq, s = static_cast<int>(row) % p.seq;
     const int position = p.seqlensK[b] + 1 - p.seq + s;
@@ -60,15 +76,17 @@ void PrepareRows(const Problem& p, size_t begin, size_t end) {
     }
     for (int g = 0; g < p.kvHeads; ++g) {
       const size_t at = ((static_cast<size_t>(b) * p.kvHeads + g) * p.capacity + position) * D;
-      float* k = p.key + at;
-      float* v = p.value + at;
       const float* kIn = in + (p.heads + g) * D;
       const float* vIn = in + (p.heads + p.kvHeads + g) * D;
-      for (int d = 0; d < D; ++d) {
-        k[d] = kIn[d];
-        v[d] = vIn[d];
-      }
+      float* k = p.keyHalf ? rotatedKey.data() : p.key + at;
+      for (int d = 0; d < D; ++d) k[d] = kIn[d];
       Rotate(k, cos, sin, p.rotaryHalf);
+      if (p.keyHalf) {
+        Narrow(p, k, p.keyHalf + at, D);
+        Narrow(p, vIn, p.valueHalf + at, D);
+      } else {
+        for (int d = 0; d < D; ++d) p.value[at + d] = vIn[d];
+      }
     }
   }
 }
@@ -81,7 +99,7 @@ size_t TaskCount(const Problem& p) {
 void RunTask(const Problem& p, size_t task) {
   thread_local std::vector<float> scratch;
   scratch.resize(detail::ScratchFloats(p));
-  switch (p.portable ? Variant::kPortable : Best()) {
+  switch (Chosen(p)) {
     case Variant::kAvx512: return detail::RunTaskAvx512(p, task, scratch.data());
     case Variant::kAvx2: return detail::RunTaskAvx2(p, task, scratch.data());
     case Variant::kPortable: return detail::RunTaskPortable(p, task, scratch.data());

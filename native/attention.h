@@ -10,6 +10,10 @@
 //
 // Numerics: the same fp32 sums and softmax in another order (rotary as ONNX Runtime applies it,
 // non-interleaved: x1' = x1 cos - x2 sin, x2' = x2 cos + x1 sin over the cos cache's width).
+//
+// The KV cache may be fp16 instead (half the memory per token): the new keys and values are computed
+// in fp32 as above and stored rounded to the nearest fp16 (ties to even), and the kernels widen what
+// they read back to fp32 in registers; every sum stays fp32.
 #pragma once
 
 #include <cstddef>
@@ -30,13 +34,15 @@ struct Problem {
   const float* sin = nullptr;
   float* key = nullptr;          // [batch][kvHeads][capacity][headSize], written at the new rows
   float* value = nullptr;
+  uint16_t* keyHalf = nullptr;   // or the same cache in fp16 (then key and value stay null)
+  uint16_t* valueHalf = nullptr;
   float* out = nullptr;          // [batch][seq][heads headSize]
   float* rotatedQuery = nullptr; // scratch [batch][seq][heads][headSize]: rotated and scaled
   bool portable = false;         // run the plain C++ variant even where SIMD ones exist (tests)
 };
 
 // Checks what the kernels assume (positions inside the caches and the KV capacity, head size a
-// multiple of 16); returns an empty string or the reason.
+// multiple of 16, one cache of one type); returns an empty string or the reason.
 const char* Validate(const Problem& p);
 
 // Phase 1, rows [begin, end) of batch x seq: rotary on the queries and keys, keys and values into

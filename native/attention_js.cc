@@ -25,8 +25,16 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   }
   const size_t cache = static_cast<size_t>(p.batch) * p.kvHeads * p.capacity * p.headSize;
   p.qkv = GetTypedArray<float>(o, "qkv", napi_float32_array, static_cast<size_t>(p.batch) * p.seq * (p.heads + 2 * p.kvHeads) * p.headSize);
-  p.key = GetTypedArray<float>(o, "key", napi_float32_array, cache);
-  p.value = GetTypedArray<float>(o, "value", napi_float32_array, cache);
+  // An fp16 cache comes as keyHalf / valueHalf (Uint16Array bit patterns) instead of key / value;
+  // Validate refuses both or neither.
+  if (o.Has("key") || o.Has("value")) {
+    p.key = GetTypedArray<float>(o, "key", napi_float32_array, cache);
+    p.value = GetTypedArray<float>(o, "value", napi_float32_array, cache);
+  }
+  if (o.Has("keyHalf") || o.Has("valueHalf")) {
+    p.keyHalf = GetTypedArray<uint16_t>(o, "keyHalf", napi_uint16_array, cache);
+    p.valueHalf = GetTypedArray<uint16_t>(o, "valueHalf", napi_uint16_array, cache);
+  }
   p.seqlensK = GetTypedArray<int32_t>(o, "seqlensK", napi_int32_array, p.batch);
   p.cos = GetTypedArray<float>(o, "cos", napi_float32_array, static_cast<size_t>(p.cacheRows) * p.rotaryHalf);
   p.sin = GetTypedArray<float>(o, "sin", napi_float32_array, static_cast<size_t>(p.cacheRows) * p.rotaryHalf);

@@ -16,6 +16,14 @@ namespace {
 struct Kernel {
   int heads = 0, kvHeads = 0, localWindow = -1;
   float scale = 0.f;
+  bool halfKv = false;  // the op with an fp16 cache (kAttentionHalfKvOpName)
+};
+
+// The two ops differ only in the cache's element type; each OrtCustomOp is the first member of one
+// of these, so the kernel knows which it is.
+struct AttentionOpDef {
+  OrtCustomOp op;
+  bool halfKv;
 };
 
 OrtStatus* Fail(const OrtApi* api, const std::string& message) { return CustomOpError(api, kAttentionOpName, message); }
@@ -43,7 +51,7 @@ OrtStatus* Data(const OrtApi* api, const OrtValue* value, T** out) {
   return nullptr;
 }
 
-OrtStatus* ORT_API_CALL CreateKernel(const OrtCustomOp*, const OrtApi* api, const OrtKernelInfo* info, void** out) {
+OrtStatus* ORT_API_CALL CreateKernel(const OrtCustomOp* op, const OrtApi* api, const OrtKernelInfo* info, void** out) {
   // An attribute's value, or `fallback` where the node does not set it.
   auto get = [&](const char* name, auto fallback) {
     decltype(fallback) v = fallback;
@@ -64,6 +72,7 @@ OrtStatus* ORT_API_CALL CreateKernel(const OrtCustomOp*, const OrtApi* api, cons
   kernel->kvHeads = static_cast<int>(get("kv_num_heads", int64_t{0}));
   kernel->localWindow = static_cast<int>(get("local_window_size", int64_t{-1}));
   kernel->scale = get("scale", 0.f);
+  kernel->halfKv = reinterpret_cast<const AttentionOpDef*>(op)->halfKv;
   if (kernel->heads <= 0 || kernel->kvHeads <= 0 || kernel->heads % kernel->kvHeads != 0) {
     return Fail(api, "num_heads must be a positive multiple of kv_num_heads");
   }
@@ -118,7 +127,6 @@ OrtStatus* ORT_API_CALL Compute(void* kernelData, OrtKernelContext* context) {
   if (OrtStatus* s = Data(api, in[kSeqlensK], const_cast<int32_t**>(&p.seqlensK))) return s;
   if (OrtStatus* s = Data(api, in[kCos], const_cast<float**>(&p.cos))) return s;
   if (OrtStatus* s = Data(api, in[kSin], const_cast<float**>(&p.sin))) return s;
-  if (const char* problem = attention::Validate(p); *problem) return Fail(api, problem);
   if (kernel.localWindow > 0) {
     for (int b = 0; b < p.batch; ++b) {
       if (p.seqlensK[b] + 1 > kernel.localWindow) return Fail(api, "sequences longer than local_window_size are not supported");
@@ -134,15 +142,23 @@ OrtStatus* ORT_API_CALL Compute(void* kernelData, OrtKernelContext* context) {
   if (OrtStatus* s = api->KernelContext_GetOutput(context, 0, outDims, 3, &out)) return s;
   if (OrtStatus* s = api->KernelContext_GetOutput(context, 1, pastDims.data(), 4, &presentKey)) return s;
   if (OrtStatus* s = api->KernelContext_GetOutput(context, 2, pastDims.data(), 4, &presentValue)) return s;
-  float *pastKey = nullptr, *pastValue = nullptr;
+  void *pastKey = nullptr, *pastValue = nullptr, *key = nullptr, *value = nullptr;
   if (OrtStatus* s = Data(api, in[kPastKey], &pastKey)) return s;
   if (OrtStatus* s = Data(api, in[kPastValue], &pastValue)) return s;
   if (OrtStatus* s = Data(api, out, &p.out)) return s;
-  if (OrtStatus* s = Data(api, presentKey, &p.key)) return s;
-  if (OrtStatus* s = Data(api, presentValue, &p.value)) return s;
-  const size_t cacheFloats = static_cast<size_t>(p.batch) * p.kvHeads * p.capacity * p.headSize;
-  if (p.key != pastKey) std::memcpy(p.key, pastKey, cacheFloats * sizeof(float));
-  if (p.value != pastValue) std::memcpy(p.value, pastValue, cacheFloats * sizeof(float));
+  if (OrtStatus* s = Data(api, presentKey, &key)) return s;
+  if (OrtStatus* s = Data(api, presentValue, &value)) return s;
+  const size_t cacheBytes = static_cast<size_t>(p.batch) * p.kvHeads * p.capacity * p.headSize * (kernel.halfKv ? 2 : 4);
+  if (kernel.halfKv) {
+    p.keyHalf = static_cast<uint16_t*>(key);
+    p.valueHalf = static_cast<uint16_t*>(value);
+  } else {
+    p.key = static_cast<float*>(key);
+    p.value = static_cast<float*>(value);
+  }
+  if (const char* problem = attention::Validate(p); *problem) return Fail(api, problem);
+  if (key != pastKey) std::memcpy(key, pastKey, cacheBytes);
+  if (value != pastValue) std::memcpy(value, pastValue, cacheBytes);
 
   std::vector<float> rotated(static_cast<size_t>(p.batch) * p.seq * p.heads * p.headSize);
   p.rotatedQuery = rotated.data();
@@ -153,28 +169,42 @@ OrtStatus* ORT_API_CALL Compute(void* kernelData, OrtKernelContext* context) {
 
 void ORT_API_CALL DestroyKernel(void* kernel) { delete static_cast<Kernel*>(kernel); }
 
+bool HalfKv(const OrtCustomOp* op) { return reinterpret_cast<const AttentionOpDef*>(op)->halfKv; }
+
+ONNXTensorElementDataType CacheType(const OrtCustomOp* op) {
+  return HalfKv(op) ? ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+}
+
+AttentionOpDef MakeOp(bool halfKv) {
+  OrtCustomOp o = CustomOpBase();
+  o.GetName = [](const OrtCustomOp* op) { return HalfKv(op) ? kAttentionHalfKvOpName : kAttentionOpName; };
+  o.GetInputTypeCount = [](const OrtCustomOp*) -> size_t { return kInputCount; };
+  o.GetInputType = [](const OrtCustomOp* op, size_t index) {
+    if (index == kSeqlensK || index == kTotalLength) return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
+    return index == kPastKey || index == kPastValue ? CacheType(op) : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  };
+  o.GetInputCharacteristic = [](const OrtCustomOp*, size_t index) {
+    return index == kKey || index == kValue ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+  };
+  o.GetOutputTypeCount = [](const OrtCustomOp*) -> size_t { return 3; };
+  o.GetOutputType = [](const OrtCustomOp* op, size_t index) { return index == 0 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT : CacheType(op); };
+  o.GetOutputCharacteristic = [](const OrtCustomOp*, size_t) { return INPUT_OUTPUT_REQUIRED; };
+  o.CreateKernelV2 = CreateKernel;
+  o.KernelComputeV2 = Compute;
+  o.KernelDestroy = DestroyKernel;
+  return {o, halfKv};
+}
+
 }  // namespace
 
 const OrtCustomOp& AttentionOp() {
-  static const OrtCustomOp op = [] {
-    OrtCustomOp o = CustomOpBase();
-    o.GetName = [](const OrtCustomOp*) { return kAttentionOpName; };
-    o.GetInputTypeCount = [](const OrtCustomOp*) -> size_t { return kInputCount; };
-    o.GetInputType = [](const OrtCustomOp*, size_t index) {
-      return index == kSeqlensK || index == kTotalLength ? ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
-    };
-    o.GetInputCharacteristic = [](const OrtCustomOp*, size_t index) {
-      return index == kKey || index == kValue ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
-    };
-    o.GetOutputTypeCount = [](const OrtCustomOp*) -> size_t { return 3; };
-    o.GetOutputType = [](const OrtCustomOp*, size_t) { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; };
-    o.GetOutputCharacteristic = [](const OrtCustomOp*, size_t) { return INPUT_OUTPUT_REQUIRED; };
-    o.CreateKernelV2 = CreateKernel;
-    o.KernelComputeV2 = Compute;
-    o.KernelDestroy = DestroyKernel;
-    return o;
-  }();
-  return op;
+  static const AttentionOpDef def = MakeOp(false);
+  return def.op;
+}
+
+const OrtCustomOp& AttentionHalfKvOp() {
+  static const AttentionOpDef def = MakeOp(true);
+  return def.op;
 }
 
 }  // namespace phi4

@@ -13,6 +13,7 @@ CustomOpDomainPtr AddCustomOpDomain(OrtSessionOptions* options) {
   CustomOpDomainPtr domain(raw);
   Check(Ort().CustomOpDomain_Add(raw, const_cast<OrtCustomOp*>(&Int4MatMulOp())));
   Check(Ort().CustomOpDomain_Add(raw, const_cast<OrtCustomOp*>(&AttentionOp())));
+  Check(Ort().CustomOpDomain_Add(raw, const_cast<OrtCustomOp*>(&AttentionHalfKvOp())));
   Check(Ort().AddCustomOpDomain(options, raw));
   return domain;
 }

@@ -80,7 +80,7 @@ describe("phi4 bench peer", () => {
     // where plain incremental decoding (transformers.js) and full recomputation agree.
     const { stdout } = await run(process.execPath, [
       bin, "bench", "peer", "--model", models.tinyPhi4, "--engines", "phi4-onnx,transformers.js", "--prompt-tokens", "8,40", "--gen-tokens", "12",
-      "--concurrency", "1,2", "--batch-prompt-tokens", "8", "--int4-kernel", "off", "--json",
+      "--concurrency", "1,2", "--batch-prompt-tokens", "8", "--int4-kernel", "off", "--kv-type", "float32", "--json",
     ]);
     const out = JSON.parse(stdout);
     expect(out.benchmark).toBe("peer");

@@ -49,6 +49,15 @@ describe("phi4 bench decode", () => {
     expect(out.model.weightBytesPerToken).toBe(out.model.modelOnnxBytes - out.model.embeddingBytes + out.model.hiddenSize * 4);
   });
 
+  it("--kv-type float32 measures the fp32 KV cache and says so (the default is fp16); another type is refused", async () => {
+    const { stdout } = await run(process.execPath, [bin, "bench", "decode", "--model", models.tiny, ...quick, "--kv-type", "float32"]);
+    expect(stdout).toMatch(/float32 KV cache/);
+    const json = await run(process.execPath, [bin, "bench", "decode", "--model", models.tiny, ...quick, "--json"]);
+    expect(JSON.parse(json.stdout).settings.kvType).toBe("float16");
+    const error = await run(process.execPath, [bin, "bench", "decode", "--model", models.tiny, ...quick, "--kv-type", "bfloat16"]).catch((e: { stderr: string }) => e);
+    expect((error as { stderr: string }).stderr).toMatch(/kvType must be "float32" or "float16"/);
+  });
+
   it("--out writes FILE.json and FILE.md, and prints the markdown table", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "phi4-bench-"));
     try {

@@ -27,6 +27,9 @@ async function phi4Fails(...args: string[]): Promise<{ code: number; stderr: str
   throw new Error(`phi4 ${args.join(" ")} succeeded but should have failed`);
 }
 
+/** The CLI loads models with the defaults: on the CPU, an fp16 KV cache (LoadModelOptions.kvType). */
+const CLI_KV = { kvType: "float16" } as const;
+
 describe("phi4 CLI", () => {
   it("generate --json prints exactly one JSON object that matches the oracle", async () => {
     const { stdout } = await phi4("generate", "--model", models.tiny, "--tokens", "5,6,7,8", "--max-tokens", "6", "--greedy", "--json");
@@ -39,7 +42,7 @@ describe("phi4 CLI", () => {
     expect(Object.keys(out.timings).sort()).toEqual(["decodeTokensPerSec", "loadMs", "ttftMs"]);
     const oracle = await Oracle.load(models.tiny);
     try {
-      await oracle.expectGreedy([5, 6, 7, 8], out.tokens);
+      await oracle.expectGreedy([5, 6, 7, 8], out.tokens, out.tokens.length, CLI_KV);
     } finally {
       await oracle.release();
     }
@@ -105,8 +108,8 @@ describe("phi4 CLI", () => {
       const second = JSON.parse((await phi4("generate", "--model", models.tiny, "--load-state", file, "--tokens", "6", "--max-tokens", "4", "--greedy", "--json")).stdout);
       const resumed = JSON.parse((await phi4("generate", "--model", models.tiny, "--load-state", file, "--max-tokens", "3", "--greedy", "--json")).stdout);
       const oracle = await Oracle.load(models.tiny);
-      await oracle.expectGreedy([3, 4, 5, ...first.tokens, 6], second.tokens, second.tokens.length);
-      await oracle.expectGreedy([3, 4, 5, ...first.tokens], resumed.tokens, resumed.tokens.length);
+      await oracle.expectGreedy([3, 4, 5, ...first.tokens, 6], second.tokens, second.tokens.length, CLI_KV);
+      await oracle.expectGreedy([3, 4, 5, ...first.tokens], resumed.tokens, resumed.tokens.length, CLI_KV);
       await oracle.release();
       const bad = await phi4Fails("generate", "--model", models.tinyPhi4, "--load-state", file, "--json");
       expect(bad.stderr).toContain("STATE_MISMATCH");

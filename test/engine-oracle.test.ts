@@ -18,18 +18,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { int4KernelSupported, int4KernelVariant } from "../lib/engine/runtime.js";
 import { loadModel, type Model } from "../lib/index.js";
-import { argmax, EXACT_ORACLE_OPTIONS, Oracle, relativeError } from "./helpers/oracle.js";
+import { argmax, EXACT_ORACLE_OPTIONS, Oracle, tokenIds } from "./helpers/oracle.js";
 
 const models = inject("models");
-
-/** Deterministic pseudo-random token ids below `vocab`. */
-function tokenIds(count: number, vocab: number, seed: number): number[] {
-  let x = seed;
-  return Array.from({ length: count }, () => {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    return x % vocab;
-  });
-}
 
 describe.each([
   { name: "tiny", dir: models.tiny },
@@ -84,31 +75,15 @@ describe.each([
   });
 
   /** Teacher-forced steps from `tokens`: the engine's logits against the oracle's, the oracle's token fed next. */
-  async function followOracle(sequence: Awaited<ReturnType<Model["createSequence"]>>, tokens: number[], steps: number): Promise<number> {
-    let logits = await sequence.evaluate(tokens);
-    let decisive = 0;
-    for (let step = 0; step < steps; step++) {
-      const { logits: reference, tolerance } = await oracle.reference(tokens);
-      expect(relativeError(logits, reference)).toBeLessThan(tolerance);
-      const next = argmax(reference);
-      const scale = reference.reduce((max, v) => Math.max(max, Math.abs(v)), 0);
-      const runnerUp = reference.reduce((max, v, i) => (i === next ? max : Math.max(max, v)), -Infinity);
-      if (reference[next] - runnerUp > tolerance * scale) {
-        expect(argmax(logits)).toBe(next);
-        decisive++;
-      }
-      tokens.push(next);
-      logits = await sequence.evaluate([next]);
-    }
-    return decisive;
-  }
+  const followOracle = (m: Model, sequence: Awaited<ReturnType<Model["createSequence"]>>, tokens: number[], steps: number) =>
+    oracle.follow(sequence, tokens, steps, { kvType: m.info.kvType });
 
   it.each(["last", "all"])("last-row logits agree within the int8 rounding tolerance at every step, across the switch (lm_head on %s positions)", async (which) => {
     const tokens = tokenIds(60, Math.min(model.folder.vocabSize, 5000), 7);
     const sequence = await (which === "last" ? chunked : allPositions).createSequence({ capacity: 128 });
     // With the real vocabulary's 200k rows, the random model's top two are often within the tolerance;
     // the logits check above holds at every step, the token check wherever the margin is decisive.
-    const decisive = await followOracle(sequence, tokens, 8);
+    const decisive = await followOracle(chunked, sequence, tokens, 8);
     expect(decisive).toBeGreaterThanOrEqual(1);
     expect(tokens.length).toBeGreaterThan(64); // crossed tiny's original_max_position_embeddings
     await sequence.dispose();
@@ -119,7 +94,7 @@ describe.each([
     let decisive = 0;
     for (const [length, seed] of [[5, 11], [40, 12], [60, 13], [90, 14]]) {
       const sequence = await int4Kernel.createSequence({ capacity: 128 });
-      decisive += await followOracle(sequence, tokenIds(length, Math.min(model.folder.vocabSize, 5000), seed), 10);
+      decisive += await followOracle(int4Kernel, sequence, tokenIds(length, Math.min(model.folder.vocabSize, 5000), seed), 10);
       await sequence.dispose();
     }
     expect(decisive).toBeGreaterThanOrEqual(20); // half the 40 steps at least: near-ties are the exception

@@ -233,7 +233,7 @@ describe("the engine on an fp16 folder (CPU)", () => {
   });
 
   it("refuses a float32 state from the fp32 folder of the same network", async () => {
-    const fp32 = await loadModel(models.tiny, { prefixCache: false });
+    const fp32 = await loadModel(models.tiny, { prefixCache: false, kvType: "float32" }); // the default would store it in fp16
     const source = await fp32.createSequence({ capacity: 64 });
     await source.generateText(ids(8, 3), { maxTokens: 2, stopTokens: [], sampling: greedy });
     const state = await source.saveState();

@@ -11,8 +11,9 @@
  * logits of the network with exact activations plus its own rounding noise; they differ by
  *   (a) fp16 rounding in llama.cpp of the weight scales (Q4_0's d) and of the activation scales (q8_0's
  *       d) of every product, and in attention of K and V (its fp16 cache), Q (converted to fp16 for
- *       K·Q) and the softmax weights (converted for their product with V): relative error at most
- *       u = 2^-11 per value, uniform, so rms u/sqrt(3);
+ *       K·Q) and the softmax weights (converted for their product with V), and in phi4-onnx of K and V
+ *       (its fp16 cache, the default on the CPU): relative error at most u = 2^-11 per value, uniform,
+ *       so rms u/sqrt(3);
  *   (b) int8 rounding: once (a) moves an activation, its int8 code may round the other way, and from
  *       there on the two engines' codes decorrelate. One int8 rounding is uniform in +-step/2, step =
  *       block max / 127, rms step/sqrt(12); for blocks of 32 normal values (E max|x| = 2.35 sigma) that is
@@ -21,8 +22,8 @@
  * With random weights a product carries its input's relative noise to its output. A layer quantizes
  * four inputs (qkv, o_proj, gate/up, down) and the lm_head one more: P = 4L + 1 noise sources add in
  * quadrature along the residual stream, sqrt(P) * rho per engine, and two fully decorrelated engines
- * differ by sqrt(2) times that; (a), on llama.cpp's side only, adds sqrt(2P + 4L) * u/sqrt(3) in
- * quadrature (1.4e-3: the int8 term dominates). For L = 2 this is 4.5e-2 of the rms
+ * differ by sqrt(2) times that; (a) adds sqrt(2P + 4L + 2L) * u/sqrt(3) in quadrature (2P + 4L on
+ * llama.cpp's side, 2L on phi4-onnx's; 1.5e-3: the int8 term dominates). For L = 2 this is 4.5e-2 of the rms
  * spread of the reference's logits row. The difference across the vocabulary is one hidden-state
  * difference projected on random rows, so Gaussian: its largest entry of V stays within sqrt(2 ln V)
  * times its rms (3.6 for 640 tokens, 4.9 for 200064). Compared as log-softmax (node-llama-cpp returns
@@ -49,7 +50,7 @@ const RHO = 2 * (2.35 / (127 * Math.sqrt(12)));
 
 function bounds(layers: number, vocab: number, row: RowDifference): { rms: number; max: number } {
   const points = 4 * layers + 1;
-  const relative = Math.sqrt(2 * points * RHO ** 2 + (2 * points + 4 * layers) * (U ** 2 / 3));
+  const relative = Math.sqrt(2 * points * RHO ** 2 + (2 * points + 6 * layers) * (U ** 2 / 3));
   const rms = relative * row.referenceRms;
   return { rms, max: rms * Math.sqrt(2 * Math.log(vocab)) };
 }

@@ -206,7 +206,7 @@ describe("KV reuse", () => {
     expect(again.tokens).toEqual(third.tokens);
     expect(again.usage.cachedTokens).toBe(tokensAtSave.length - 1);
     const tinyOracle = await Oracle.load(models.tinyPhi4);
-    await tinyOracle.expectGreedy(resumed.sequence.tokens.slice(0, -5), again.tokens, 5);
+    await tinyOracle.expectGreedy(resumed.sequence.tokens.slice(0, -5), again.tokens, 5, { kvType: reloaded.info.kvType });
     await tinyOracle.release();
     await reloaded.dispose();
   });

@@ -11,7 +11,7 @@ import path from "node:path";
 import { Phi4Error } from "../engine/errors.js";
 import type { ModelFolder } from "../engine/genai-config.js";
 import type { GenerationResult } from "../engine/generation.js";
-import { loadModel, type Model } from "../engine/model.js";
+import { loadModel, type KvType, type Model } from "../engine/model.js";
 import { lcgPrompt, median, positiveInt, PROMPT_ID_LIMIT } from "./common.js";
 import { machineFacts, measureReadBandwidth, type MachineFacts } from "./machine.js";
 
@@ -25,6 +25,8 @@ export interface DecodeBenchOptions {
   threads?: number;
   /** LoadModelOptions.int4Kernel (default true): false measures ONNX Runtime's own int4 kernel. */
   int4Kernel?: boolean;
+  /** LoadModelOptions.kvType (default: the model's): "float16" measures the fp16 KV cache. */
+  kvType?: KvType;
   /** Timed runs after one warm-up run; the medians are reported (default 3). */
   runs?: number;
   /** Buffer for the read-bandwidth probe, MiB (default 1024: far past any cache). */
@@ -35,7 +37,7 @@ export interface DecodeBenchOptions {
 export interface DecodeBenchResult {
   benchmark: "decode";
   date: string;
-  settings: { promptTokens: number; genTokens: number; runs: number; threads: number; bandwidthMiB: number; int4Kernel: boolean; int4KernelVariant: string | null };
+  settings: { promptTokens: number; genTokens: number; runs: number; threads: number; bandwidthMiB: number; int4Kernel: boolean; int4KernelVariant: string | null; kvType: KvType };
   model: {
     /** The model folder's name (not its path). */
     name: string;
@@ -75,8 +77,8 @@ export async function benchDecode(options: DecodeBenchOptions): Promise<DecodeBe
   const progress = options.onProgress ?? (() => undefined);
   const date = new Date().toISOString();
 
-  const model = await loadModel(options.modelDir, { threads: options.threads, int4Kernel: options.int4Kernel });
-  const { int4Kernel, int4KernelVariant } = model.info;
+  const model = await loadModel(options.modelDir, { threads: options.threads, int4Kernel: options.int4Kernel, kvType: options.kvType });
+  const { int4Kernel, int4KernelVariant, kvType } = model.info;
   const timings: GenerationResult["timings"][] = [];
   try {
     const prompt = lcgPrompt(promptTokens, Math.min(model.folder.vocabSize, PROMPT_ID_LIMIT));
@@ -101,7 +103,7 @@ export async function benchDecode(options: DecodeBenchOptions): Promise<DecodeBe
   return {
     benchmark: "decode",
     date,
-    settings: { promptTokens, genTokens, runs, threads: model.threads, bandwidthMiB, int4Kernel, int4KernelVariant },
+    settings: { promptTokens, genTokens, runs, threads: model.threads, bandwidthMiB, int4Kernel, int4KernelVariant, kvType },
     model: {
       // The folder's name only: results are published, and the model file hash identifies the model.
       name: path.basename(model.folder.dir),

@@ -8,7 +8,7 @@ const greedy = (maxTokens: number) => ({ sampling: { greedy: true }, stopTokens:
 
 export async function openPhi4(config: PeerEngineConfig): Promise<PeerEngine> {
   // No prefix cache: every prompt is prefilled in full, as the other engines do.
-  const model = await loadModel(config.modelDir, { threads: config.threads, int4Kernel: config.int4Kernel, prefixCache: false });
+  const model = await loadModel(config.modelDir, { threads: config.threads, int4Kernel: config.int4Kernel, kvType: config.kvType, prefixCache: false });
   return {
     version: await packageVersion(packageRoot()),
     int4Kernel: model.info.int4Kernel,

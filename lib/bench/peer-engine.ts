@@ -19,6 +19,8 @@ export interface PeerEngineConfig {
   threads: number;
   /** phi4-onnx's LoadModelOptions.int4Kernel, as asked. */
   int4Kernel: boolean;
+  /** phi4-onnx's LoadModelOptions.kvType, as asked (undefined: its default). */
+  kvType?: "float32" | "float16";
   /** The longest sequence a single request reaches (prompt plus generated tokens): sizes caches up front. */
   maxSequence: number;
 }

@@ -12,6 +12,7 @@ import path from "node:path";
 
 import { Phi4Error, type Phi4ErrorCode } from "../engine/errors.js";
 import { loadModelFolder } from "../engine/genai-config.js";
+import type { KvType } from "../engine/model.js";
 import { positiveInt, PROMPT_ID_LIMIT } from "./common.js";
 import type { PeerChildMessage, PeerChildRequest, PeerChildResult, PeerRun } from "./peer-child.js";
 import { PEER_ENGINES, type PeerEngineName } from "./peer-engine.js";
@@ -34,6 +35,8 @@ export interface PeerBenchOptions {
   threads?: number;
   /** phi4-onnx's LoadModelOptions.int4Kernel (default true); false runs it on ONNX Runtime's MatMulNBits, as transformers.js. */
   int4Kernel?: boolean;
+  /** phi4-onnx's LoadModelOptions.kvType (default: fp16 on the CPU); "float32" computes what transformers.js does. */
+  kvType?: KvType;
   onProgress?: (message: string) => void;
 }
 
@@ -46,7 +49,7 @@ export interface PeerComparison {
   ttftSpeedup: number;
   /**
    * How many leading generated tokens agree with phi4-onnx's. transformers.js with the same int4
-   * kernel (int4Kernel false) computes the same thing and agrees on all; llama.cpp rounds differently
+   * kernel and KV type (int4Kernel false, kvType float32) computes the same thing and agrees on all; llama.cpp rounds differently
    * (fp16 scales, q8_0 activations), which on random weights, whose top logits are near-ties, soon
    * picks another token (test/gguf-llama.test.ts holds its logits to a bound instead).
    */
@@ -100,6 +103,7 @@ export async function benchPeer(options: PeerBenchOptions): Promise<PeerBenchRes
     gguf: options.gguf === undefined ? undefined : path.resolve(options.gguf),
     threads,
     int4Kernel: options.int4Kernel !== false,
+    kvType: options.kvType,
     maxSequence: Math.max(longest, batchPromptTokens + genTokens),
   };
   const base = { config, promptLengths, genTokens, concurrency, batchPromptTokens, idLimit: Math.min(folder.vocabSize, PROMPT_ID_LIMIT) };

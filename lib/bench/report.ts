@@ -50,7 +50,7 @@ export function decodeReportMarkdown(r: DecodeBenchResult): string {
   return [
     `# Decode benchmark: ${model.name}`,
     "",
-    `${r.date}, ${s.threads} threads, ${kernelName(s)}, ${s.promptTokens}-token prompt, ${s.genTokens} tokens generated greedily, median of ${s.runs} runs after a warm-up.`,
+    `${r.date}, ${s.threads} threads, ${kernelName(s)}, ${s.kvType ?? "float32"} KV cache, ${s.promptTokens}-token prompt, ${s.genTokens} tokens generated greedily, median of ${s.runs} runs after a warm-up.`,
     "",
     ...table(
       ["Metric", "Value"],

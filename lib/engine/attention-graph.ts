@@ -7,6 +7,12 @@
  * separate key and value inputs), rotary inside the node (do_rotary 1, non-interleaved, cos and sin
  * caches given), no softcap, no smooth softmax, none of the newer optional inputs. Any other node
  * stays with ONNX Runtime.
+ *
+ * With `halfKv`, the KV cache is stored in fp16 instead: the nodes become phi4_onnx.AttentionHalfKv
+ * and the graph's past_key_values inputs and present outputs change type to float16 (the engine reads
+ * the KV type from them). Only when every GroupQueryAttention node can run on the kernel and its
+ * cache tensors are graph inputs and outputs, so that no other node sees an fp16 tensor; otherwise the
+ * cache keeps its type.
  */
 import onnxProto from "onnx-proto";
 
@@ -15,21 +21,45 @@ import { CUSTOM_OP_DOMAIN, importCustomOpDomain } from "./custom-op-domain.js";
 const { onnx } = onnxProto;
 
 const ATTENTION_OP = "Attention";
+const ATTENTION_HALF_KV_OP = "AttentionHalfKv";
 
-/** Switches every eligible GroupQueryAttention node of `model` to the kernel; returns how many. */
-export function useAttentionKernel(model: onnxProto.onnx.IModelProto): number {
+export interface AttentionRewrite {
+  /** GroupQueryAttention nodes now running on the kernel. */
+  nodes: number;
+  /** The KV cache is fp16 now (asked for and possible). */
+  halfKv: boolean;
+}
+
+/** Switches every eligible GroupQueryAttention node of `model` to the kernel. */
+export function useAttentionKernel(model: onnxProto.onnx.IModelProto, { halfKv = false } = {}): AttentionRewrite {
   const graph = model.graph;
-  if (!graph) return 0;
+  if (!graph) return { nodes: 0, halfKv: false };
   const floatInputs = new Set((graph.input ?? []).filter((i) => i.type?.tensorType?.elemType === onnx.TensorProto.DataType.FLOAT).map((i) => i.name ?? ""));
-  let count = 0;
-  for (const node of graph.node ?? []) {
-    if (!eligible(node, floatInputs)) continue;
+  const nodes = (graph.node ?? []).filter((node) => node.opType === "GroupQueryAttention" && node.domain === "com.microsoft");
+  const chosen = nodes.filter((node) => eligible(node, floatInputs));
+  const half = halfKv && chosen.length > 0 && chosen.length === nodes.length && chosen.every((node) => cacheIsGraphIo(graph, node));
+  for (const node of chosen) {
     node.domain = CUSTOM_OP_DOMAIN;
-    node.opType = ATTENTION_OP;
-    count++;
+    node.opType = half ? ATTENTION_HALF_KV_OP : ATTENTION_OP;
   }
-  if (count > 0) importCustomOpDomain(model);
-  return count;
+  if (half) {
+    const cache = new Set(chosen.flatMap((node) => [node.input![3], node.input![4], node.output![1], node.output![2]]));
+    for (const info of [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.valueInfo ?? [])]) {
+      if (cache.has(info.name ?? "") && info.type?.tensorType) info.type.tensorType.elemType = onnx.TensorProto.DataType.FLOAT16;
+    }
+  }
+  if (chosen.length > 0) importCustomOpDomain(model);
+  return { nodes: chosen.length, halfKv: half };
+}
+
+/** The node's past K/V are graph inputs that only it reads, its present K/V graph outputs that no node reads. */
+function cacheIsGraphIo(graph: onnxProto.onnx.IGraphProto, node: onnxProto.onnx.INodeProto): boolean {
+  const [, , , pastKey, pastValue] = node.input ?? [];
+  const [, presentKey, presentValue] = node.output ?? [];
+  const outputs = new Set((graph.output ?? []).map((o) => o.name ?? ""));
+  if (!outputs.has(presentKey ?? "") || !outputs.has(presentValue ?? "")) return false;
+  const names = new Set([pastKey, pastValue, presentKey, presentValue]);
+  return (graph.node ?? []).every((other) => other === node || !(other.input ?? []).some((name) => names.has(name)));
 }
 
 function eligible(node: onnxProto.onnx.INodeProto, floatInputs: Set<string>): boolean {

@@ -27,6 +27,8 @@ export interface GraphRewriteOptions {
   int4Kernel: boolean;
   /** Point GroupQueryAttention nodes at the addon's kernel (only for sessions that run on the CPU). */
   attentionKernel?: boolean;
+  /** With attentionKernel: store the KV cache in fp16 (attention-graph.ts says when it can). */
+  halfKv?: boolean;
 }
 
 export interface RewrittenGraph {
@@ -34,8 +36,10 @@ export interface RewrittenGraph {
   lastPositionLogits: boolean;
   /** MatMulNBits nodes now running as phi4_onnx.Int4MatMul. */
   int4Nodes: number;
-  /** GroupQueryAttention nodes now running as phi4_onnx.Attention. */
+  /** GroupQueryAttention nodes now running as phi4_onnx.Attention (or AttentionHalfKv). */
   attentionNodes: number;
+  /** The graph's KV inputs and outputs are fp16 now. */
+  halfKv: boolean;
 }
 
 /**
@@ -54,7 +58,7 @@ export async function rewriteGraph(modelPath: string, options: GraphRewriteOptio
   if (!model.graph) return null;
   const lastPositionLogits = options.lastPositionLogits !== null && sliceLmHead(model.graph, options.lastPositionLogits);
   const int4Nodes = options.int4Kernel ? useInt4Kernel(model) : 0;
-  const attentionNodes = options.attentionKernel ? useAttentionKernel(model) : 0;
-  if (!lastPositionLogits && int4Nodes === 0 && attentionNodes === 0) return null;
-  return { bytes: onnx.ModelProto.encode(model).finish(), lastPositionLogits, int4Nodes, attentionNodes };
+  const attention = options.attentionKernel ? useAttentionKernel(model, { halfKv: options.halfKv }) : { nodes: 0, halfKv: false };
+  if (!lastPositionLogits && int4Nodes === 0 && attention.nodes === 0) return null;
+  return { bytes: onnx.ModelProto.encode(model).finish(), lastPositionLogits, int4Nodes, attentionNodes: attention.nodes, halfKv: attention.halfKv };
 }

@@ -79,7 +79,19 @@ export interface LoadModelOptions {
    * `model.info.attentionKernel` says which happened.
    */
   attentionKernel?: boolean;
+  /**
+   * The KV cache's element type. "float16" halves its memory per token (docs/engine.md, "KV cache
+   * type"): for fp32 CPU models the attention kernel stores new keys and values rounded to fp16 and
+   * widens them back to fp32 as it reads them, so it needs the attention kernel (on the CPU provider,
+   * attentionKernel not false); graphs whose KV is fp16 already (GPU exports) keep it. "float32"
+   * keeps an fp32 graph's cache as it is. A type this model cannot use is INVALID_ARGUMENT.
+   * Default: "float16" where the attention kernel runs (it costs no decode speed: docs/engine.md),
+   * else the graph's own type. `model.info.kvType` says which is in use.
+   */
+  kvType?: KvType;
 }
+
+export type KvType = "float32" | "float16";
 
 export interface ProviderFallback {
   provider: string;
@@ -92,6 +104,8 @@ export interface CreateSequenceOptions {
 }
 
 const DEFAULT_CAPACITY = 4096;
+/** The KV type of models on the attention kernel unless kvType says otherwise. */
+const DEFAULT_KERNEL_KV_TYPE: KvType = "float16";
 
 export class Model implements ContextHost {
   private readonly sequences = new Set<Sequence>();
@@ -144,6 +158,9 @@ export class Model implements ContextHost {
     if (threads > maxThreads) throw new Phi4Error("INVALID_ARGUMENT", `threads must be at most ${maxThreads} (4 per CPU of this machine; got ${threads})`);
     if (!Number.isInteger(prefillChunk) || prefillChunk < 1) throw new Phi4Error("INVALID_ARGUMENT", `prefillChunk must be a positive integer (got ${prefillChunk})`);
     if (options.prefixCacheDisk) checkPrefixDiskOptions(options.prefixCacheDisk);
+    if (options.kvType !== undefined && options.kvType !== "float32" && options.kvType !== "float16") {
+      throw new Phi4Error("INVALID_ARGUMENT", `kvType must be "float32" or "float16" (got ${JSON.stringify(options.kvType)})`);
+    }
     const io = folder.config.model.decoder;
     const spec = {
       modelPath: folder.modelPath,
@@ -170,7 +187,8 @@ export class Model implements ContextHost {
       if (!graphs.has(cpuOnly)) {
         const int4Kernel = cpuOnly && options.int4Kernel !== false && int4KernelSupported();
         const attentionKernel = cpuOnly && options.attentionKernel !== false;
-        graphs.set(cpuOnly, rewriteGraphOffThread(folder.modelPath, { lastPositionLogits: options.lastPositionLogits === false ? null : io.outputs.logits, int4Kernel, attentionKernel }));
+        const halfKv = attentionKernel && (options.kvType ?? DEFAULT_KERNEL_KV_TYPE) === "float16";
+        graphs.set(cpuOnly, rewriteGraphOffThread(folder.modelPath, { lastPositionLogits: options.lastPositionLogits === false ? null : io.outputs.logits, int4Kernel, attentionKernel, halfKv }));
       }
       return graphs.get(cpuOnly)!;
     };
@@ -190,6 +208,11 @@ export class Model implements ContextHost {
         fallbacks.push({ provider: remaining[0].name, reason: error.message });
         remaining = remaining.slice(1);
       }
+    }
+    if (options.kvType !== undefined && native.info.kvType !== options.kvType) {
+      const kvType = native.info.kvType;
+      native.dispose();
+      throw new Phi4Error("INVALID_ARGUMENT", unavailableKvType(options.kvType, kvType));
     }
     const defaultCapacity = Math.min(options.defaultCapacity ?? DEFAULT_CAPACITY, folder.contextLength);
     const fingerprint = await modelFingerprint(folder.dir, folder.modelPath);
@@ -311,6 +334,17 @@ export class Model implements ContextHost {
   private assertLive(): void {
     if (this.disposed) throw new Phi4Error("DISPOSED", "the model has been disposed");
   }
+}
+
+/** Why a model whose graph gave it `actual` KV cannot have `wanted`. */
+function unavailableKvType(wanted: KvType, actual: KvType): string {
+  if (wanted === "float32") return `kvType float32 is not available: this model's graph stores its KV cache in ${actual}`;
+  // ONNX Runtime's GroupQueryAttention takes one type for the queries, the cache and its output: an
+  // fp16 cache there would need Casts that also round every query and attention output to fp16.
+  return (
+    `kvType float16 is not available here: for a model whose graph stores its KV cache in ${actual}, only the addon's attention kernel ` +
+    `stores it in fp16, and that needs the CPU provider alone, attentionKernel not false, and a graph whose every GroupQueryAttention node it can run`
+  );
 }
 
 export function loadModel(dir: string, options?: LoadModelOptions): Promise<Model> {

@@ -141,12 +141,15 @@ export interface NativeBinding {
   int4KernelSupported: boolean;
   /**
    * The attention kernel alone (tests): one step of GroupQueryAttention's work on a KV cache
-   * (updated in place); `portable` runs its plain C++ variant.
+   * (updated in place): fp32 `key`/`value`, or an fp16 cache as bit patterns in `keyHalf`/`valueHalf`;
+   * `portable` runs its plain C++ variant.
    */
   attention(args: {
     qkv: Float32Array;
-    key: Float32Array;
-    value: Float32Array;
+    key?: Float32Array;
+    value?: Float32Array;
+    keyHalf?: Uint16Array;
+    valueHalf?: Uint16Array;
     seqlensK: Int32Array;
     cos: Float32Array;
     sin: Float32Array;

@@ -15,6 +15,7 @@ import { PEER_ENGINES, type PeerEngineName } from "../../bench/peer-engine.js";
 import { benchPrefix } from "../../bench/prefix.js";
 import { batchReportMarkdown, constraintReportMarkdown, decodeReportMarkdown, microReportMarkdown, peerReportMarkdown, prefixReportMarkdown } from "../../bench/report.js";
 import { Phi4Error } from "../../engine/errors.js";
+import type { KvType } from "../../engine/model.js";
 import { readBenchArgs, type BenchArgs } from "./bench-args.js";
 import { suiteCommand, suiteUsage } from "./bench-suite.js";
 
@@ -27,10 +28,11 @@ interface Benchmark {
 
 const BENCHMARKS: Record<string, Benchmark> = {
   decode: {
-    usage: "[--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--int4-kernel on|off] [--runs 3] [--bandwidth-mib 1024]",
-    flags: ["prompt-tokens", "gen-tokens", "threads", "int4-kernel", "runs", "bandwidth-mib"],
+    usage: "[--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--int4-kernel on|off] [--kv-type float32|float16] [--runs 3] [--bandwidth-mib 1024]",
+    flags: ["prompt-tokens", "gen-tokens", "threads", "int4-kernel", "kv-type", "runs", "bandwidth-mib"],
     async run(a) {
-      const result = await benchDecode({ ...a.common, promptTokens: a.int("prompt-tokens"), genTokens: a.int("gen-tokens"), runs: a.int("runs"), bandwidthMiB: a.int("bandwidth-mib") });
+      const kvType = a.string("kv-type") as KvType | undefined; // loadModel refuses any other value
+      const result = await benchDecode({ ...a.common, kvType, promptTokens: a.int("prompt-tokens"), genTokens: a.int("gen-tokens"), runs: a.int("runs"), bandwidthMiB: a.int("bandwidth-mib") });
       return { result, markdown: decodeReportMarkdown(result) };
     },
   },
@@ -53,8 +55,8 @@ const BENCHMARKS: Record<string, Benchmark> = {
   peer: {
     usage:
       `[--engines ${PEER_ENGINES.join(",")}] [--gguf FILE.gguf] [--prompt-tokens 128,1024,4096] [--gen-tokens 64] ` +
-      "[--concurrency 1,4] [--batch-prompt-tokens 32] [--threads 2] [--int4-kernel on|off]",
-    flags: ["engines", "gguf", "prompt-tokens", "gen-tokens", "concurrency", "batch-prompt-tokens", "threads", "int4-kernel"],
+      "[--concurrency 1,4] [--batch-prompt-tokens 32] [--threads 2] [--int4-kernel on|off] [--kv-type float32|float16]",
+    flags: ["engines", "gguf", "prompt-tokens", "gen-tokens", "concurrency", "batch-prompt-tokens", "threads", "int4-kernel", "kv-type"],
     async run(a) {
       const engines = a.string("engines")?.split(",").map((e) => e.trim()) as PeerEngineName[] | undefined;
       const result = await benchPeer({
@@ -65,6 +67,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
         genTokens: a.int("gen-tokens"),
         concurrency: a.list("concurrency"),
         batchPromptTokens: a.int("batch-prompt-tokens"),
+        kvType: a.string("kv-type") as KvType | undefined, // loadModel refuses any other value
       });
       return { result, markdown: peerReportMarkdown(result) };
     },
