@@ -11,7 +11,7 @@
 import { callNativeSync, Phi4Error } from "./errors.js";
 import type { Generation, GenerateOptions, GenerationResult } from "./generation.js";
 import type { Model } from "./model.js";
-import type { NativeContext } from "./native-types.js";
+import type { NativeContext, NativeKvMemory } from "./native-types.js";
 import { pickIdle } from "./prefix-reuse.js";
 import { Scheduler, type SchedulerStats } from "./scheduler.js";
 import { Sequence } from "./sequence.js";
@@ -19,8 +19,13 @@ import { Sequence } from "./sequence.js";
 export interface ContextOptions {
   /** Sequences (KV slots) that can generate at once. Default 4. */
   sequences?: number;
-  /** KV capacity of each sequence. Default: the model's default capacity. */
+  /** KV capacity (most tokens) of each sequence. Default: the model's defaultCapacity (its context length for host KV). */
   capacity?: number;
+  /**
+   * Bytes of KV memory the context's sequences may hold together (host KV grows as they do; past it,
+   * KV_MEMORY_EXCEEDED). Default: the model's kvMemory.
+   */
+  kvMemory?: number;
   /** Requests that may wait for a free sequence; one more is OVERLOADED. Default 64. */
   maxQueue?: number;
 }
@@ -63,6 +68,14 @@ export class Context {
 
   get capacity(): number {
     return this.native.capacity;
+  }
+
+  /**
+   * KV bytes held now (the high-water marks of its sequences; for device KV, the whole allocation)
+   * and the budget. Idle sequences keep their KV for prefix reuse and count too.
+   */
+  get kvMemory(): NativeKvMemory {
+    return this.native.kvMemory;
   }
 
   get stats(): ContextStats {

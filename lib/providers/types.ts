@@ -64,7 +64,8 @@ export interface ToolUseBlock {
 
 export type ContentBlock = TextBlock | ToolUseBlock;
 
-export type StopReason = "end_turn" | "max_tokens" | "stop_sequence" | "tool_use";
+/** model_context_window_exceeded: the answer ran out of context (the model's length, or the local KV memory budget). */
+export type StopReason = "end_turn" | "max_tokens" | "stop_sequence" | "tool_use" | "model_context_window_exceeded";
 
 export interface Usage {
   input_tokens: number;

@@ -55,7 +55,7 @@ export interface ToolCall {
   arguments: Record<string, unknown>;
 }
 
-export type ToolTurnStopReason = "tool_use" | "end_turn" | "max_tokens" | "stop_sequence";
+export type ToolTurnStopReason = "tool_use" | "end_turn" | "max_tokens" | "stop_sequence" | "model_context_window_exceeded";
 
 export interface ToolTurnResult {
   /** What the model said outside its calls (final attempt). */
@@ -193,7 +193,7 @@ async function runTurn(target: Sequence | Model, options: ToolTurnOptions, live:
         return {
           text: attempt.text.trim(),
           toolCalls: attempt.calls,
-          stopReason: stopReason(attempt.generation, attempt.calls.length > 0),
+          stopReason: stopReason(attempt.generation, attempt.calls.length > 0, budget < maxTokens),
           stopSequence: attempt.generation.stopSequence,
           retries,
           errors: attempt.errors,
@@ -424,10 +424,12 @@ function constraintFor(model: Model, catalog: ToolCatalog, choice: ResolvedToolC
   return createToolConstraint(model, tools, { ...options, maxCalls, mode: "call", budget, prefix: prefill.slice(TOOL_CALL_OPEN.length) });
 }
 
-function stopReason(generation: GenerationResult, called: boolean): ToolTurnStopReason {
+/** `contextBound`: the attempt's token budget was cut to the room left in the sequence, below maxTokens. */
+function stopReason(generation: GenerationResult, called: boolean, contextBound: boolean): ToolTurnStopReason {
   if (called) return "tool_use";
   if (generation.stopReason === "stop" && generation.stopSequence !== undefined) return "stop_sequence";
-  return generation.stopReason === "max_tokens" || generation.stopReason === "capacity" ? "max_tokens" : "end_turn";
+  if (generation.stopReason === "capacity" || generation.stopReason === "kv_memory" || (generation.stopReason === "max_tokens" && contextBound)) return "model_context_window_exceeded";
+  return generation.stopReason === "max_tokens" ? "max_tokens" : "end_turn";
 }
 
 /** What a retry appends: the end of the failed answer, a user turn that says what was wrong, the prefill again. */

@@ -169,7 +169,7 @@ class Conversation {
     this.totals.input += result.usage.input_tokens;
     this.totals.output += result.usage.output_tokens;
     this.last = { outputTokens: result.usage.output_tokens, ms: performance.now() - started };
-    if (result.stopReason === "max_tokens" || result.stopReason === "max_iterations") process.stderr.write(`[${result.stopReason}]\n`);
+    if (result.stopReason === "max_tokens" || result.stopReason === "model_context_window_exceeded" || result.stopReason === "max_iterations") process.stderr.write(`[${result.stopReason}]\n`);
   }
 
   reset(): void {
