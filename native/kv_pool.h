@@ -57,7 +57,7 @@ class KvPool {
   std::vector<ValuePtr> Views(int first, int count) const;
   // Start of slot `slot` in buffer `tensor` (layer * 2 + 0 for K, + 1 for V).
   uint8_t* SlotData(size_t tensor, int slot) const;
-  size_t tensorCount() const { return buffers_.size(); }
+  size_t tensorCount() const { return data_.size(); }
   // Bytes of one position of one head (head_size elements).
   size_t rowBytes() const { return rowBytes_; }
 
