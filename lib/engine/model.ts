@@ -255,6 +255,13 @@ export class Model {
     return context;
   }
 
+  /** KV bytes the model's contexts hold now (their sequences' high-water marks; device KV: whole allocations). */
+  get kvMemoryInUse(): number {
+    let bytes = 0;
+    for (const context of this.contexts) bytes += context.kvMemory.committed;
+    return bytes;
+  }
+
   /** @internal Registers a context's sequence (disposed with the model); returns its unregister function. */
   registerSequence(sequence: Sequence): () => void {
     this.sequences.add(sequence);

@@ -21,6 +21,8 @@ export interface BackendOptions {
   capacity?: number;
   /** Requests the local provider(s) generate at once; overrides the config's. */
   concurrency?: number;
+  /** KV memory budget in bytes of each context of the model (the model's kvMemory). */
+  kvMemory?: number;
 }
 
 export interface Backend {
@@ -37,7 +39,7 @@ export async function openBackend(options: BackendOptions, usage: string): Promi
   });
   const dir = options.modelDir ?? localDirs(config)[0];
   if (dir === undefined) throw new Phi4Error("INVALID_ARGUMENT", `--model is required${config ? " (the router config's local provider has no dir)" : ""}\n${usage}`);
-  const model = await loadModel(dir, { threads: options.threads });
+  const model = await loadModel(dir, { threads: options.threads, kvMemory: options.kvMemory });
   const { capacity, concurrency } = options;
   const provider = config
     ? createRouter(withLocalSettings(config, { capacity, concurrency }), { model })

@@ -63,6 +63,10 @@ export class ServerMetrics {
       );
     }
     if (this.provider instanceof Router) parts.push(routerMetrics(this.provider));
+    parts.push(
+      snapshotMetric("phi4_kv_memory_bytes", "KV cache memory the local model's sequences hold (host KV grows with them).", "gauge", [[{}, this.model.kvMemoryInUse]]),
+      snapshotMetric("phi4_kv_memory_budget_bytes", "KV cache memory budget of each engine context (--kv-memory).", "gauge", [[{}, this.model.kvMemory]]),
+    );
     parts.push(snapshotMetric("process_resident_memory_bytes", "Resident set size of this process.", "gauge", [[{}, process.memoryUsage.rss()]]));
     return parts.join("");
   }

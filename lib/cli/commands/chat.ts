@@ -25,10 +25,11 @@ import type { MessageParam, MessageRequest, Provider } from "../../providers/typ
 import { Router } from "../../router/router.js";
 import { openBackend } from "../../server/backend.js";
 import { printAgentEvent } from "../agent-events.js";
-import { optionalNumber } from "../args.js";
+import { KV_MEMORY_HELP, optionalByteSize, optionalNumber } from "../args.js";
 
 export const chatUsage = `usage: phi4 chat --model DIR [--mcp-config FILE] [--router FILE] [--system TEXT]
-       [--max-tokens N] [--capacity N] [--threads N]
+       [--max-tokens N] [--capacity N] [--kv-memory SIZE] [--threads N]
+${KV_MEMORY_HELP}
   Type a message and press Enter. Commands: /reset, /save FILE, /load FILE, /stats, /help, /exit.`;
 
 const HELP = `/reset        start a new conversation
@@ -54,12 +55,13 @@ export async function chatCommand(argv: string[]): Promise<void> {
       system: { type: "string" },
       "max-tokens": { type: "string" },
       capacity: { type: "string" },
+      "kv-memory": { type: "string" },
       threads: { type: "string" },
     },
   });
   const mcpConfig = values["mcp-config"] === undefined ? undefined : await loadMcpConfig(values["mcp-config"]);
   const backend = await openBackend(
-    { modelDir: values.model, routerFile: values.router, threads: optionalNumber(values, "threads", true), capacity: optionalNumber(values, "capacity", true), concurrency: 1 },
+    { modelDir: values.model, routerFile: values.router, threads: optionalNumber(values, "threads", true), capacity: optionalNumber(values, "capacity", true), concurrency: 1, kvMemory: optionalByteSize(values, "kv-memory") },
     chatUsage,
   );
   const bridge = mcpConfig ? new McpBridge(mcpConfig) : undefined;
