@@ -7,10 +7,13 @@ namespace phi4 {
 namespace {
 
 // Mark drops smaller than this many positions keep their pages: a rewind of a few tokens (a retry,
-// prefix reuse) would otherwise give pages back only to fault them in again on the next step.
-constexpr int kShrinkSlack = 256;
+// prefix reuse) would otherwise give pages back only to fault them in again on the next steps. Past
+// it, giving pages back costs far less than the prefill that refills them.
+constexpr int kShrinkSlack = 64;
 
-std::string Mib(size_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
+std::string SizeText(size_t bytes) {
+  return bytes < (1u << 20) ? std::to_string((bytes + 1023) >> 10) + " KiB" : std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB";
+}
 
 }  // namespace
 
@@ -68,9 +71,9 @@ void KvPool::Grow(int slot, int end) {
   const size_t wanted = (markedPositions_ - mark + end) * bytesPerToken_;
   if (wanted > budget_) {
     const size_t others = (markedPositions_ - mark) * bytesPerToken_;
-    throw EngineError(code::kKvMemoryExceeded, "the KV memory budget of " + Mib(budget_) + " is used up: this sequence needs " + std::to_string(end) +
-                                                   " positions (" + Mib(static_cast<size_t>(end) * bytesPerToken_) + ") and the context's other sequences hold " +
-                                                   Mib(others) + "; raise kvMemory (--kv-memory) or dispose idle sequences");
+    throw EngineError(code::kKvMemoryExceeded, "the KV memory budget of " + SizeText(budget_) + " is used up: this sequence needs " + std::to_string(end) +
+                                                   " positions (" + SizeText(static_cast<size_t>(end) * bytesPerToken_) + ") and the context's other sequences hold " +
+                                                   SizeText(others) + "; raise kvMemory (--kv-memory) or dispose idle sequences");
   }
   markedPositions_ += end - mark;
   marks_[slot] = end;

@@ -157,8 +157,9 @@ void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength) 
   if (total == 0) throw EngineError(code::kInvalidArgument, "nothing to evaluate: the sequence is empty; pass at least one token");
   // Current logits and nothing new: nothing to run (the caller samples again).
   if (tokens.empty() && logitsAt_ == static_cast<int>(total)) return;
-  // The run writes KV up to the last position: account for it before anything changes.
-  pool_->Grow(slot_, static_cast<int>(total));
+  // The run writes KV up to the last position: account for it before anything changes, and for the
+  // whole of a prompt fed in pieces at its first piece, so one that cannot fit fails before any prefill.
+  pool_->Grow(slot_, std::min(std::max(static_cast<int>(total), regimeLength), capacity_));
   const int logitsBefore = logitsAt_;
   logitsAt_ = -1;
   tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
