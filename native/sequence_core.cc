@@ -46,7 +46,7 @@ void SequenceCore::Rewind(int length) {
   logitsAt_ = -1;
   tokens_.resize(length);
   kvValid_ = std::min(kvValid_, length);
-  pool_->Shrink(slot_, length);
+  pool_->Shrink(slot_, length, length == 0);  // emptied: everything goes back, however little
 }
 
 void SequenceCore::RequireHostKv() const {

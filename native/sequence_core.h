@@ -63,7 +63,8 @@ class SequenceCore {
   void CommitBatchedToken(const void* logitsRow);
 
   // Keeps the first `length` tokens; KV beyond them is ignored (share-buffer rewind), and its memory
-  // goes back to the system when that is far below the sequence's high-water mark. The next run
+  // goes back to the system when that is far below the sequence's high-water mark (or when nothing
+  // is kept). The next run
   // evaluates the last kept position again, for its logits.
   void Rewind(int length);
 

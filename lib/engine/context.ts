@@ -102,7 +102,9 @@ export class Context {
    */
   async acquire(prompt: readonly number[] = [], signal?: AbortSignal): Promise<Sequence> {
     this.assertLive();
-    return this.take(prompt) ?? (await this.wait(prompt, signal));
+    const sequence = this.take(prompt) ?? (await this.wait(prompt, signal));
+    this.makeRoom(prompt.length);
+    return sequence;
   }
 
   /** Returns a sequence lent by acquire(); it keeps its KV for the next request sharing its prefix. */
@@ -151,6 +153,29 @@ export class Context {
     await Promise.all([...this.idle, ...this.taken].map((sequence) => sequence.dispose()));
     this.native.dispose();
     this.onDispose();
+  }
+
+  /**
+   * Idle sequences keep their KV for prefix reuse, and it counts against the KV memory budget: when a
+   * prompt of `tokens` would not fit beside them, the longest idle give theirs back (they stay
+   * usable, with nothing to reuse), so a new request is not refused for memory it could have had.
+   */
+  private makeRoom(tokens: number): void {
+    const memory = this.native.kvMemory;
+    if (!memory.growsOnDemand) return;
+    let committed = memory.committed;
+    const needed = tokens * this.model.info.kvBytesPerToken;
+    const idle = [...this.idle].sort((a, b) => b.length - a.length);
+    for (const sequence of idle) {
+      if (committed + needed <= memory.budget) return;
+      if (sequence.length === 0 || sequence.isBusy) continue;
+      try {
+        sequence.rewind(0);
+      } catch {
+        continue; // another sequence is copying its KV right now (prefix reuse): it keeps it
+      }
+      committed = this.native.kvMemory.committed;
+    }
   }
 
   /** An idle sequence (the one sharing the longest prefix with `prompt`) or a new one, if any is free. */

@@ -40,6 +40,13 @@ export function parseByteSize(text: string, name = "kvMemory"): number {
   return bytes;
 }
 
+/** Bytes for people: "640 KiB", "512 MiB", "7.5 GiB". */
+export function formatBytes(bytes: number): string {
+  if (bytes >= GIB) return `${(bytes / GIB).toFixed(1)} GiB`;
+  if (bytes >= 1024 ** 2) return `${Math.floor(bytes / 1024 ** 2)} MiB`;
+  return `${Math.floor(bytes / 1024)} KiB`;
+}
+
 /** Checks a kvMemory option (bytes). */
 export function checkKvMemory(bytes: number): number {
   if (!Number.isSafeInteger(bytes) || bytes < 1) throw new Phi4Error("INVALID_ARGUMENT", `kvMemory must be a positive integer number of bytes (got ${bytes})`);

@@ -15,6 +15,7 @@ import path from "node:path";
 
 import type { Context } from "../engine/context.js";
 import { Phi4Error, type Phi4ErrorCode } from "../engine/errors.js";
+import { formatBytes } from "../engine/kv-memory.js";
 import type { StopReason as EngineStopReason, GenerationResult } from "../engine/generation.js";
 import type { Model } from "../engine/model.js";
 import type { SamplingOptions } from "../engine/sampling.js";
@@ -142,7 +143,7 @@ export class LocalProvider implements Provider {
     const maximum = Math.min(this.contextTokens, budgetTokens) - 1;
     const limit =
       budgetTokens < this.contextTokens
-        ? `the local KV memory budget of ${Math.floor(this.model.kvMemory / 2 ** 20)} MiB holds ${budgetTokens} tokens, including at least one to answer; raise it with kvMemory (--kv-memory)`
+        ? `the local KV memory budget of ${formatBytes(this.model.kvMemory)} holds ${budgetTokens} tokens, including at least one to answer; raise it with kvMemory (--kv-memory)`
         : `the local capacity is ${this.contextTokens} tokens, including at least one to answer`;
     const tooLong = (what: string, over: string) => new ProviderError(this.name, "context_exceeded", `prompt is too long: ${what} > ${maximum} maximum (${over} over; ${limit})`);
     let prompt: number[];

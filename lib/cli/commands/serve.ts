@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 
 import { Phi4Error } from "../../engine/errors.js";
+import { formatBytes } from "../../engine/kv-memory.js";
 import { openBackend } from "../../server/backend.js";
 import { jsonLogger, LOG_LEVELS, type LogLevel } from "../../server/request-log.js";
 import { apiKeyCheck } from "../../server/auth.js";
@@ -20,8 +21,6 @@ export const serveUsage = `usage: phi4 serve --model DIR [--host 127.0.0.1] [--p
 ${KV_MEMORY_HELP}
   --max-body-bytes: largest request body (default 32 MiB); --max-count-tokens: most tokens count_tokens counts.
   --log-level: an access line per request and error lines with their code, as JSON on stderr (default info).`;
-
-const mib = (bytes: number) => `${Math.floor(bytes / 2 ** 20)} MiB`;
 
 export async function serveCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -62,7 +61,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
         throw error;
       },
     );
-    const served = values.router ? `the router in ${values.router}` : `${backend.model.folder.dir}, ${concurrency} requests at once of up to ${backend.provider.contextTokens} tokens, ${mib(backend.model.kvMemory)} of KV memory`;
+    const served = values.router ? `the router in ${values.router}` : `${backend.model.folder.dir}, ${concurrency} requests at once of up to ${backend.provider.contextTokens} tokens, ${formatBytes(backend.model.kvMemory)} of KV memory`;
     process.stderr.write(`phi4 serve: listening on ${server.url} (${served})\n  ANTHROPIC_BASE_URL=${server.url}\n`);
     if (apiKey === undefined && !isLoopback(host)) process.stderr.write(`phi4 serve: warning: ${host} is reachable from other machines and no --api-key is set\n`);
 
