@@ -85,7 +85,7 @@ describe("KV growth at the API", () => {
     }
   });
 
-  it("with no capacity given, the local provider takes prompts up to the context length (Phi-4-mini's 131072)", async () => {
+  it("with no capacity given, the local provider takes prompts up to the context length (Phi-4-mini's 131072); a reservation too large is halved", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "phi4-kv-growth-"));
     try {
       await makeModel({ preset: "tiny-phi4-long", outDir: dir, seed: 4 });
@@ -105,6 +105,15 @@ describe("KV growth at the API", () => {
         controller.abort();
         await events.return?.(undefined);
         await provider.close();
+
+        // Address space is finite (128 TiB for a process on x86-64 Linux): a reservation the system
+        // refuses is halved until it fits, and the context says what it got.
+        const huge = await model.createContext({ sequences: 1 << 20 });
+        expect(huge.capacity).toBeLessThan(model.contextLength);
+        expect(Number.isInteger(Math.log2(model.contextLength / huge.capacity))).toBe(true);
+        const logits = await huge.getSequence().evaluate([1, 2, 3]);
+        expect(logits).toHaveLength(model.folder.vocabSize);
+        await huge.dispose();
       } finally {
         await model.dispose();
       }
