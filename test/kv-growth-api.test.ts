@@ -46,6 +46,10 @@ describe("KV growth at the API", () => {
       expect(message.stop_reason).toBe("model_context_window_exceeded");
       // Every token but the last one sampled has its KV in the budget.
       expect(message.usage.input_tokens + message.usage.output_tokens).toBe(49);
+      // The idle sequence keeps that KV (prefix reuse), and /metrics shows it against the budget.
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toMatch(new RegExp(`^phi4_kv_memory_bytes ${48 * bytesPerToken}$`, "m"));
+      expect(metrics).toMatch(new RegExp(`^phi4_kv_memory_budget_bytes ${48 * bytesPerToken}$`, "m"));
       // Again, streamed: the idle sequence's KV of the first answer makes room for this one.
       const stream = client.messages.stream(hello);
       const final = await stream.finalMessage();
