@@ -1,7 +1,8 @@
 /**
  * KV that grows on demand: host KV is reserved for the whole capacity (by default the model's context
  * length) and backed as sequences grow, within the context's KV memory budget. A sequence growing
- * across many pages and past the LongRoPE switch still equals the oracle; the budget is enforced with
+ * across many pages and past the LongRoPE switch still equals the oracle, and so do batched steps
+ * whose filler row (an idle slot, its dummy token at position 0) leaves that slot exactly as it was; the budget is enforced with
  * KV_MEMORY_EXCEEDED before anything changes (a generation that reaches it stops with "kv_memory");
  * memory goes back on rewind and dispose, in the accounting and, on Linux, in the resident set.
  */
@@ -67,6 +68,24 @@ describe("KV that grows on demand", () => {
     const b = await prefilled.generateText(prefillPrompt, { maxTokens: 12, stopTokens: [], sampling: greedy });
     expect(context.kvMemory.committed).toBe((99 + 101) * bytesPerToken);
     await oracle.expectGreedy(prefillPrompt, b.tokens, 12);
+    await context.dispose();
+  });
+
+  it("an idle sequence inside a batched range keeps its KV byte for byte and its accounting; the others equal the oracle", async () => {
+    const context = await model.createContext({ sequences: 3 });
+    const [a, idle, c] = [context.getSequence(), context.getSequence(), context.getSequence()];
+    await idle.evaluate(ids(30, 11));
+    const before = await idle.saveState();
+    const [pa, pc] = [ids(12, 12), ids(50, 13)];
+    const [ra, rc] = await Promise.all([
+      a.generateText(pa, { maxTokens: 40, stopTokens: [], sampling: greedy }),
+      c.generateText(pc, { maxTokens: 40, stopTokens: [], sampling: greedy }),
+    ]);
+    expect(context.stats.decodedTokens / context.stats.decodeSteps).toBeGreaterThan(1.5); // steps were shared, with a filler row
+    expect(Buffer.from((await idle.saveState()).kv).equals(Buffer.from(before.kv))).toBe(true);
+    expect(context.kvMemory.committed).toBe((30 + 51 + 89) * bytesPerToken);
+    await oracle.expectGreedy(pa, ra.tokens, 40);
+    await oracle.expectGreedy(pc, rc.tokens, 40);
     await context.dispose();
   });
 
