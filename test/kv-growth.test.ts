@@ -2,9 +2,10 @@
  * KV that grows on demand: host KV is reserved for the whole capacity (by default the model's context
  * length) and backed as sequences grow, within the context's KV memory budget. A sequence growing
  * across many pages and past the LongRoPE switch still equals the oracle, and so do batched steps
- * whose filler row (an idle slot, its dummy token at position 0) leaves that slot exactly as it was; the budget is enforced with
- * KV_MEMORY_EXCEEDED before anything changes (a generation that reaches it stops with "kv_memory");
- * memory goes back on rewind and dispose, in the accounting and, on Linux, in the resident set.
+ * whose filler row (an idle slot, its dummy token at position 0) leaves that slot exactly as it was.
+ * The budget is enforced with KV_MEMORY_EXCEEDED before anything changes (a generation that reaches
+ * it stops with "kv_memory"); memory goes back on rewind and dispose, in the accounting and, on
+ * Linux, in the resident set.
  */
 import { readFileSync } from "node:fs";
 
