@@ -120,6 +120,7 @@ Napi::Value Context::KvMemory(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("committed", static_cast<double>(pool_ ? pool_->kvMemoryCommitted() : 0));
   out.Set("budget", static_cast<double>(pool_ ? pool_->kvMemoryBudget() : 0));
+  out.Set("releasing", static_cast<double>(pool_ ? pool_->kvMemoryReleasing() : 0));
   out.Set("growsOnDemand", pool_ && pool_->growsOnDemand());
   return out;
 }

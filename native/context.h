@@ -25,7 +25,8 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value Slots(const Napi::CallbackInfo& info);
   Napi::Value Capacity(const Napi::CallbackInfo& info);
   Napi::Value FreeSlots(const Napi::CallbackInfo& info);
-  // { committed, budget, growsOnDemand }: KV bytes accounted as backed, the budget (kv_pool.h).
+  // { committed, budget, releasing, growsOnDemand }: KV bytes accounted as backed, the budget, bytes
+  // still being given back (kv_pool.h).
   Napi::Value KvMemory(const Napi::CallbackInfo& info);
 
   // Released by dispose(); sequences keep the pool alive until they go.

@@ -18,7 +18,7 @@ std::string SizeText(size_t bytes) {
 }  // namespace
 
 KvPool::KvPool(std::shared_ptr<ModelCore> model, int slots, int capacity, size_t kvMemory)
-    : model_(std::move(model)), slots_(slots), capacity_(capacity), budget_(kvMemory), used_(slots, false), marks_(slots, 0) {
+    : model_(std::move(model)), slots_(slots), capacity_(capacity), budget_(kvMemory), marks_(slots, 0), used_(slots, false) {
   const ModelSpec& spec = model_->spec();
   const size_t tensors = static_cast<size_t>(spec.numLayers) * 2;
   rowBytes_ = static_cast<size_t>(spec.headSize) * ElementSize(model_->kvType());
@@ -39,6 +39,7 @@ KvPool::KvPool(std::shared_ptr<ModelCore> model, int slots, int capacity, size_t
       throw EngineError(code::kOutOfMemory, "cannot reserve address space for the KV cache of " + std::to_string(slots_) + " sequences");
     Check(Ort().AllocatorGetInfo(model_->kvAllocator(), &memory_));  // the CPU allocator: host memory
     for (const KvReservation& r : reservations_) data_.push_back(r.data());
+    releaser_ = std::make_unique<KvReleaser>(slots_, [this](int slot, int from, int to) { Decommit(slot, from, to); });
   } else {
     const int64_t shape[4] = {slots_, spec.numKvHeads, capacity_, spec.headSize};
     for (size_t i = 0; i < tensors; ++i) {
@@ -57,6 +58,10 @@ KvPool::KvPool(std::shared_ptr<ModelCore> model, int slots, int capacity, size_t
   batchRunOptions_.reset(options);
 }
 
+KvPool::~KvPool() { releaser_.reset(); }  // its thread touches the reservations: stop it first
+
+size_t KvPool::kvMemoryReleasing() const { return releaser_ ? releaser_->pendingPositions() * bytesPerToken_ : 0; }
+
 size_t KvPool::kvMemoryCommitted() const {
   if (!growsOnDemand()) return static_cast<size_t>(slots_) * capacity_ * bytesPerToken_;
   std::lock_guard<std::mutex> lock(markMutex_);
@@ -65,18 +70,22 @@ size_t KvPool::kvMemoryCommitted() const {
 
 void KvPool::Grow(int slot, int end) {
   if (!growsOnDemand()) return;
-  std::lock_guard<std::mutex> lock(markMutex_);
-  const int mark = marks_[slot];
-  if (end <= mark) return;
-  const size_t wanted = (markedPositions_ - mark + end) * bytesPerToken_;
-  if (wanted > budget_) {
-    const size_t others = (markedPositions_ - mark) * bytesPerToken_;
-    throw EngineError(code::kKvMemoryExceeded, "the KV memory budget of " + SizeText(budget_) + " is used up: this sequence needs " + std::to_string(end) +
-                                                   " positions (" + SizeText(static_cast<size_t>(end) * bytesPerToken_) + ") and the context's other sequences hold " +
-                                                   SizeText(others) + "; raise kvMemory (--kv-memory) or dispose idle sequences");
+  {
+    std::lock_guard<std::mutex> lock(markMutex_);
+    const int mark = marks_[slot];
+    if (end <= mark) return;
+    const size_t wanted = (markedPositions_ - mark + end) * bytesPerToken_;
+    if (wanted > budget_) {
+      const size_t others = (markedPositions_ - mark) * bytesPerToken_;
+      throw EngineError(code::kKvMemoryExceeded, "the KV memory budget of " + SizeText(budget_) + " is used up: this sequence needs " + std::to_string(end) +
+                                                     " positions (" + SizeText(static_cast<size_t>(end) * bytesPerToken_) + ") and the context's other sequences hold " +
+                                                     SizeText(others) + "; raise kvMemory (--kv-memory) or dispose idle sequences");
+    }
+    markedPositions_ += end - mark;
+    marks_[slot] = end;
   }
-  markedPositions_ += end - mark;
-  marks_[slot] = end;
+  // Pages of this slot still on their way back must be gone before the caller writes past its old mark.
+  releaser_->Flush(slot);
 }
 
 void KvPool::Shrink(int slot, int keep, bool always) {
@@ -86,19 +95,23 @@ void KvPool::Shrink(int slot, int keep, bool always) {
     std::lock_guard<std::mutex> lock(markMutex_);
     mark = marks_[slot];
     if (keep >= mark || (!always && mark - keep < kShrinkSlack)) return;
+    markedPositions_ -= mark - keep;
+    marks_[slot] = keep;
   }
-  // Only this slot's own positions at or past `keep` go: no run reads them (its sequence is not
-  // running, and a batched step's filler row touches position 0 only, saving and restoring it).
+  releaser_->Queue(slot, keep, mark);
+}
+
+void KvPool::Decommit(int slot, int from, int to) const {
+  // Only this slot's own positions at or past its mark go: no run reads them (its sequence is not
+  // running, and a batched step's filler row touches position 0 only, saving and restoring it), and
+  // none writes them before Grow has flushed this release.
   const ModelSpec& spec = model_->spec();
   for (size_t t = 0; t < reservations_.size(); ++t) {
     for (int head = 0; head < spec.numKvHeads; ++head) {
       uint8_t* region = SlotData(t, slot) + static_cast<size_t>(head) * capacity_ * rowBytes_;
-      reservations_[t].Decommit(region + static_cast<size_t>(keep) * rowBytes_, region + static_cast<size_t>(mark) * rowBytes_);
+      reservations_[t].Decommit(region + static_cast<size_t>(from) * rowBytes_, region + static_cast<size_t>(to) * rowBytes_);
     }
   }
-  std::lock_guard<std::mutex> lock(markMutex_);
-  markedPositions_ -= marks_[slot] - keep;
-  marks_[slot] = keep;
 }
 
 int KvPool::AcquireSlot() {

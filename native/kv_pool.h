@@ -18,6 +18,7 @@
 #include <mutex>
 #include <vector>
 
+#include "kv_releaser.h"
 #include "kv_reservation.h"
 #include "model_core.h"
 #include "run_step.h"
@@ -30,6 +31,7 @@ class KvPool {
   // When the system refuses a host reservation that large, the capacity is halved until it fits:
   // capacity() says what was granted. `kvMemory`: the budget of backed host KV in bytes.
   KvPool(std::shared_ptr<ModelCore> model, int slots, int capacity, size_t kvMemory);
+  ~KvPool();
 
   const std::shared_ptr<ModelCore>& model() const { return model_; }
   int slots() const { return slots_; }
@@ -39,12 +41,15 @@ class KvPool {
   size_t kvMemoryBudget() const { return budget_; }
   // Bytes of KV accounted as backed: the slots' high-water marks (host), the whole allocation (device).
   size_t kvMemoryCommitted() const;
+  // Bytes no longer accounted whose pages are still being given back (kv_releaser.h).
+  size_t kvMemoryReleasing() const;
 
   // Accounts positions [0, end) of `slot` as backed before a run writes them: raises its high-water
   // mark, or throws KV_MEMORY_EXCEEDED (and changes nothing) when that would pass the budget.
   void Grow(int slot, int end);
-  // The slot keeps only positions [0, keep): when its mark is far above (or `always`), the whole pages
-  // past `keep` of each (layer, K/V, head) region go back to the system and the mark drops to `keep`.
+  // The slot keeps only positions [0, keep): when its mark is far above (or `always`), the mark drops
+  // to `keep` at once and the whole pages past it in each (layer, K/V, head) region go back to the
+  // system on the releaser's thread (Grow waits for them before the slot is written again).
   void Shrink(int slot, int keep, bool always = false);
 
   // Claims a free slot (the lowest, which keeps batched ranges short); throws BUSY when none is free.
@@ -90,6 +95,8 @@ class KvPool {
   mutable std::mutex markMutex_;  // guards marks_ and markedPositions_ (sequences grow from several workers)
   std::vector<int> marks_;        // per slot: positions accounted as backed
   size_t markedPositions_ = 0;    // their sum
+  std::unique_ptr<KvReleaser> releaser_;  // host KV; stopped first when the pool goes
+  void Decommit(int slot, int from, int to) const;
   const OrtMemoryInfo* memory_ = nullptr;
   size_t slotBytes_ = 0;
   size_t rowBytes_ = 0;

@@ -112,6 +112,8 @@ export interface NativeModelInfo {
 export interface NativeKvMemory {
   committed: number;
   budget: number;
+  /** Bytes no longer in `committed` whose pages are still being given back (a thread of their own). */
+  releasing: number;
   /** Host KV, backed as it is written; false: one fixed device allocation (committed from the start). */
   growsOnDemand: boolean;
 }
