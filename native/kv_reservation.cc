@@ -45,8 +45,7 @@ KvReservation::~KvReservation() {
 #endif
 }
 
-KvReservation::KvReservation(KvReservation&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+KvReservation::KvReservation(KvReservation&& other) noexcept : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
 
 KvReservation& KvReservation::operator=(KvReservation&& other) noexcept {
   if (this != &other) {

@@ -81,7 +81,9 @@ describe("KV growth at the API", () => {
     try {
       const error = await client.messages.create({ ...hello, messages: [{ role: "user", content: "word ".repeat(40) }] }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(Anthropic.BadRequestError);
-      expect((error as Error).message).toMatch(/prompt is too long: (more than )?\d+ tokens > 29 maximum \((more than )?\d+ over; the local KV memory budget of 60 KiB holds 30 tokens.*--kv-memory/);
+      expect((error as Error).message).toMatch(
+        /prompt is too long: (more than )?\d+ tokens > 29 maximum \((more than )?\d+ over; the local KV memory budget of 60 KiB holds 30 tokens.*--kv-memory/,
+      );
       expect(model.kvMemoryInUse).toBe(0);
     } finally {
       await server.close();
@@ -128,7 +130,20 @@ describe("KV growth at the API", () => {
 
   it("phi4 generate takes --kv-memory (a size) and stops at it; a bad size is a clear error; the help names it", async () => {
     const budget = `${(24 * bytesPerToken) / 1024}K`;
-    const { stdout } = await run(process.execPath, [bin, "generate", "--model", models.tiny, "--tokens", "5,6,7,8", "--max-tokens", "100", "--greedy", "--kv-memory", budget, "--json"]);
+    const { stdout } = await run(process.execPath, [
+      bin,
+      "generate",
+      "--model",
+      models.tiny,
+      "--tokens",
+      "5,6,7,8",
+      "--max-tokens",
+      "100",
+      "--greedy",
+      "--kv-memory",
+      budget,
+      "--json",
+    ]);
     const out = JSON.parse(stdout);
     expect(out.stopReason).toBe("kv_memory");
     expect(out.usage.promptTokens + out.usage.outputTokens).toBe(25);
