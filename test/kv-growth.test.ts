@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 
+import { defaultKvMemory, parseByteSize } from "../lib/engine/kv-memory.js";
 import { loadModel, type Model } from "../lib/index.js";
 import { EXACT_ORACLE_OPTIONS, Oracle } from "./helpers/oracle.js";
 
@@ -176,5 +177,22 @@ describe("KV that grows on demand", () => {
     expect(context.kvMemory.committed).toBe((slots - 1) * 10 * bytesPerToken);
     await context.dispose();
     expect(context.kvMemory.committed).toBe(0);
+  });
+});
+
+describe("KV memory sizes", () => {
+  it("parses sizes with binary units and refuses anything else", () => {
+    expect(parseByteSize("8G")).toBe(8 * 1024 ** 3);
+    expect(parseByteSize("512M")).toBe(512 * 1024 ** 2);
+    expect(parseByteSize("1.5GiB")).toBe(1.5 * 1024 ** 3);
+    expect(parseByteSize("64k")).toBe(64 * 1024);
+    expect(parseByteSize("123456")).toBe(123456);
+    for (const bad of ["", "lots", "-1G", "0", "8X", "1e9"]) expect(() => parseByteSize(bad, "--kv-memory")).toThrow(/--kv-memory must be a size such as 8G/);
+  });
+
+  it("defaults to half the machine's memory less the weights, at least 1 GiB", () => {
+    const GiB = 1024 ** 3;
+    expect(defaultKvMemory(5 * GiB, 32 * GiB)).toBe(11 * GiB);
+    expect(defaultKvMemory(5 * GiB, 8 * GiB)).toBe(GiB);
   });
 });
