@@ -15,8 +15,9 @@ namespace {
 //
 // Slots inside that range that are not members (idle sequences, free slots) are rows of the batch
 // too: ORT needs one contiguous [B, ...] KV tensor. Such a row is a filler (StepInputs): its dummy
-// token's K/V lands at the last column of the mask; that one position is saved before the run and put
-// back after it, so whatever the slot holds is left exactly as it was. The save is a host copy, so a
+// token's K/V lands at position 0 (a fixed position, so an idle slot of growing host KV keeps at most
+// its first page of each region backed, instead of one page more per step); that one position is
+// saved before the run and put back after it, so whatever the slot holds is left exactly as it was. The save is a host copy, so a
 // range with fillers needs host-memory KV; on a device the members then run one by one.
 void RunGroup(KvPool& pool, std::vector<BatchMember*>& group, bool longRope) {
   const ModelCore& model = *pool.model();
@@ -37,16 +38,15 @@ void RunGroup(KvPool& pool, std::vector<BatchMember*>& group, bool longRope) {
   StepInputs& inputs = pool.batchInputs();
   inputs.Build(model, longRope, runRows.data(), rows, 1);
 
-  // Save the one position each filler row's dummy token will overwrite.
+  // Save the one position each filler row's dummy token will overwrite (position 0, StepInputs).
   const size_t rowBytes = pool.rowBytes();
-  const size_t column = static_cast<size_t>(inputs.width() - 1) * rowBytes;
   std::vector<uint8_t> saved;
   auto forEachDummyRegion = [&](auto&& f) {
     for (int row = 0; row < rows; ++row) {
       if (runRows[row].count > 0) continue;
       for (size_t t = 0; t < pool.tensorCount(); ++t) {
         uint8_t* slot = pool.SlotData(t, first + row);
-        for (int head = 0; head < spec.numKvHeads; ++head) f(slot + static_cast<size_t>(head) * pool.capacity() * rowBytes + column);
+        for (int head = 0; head < spec.numKvHeads; ++head) f(slot + static_cast<size_t>(head) * pool.capacity() * rowBytes);
       }
     }
   };
@@ -123,6 +123,7 @@ void DecodeBatch(KvPool& pool, std::vector<BatchMember>& members) {
     Isolated(m, [&] {
       ThrowIfCancelled(*m.sequence);
       if (m.sequence->CanJoinBatch()) {
+        pool.Grow(m.sequence->slot(), m.sequence->length());  // KV_MEMORY_EXCEEDED fails this member alone
         (m.sequence->longRopeRegime() ? longGroup : shortGroup).push_back(&m);
       } else {
         m.sequence->Append({});  // several positions to run, or a regime change: a prefill of its own

@@ -40,7 +40,8 @@ Napi::Function Context::Init(Napi::Env env) {
   return DefineClass(env, "Context",
                      {InstanceMethod<&Context::CreateSequence>("createSequence"), InstanceMethod<&Context::Decode>("decode"),
                       InstanceMethod<&Context::Dispose>("dispose"), InstanceAccessor<&Context::Slots>("slots"),
-                      InstanceAccessor<&Context::Capacity>("capacity"), InstanceAccessor<&Context::FreeSlots>("freeSlots")});
+                      InstanceAccessor<&Context::Capacity>("capacity"), InstanceAccessor<&Context::FreeSlots>("freeSlots"),
+                      InstanceAccessor<&Context::KvMemory>("kvMemory")});
 }
 
 Napi::Object Context::NewInstance(Napi::Env env, std::shared_ptr<KvPool> pool) {
@@ -114,5 +115,14 @@ Napi::Value Context::Dispose(const Napi::CallbackInfo& info) {
 Napi::Value Context::Slots(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pool_ ? pool_->slots() : 0); }
 Napi::Value Context::Capacity(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pool_ ? pool_->capacity() : 0); }
 Napi::Value Context::FreeSlots(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pool_ ? pool_->freeSlots() : 0); }
+
+Napi::Value Context::KvMemory(const Napi::CallbackInfo& info) {
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("committed", static_cast<double>(pool_ ? pool_->kvMemoryCommitted() : 0));
+  out.Set("budget", static_cast<double>(pool_ ? pool_->kvMemoryBudget() : 0));
+  out.Set("releasing", static_cast<double>(pool_ ? pool_->kvMemoryReleasing() : 0));
+  out.Set("growsOnDemand", pool_ && pool_->growsOnDemand());
+  return out;
+}
 
 }  // namespace phi4

@@ -19,6 +19,7 @@ inline constexpr const char* kModelInvalid = "MODEL_INVALID";
 inline constexpr const char* kProviderUnavailable = "PROVIDER_UNAVAILABLE";
 inline constexpr const char* kTokenOutOfRange = "TOKEN_OUT_OF_RANGE";
 inline constexpr const char* kCapacityExceeded = "CAPACITY_EXCEEDED";
+inline constexpr const char* kKvMemoryExceeded = "KV_MEMORY_EXCEEDED";
 inline constexpr const char* kDisposed = "DISPOSED";
 inline constexpr const char* kBusy = "BUSY";
 inline constexpr const char* kAborted = "ABORTED";

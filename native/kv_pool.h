@@ -2,6 +2,15 @@
 // [slots, kv_heads, capacity, head_size]. A sequence owns one slot (a contiguous [1, ...] block), and a
 // batched decode step runs over a contiguous range of slots, so B sequences share one ORT run (see
 // batch_decode.cc for the slots in that range that are not decoding).
+//
+// Host KV grows on demand: each buffer is address space reserved for the full capacity
+// (kv_reservation.h) whose pages are backed only once written, so the layout above never changes and
+// nothing is copied as a sequence grows. What is backed is accounted per slot as a high-water mark
+// of positions; their sum, times the KV bytes of a token, stays within the pool's KV memory budget
+// (Grow refuses with KV_MEMORY_EXCEEDED before anything changes). Shrink hands the whole pages past a
+// sequence's length back when it drops far below its mark (rewind, a shorter restored state, a
+// released slot). Device KV (kvOnHost() false) is one fixed allocation through ORT's allocator and
+// counts as used from the start.
 #pragma once
 
 #include <atomic>
@@ -9,6 +18,8 @@
 #include <mutex>
 #include <vector>
 
+#include "kv_releaser.h"
+#include "kv_reservation.h"
 #include "model_core.h"
 #include "run_step.h"
 
@@ -16,12 +27,30 @@ namespace phi4 {
 
 class KvPool {
  public:
-  // Allocates the buffers (blocking: call from a worker thread).
-  KvPool(std::shared_ptr<ModelCore> model, int slots, int capacity);
+  // Reserves (host KV) or allocates (device KV) the buffers (blocking: call from a worker thread).
+  // When the system refuses a host reservation that large, the capacity is halved until it fits:
+  // capacity() says what was granted. `kvMemory`: the budget of backed host KV in bytes.
+  KvPool(std::shared_ptr<ModelCore> model, int slots, int capacity, size_t kvMemory);
+  ~KvPool();
 
   const std::shared_ptr<ModelCore>& model() const { return model_; }
   int slots() const { return slots_; }
   int capacity() const { return capacity_; }
+  // True for host KV: memory follows use within the budget.
+  bool growsOnDemand() const { return !reservations_.empty(); }
+  size_t kvMemoryBudget() const { return budget_; }
+  // Bytes of KV accounted as backed: the slots' high-water marks (host), the whole allocation (device).
+  size_t kvMemoryCommitted() const;
+  // Bytes no longer accounted whose pages are still being given back (kv_releaser.h).
+  size_t kvMemoryReleasing() const;
+
+  // Accounts positions [0, end) of `slot` as backed before a run writes them: raises its high-water
+  // mark, or throws KV_MEMORY_EXCEEDED (and changes nothing) when that would pass the budget.
+  void Grow(int slot, int end);
+  // The slot keeps only positions [0, keep): when its mark is far above (or `always`), the mark drops
+  // to `keep` at once and the whole pages past it in each (layer, K/V, head) region go back to the
+  // system on the releaser's thread (Grow waits for them before the slot is written again).
+  void Shrink(int slot, int keep, bool always = false);
 
   // Claims a free slot (the lowest, which keeps batched ranges short); throws BUSY when none is free.
   int AcquireSlot();
@@ -33,7 +62,7 @@ class KvPool {
   std::vector<ValuePtr> Views(int first, int count) const;
   // Start of slot `slot` in buffer `tensor` (layer * 2 + 0 for K, + 1 for V).
   uint8_t* SlotData(size_t tensor, int slot) const;
-  size_t tensorCount() const { return buffers_.size(); }
+  size_t tensorCount() const { return data_.size(); }
   // Bytes of one position of one head (head_size elements).
   size_t rowBytes() const { return rowBytes_; }
 
@@ -56,9 +85,18 @@ class KvPool {
 
  private:
   std::shared_ptr<ModelCore> model_;
-  const int slots_, capacity_;
-  std::vector<ValuePtr> buffers_;
+  const int slots_;
+  int capacity_;
+  std::vector<ValuePtr> buffers_;          // device KV: ORT-allocated tensors
+  std::vector<KvReservation> reservations_;  // host KV: reserved address space
   std::vector<uint8_t*> data_;
+  size_t budget_ = 0;
+  size_t bytesPerToken_ = 0;
+  mutable std::mutex markMutex_;  // guards marks_ and markedPositions_ (sequences grow from several workers)
+  std::vector<int> marks_;        // per slot: positions accounted as backed
+  size_t markedPositions_ = 0;    // their sum
+  std::unique_ptr<KvReleaser> releaser_;  // host KV; stopped first when the pool goes
+  void Decommit(int slot, int from, int to) const;
   const OrtMemoryInfo* memory_ = nullptr;
   size_t slotBytes_ = 0;
   size_t rowBytes_ = 0;

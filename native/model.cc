@@ -1,5 +1,7 @@
 #include "model.h"
 
+#include <cstdint>
+
 #include "int4_matmul.h"
 
 #include "addon_data.h"
@@ -59,20 +61,34 @@ Napi::Value Model::Info(const Napi::CallbackInfo& info) {
   // The kernel's nodes run on the fastest variant this CPU has (int4_matmul_op.cc).
   out.Set("int4KernelVariant", model.spec().int4Kernel ? Napi::Value(Napi::String::New(env, int4::VariantName(int4::BestVariant()))) : env.Null());
   out.Set("kvBytesPerToken", static_cast<double>(model.kvBytesPerToken()));
+  out.Set("kvOnHost", model.kvOnHost());
   return out;
 }
+
+namespace {
+
+// The KV memory budget argument in bytes (absent: no budget), or 0 when it is not a positive number.
+size_t KvMemoryArg(const Napi::Value& value) {
+  if (value.IsUndefined()) return SIZE_MAX;
+  if (!value.IsNumber()) return 0;
+  const double bytes = value.As<Napi::Number>().DoubleValue();
+  return bytes >= 1 && bytes < 9.0e18 ? static_cast<size_t>(bytes) : 0;
+}
+
+}  // namespace
 
 Napi::Value Model::CreateSequence(const Napi::CallbackInfo& info) {
   return GuardSync(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     if (!core_) return RejectedPromise(env, code::kDisposed, "the model has been disposed");
-    if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1)
-      return RejectedPromise(env, code::kInvalidArgument, "createSequence(capacity): capacity must be a positive integer");
-    // KV buffers can be a gigabyte for a long capacity: allocate them off the event loop. A standalone
-    // sequence is the one slot of a context of its own.
+    if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1 || KvMemoryArg(info[1]) == 0)
+      return RejectedPromise(env, code::kInvalidArgument, "createSequence(capacity, kvMemory?): both must be positive integers");
+    // Reserving (or, on a device, allocating) KV for a long capacity takes time: off the event loop.
+    // A standalone sequence is the one slot of a context of its own.
     int capacity = info[0].As<Napi::Number>().Int32Value();
+    size_t kvMemory = KvMemoryArg(info[1]);
     return QueueConstruct<SequenceCore, &Sequence::NewInstance>(
-        env, [model = core_, capacity] { return std::make_shared<SequenceCore>(std::make_shared<KvPool>(model, 1, capacity)); });
+        env, [model = core_, capacity, kvMemory] { return std::make_shared<SequenceCore>(std::make_shared<KvPool>(model, 1, capacity, kvMemory)); });
   });
 }
 
@@ -81,10 +97,12 @@ Napi::Value Model::CreateContext(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!core_) return RejectedPromise(env, code::kDisposed, "the model has been disposed");
     if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1 ||
-        info[1].As<Napi::Number>().Int32Value() < 1)
-      return RejectedPromise(env, code::kInvalidArgument, "createContext(slots, capacity): both must be positive integers");
+        info[1].As<Napi::Number>().Int32Value() < 1 || KvMemoryArg(info[2]) == 0)
+      return RejectedPromise(env, code::kInvalidArgument, "createContext(slots, capacity, kvMemory?): all must be positive integers");
     int slots = info[0].As<Napi::Number>().Int32Value(), capacity = info[1].As<Napi::Number>().Int32Value();
-    return QueueConstruct<KvPool, &Context::NewInstance>(env, [model = core_, slots, capacity] { return std::make_shared<KvPool>(model, slots, capacity); });
+    size_t kvMemory = KvMemoryArg(info[2]);
+    return QueueConstruct<KvPool, &Context::NewInstance>(
+        env, [model = core_, slots, capacity, kvMemory] { return std::make_shared<KvPool>(model, slots, capacity, kvMemory); });
   });
 }
 

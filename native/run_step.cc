@@ -28,9 +28,11 @@ void StepInputs::Build(const ModelCore& model, bool longRope, const RunRow* rows
     int64_t* positions = positions_.data() + static_cast<size_t>(r) * n;
     int64_t* mask = mask_.data() + static_cast<size_t>(r) * width_;
     if (row.count == 0) {
+      // A filler: one dummy token at position 0 that attends to itself only (batch_decode.cc).
       std::fill(ids, ids + n, 0);
-      std::fill(positions, positions + n, width_ - 1);
-      std::fill(mask, mask + width_, 1);
+      std::fill(positions, positions + n, 0);
+      std::fill(mask, mask + width_, 0);
+      mask[0] = 1;
       continue;
     }
     for (int i = 0; i < n; ++i) {

@@ -26,8 +26,8 @@ struct RunRow {
 class StepInputs {
  public:
   // Fills ids and positions [rows, n] and the mask [rows, width] (width: MaskWidth, the LongRoPE
-  // rule). Every real row has exactly n tokens and attends to its past and itself; a filler row
-  // attends to the whole width, and its dummy token (id 0) goes at position width - 1. The buffers
+  // rule). Every real row has exactly n tokens and attends to its past and itself; a filler row's
+  // dummy token (id 0, n == 1) sits at position 0 and attends to itself only. The buffers
   // are kept between runs, so a decode step allocates nothing once they have grown.
   void Build(const ModelCore& model, bool longRope, const RunRow* rows, int rowCount, int n);
   int rows() const { return rows_; }

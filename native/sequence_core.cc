@@ -46,6 +46,7 @@ void SequenceCore::Rewind(int length) {
   logitsAt_ = -1;
   tokens_.resize(length);
   kvValid_ = std::min(kvValid_, length);
+  pool_->Shrink(slot_, length, length == 0);  // emptied: everything goes back, however little
 }
 
 void SequenceCore::RequireHostKv() const {
@@ -92,6 +93,7 @@ void SequenceCore::LoadState(const uint8_t* data, size_t bytes, int stateLength,
   for (int32_t token : tokens) {
     if (token < 0 || token >= model_->spec().vocabSize) throw EngineError(code::kTokenOutOfRange, "the state holds token id " + std::to_string(token) + ", outside the vocabulary");
   }
+  pool_->Grow(slot_, length);  // the last check: past it, nothing can fail
   std::lock_guard<std::mutex> lock(pool_->mutex());
   // The state's regions hold stateLength positions each; take the first `length` of every one.
   const size_t stride = static_cast<size_t>(stateLength) * model_->spec().headSize * ElementSize(model_->kvType());
@@ -103,6 +105,7 @@ void SequenceCore::LoadState(const uint8_t* data, size_t bytes, int stateLength,
   kvValid_ = length;
   kvLong_ = longRope;
   logitsAt_ = -1;
+  pool_->Shrink(slot_, this->length());
 }
 
 void SequenceCore::CopyFrom(const SequenceCore& other, const std::vector<int32_t>& tokens) {
@@ -113,6 +116,7 @@ void SequenceCore::CopyFrom(const SequenceCore& other, const std::vector<int32_t
     throw EngineError(code::kInvalidArgument, "the source sequence no longer holds these " + std::to_string(length) + " tokens with valid KV");
   if (length > capacity_)
     throw EngineError(code::kCapacityExceeded, "cannot copy " + std::to_string(length) + " positions into a sequence of capacity " + std::to_string(capacity_));
+  pool_->Grow(slot_, length);
   // Both pools' KV is read or written: lock both (once when they are the same pool).
   std::unique_lock<std::mutex> first(pool_->mutex(), std::defer_lock), second(other.pool_->mutex(), std::defer_lock);
   if (&other.pool_->mutex() == &pool_->mutex()) {
@@ -129,6 +133,7 @@ void SequenceCore::CopyFrom(const SequenceCore& other, const std::vector<int32_t
   kvValid_ = length;
   kvLong_ = other.kvLong_;
   logitsAt_ = -1;
+  pool_->Shrink(slot_, length);
 }
 
 void SequenceCore::CheckAppend(const std::vector<int32_t>& tokens) const {
@@ -152,6 +157,9 @@ void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength) 
   if (total == 0) throw EngineError(code::kInvalidArgument, "nothing to evaluate: the sequence is empty; pass at least one token");
   // Current logits and nothing new: nothing to run (the caller samples again).
   if (tokens.empty() && logitsAt_ == static_cast<int>(total)) return;
+  // The run writes KV up to the last position: account for it before anything changes, and for the
+  // whole of a prompt fed in pieces at its first piece, so one that cannot fit fails before any prefill.
+  pool_->Grow(slot_, std::min(std::max(static_cast<int>(total), regimeLength), capacity_));
   const int logitsBefore = logitsAt_;
   logitsAt_ = -1;
   tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());

@@ -6,7 +6,8 @@
 // and a rewind or a restored state can leave positions to recompute. Every run evaluates all the
 // positions that lack KV, so callers never track which token is pending.
 //
-// KV layout per layer: K and V are each a [1, kv_heads, capacity, head_size] view of the pool slot.
+// KV layout per layer: K and V are each a [1, kv_heads, capacity, head_size] view of the pool slot
+// (host KV: backed only as far as the sequence has grown; kv_pool.h).
 // The same OrtValue is passed as past_key_values.i.* and bound as present.i.*, so GroupQueryAttention
 // writes new positions in place (it detects the sharing by pointer) and nothing is copied or
 // allocated per decode step.
@@ -61,8 +62,10 @@ class SequenceCore {
   bool CanJoinBatch() const;
   void CommitBatchedToken(const void* logitsRow);
 
-  // Keeps the first `length` tokens; KV beyond them is simply ignored (share-buffer rewind). The
-  // next run evaluates the last kept position again, for its logits.
+  // Keeps the first `length` tokens; KV beyond them is ignored (share-buffer rewind), and its memory
+  // goes back to the system when that is far below the sequence's high-water mark (or when nothing
+  // is kept). The next run
+  // evaluates the last kept position again, for its logits.
   void Rewind(int length);
 
   // KV state transfer (snapshots, prefix reuse). A state is the KV of positions [0, length) laid out
@@ -91,7 +94,8 @@ class SequenceCore {
   const std::atomic<bool>& cancelFlag() const { return cancelled_; }
 
  private:
-  // Refuses `tokens` (ids outside the vocabulary, past the capacity) before anything changes.
+  // Refuses `tokens` (ids outside the vocabulary, past the capacity) before anything changes. (Past
+  // the KV memory budget: KvPool::Grow, also before anything changes.)
   void CheckAppend(const std::vector<int32_t>& tokens) const;
   void RunChunk(int start, int count, bool last);
   void RequireHostKv() const;

@@ -48,7 +48,7 @@ export interface AgentStep {
   usage: Usage;
 }
 
-export type AgentStopReason = "end_turn" | "max_tokens" | "stop_sequence" | "max_iterations" | "aborted";
+export type AgentStopReason = "end_turn" | "max_tokens" | "stop_sequence" | "model_context_window_exceeded" | "max_iterations" | "aborted";
 
 export interface AgentResult {
   /** The text of the last turn. */

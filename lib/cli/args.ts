@@ -1,5 +1,6 @@
 /** Small helpers over node:util's parseArgs for the phi4 commands. */
 import { Phi4Error } from "../engine/errors.js";
+import { parseByteSize } from "../engine/kv-memory.js";
 
 export function requireString(values: Record<string, unknown>, name: string, usage: string): string {
   const value = values[name];
@@ -16,6 +17,17 @@ export function optionalNumber(values: Record<string, unknown>, name: string, in
   }
   return n;
 }
+
+/** A size such as 8G, 512M or bytes (--kv-memory), or undefined when the option is absent. */
+export function optionalByteSize(values: Record<string, unknown>, name: string): number | undefined {
+  const value = values[name];
+  return value === undefined ? undefined : parseByteSize(String(value), `--${name}`);
+}
+
+/** The --kv-memory line of the commands' usage text. */
+export const KV_MEMORY_HELP = `  --kv-memory SIZE: KV cache memory the model's sequences may use together (e.g. 8G, 512M, bytes; default
+    half the machine's memory less the model's weights). Tokens beyond it end an answer with
+    model_context_window_exceeded; --capacity caps the tokens of one sequence (default: the context length).`;
 
 /** "1,2,3" -> [1, 2, 3]; anything else is an INVALID_ARGUMENT error. */
 export function parseTokenList(text: string): number[] {

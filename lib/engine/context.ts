@@ -11,16 +11,22 @@
 import { callNativeSync, Phi4Error } from "./errors.js";
 import type { Generation, GenerateOptions, GenerationResult } from "./generation.js";
 import type { ModelHost } from "./model-host.js";
-import type { NativeContext } from "./native-types.js";
+import type { NativeContext, NativeKvMemory } from "./native-types.js";
 import { pickIdle } from "./prefix-reuse.js";
 import { Scheduler, type SchedulerStats } from "./scheduler.js";
 import { Sequence } from "./sequence.js";
+import { kvBytesPerToken } from "./sequence-state.js";
 
 export interface ContextOptions {
   /** Sequences (KV slots) that can generate at once. Default 4. */
   sequences?: number;
-  /** KV capacity of each sequence. Default: the model's default capacity. */
+  /** KV capacity (most tokens) of each sequence. Default: the model's defaultCapacity (its context length for host KV). */
   capacity?: number;
+  /**
+   * Bytes of KV memory the context's sequences may hold together (host KV grows as they do; past it,
+   * KV_MEMORY_EXCEEDED). Default: the model's kvMemory.
+   */
+  kvMemory?: number;
   /** Requests that may wait for a free sequence; one more is OVERLOADED. Default 64. */
   maxQueue?: number;
 }
@@ -71,6 +77,14 @@ export class Context {
     return this.native.capacity;
   }
 
+  /**
+   * KV bytes held now (the high-water marks of its sequences; for device KV, the whole allocation)
+   * and the budget. Idle sequences keep their KV for prefix reuse and count too.
+   */
+  get kvMemory(): NativeKvMemory {
+    return this.native.kvMemory;
+  }
+
   get stats(): ContextStats {
     return { ...this.scheduler.stats, sequences: this.size, active: this.taken.size, queued: this.queue.length };
   }
@@ -95,7 +109,9 @@ export class Context {
    */
   async acquire(prompt: readonly number[] = [], signal?: AbortSignal): Promise<Sequence> {
     this.assertLive();
-    return this.take(prompt) ?? (await this.wait(prompt, signal));
+    const sequence = this.take(prompt) ?? (await this.wait(prompt, signal));
+    this.makeRoom(prompt.length);
+    return sequence;
   }
 
   /** Returns a sequence lent by acquire(); it keeps its KV for the next request sharing its prefix. */
@@ -144,6 +160,29 @@ export class Context {
     await Promise.all([...this.idle, ...this.taken].map((sequence) => sequence.dispose()));
     this.native.dispose();
     this.onDispose();
+  }
+
+  /**
+   * Idle sequences keep their KV for prefix reuse, and it counts against the KV memory budget: when a
+   * prompt of `tokens` would not fit beside them, the longest idle give theirs back (they stay
+   * usable, with nothing to reuse), so a new request is not refused for memory it could have had.
+   */
+  private makeRoom(tokens: number): void {
+    const memory = this.native.kvMemory;
+    if (!memory.growsOnDemand) return;
+    let committed = memory.committed;
+    const needed = tokens * kvBytesPerToken(this.model.kvLayout);
+    const idle = [...this.idle].sort((a, b) => b.length - a.length);
+    for (const sequence of idle) {
+      if (committed + needed <= memory.budget) return;
+      if (sequence.length === 0 || sequence.isBusy) continue;
+      try {
+        sequence.rewind(0);
+      } catch {
+        continue; // another sequence is copying its KV right now (prefix reuse): it keeps it
+      }
+      committed = this.native.kvMemory.committed;
+    }
   }
 
   /** An idle sequence (the one sharing the longest prefix with `prompt`) or a new one, if any is free. */

@@ -11,6 +11,7 @@ export type Phi4ErrorCode =
   | "PROVIDER_UNAVAILABLE"
   | "TOKEN_OUT_OF_RANGE"
   | "CAPACITY_EXCEEDED"
+  | "KV_MEMORY_EXCEEDED"
   | "DISPOSED"
   | "BUSY"
   | "ABORTED"
@@ -31,6 +32,7 @@ const CODES = new Set<string>([
   "PROVIDER_UNAVAILABLE",
   "TOKEN_OUT_OF_RANGE",
   "CAPACITY_EXCEEDED",
+  "KV_MEMORY_EXCEEDED",
   "DISPOSED",
   "BUSY",
   "ABORTED",

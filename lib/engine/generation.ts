@@ -12,7 +12,12 @@ import type { NativeEvalOptions, NativeEvalResult } from "./native-types.js";
 import type { ReuseResult } from "./prefix-reuse.js";
 import { StopStringMatcher } from "./stop-strings.js";
 
-export type GenerationStopReason = "eos" | "max_tokens" | "stop" | "capacity";
+/**
+ * Why a generation ended: an end-of-sequence token, maxTokens, a stop string (or a completed
+ * constraint), the sequence's capacity (at most the model's context length), or the KV memory budget
+ * of its context (the KV of one more token could not be backed: KV_MEMORY_EXCEEDED mid-answer).
+ */
+export type GenerationStopReason = "eos" | "max_tokens" | "stop" | "capacity" | "kv_memory";
 
 /**
  * Restricts which tokens may be sampled (constrained decoding). The mask is applied in native code
@@ -148,7 +153,15 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       if (!stopReason && generated.length >= maxTokens) stopReason = "max_tokens";
       if (!stopReason && sequence.length >= sequence.capacity) stopReason = "capacity";
       if (stopReason) break;
-      step = await sequence.step([], { sampling: constrained() }, signal);
+      try {
+        step = await sequence.step([], { sampling: constrained() }, signal);
+      } catch (error) {
+        // The budget ran out evaluating the last sampled token: the answer so far stands (the
+        // sequence keeps it, that token without KV), and the caller learns why it ended.
+        if (!(error instanceof Phi4Error && error.code === "KV_MEMORY_EXCEEDED")) throw error;
+        stopReason = "kv_memory";
+        break;
+      }
     }
     // A stop string swallows what it held back; any other ending (a constraint completing too) releases it.
     if (stopSequence === undefined) {

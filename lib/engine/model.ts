@@ -6,12 +6,14 @@
  *   const result = await sequence.generateText(model.tokenizer.encode("Hello"), { maxTokens: 32 });
  */
 import { availableParallelism } from "node:os";
+import path from "node:path";
 
 import { Tokenizer } from "../tokenizer/index.js";
 import { Context, type ContextHost, type ContextOptions } from "./context.js";
 import { callNative, Phi4Error } from "./errors.js";
 import { modelFingerprint } from "./fingerprint.js";
 import { loadModelFolder, type ModelFolder } from "./genai-config.js";
+import { checkKvMemory, defaultKvMemory, weightBytes } from "./kv-memory.js";
 import { rewriteGraphOffThread } from "./graph-rewrite-thread.js";
 import type { RewrittenGraph } from "./graph-rewrites.js";
 import type { NativeModel, NativeProviderSpec } from "./native-types.js";
@@ -47,8 +49,19 @@ export interface LoadModelOptions {
    * lastPositionLogits is off).
    */
   prefillChunk?: number;
-  /** KV capacity of sequences created without one. Default min(4096, context length). */
+  /**
+   * KV capacity (most tokens) of sequences created without one. Default: the model's context length
+   * where KV grows on demand (host memory, the CPU provider), else min(4096, context length) (device
+   * KV is allocated whole up front).
+   */
   defaultCapacity?: number;
+  /**
+   * The KV memory budget in bytes of each context (and standalone sequence) created without one: host
+   * KV takes memory as sequences grow, and growth past it fails with KV_MEMORY_EXCEEDED (a generation
+   * stops with stopReason "kv_memory"). Default: half of the machine's memory less the model's
+   * weights, at least 1 GiB (docs/engine.md, "KV memory").
+   */
+  kvMemory?: number;
   /** The model-level prefix cache (byte budget, minimum prefix), or false to turn it off. */
   prefixCache?: PrefixCacheOptions | false;
   /**
@@ -99,11 +112,14 @@ export interface ProviderFallback {
 }
 
 export interface CreateSequenceOptions {
-  /** Tokens the sequence can hold (prompt + output); its KV cache is preallocated for this many. */
+  /** Tokens the sequence can hold (prompt + output). Default: the model's defaultCapacity. */
   capacity?: number;
+  /** Budget of the sequence's KV memory in bytes. Default: the model's kvMemory. */
+  kvMemory?: number;
 }
 
-const DEFAULT_CAPACITY = 4096;
+/** Default capacity of device KV, which is allocated whole when a sequence or context is made. */
+const DEVICE_DEFAULT_CAPACITY = 4096;
 /** The KV type of models on the attention kernel unless kvType says otherwise. */
 const DEFAULT_KERNEL_KV_TYPE: KvType = "float16";
 
@@ -130,7 +146,10 @@ export class Model implements ContextHost {
     readonly threads: number,
     /** Milliseconds the session took to load. */
     readonly loadMs: number,
-    private readonly defaultCapacity: number,
+    /** KV capacity of sequences and contexts created without one. */
+    readonly defaultCapacity: number,
+    /** KV memory budget (bytes) of contexts and sequences created without one. */
+    readonly kvMemory: number,
     /** Tokens per prefill run (LoadModelOptions.prefillChunk). */
     readonly prefillChunk: number,
     fingerprint: string,
@@ -161,6 +180,7 @@ export class Model implements ContextHost {
     if (options.kvType !== undefined && options.kvType !== "float32" && options.kvType !== "float16") {
       throw new Phi4Error("INVALID_ARGUMENT", `kvType must be "float32" or "float16" (got ${JSON.stringify(options.kvType)})`);
     }
+    if (options.kvMemory !== undefined) checkKvMemory(options.kvMemory);
     const io = folder.config.model.decoder;
     const spec = {
       modelPath: folder.modelPath,
@@ -214,9 +234,22 @@ export class Model implements ContextHost {
       native.dispose();
       throw new Phi4Error("INVALID_ARGUMENT", unavailableKvType(options.kvType, kvType));
     }
-    const defaultCapacity = Math.min(options.defaultCapacity ?? DEFAULT_CAPACITY, folder.contextLength);
+    const defaultCapacity = Math.min(options.defaultCapacity ?? (native.info.kvOnHost ? folder.contextLength : DEVICE_DEFAULT_CAPACITY), folder.contextLength);
+    const kvMemory = options.kvMemory ?? defaultKvMemory(await weightBytes(path.dirname(folder.modelPath)));
     const fingerprint = await modelFingerprint(folder.dir, folder.modelPath);
-    const model = new Model(native, folder, tokenizer, threads, performance.now() - started, defaultCapacity, prefillChunk, fingerprint, options.prefixCache ?? {}, options.prefixCacheDisk ?? false);
+    const model = new Model(
+      native,
+      folder,
+      tokenizer,
+      threads,
+      performance.now() - started,
+      defaultCapacity,
+      kvMemory,
+      prefillChunk,
+      fingerprint,
+      options.prefixCache ?? {},
+      options.prefixCacheDisk ?? false,
+    );
     model.usedProviders = remaining.length > 0 ? remaining.map((p) => p.name) : ["cpu"];
     model.fallbacks = fallbacks;
     return model;
@@ -250,7 +283,8 @@ export class Model implements ContextHost {
   async createSequence(options: CreateSequenceOptions = {}): Promise<Sequence> {
     this.assertLive();
     const capacity = this.checkCapacity(options.capacity ?? this.defaultCapacity);
-    const native = await callNative(() => this.native.createSequence(capacity));
+    const kvMemory = checkKvMemory(options.kvMemory ?? this.kvMemory);
+    const native = await callNative(() => this.native.createSequence(capacity, kvMemory));
     const sequence: Sequence = new Sequence(native, this, () => this.sequences.delete(sequence));
     this.sequences.add(sequence);
     return sequence;
@@ -264,7 +298,8 @@ export class Model implements ContextHost {
     if (!Number.isInteger(slots) || slots < 1) throw new Phi4Error("INVALID_ARGUMENT", `sequences must be a positive integer (got ${slots})`);
     if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new Phi4Error("INVALID_ARGUMENT", `maxQueue must be a non-negative integer (got ${maxQueue})`);
     const capacity = this.checkCapacity(options.capacity ?? this.defaultCapacity);
-    const native = await callNative(() => this.native.createContext(slots, capacity));
+    const kvMemory = checkKvMemory(options.kvMemory ?? this.kvMemory);
+    const native = await callNative(() => this.native.createContext(slots, capacity, kvMemory));
     const context = new Context(native, this, maxQueue, this.prefillChunk, () => this.contexts.delete(context));
     this.contexts.add(context);
     return context;
@@ -293,6 +328,13 @@ export class Model implements ContextHost {
         // ignored: see above
       }
     }
+  }
+
+  /** KV bytes the model's contexts hold now (their sequences' high-water marks; device KV: whole allocations). */
+  get kvMemoryInUse(): number {
+    let bytes = 0;
+    for (const context of this.contexts) bytes += context.kvMemory.committed;
+    return bytes;
   }
 
   /** @internal Registers a context's sequence (disposed with the model); returns its unregister function. */

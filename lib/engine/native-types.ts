@@ -104,12 +104,25 @@ export interface NativeModelInfo {
   /** Attention runs on the addon's own kernel (the load-time graph rewrite). */
   attentionKernel: boolean;
   kvBytesPerToken: number;
+  /** KV lives in host memory (the CPU provider): it grows on demand within the KV memory budget. */
+  kvOnHost: boolean;
+}
+
+/** A context's KV memory: bytes accounted as backed (high-water marks of its sequences) and the budget. */
+export interface NativeKvMemory {
+  committed: number;
+  budget: number;
+  /** Bytes no longer in `committed` whose pages are still being given back (a thread of their own). */
+  releasing: number;
+  /** Host KV, backed as it is written; false: one fixed device allocation (committed from the start). */
+  growsOnDemand: boolean;
 }
 
 export interface NativeContext {
   readonly slots: number;
   readonly capacity: number;
   readonly freeSlots: number;
+  readonly kvMemory: NativeKvMemory;
   /** A sequence in a free slot (BUSY when none is free). */
   createSequence(): NativeSequence;
   /**
@@ -123,8 +136,9 @@ export interface NativeContext {
 
 export interface NativeModel {
   readonly info: NativeModelInfo;
-  createSequence(capacity: number): Promise<NativeSequence>;
-  createContext(slots: number, capacity: number): Promise<NativeContext>;
+  /** `kvMemory`: the budget of backed KV in bytes (none when absent); KV_MEMORY_EXCEEDED past it. */
+  createSequence(capacity: number, kvMemory?: number): Promise<NativeSequence>;
+  createContext(slots: number, capacity: number, kvMemory?: number): Promise<NativeContext>;
   dispose(): void;
 }
 

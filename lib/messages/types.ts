@@ -51,8 +51,11 @@ export type ToolUseBlock = Pick<Anthropic.ToolUseBlock, "type" | "id" | "name"> 
 
 export type ContentBlock = TextBlock | ToolUseBlock;
 
-/** Why a message ended, of the reasons every backend can give. */
-export type StopReason = Extract<Anthropic.StopReason, "end_turn" | "max_tokens" | "stop_sequence" | "tool_use">;
+/**
+ * Why a message ended, of the reasons every backend can give; model_context_window_exceeded: the answer
+ * ran out of context (the model's length, or the local KV memory budget).
+ */
+export type StopReason = Extract<Anthropic.StopReason, "end_turn" | "max_tokens" | "stop_sequence" | "tool_use" | "model_context_window_exceeded">;
 
 export type Usage = Pick<Anthropic.Usage, "input_tokens" | "output_tokens">;
 

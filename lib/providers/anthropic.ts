@@ -135,7 +135,6 @@ function stopReason(reason: Anthropic.StopReason | null): StopReason {
   switch (reason) {
     case "max_tokens":
     case "model_context_window_exceeded":
-      return "max_tokens";
     case "stop_sequence":
     case "tool_use":
       return reason;

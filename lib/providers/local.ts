@@ -15,6 +15,7 @@ import path from "node:path";
 
 import type { Context } from "../engine/context.js";
 import { Phi4Error, type Phi4ErrorCode } from "../engine/errors.js";
+import { formatBytes } from "../engine/kv-memory.js";
 import type { GenerationResult, GenerationStopReason } from "../engine/generation.js";
 import type { Model } from "../engine/model.js";
 import type { SamplingOptions } from "../engine/sampling.js";
@@ -35,9 +36,12 @@ import type { CallOptions, Provider } from "./types.js";
 export interface LocalProviderOptions {
   /** Name in routing decisions and metrics. Default "local". */
   name?: string;
-  /** Tokens per request (prompt + output): the KV capacity of each sequence. Default min(4096, the model's context). */
+  /**
+   * Tokens per request (prompt + output): the KV capacity of each sequence. Default: the model's
+   * defaultCapacity (its context length where KV grows on demand, within the model's kvMemory).
+   */
   capacity?: number;
-  /** Requests that generate at once, their decode steps batched. Each holds a KV cache of `capacity`. Default 1. */
+  /** Requests that generate at once, their decode steps batched; their KV shares the model's kvMemory budget. Default 1. */
   concurrency?: number;
   /** Requests that may wait for a sequence; one more fails at once with kind "overloaded". Default 64. */
   maxQueue?: number;
@@ -71,7 +75,7 @@ export class LocalProvider implements Provider {
     private readonly options: LocalProviderOptions = {},
   ) {
     this.name = options.name ?? "local";
-    this.contextTokens = Math.min(options.capacity ?? 4096, model.contextLength);
+    this.contextTokens = Math.min(options.capacity ?? model.defaultCapacity, model.contextLength);
     this.modelId = options.modelId ?? path.basename(model.folder.dir);
     if (options.sampling) checkSamplingDefaults(options.sampling);
   }
@@ -150,11 +154,19 @@ export class LocalProvider implements Provider {
     return this.options.keepClientMetadata ? request : withoutClientMetadata(request);
   }
 
-  /** The prompt, if it leaves room for at least one output token; Anthropic's "prompt is too long" wording, plus by how much. */
+  /**
+   * The prompt, if it leaves room for at least one output token in the capacity and in the KV memory
+   * budget; Anthropic's "prompt is too long" wording, plus by how much and what limits it.
+   */
   private async fittingPrompt(request: MessageRequest): Promise<number[]> {
-    const maximum = this.contextTokens - 1;
-    const tooLong = (what: string, over: string) =>
-      new ProviderError(this.name, "context_exceeded", `prompt is too long: ${what} > ${maximum} maximum (${over} over; the local capacity is ${this.contextTokens} tokens, including at least one to answer)`);
+    const info = this.model.info;
+    const budgetTokens = info.kvOnHost ? Math.floor(this.model.kvMemory / info.kvBytesPerToken) : Number.POSITIVE_INFINITY;
+    const maximum = Math.min(this.contextTokens, budgetTokens) - 1;
+    const limit =
+      budgetTokens < this.contextTokens
+        ? `the local KV memory budget of ${formatBytes(this.model.kvMemory)} holds ${budgetTokens} tokens, including at least one to answer; raise it with kvMemory (--kv-memory)`
+        : `the local capacity is ${this.contextTokens} tokens, including at least one to answer`;
+    const tooLong = (what: string, over: string) => new ProviderError(this.name, "context_exceeded", `prompt is too long: ${what} > ${maximum} maximum (${over} over; ${limit})`);
     let prompt: number[];
     try {
       // Tokenizing stops at twice the maximum: a prompt that is a little too long is told by how much,
@@ -173,7 +185,8 @@ export class LocalProvider implements Provider {
     // append false: the prompt is the whole context, so a prefix the sequence (or the model) already holds is reused.
     const generation = sequence.generate(prompt, {
       append: false,
-      maxTokens: Math.min(request.max_tokens, this.contextTokens - prompt.length),
+      // Past the capacity (contextTokens) the generation stops with "capacity", reported as such.
+      maxTokens: request.max_tokens,
       sampling: sampling(withDefaults(request, this.options.sampling), seed),
       stop: request.stop_sequences,
       signal: stop.signal,
@@ -287,6 +300,7 @@ export class LocalProvider implements Provider {
 function errorKind(code: Phi4ErrorCode | undefined): ProviderErrorKind {
   switch (code) {
     case "CAPACITY_EXCEEDED":
+    case "KV_MEMORY_EXCEEDED":
       return "context_exceeded";
     case "OVERLOADED":
       return "overloaded";
@@ -319,7 +333,9 @@ function stopReason(reason: GenerationStopReason): StopReason {
     case "stop":
       return "stop_sequence";
     case "max_tokens":
-    case "capacity":
       return "max_tokens";
+    case "capacity":
+    case "kv_memory":
+      return "model_context_window_exceeded";
   }
 }

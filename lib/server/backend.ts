@@ -23,6 +23,8 @@ export interface BackendOptions {
   capacity?: number;
   /** Requests the local provider(s) generate at once; overrides the config's. */
   concurrency?: number;
+  /** KV memory budget in bytes of each context of the model (the model's kvMemory). */
+  kvMemory?: number;
   /** The local provider(s)' sampling for requests that send none (LocalProviderOptions.sampling). */
   sampling?: RequestSampling;
   /** The prefix cache's disk tier (LoadModelOptions.prefixCacheDisk). */
@@ -45,7 +47,7 @@ export async function openBackend(options: BackendOptions, usage: string): Promi
   });
   const dir = options.modelDir ?? localDirs(config)[0];
   if (dir === undefined) throw new Phi4Error("INVALID_ARGUMENT", `--model is required${config ? " (the router config's local provider has no dir)" : ""}\n${usage}`);
-  const model = await loadModel(dir, { threads: options.threads, prefixCacheDisk: options.prefixCacheDisk });
+  const model = await loadModel(dir, { threads: options.threads, kvMemory: options.kvMemory, prefixCacheDisk: options.prefixCacheDisk });
   const { capacity, concurrency, sampling, keepClientMetadata } = options;
   const provider = config
     ? createRouter(withLocalSettings(config, { capacity, concurrency, keepClientMetadata }), { model, sampling })

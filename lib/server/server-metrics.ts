@@ -75,6 +75,10 @@ export class ServerMetrics {
     }
     const routing = this.provider.metricsSnapshot?.();
     if (routing) parts.push(routerMetrics(routing));
+    parts.push(
+      snapshotMetric("phi4_kv_memory_bytes", "KV cache memory the local model's sequences hold (host KV grows with them).", "gauge", [[{}, this.model.kvMemoryInUse]]),
+      snapshotMetric("phi4_kv_memory_budget_bytes", "KV cache memory budget of each engine context (--kv-memory).", "gauge", [[{}, this.model.kvMemory]]),
+    );
     parts.push(snapshotMetric("process_resident_memory_bytes", "Resident set size of this process.", "gauge", [[{}, process.memoryUsage.rss()]]));
     return parts.join("");
   }

@@ -169,7 +169,7 @@ async function runTurn(target: Sequence | Model, options: ToolTurnOptions, live:
         return {
           text: attempt.text.trim(),
           toolCalls: attempt.calls,
-          stopReason: stopReason(attempt.generation, attempt.calls.length > 0),
+          stopReason: stopReason(attempt.generation, attempt.calls.length > 0, budget < maxTokens),
           stopSequence: attempt.generation.stopSequence,
           retries,
           errors: attempt.errors,
@@ -400,10 +400,12 @@ function constraintFor(model: ModelHost, catalog: ToolCatalog, choice: ResolvedT
   return createToolConstraint(model, tools, { ...options, maxCalls, mode: "call", budget, prefix: prefill.slice(TOOL_CALL_OPEN.length) });
 }
 
-function stopReason(generation: GenerationResult, called: boolean): StopReason {
+/** `contextBound`: the attempt's token budget was cut to the room left in the sequence, below maxTokens. */
+function stopReason(generation: GenerationResult, called: boolean, contextBound: boolean): StopReason {
   if (called) return "tool_use";
   if (generation.stopReason === "stop" && generation.stopSequence !== undefined) return "stop_sequence";
-  return generation.stopReason === "max_tokens" || generation.stopReason === "capacity" ? "max_tokens" : "end_turn";
+  if (generation.stopReason === "capacity" || generation.stopReason === "kv_memory" || (generation.stopReason === "max_tokens" && contextBound)) return "model_context_window_exceeded";
+  return generation.stopReason === "max_tokens" ? "max_tokens" : "end_turn";
 }
 
 /** What a retry appends: the end of the failed answer, a user turn that says what was wrong, the prefill again. */

@@ -95,6 +95,7 @@ export class FakeSequence implements NativeSequence {
 
 export class FakeContext implements NativeContext {
   readonly capacity = 1000;
+  readonly kvMemory = { committed: 0, budget: 1, releasing: 0, growsOnDemand: false };
   readonly calls: FakeCall[] = [];
   private readonly waiters: ((call: FakeCall) => void)[] = [];
   private created = 0;

@@ -19,15 +19,16 @@ import { ConfigError } from "../../util/config-file.js";
 import { createRouter } from "../../router/from-config.js";
 import { RouterError } from "../../router/router.js";
 import { printAgentEvent } from "../agent-events.js";
-import { optionalNumber, requireString } from "../args.js";
+import { KV_MEMORY_HELP, optionalByteSize, optionalNumber, requireString } from "../args.js";
 import { showPrefillProgress } from "../prefill-progress.js";
 import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-cache-args.js";
 
 export const agentUsage = `usage: phi4 agent --mcp-config FILE --task TEXT [--model DIR] [--router FILE]
        [--tool-choice auto|any|none|TOOL] [--allowed-tools NAME,NAME|none] [--system TEXT]
        [--max-iterations N] [--max-tokens N] [--privacy normal|high] [--complexity low|medium|high]
-       [--capacity N] [--threads N] [--json]
+       [--capacity N] [--kv-memory SIZE] [--threads N] [--json]
   Without --router the local model (--model) serves every turn (--capacity sets its KV capacity).
+${KV_MEMORY_HELP}
   --tool-choice applies to the first turn; later turns use auto so the loop can end.
 ${prefixCacheUsage}`;
 
@@ -55,6 +56,7 @@ async function agent(argv: string[]): Promise<void> {
       privacy: { type: "string" },
       complexity: { type: "string" },
       capacity: { type: "string" },
+      "kv-memory": { type: "string" },
       threads: { type: "string" },
       json: { type: "boolean" },
       ...prefixCacheArgs,
@@ -64,6 +66,7 @@ async function agent(argv: string[]): Promise<void> {
   const mcpConfigFile = requireString(values, "mcp-config", agentUsage);
   const hints = taskHints(values.privacy, values.complexity);
   const toolChoice = values["tool-choice"] === undefined ? undefined : parseToolChoice(values["tool-choice"]);
+  const kvMemory = optionalByteSize(values, "kv-memory");
 
   const [mcpConfig, routerConfig] = await Promise.all([loadMcpConfig(mcpConfigFile), values.router === undefined ? undefined : loadRouterConfig(values.router)]);
   const modelDir = values.model ?? localDir(routerConfig);
@@ -75,7 +78,7 @@ async function agent(argv: string[]): Promise<void> {
   let hideProgress = () => undefined as void;
   try {
     // Both take a while (tokenizer, server processes): in parallel.
-    const [loaded, tools] = await Promise.all([needsModel ? loadModel(modelDir!, { threads: optionalNumber(values, "threads", true), prefixCacheDisk: prefixCacheDisk(values) }) : undefined, bridge.tools()]);
+    const [loaded, tools] = await Promise.all([needsModel ? loadModel(modelDir!, { threads: optionalNumber(values, "threads", true), kvMemory, prefixCacheDisk: prefixCacheDisk(values) }) : undefined, bridge.tools()]);
     model = loaded;
     if (model) hideProgress = showPrefillProgress(model);
     const capacity = optionalNumber(values, "capacity", true);

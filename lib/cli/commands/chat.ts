@@ -25,12 +25,13 @@ import type { MessageParam, MessageRequest } from "../../messages/types.js";
 import type { Provider } from "../../providers/types.js";
 import { openBackend } from "../../server/backend.js";
 import { printAgentEvent } from "../agent-events.js";
-import { optionalNumber } from "../args.js";
+import { KV_MEMORY_HELP, optionalByteSize, optionalNumber } from "../args.js";
 import { showPrefillProgress } from "../prefill-progress.js";
 import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-cache-args.js";
 
 export const chatUsage = `usage: phi4 chat --model DIR [--mcp-config FILE] [--router FILE] [--system TEXT]
-       [--max-tokens N] [--capacity N] [--threads N]
+       [--max-tokens N] [--capacity N] [--kv-memory SIZE] [--threads N]
+${KV_MEMORY_HELP}
   Type a message and press Enter. Commands: /reset, /save FILE, /load FILE, /stats, /help, /exit.
 ${prefixCacheUsage}`;
 
@@ -57,13 +58,14 @@ export async function chatCommand(argv: string[]): Promise<void> {
       system: { type: "string" },
       "max-tokens": { type: "string" },
       capacity: { type: "string" },
+      "kv-memory": { type: "string" },
       threads: { type: "string" },
       ...prefixCacheArgs,
     },
   });
   const mcpConfig = values["mcp-config"] === undefined ? undefined : await loadMcpConfig(values["mcp-config"]);
   const backend = await openBackend(
-    { modelDir: values.model, routerFile: values.router, threads: optionalNumber(values, "threads", true), capacity: optionalNumber(values, "capacity", true), concurrency: 1, prefixCacheDisk: prefixCacheDisk(values) },
+    { modelDir: values.model, routerFile: values.router, threads: optionalNumber(values, "threads", true), capacity: optionalNumber(values, "capacity", true), concurrency: 1, kvMemory: optionalByteSize(values, "kv-memory"), prefixCacheDisk: prefixCacheDisk(values) },
     chatUsage,
   );
   const bridge = mcpConfig ? new McpBridge(mcpConfig) : undefined;
@@ -175,7 +177,7 @@ class Conversation {
     this.totals.input += result.usage.input_tokens;
     this.totals.output += result.usage.output_tokens;
     this.last = { outputTokens: result.usage.output_tokens, ms: performance.now() - started };
-    if (result.stopReason === "max_tokens" || result.stopReason === "max_iterations") process.stderr.write(`[${result.stopReason}]\n`);
+    if (result.stopReason === "max_tokens" || result.stopReason === "model_context_window_exceeded" || result.stopReason === "max_iterations") process.stderr.write(`[${result.stopReason}]\n`);
   }
 
   reset(): void {

@@ -12,15 +12,16 @@ import { resolveToolChoice } from "../../tools/choice.js";
 import { streamToolTurn } from "../../tools/turn.js";
 import type { ToolChoiceInput } from "../../tools/choice.js";
 import type { AnyToolDefinition } from "../../tools/types.js";
-import { optionalNumber, parseTokenList, requireString } from "../args.js";
+import { KV_MEMORY_HELP, optionalByteSize, optionalNumber, parseTokenList, requireString } from "../args.js";
 import { showPrefillProgress } from "../prefill-progress.js";
 import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-cache-args.js";
 
 export const generateUsage = `usage: phi4 generate --model DIR (--tokens 1,2,3 | --prompt TEXT | --chat TEXT)
        [--max-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S]
-       [--stop TEXT]... [--capacity N] [--threads N] [--provider cpu|cuda|dml|webgpu] [--json]
+       [--stop TEXT]... [--capacity N] [--kv-memory SIZE] [--threads N] [--provider cpu|cuda|dml|webgpu] [--json]
        [--load-state FILE] [--save-state FILE]   (with --load-state the input is appended; it may be omitted)
        [--tools FILE.json --chat TEXT [--tool-choice auto|any|none|NAME] [--max-retries N] [--unconstrained]]
+${KV_MEMORY_HELP}
 ${prefixCacheUsage}`;
 
 export async function generateCommand(argv: string[]): Promise<void> {
@@ -39,6 +40,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
       seed: { type: "string" },
       stop: { type: "string", multiple: true },
       capacity: { type: "string" },
+      "kv-memory": { type: "string" },
       threads: { type: "string" },
       provider: { type: "string", multiple: true },
       json: { type: "boolean" },
@@ -70,8 +72,10 @@ export async function generateCommand(argv: string[]): Promise<void> {
 
   // Checked before the model loads, so a mistake fails fast.
   const tools = values.tools === undefined ? undefined : await readTools(values.tools, values.chat, values["tool-choice"]);
+  const kvMemory = optionalByteSize(values, "kv-memory");
   const model = await loadModel(modelDir, {
     threads: optionalNumber(values, "threads", true),
+    kvMemory,
     providers: values.provider as ProviderName[] | undefined,
     prefixCacheDisk: prefixCacheDisk(values),
   });

@@ -5,21 +5,23 @@
 import { parseArgs } from "node:util";
 
 import { Phi4Error } from "../../engine/errors.js";
+import { formatBytes } from "../../engine/kv-memory.js";
 import { openBackend } from "../../server/backend.js";
 import { jsonLogger, LOG_LEVELS, type LogLevel } from "../../server/request-log.js";
 import { apiKeyCheck } from "../../server/auth.js";
 import { checkPort, startServer } from "../../server/server.js";
 import { checkSamplingDefaults, MESSAGES_API_SAMPLING } from "../../providers/sampling-defaults.js";
 import { isLoopback } from "../../util/loopback.js";
-import { optionalNumber } from "../args.js";
+import { KV_MEMORY_HELP, optionalByteSize, optionalNumber } from "../args.js";
 import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-cache-args.js";
 
 export const serveUsage = `usage: phi4 serve --model DIR [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--router FILE]
-       [--max-concurrency N] [--capacity N] [--max-body-bytes N] [--max-count-tokens N] [--threads N] [--grace-ms N]
+       [--max-concurrency N] [--capacity N] [--kv-memory SIZE] [--max-body-bytes N] [--max-count-tokens N] [--threads N] [--grace-ms N]
        [--temperature T] [--top-p P] [--top-k K] [--log-level silent|error|warn|info|debug] [--keep-client-metadata]
   Serves POST /v1/messages (JSON and SSE), /v1/messages/count_tokens, /v1/models, /health, /metrics.
   --api-key (or PHI4_API_KEY, which keeps it out of the process list): every request must send it.
   --max-concurrency: requests generating at once (default 4); --capacity: tokens per request.
+${KV_MEMORY_HELP}
   --max-body-bytes: largest request body (default 32 MiB); --max-count-tokens: most tokens count_tokens counts.
   --temperature, --top-p, --top-k: sampling for requests that send none (default: the Messages API's,
     temperature 1.0; --temperature 0 makes them greedy). A request's own values always win.
@@ -39,6 +41,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
       router: { type: "string" },
       "max-concurrency": { type: "string" },
       capacity: { type: "string" },
+      "kv-memory": { type: "string" },
       "max-body-bytes": { type: "string" },
       "max-count-tokens": { type: "string" },
       "log-level": { type: "string" },
@@ -56,6 +59,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
   // Alone, the local model takes 4 requests at once by default; behind a router its config says, unless this does.
   const concurrency = optionalNumber(values, "max-concurrency", true) ?? (values.router === undefined ? 4 : undefined);
   const capacity = optionalNumber(values, "capacity", true);
+  const kvMemory = optionalByteSize(values, "kv-memory");
   const apiKey = values["api-key"] ?? process.env.PHI4_API_KEY;
   const host = values.host ?? "127.0.0.1";
   const port = optionalNumber(values, "port", true) ?? 8080;
@@ -73,6 +77,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
       threads: optionalNumber(values, "threads", true),
       capacity,
       concurrency,
+      kvMemory,
       sampling,
       keepClientMetadata: values["keep-client-metadata"],
       prefixCacheDisk: prefixCacheDisk(values),
@@ -86,7 +91,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
         throw error;
       },
     );
-    const served = values.router ? `the router in ${values.router}` : `${backend.model.folder.dir}, ${concurrency} requests at once of ${backend.provider.contextTokens} tokens`;
+    const served = values.router ? `the router in ${values.router}` : `${backend.model.folder.dir}, ${concurrency} requests at once of up to ${backend.provider.contextTokens} tokens, ${formatBytes(backend.model.kvMemory)} of KV memory`;
     process.stderr.write(`phi4 serve: listening on ${server.url} (${served})\n  ANTHROPIC_BASE_URL=${server.url}\n`);
     if (apiKey === undefined && !isLoopback(host)) process.stderr.write(`phi4 serve: warning: ${host} is reachable from other machines and no --api-key is set\n`);
 
