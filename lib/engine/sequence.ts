@@ -219,6 +219,11 @@ export class Sequence {
     }
   }
 
+  /** @internal Keeps the first `length` tokens between two steps of this sequence's own generation (a jump-forward's seam). */
+  truncate(length: number): void {
+    callNativeSync(() => this.native.rewind(length));
+  }
+
   private async snapshot(metadata?: unknown): Promise<SequenceState> {
     const kvLength = this.native.kvValid;
     const kv = await callNative(() => this.native.saveState(kvLength));
