@@ -2,9 +2,9 @@
  * Jump-forward's seam: the tokens that append text a constraint forces, spelled the way a real
  * tokenization of the text would spell them. Appending the forced text's own tokenization after the
  * last sampled token can leave a boundary the tokenizer would never produce (`"` then `,` where the
- * text tokenizes as `",`), which the model was not trained on. So the last few tokens are re-tokenized
- * together with the forced text, and those a real tokenization would merge with it are taken back
- * (as SGLang does), to be replaced by the new tokens.
+ * text tokenizes as `",`), which the model was not trained on. So the output is re-tokenized together
+ * with the forced text (as SGLang does), and the tokens after the last boundary that the real
+ * tokenization shares with the model's own are taken back and replaced by the real ones.
  */
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 
@@ -18,29 +18,36 @@ export interface Seam {
 }
 
 /**
- * Tokens re-tokenized at the seam. A BPE merge across the seam stays within one pre-token (a word, a
- * run of punctuation), which the last few tokens cover in JSON.
+ * Tokens looked back at, at most. The tokenization starts over after a special token, so the window
+ * usually reaches the start of the call list; only a long free text before it is cut.
  */
-const WINDOW = 4;
+const WINDOW = 64;
 
 /**
- * The seam between `previous` (tokens that may be taken back: never special tokens, and only those of
- * this generation) and the `forced` text.
+ * The seam between `previous` (tokens that may be taken back: this generation's own) and the `forced`
+ * text. The window is re-encoded with the forced text; the seam moves back to the last point where the
+ * model's tokens and the real tokenization both have a boundary (usually the seam itself or one token
+ * before it), and the real tokens from there on replace the model's.
  */
 export function seamTokens(tokenizer: Tokenizer, previous: readonly number[], forced: string): Seam {
   let start = previous.length;
   while (start > 0 && previous.length - start < WINDOW && !tokenizer.specialTokenIds.has(previous[start - 1])) start--;
   let window = previous.slice(start);
-  let text = tokenizer.decode(window);
-  // The window must be whole characters (a token can end inside one).
-  while (window.length > 0 && text.includes("\uFFFD")) {
-    window = window.slice(1);
-    text = tokenizer.decode(window);
+  // The window must start on a whole character (a token can end inside one).
+  while (window.length > 0 && tokenizer.decode(window).startsWith("\uFFFD")) window = window.slice(1);
+  const real = tokenizer.encode(tokenizer.decode(window) + forced, { allowSpecial: false });
+  // Byte offsets where the real tokenization has a boundary, and the token that starts there.
+  const realAt = new Map<number, number>();
+  for (let i = 0; i < real.length; i++) {
+    const text = tokenizer.decode(real.slice(0, i));
+    if (!text.endsWith("\uFFFD")) realAt.set(Buffer.byteLength(text), i);
   }
-  const encoded = tokenizer.encode(text + forced, { allowSpecial: false });
-  let keep = 0;
-  while (keep < window.length && keep < encoded.length && encoded[keep] === window[keep]) keep++;
-  // The new tokens must start on a whole character, since the stream repeats their text from there.
-  if (tokenizer.decode(window.slice(keep)).includes("\uFFFD")) keep = 0;
-  return { takeBack: window.length - keep, tokens: encoded.slice(keep), takenText: tokenizer.decode(window.slice(keep)) };
+  for (let keep = window.length; keep >= 0; keep--) {
+    const kept = tokenizer.decode(window.slice(0, keep));
+    if (kept.endsWith("\uFFFD")) continue;
+    const at = realAt.get(Buffer.byteLength(kept));
+    if (at === undefined) continue;
+    return { takeBack: window.length - keep, tokens: real.slice(at), takenText: tokenizer.decode(window.slice(keep)) };
+  }
+  return { takeBack: window.length, tokens: real, takenText: tokenizer.decode(window) };
 }
