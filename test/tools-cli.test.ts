@@ -102,5 +102,16 @@ describe("phi4 bench constraint", () => {
     expect(r.mask.p50Ms).toBeLessThanOrEqual(r.mask.p95Ms);
     expect(r.perToolSet.map((t: { name: string }) => t.name)).toEqual(["weather", "calendar", "search", "agent", "keywords"]);
     expect(r.overheadMean).toBeCloseTo((r.mask.meanMs + Math.max(0, r.maskApplyMs)) / r.decodeStepMs, 9);
+    // Jump-forward: a forced call to each of the ten agent tools, both ways; every call has required
+    // properties, so every call jumps and samples fewer tokens than it writes.
+    const j = r.jumpForward;
+    expect(j.calls).toHaveLength(10);
+    for (const c of j.calls) {
+      expect(c.on.jumps).toBeGreaterThan(0);
+      expect(c.on.sampled).toBeLessThan(c.on.tokens);
+      expect(c.off.sampled).toBe(c.off.tokens);
+    }
+    expect(j.mean.savedShare).toBeGreaterThan(0);
+    expect(stdout).not.toContain("NaN");
   });
 });
