@@ -58,8 +58,10 @@ export async function benchJumpForward(model: Model, tools: ToolDefinition[], ma
     progress(`jump-forward: a forced call for "${request}"`);
     const sequence = await model.createSequence({ capacity: Math.min(model.folder.contextLength, prompt.length + maxTokens) });
     try {
-      // The first run prefills the prompt; the timed ones reuse its KV, so they time the call itself.
+      // Untimed runs prefill the prompt and fill the mask cache along both ways' paths; the timed runs
+      // reuse the prompt's KV, so they time the call itself with warm masks.
       await run(model, sequence, prompt, offered, maxTokens, false);
+      await run(model, sequence, prompt, offered, maxTokens, true);
       const off = await run(model, sequence, prompt, offered, maxTokens, false);
       const on = await run(model, sequence, prompt, offered, maxTokens, true);
       calls.push({

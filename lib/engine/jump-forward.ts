@@ -35,19 +35,24 @@ export function seamTokens(tokenizer: Tokenizer, previous: readonly number[], fo
   let window = previous.slice(start);
   // The window must start on a whole character (a token can end inside one).
   while (window.length > 0 && tokenizer.decode(window).startsWith("\uFFFD")) window = window.slice(1);
-  const real = tokenizer.encode(tokenizer.decode(window) + forced, { allowSpecial: false });
-  // Byte offsets where the real tokenization has a boundary, and the token that starts there.
-  const realAt = new Map<number, number>();
-  for (let i = 0; i < real.length; i++) {
-    const text = tokenizer.decode(real.slice(0, i));
-    if (!text.endsWith("\uFFFD")) realAt.set(Buffer.byteLength(text), i);
-  }
+  const text = tokenizer.decode(window);
+  const real = tokenizer.encode(text + forced, { allowSpecial: false });
+  const forcedBytes = Buffer.byteLength(forced);
+  // Walking back from the seam: `tail` bytes follow a boundary of the model's tokens, `realTail` follow
+  // real[at]. Suffixes only, so the work stays proportional to how far back the seam moves.
+  let at = real.length;
+  let realTail = 0;
   for (let keep = window.length; keep >= 0; keep--) {
-    const kept = tokenizer.decode(window.slice(0, keep));
-    if (kept.endsWith("\uFFFD")) continue;
-    const at = realAt.get(Buffer.byteLength(kept));
-    if (at === undefined) continue;
-    return { takeBack: window.length - keep, tokens: real.slice(at), takenText: tokenizer.decode(window.slice(keep)) };
+    const taken = tokenizer.decode(window.slice(keep));
+    if (taken.startsWith("\uFFFD")) continue; // this boundary splits a character
+    const tail = Buffer.byteLength(taken) + forcedBytes;
+    while (at > 0 && realTail < tail) realTail = suffixBytes(tokenizer, real, --at);
+    if (realTail === tail && !tokenizer.decode(real.slice(at)).startsWith("\uFFFD")) return { takeBack: window.length - keep, tokens: real.slice(at), takenText: taken };
   }
-  return { takeBack: window.length, tokens: real, takenText: tokenizer.decode(window) };
+  return { takeBack: window.length, tokens: real, takenText: text };
+}
+
+/** Bytes of the text of tokens[from..] (a suffix that starts inside a character counts its U+FFFD). */
+function suffixBytes(tokenizer: Tokenizer, tokens: readonly number[], from: number): number {
+  return Buffer.byteLength(tokenizer.decode(tokens.slice(from)));
 }
