@@ -39,25 +39,42 @@ export interface JumpForwardCall {
 export interface JumpForwardBenchResult {
   calls: JumpForwardCall[];
   /** Means over the calls. */
-  mean: { offMs: number; onMs: number; offSampled: number; onSampled: number; onTokens: number; savedShare: number; offMaskMsPerToken: number; onMaskMsPerToken: number };
+  mean: {
+    offMs: number;
+    onMs: number;
+    offSampled: number;
+    onSampled: number;
+    onTokens: number;
+    savedShare: number;
+    offMaskMsPerToken: number;
+    onMaskMsPerToken: number;
+  };
   sameCalls: number;
 }
 
-export async function benchJumpForward(model: Model, tools: ToolDefinition[], maxTokens: number, progress: (message: string) => void): Promise<JumpForwardBenchResult> {
+export async function benchJumpForward(
+  model: Model,
+  tools: ToolDefinition[],
+  maxTokens: number,
+  progress: (message: string) => void,
+): Promise<JumpForwardBenchResult> {
   const calls: JumpForwardCall[] = [];
-  for (const tool of tools) {
+  const promptFor = (request: string, offered: ToolDefinition[]) =>
+    model.tokenizer.encode(renderToolPrompt(model.tokenizer, { messages: [{ role: "user", content: request }], tools: offered, toolChoice: { type: "any" } }).prompt);
+  const cases = tools.map((tool) => {
     const request = REQUESTS[tool.name] ?? `Use ${tool.name}.`;
-    const promptFor = (offered: ToolDefinition[]) =>
-      model.tokenizer.encode(renderToolPrompt(model.tokenizer, { messages: [{ role: "user", content: request }], tools: offered, toolChoice: { type: "any" } }).prompt);
-    let offered = tools;
-    let prompt = promptFor(offered);
-    if (prompt.length + maxTokens > model.folder.contextLength) {
-      offered = [tool];
-      prompt = promptFor(offered);
-    }
-    progress(`jump-forward: a forced call for "${request}"`);
-    const sequence = await model.createSequence({ capacity: Math.min(model.folder.contextLength, prompt.length + maxTokens) });
-    try {
+    const prompt = promptFor(request, tools);
+    // A model whose context cannot hold every tool sees only the one asked for.
+    if (prompt.length + maxTokens <= model.folder.contextLength) return { tool, request, offered: tools, prompt };
+    return { tool, request, offered: [tool], prompt: promptFor(request, [tool]) };
+  });
+  // One sequence for every call: a prompt shares the system prompt and the tools with the last one, so
+  // only its request is prefilled.
+  const capacity = Math.min(model.folder.contextLength, Math.max(...cases.map((c) => c.prompt.length)) + maxTokens + 1);
+  const sequence = await model.createSequence({ capacity });
+  try {
+    for (const { tool, request, offered, prompt } of cases) {
+      progress(`jump-forward: a forced call for "${request}"`);
       // Untimed runs prefill the prompt and fill the mask cache along both ways' paths; the timed runs
       // reuse the prompt's KV, so they time the call itself with warm masks.
       await run(model, sequence, prompt, offered, maxTokens, false);
@@ -71,9 +88,9 @@ export async function benchJumpForward(model: Model, tools: ToolDefinition[], ma
         on: { tokens: on.tokens, sampled: on.sampled, jumps: on.jumps, jumpedTokens: on.jumpedTokens, ms: on.ms, maskMs: on.maskMs },
         sameCalls: JSON.stringify(on.calls) === JSON.stringify(off.calls),
       });
-    } finally {
-      await sequence.dispose();
     }
+  } finally {
+    await sequence.dispose();
   }
   const mean = (f: (c: JumpForwardCall) => number) => calls.reduce((sum, c) => sum + f(c), 0) / Math.max(1, calls.length);
   const sum = (f: (c: JumpForwardCall) => number) => calls.reduce((total, c) => total + f(c), 0);
@@ -85,15 +102,38 @@ export async function benchJumpForward(model: Model, tools: ToolDefinition[], ma
       offSampled: mean((c) => c.off.sampled),
       onSampled: mean((c) => c.on.sampled),
       onTokens: mean((c) => c.on.tokens),
-      savedShare: 1 - sum((c) => c.on.sampled) / Math.max(1, sum((c) => c.on.tokens)),
-      offMaskMsPerToken: sum((c) => c.off.maskMs) / Math.max(1, sum((c) => c.off.sampled)),
-      onMaskMsPerToken: sum((c) => c.on.maskMs) / Math.max(1, sum((c) => c.on.sampled)),
+      savedShare:
+        1 -
+        sum((c) => c.on.sampled) /
+          Math.max(
+            1,
+            sum((c) => c.on.tokens),
+          ),
+      offMaskMsPerToken:
+        sum((c) => c.off.maskMs) /
+        Math.max(
+          1,
+          sum((c) => c.off.sampled),
+        ),
+      onMaskMsPerToken:
+        sum((c) => c.on.maskMs) /
+        Math.max(
+          1,
+          sum((c) => c.on.sampled),
+        ),
     },
     sameCalls: calls.filter((c) => c.sameCalls).length,
   };
 }
 
-async function run(model: Model, sequence: Awaited<ReturnType<Model["createSequence"]>>, prompt: number[], tools: ToolDefinition[], maxTokens: number, jumpForward: boolean) {
+async function run(
+  model: Model,
+  sequence: Awaited<ReturnType<Model["createSequence"]>>,
+  prompt: number[],
+  tools: ToolDefinition[],
+  maxTokens: number,
+  jumpForward: boolean,
+) {
   const constraint = await createToolConstraint(model, tools, { mode: "call", budget: maxTokens });
   const work = timed(constraint);
   const result = await sequence.generateText(prompt, { maxTokens, sampling: { greedy: true }, constraint: work.constraint, append: false, jumpForward });
