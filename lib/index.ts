@@ -20,10 +20,13 @@
  */
 export { Phi4Error, type Phi4ErrorCode } from "./engine/errors.js";
 export { loadModel, Model, type CreateSequenceOptions, type LoadModelOptions, type ProviderName } from "./engine/model.js";
+export type { PrefillProgress } from "./engine/model-host.js";
 export { Sequence, type ReuseResult, type ReuseSource } from "./engine/sequence.js";
 export { Context, type ContextHost, type ContextOptions, type ContextStats } from "./engine/context.js";
 export type { ModelHost } from "./engine/model-host.js";
 export { PrefixCache, type PrefixCacheOptions, type PrefixCacheStats } from "./engine/prefix-cache.js";
+export { PrefixDiskCache, type PrefixDiskOptions, type PrefixDiskStats } from "./engine/prefix-disk.js";
+export { defaultPrefixCacheDir, userCacheDir } from "./engine/cache-dir.js";
 export { readStateFile, writeStateFile, type KvLayout, type ReadStateOptions, type SequenceState, type WriteStateOptions } from "./engine/sequence-state.js";
 export { ChatSession, type ChatSessionOptions } from "./chat/chat-session.js";
 export { Generation, type GenerateOptions, type GenerationChunk, type GenerationResult, type GenerationStopReason, type TokenConstraint } from "./engine/generation.js";

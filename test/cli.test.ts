@@ -34,7 +34,7 @@ describe("phi4 CLI", () => {
     expect(lines).toHaveLength(1);
     const out = JSON.parse(lines[0]);
     expect(Object.keys(out).sort()).toEqual(["stopReason", "text", "timings", "tokens", "usage"]);
-    expect(out.usage).toEqual({ promptTokens: 4, outputTokens: out.tokens.length });
+    expect(out.usage).toEqual({ promptTokens: 4, outputTokens: out.tokens.length, cachedTokens: 0 });
     expect(["eos", "max_tokens"]).toContain(out.stopReason);
     expect(Object.keys(out.timings).sort()).toEqual(["decodeTokensPerSec", "loadMs", "ttftMs"]);
     const oracle = await Oracle.load(models.tiny);

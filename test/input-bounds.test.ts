@@ -122,11 +122,13 @@ describe("tool results", () => {
 });
 
 describe("CLI", () => {
-  it("phi4 serve refuses an empty key, a bad port or log level before loading the model", async () => {
+  it("phi4 serve refuses an empty key, a bad port, log level or sampling default before loading the model", async () => {
     const cases: Array<[string[], RegExp]> = [
       [["--api-key", ""], /^phi4 serve: INVALID_ARGUMENT: the API key is empty/],
       [["--port", "99999"], /^phi4 serve: INVALID_ARGUMENT: port must be an integer from 0 to 65535 \(got 99999\)/],
       [["--log-level", "loud"], /^phi4 serve: INVALID_ARGUMENT: --log-level must be one of/],
+      [["--temperature", "1.5"], /^phi4 serve: INVALID_ARGUMENT: the default temperature must be between 0 and 1 \(got 1.5\)/],
+      [["--top-k", "2.5"], /^phi4 serve: INVALID_ARGUMENT: --top-k must be an integer/],
     ];
     for (const [args, expected] of cases) {
       const error = await run(process.execPath, [path.resolve("bin/phi4.js"), "serve", "--model", models.tiny, ...args], { timeout: 30_000 }).then(

@@ -42,6 +42,6 @@ describe("deferred tools", () => {
   });
 
   it("forcing a tool when no tools are sent is a 400", () => {
-    expect(() => parse({ tools: undefined, tool_choice: { type: "tool", name: "web_fetch" } })).toThrow(/"web_fetch", which is not one of the tools/);
+    expect(() => parse({ tools: undefined, tool_choice: { type: "tool", name: "web_fetch" } })).toThrow(/"web_fetch", but no tools were sent/);
   });
 });

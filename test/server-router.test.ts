@@ -82,4 +82,24 @@ describe("serve --router", () => {
     expect(final.choices[0].message.tool_calls).toMatchObject([{ type: "function", function: { name: "describe", arguments: '{"color":"red"}' } }]);
     expect(claude.requests.at(-1)!.body).toMatchObject({ messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", media_type: "image/png" } }, { type: "text" }] }], tools: [{ name: "describe" }] });
   });
+
+  it("an image inside a tool_result falls back to Claude like a top-level one; the local sampling defaults do not travel with it", async () => {
+    claude.enqueue(text("A screenshot of a login form."));
+    const image = { type: "image" as const, source: { type: "base64" as const, media_type: "image/png" as const, data: "iVBORw0KGgo=" } };
+    const shoot = { name: "screenshot", description: "Capture the screen", input_schema: { type: "object" as const, properties: {} } };
+    const message = await client.messages.create({
+      model: "claude-opus-5",
+      max_tokens: 16,
+      tools: [shoot],
+      messages: [
+        { role: "user", content: "What is on the screen?" },
+        { role: "assistant", content: [{ type: "tool_use", id: "toolu_1", name: "screenshot", input: {} }] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: [image] }] },
+      ],
+    });
+    expect(message).toMatchObject({ model: "claude-test", content: [{ type: "text", text: "A screenshot of a login form." }] });
+    const body = claude.requests.at(-1)!.body as Record<string, unknown>;
+    expect(body).toMatchObject({ messages: [{}, {}, { content: [{ type: "tool_result", content: [{ type: "image" }] }] }] });
+    expect(body).not.toHaveProperty("temperature");
+  });
 });

@@ -2,12 +2,15 @@
  * The prefix benchmark: what KV reuse buys. (1) Time to first token for a request whose N-token
  * prefix is cached (held by an idle sequence) vs not cached. (2) A 10-turn conversation where every request resends the whole
  * conversation (the Anthropic API style), with reuse (one sequence, prefix cache on) and without
- * (prefix cache off, a fresh sequence per turn): per-turn latency for each.
+ * (prefix cache off, a fresh sequence per turn): per-turn latency for each. (3) A Claude Code-shaped
+ * prompt cold, from a new session with another billing hash, and from a restarted process
+ * (prefix-agent.ts).
  */
 import { loadModel, type Model } from "../engine/model.js";
 import type { Sequence } from "../engine/sequence.js";
 import { lcgPrompt, positiveInt, PROMPT_ID_LIMIT } from "./common.js";
 import { machineFacts, type MachineFacts } from "./machine.js";
+import { benchAgentPrefix, type AgentPrefixResult } from "./prefix-agent.js";
 
 export interface PrefixBenchOptions {
   modelDir: string;
@@ -19,6 +22,8 @@ export interface PrefixBenchOptions {
   turnTokens?: number;
   replyTokens?: number;
   threads?: number;
+  /** Length of the Claude Code-shaped prompt (default 18000, or the most the model's context holds); 0 skips it. */
+  agentTokens?: number;
   onProgress?: (message: string) => void;
 }
 
@@ -39,6 +44,8 @@ export interface PrefixBenchResult {
   /** cachedTtftMs / uncachedTtftMs. */
   cachedRatio: number;
   conversation: { withReuse: TurnTiming[]; withoutReuse: TurnTiming[] };
+  /** The Claude Code-shaped prompt; null when skipped with agentTokens 0. */
+  agent: AgentPrefixResult | null;
   threads: number;
   machine: MachineFacts;
 }
@@ -50,6 +57,7 @@ export async function benchPrefix(options: PrefixBenchOptions): Promise<PrefixBe
   const turns = positiveInt("turns", options.turns ?? 10, 1);
   const turnTokens = positiveInt("turn-tokens", options.turnTokens ?? 32, 1);
   const replyTokens = positiveInt("reply-tokens", options.replyTokens ?? 16, 1);
+  const agentTokens = positiveInt("agent-tokens", options.agentTokens ?? 18_000, 0);
   const progress = options.onProgress ?? (() => undefined);
   const date = new Date().toISOString();
 
@@ -73,6 +81,8 @@ export async function benchPrefix(options: PrefixBenchOptions): Promise<PrefixBe
     const withReuse = await conversation(reuse, turns, turnTokens, replyTokens, limit, capacity, true);
     progress(`conversation: ${turns} turns without reuse`);
     const withoutReuse = await conversation(noReuse, turns, turnTokens, replyTokens, limit, capacity, false);
+    await Promise.all([reuse.dispose(), noReuse.dispose()]);
+    const agent = agentTokens === 0 ? null : await benchAgentPrefix({ modelDir: options.modelDir, threads: options.threads, targetTokens: agentTokens, onProgress: progress });
     return {
       benchmark: "prefix",
       date,
@@ -81,6 +91,7 @@ export async function benchPrefix(options: PrefixBenchOptions): Promise<PrefixBe
       cachedTtftMs: cached,
       cachedRatio: cached / uncached,
       conversation: { withReuse, withoutReuse },
+      agent,
       threads: reuse.threads,
       machine: machineFacts(),
     };

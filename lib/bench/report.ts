@@ -9,6 +9,7 @@ import type { MicroBenchResult, MicrosecondStats, OpsRate } from "./micro.js";
 import type { PeerChildResult } from "./peer-child.js";
 import { peerComparison, type PeerBenchResult } from "./peer.js";
 import type { PrefixBenchResult, TurnTiming } from "./prefix.js";
+import type { AgentPrefixResult } from "./prefix-agent.js";
 
 // Decimal units throughout, so bandwidth (GB/s) over bytes per token (GB) reads as tokens/s.
 function bytes(n: number): string {
@@ -80,6 +81,19 @@ export function decodeReportMarkdown(r: DecodeBenchResult): string {
   ].join("\n");
 }
 
+function agentRows(agent: AgentPrefixResult | null): [string, string][] {
+  if (agent === null) return [];
+  if ("skipped" in agent) return [["Claude Code-shaped prompt", `skipped: ${agent.skipped}`]];
+  const run = (r: { ttftMs: number; cachedTokens: number }, ratio?: number) =>
+    `${r.ttftMs.toFixed(0)} ms${ratio === undefined ? "" : ` (${(ratio * 100).toFixed(1)}% of cold)`}, ${r.cachedTokens} tokens cached`;
+  return [
+    [`Claude Code-shaped prompt (system + ${agent.tools} tools, ${agent.promptTokens} tokens): TTFT cold`, run(agent.cold)],
+    ["... new session, billing hash changed", run(agent.changedHash, agent.changedHash.ratio)],
+    ["... restarted process (disk tier)", `${run(agent.restart, agent.restart.ratio)}; model load ${agent.restart.loadMs.toFixed(0)} ms`],
+    ["... prompt tokens two sessions share (billing block left out / kept)", `${agent.sharedTokens} / ${agent.sharedTokensKeepingMetadata}`],
+  ];
+}
+
 export function prefixReportMarkdown(r: PrefixBenchResult): string {
   const turns = (timings: TurnTiming[]) => timings.map((t) => `${t.ttftMs.toFixed(0)} / ${t.totalMs.toFixed(0)}`).join(", ");
   return [
@@ -94,6 +108,7 @@ export function prefixReportMarkdown(r: PrefixBenchResult): string {
         [`TTFT, ${r.prefixTokens}-token prefix cached`, `${r.cachedTtftMs.toFixed(1)} ms (${(r.cachedRatio * 100).toFixed(1)}% of uncached)`],
         ["Conversation with reuse: TTFT / total per turn (ms)", turns(r.conversation.withReuse)],
         ["Conversation without reuse: TTFT / total per turn (ms)", turns(r.conversation.withoutReuse)],
+        ...agentRows(r.agent),
       ],
     ),
     ...machineTable(r.machine),

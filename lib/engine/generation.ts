@@ -7,7 +7,7 @@ import { StreamDecoder } from "../tokenizer/stream-decoder.js";
 import { ResultStream } from "../util/result-stream.js";
 import { Phi4Error } from "./errors.js";
 import { resolveSampling, type SamplingOptions } from "./sampling.js";
-import type { ModelHost } from "./model-host.js";
+import type { ModelHost, PrefillProgress } from "./model-host.js";
 import type { NativeEvalOptions, NativeEvalResult } from "./native-types.js";
 import type { ReuseResult } from "./prefix-reuse.js";
 import { StopStringMatcher } from "./stop-strings.js";
@@ -60,6 +60,8 @@ export interface GenerateOptions {
    * text in one run instead of sampling it token by token (see docs/tool-calling.md). Default true.
    */
   jumpForward?: boolean;
+  /** Called after each chunk of a prefill longer than one chunk (see also Model.onPrefillProgress). */
+  onPrefillProgress?: (progress: PrefillProgress) => void;
 }
 
 export interface GenerationChunk {
@@ -89,7 +91,8 @@ export interface GenerationTarget {
   readonly length: number;
   readonly capacity: number;
   adopt(target: readonly number[]): Promise<{ rest: number[]; reuse: ReuseResult }>;
-  step(tokens: readonly number[], options: NativeEvalOptions, signal?: AbortSignal): Promise<NativeEvalResult>;
+  step(tokens: readonly number[], options: NativeEvalOptions, signal?: AbortSignal, onProgress?: (progress: PrefillProgress) => void): Promise<NativeEvalResult>;
+  storePrompt(prompt: readonly number[]): Promise<void>;
   /** Keeps the first `length` tokens while a generation runs (a jump-forward's seam). */
   truncate(length: number): void;
 }
@@ -192,7 +195,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     const first = planJump(Math.min(maxTokens, sequence.capacity - total));
     if (first) emitJump(first);
     const input = first ? [...adopted.rest, ...first.tokens] : adopted.rest;
-    let step = await sequence.step(input, { sampling: constrained(), seed: options.sampling?.seed }, signal);
+    let step = await sequence.step(input, { sampling: constrained(), seed: options.sampling?.seed }, signal, options.onPrefillProgress);
     const firstTokenAt = performance.now();
 
     for (;;) {
@@ -233,6 +236,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     }
     const finished = performance.now();
     const decodeMs = finished - firstTokenAt;
+    if (options.append === false) await sequence.storePrompt(prompt);
     return {
       tokens: generated,
       text,

@@ -7,15 +7,30 @@ import type { Tokenizer } from "../tokenizer/index.js";
 import type { ModelFolder } from "./genai-config.js";
 import type { NativeSampling } from "./native-types.js";
 import type { PrefixCache } from "./prefix-cache.js";
+import type { PrefixDiskCache } from "./prefix-disk.js";
 import type { KvDonor } from "./prefix-reuse.js";
 import type { KvLayout } from "./sequence-state.js";
+
+/** How far a long prefill has got: `done` of the `total` prompt tokens it runs (after any reused prefix). */
+export interface PrefillProgress {
+  done: number;
+  total: number;
+}
 
 export interface ModelHost {
   readonly folder: ModelFolder;
   readonly tokenizer: Tokenizer;
   /** Shared by the model's sequences; null when the model was loaded with `prefixCache: false`. */
   readonly prefixCache: PrefixCache | null;
+  /** The prefix cache's disk tier; null when off. */
+  readonly prefixDisk: PrefixDiskCache | null;
   readonly kvLayout: KvLayout;
+  /** Tokens per prefill run. */
+  readonly prefillChunk: number;
+  /** @internal Someone listens to onPrefillProgress. */
+  readonly hasPrefillListeners: boolean;
+  /** @internal Tells the listeners of onPrefillProgress. */
+  reportPrefill(progress: PrefillProgress): void;
   /** Sampling defaults from genai_config.json's search block. */
   readonly defaultSampling: NativeSampling;
   /** @internal A sequence offers its KV to the model's other sequences (prefix reuse); returns the withdrawal. */

@@ -17,6 +17,8 @@ import type { RewrittenGraph } from "./graph-rewrites.js";
 import type { NativeModel, NativeProviderSpec } from "./native-types.js";
 import { getRuntime, int4KernelSupported } from "./runtime.js";
 import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.js";
+import { checkPrefixDiskOptions, PrefixDiskCache, type PrefixDiskOptions } from "./prefix-disk.js";
+import type { PrefillProgress } from "./model-host.js";
 import type { KvDonor } from "./prefix-reuse.js";
 import { samplingDefaults } from "./sampling.js";
 import { Sequence } from "./sequence.js";
@@ -49,6 +51,12 @@ export interface LoadModelOptions {
   defaultCapacity?: number;
   /** The model-level prefix cache (byte budget, minimum prefix), or false to turn it off. */
   prefixCache?: PrefixCacheOptions | false;
+  /**
+   * The prefix cache's disk tier (docs/kv-reuse.md): the KV of long prompts kept as files under `dir`,
+   * so another process, or this one after a restart, skips their prefill. Off unless given (the
+   * CLI turns it on, under defaultPrefixCacheDir()).
+   */
+  prefixCacheDisk?: PrefixDiskOptions | false;
   /**
    * Run the lm_head on the last position of each run only (default true): model.onnx is rewritten in
    * memory at load, which takes the vocab x hidden product for every other prompt token out of prefill.
@@ -89,10 +97,13 @@ export class Model implements ContextHost {
   private readonly sequences = new Set<Sequence>();
   private readonly donors = new Set<KvDonor>();
   private readonly contexts = new Set<Context>();
+  private readonly prefillListeners = new Set<(progress: PrefillProgress) => void>();
   private disposed = false;
 
   /** Saved sequence states reused by generations that start from a known prefix (null when off). */
   readonly prefixCache: PrefixCache | null;
+  /** The prefix cache's disk tier (null when off). */
+  readonly prefixDisk: PrefixDiskCache | null;
   /** What a saved state must match to be restored here. */
   readonly kvLayout: KvLayout;
   private usedProviders: string[] = ["cpu"];
@@ -106,12 +117,15 @@ export class Model implements ContextHost {
     /** Milliseconds the session took to load. */
     readonly loadMs: number,
     private readonly defaultCapacity: number,
-    private readonly prefillChunk: number,
+    /** Tokens per prefill run (LoadModelOptions.prefillChunk). */
+    readonly prefillChunk: number,
     fingerprint: string,
     prefixCache: PrefixCacheOptions | false,
+    prefixDisk: PrefixDiskOptions | false,
   ) {
     this.prefixCache = prefixCache === false ? null : new PrefixCache(prefixCache);
     this.kvLayout = { fingerprint, kvType: native.info.kvType, layers: folder.numLayers, kvHeads: folder.numKvHeads, headSize: folder.headSize, vocabSize: folder.vocabSize };
+    this.prefixDisk = prefixDisk === false ? null : new PrefixDiskCache(prefixDisk, this.kvLayout);
   }
 
   static async load(dir: string, options: LoadModelOptions = {}): Promise<Model> {
@@ -129,6 +143,7 @@ export class Model implements ContextHost {
     const maxThreads = 4 * availableParallelism();
     if (threads > maxThreads) throw new Phi4Error("INVALID_ARGUMENT", `threads must be at most ${maxThreads} (4 per CPU of this machine; got ${threads})`);
     if (!Number.isInteger(prefillChunk) || prefillChunk < 1) throw new Phi4Error("INVALID_ARGUMENT", `prefillChunk must be a positive integer (got ${prefillChunk})`);
+    if (options.prefixCacheDisk) checkPrefixDiskOptions(options.prefixCacheDisk);
     const io = folder.config.model.decoder;
     const spec = {
       modelPath: folder.modelPath,
@@ -178,7 +193,7 @@ export class Model implements ContextHost {
     }
     const defaultCapacity = Math.min(options.defaultCapacity ?? DEFAULT_CAPACITY, folder.contextLength);
     const fingerprint = await modelFingerprint(folder.dir, folder.modelPath);
-    const model = new Model(native, folder, tokenizer, threads, performance.now() - started, defaultCapacity, prefillChunk, fingerprint, options.prefixCache ?? {});
+    const model = new Model(native, folder, tokenizer, threads, performance.now() - started, defaultCapacity, prefillChunk, fingerprint, options.prefixCache ?? {}, options.prefixCacheDisk ?? false);
     model.usedProviders = remaining.length > 0 ? remaining.map((p) => p.name) : ["cpu"];
     model.fallbacks = fallbacks;
     return model;
@@ -232,6 +247,31 @@ export class Model implements ContextHost {
     return context;
   }
 
+  /**
+   * Calls `listener` after every chunk of a prefill longer than one chunk, on any sequence of this
+   * model (a command line shows a long prompt's progress this way); returns the unsubscribe function.
+   */
+  onPrefillProgress(listener: (progress: PrefillProgress) => void): () => void {
+    this.prefillListeners.add(listener);
+    return () => this.prefillListeners.delete(listener);
+  }
+
+  /** @internal */
+  get hasPrefillListeners(): boolean {
+    return this.prefillListeners.size > 0;
+  }
+
+  /** @internal Tells the listeners of onPrefillProgress; a listener that throws is not the generation's problem. */
+  reportPrefill(progress: PrefillProgress): void {
+    for (const listener of this.prefillListeners) {
+      try {
+        listener(progress);
+      } catch {
+        // ignored: see above
+      }
+    }
+  }
+
   /** @internal Registers a context's sequence (disposed with the model); returns its unregister function. */
   registerSequence(sequence: Sequence): () => void {
     this.sequences.add(sequence);
@@ -254,6 +294,8 @@ export class Model implements ContextHost {
     if (this.disposed) return;
     this.disposed = true;
     await Promise.all([...this.contexts].map((context) => context.dispose()));
+    // A state already taken is written before the process may exit (a one-shot command's prompt).
+    await this.prefixDisk?.flush();
     await Promise.all([...this.sequences].map((sequence) => sequence.dispose()));
     await this.tokenizer.close();
     this.native.dispose();

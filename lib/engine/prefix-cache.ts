@@ -4,6 +4,7 @@
  * request under the same LongRoPE regime. Least recently used entries go first when the byte budget
  * is exceeded.
  */
+import { constants as bufferConstants } from "node:buffer";
 import os from "node:os";
 
 import type { SequenceState } from "./sequence-state.js";
@@ -78,6 +79,11 @@ export class PrefixCache {
       this.remove(oldest);
       this.counters.evictions++;
     }
+  }
+
+  /** Whether a state of `bytes` of KV could be kept (within the budget, and in one Node.js buffer): a larger one is not worth the copy. */
+  fits(bytes: number): boolean {
+    return bytes <= this.maxBytes && bytes <= bufferConstants.MAX_LENGTH;
   }
 
   /**

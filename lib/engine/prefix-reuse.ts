@@ -12,7 +12,7 @@ import { isLongRopeRegime } from "./rope-regime.js";
 import type { SequenceState } from "./sequence-state.js";
 
 /** Where a generation's reused prefix came from. */
-export type ReuseSource = "none" | "self" | "cache" | "sequence";
+export type ReuseSource = "none" | "self" | "cache" | "disk" | "sequence";
 
 export interface ReuseResult {
   source: ReuseSource;
@@ -35,7 +35,7 @@ export interface KvDonor {
 export type ReusePlan =
   | { source: "none" | "self"; length: number }
   | { source: "sequence"; length: number; donor: KvDonor }
-  | { source: "cache"; length: number; state: SequenceState };
+  | { source: "cache" | "disk"; length: number; state: SequenceState };
 
 export interface ReuseCandidates {
   own: KvDonor;

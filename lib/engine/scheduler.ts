@@ -18,6 +18,9 @@ interface Job {
   /** The sequence's length before the job's first chunk: a failed or aborted prompt rewinds to it. */
   startLength: number;
   aborted: boolean;
+  /** Told the prompt tokens run so far after each chunk. */
+  onChunk?: (done: number) => void;
+  done: number;
 }
 
 export interface SchedulerStats {
@@ -46,7 +49,7 @@ export class Scheduler {
   ) {}
 
   /** Runs `input` on `native` (as its eval would) when the scheduler gets to it. */
-  step(native: NativeSequence, input: number[], options: NativeEvalOptions, signal?: AbortSignal): Promise<NativeEvalResult> {
+  step(native: NativeSequence, input: number[], options: NativeEvalOptions, signal?: AbortSignal, onChunk?: (done: number) => void): Promise<NativeEvalResult> {
     return new Promise((resolve, reject) => {
       // A step that only evaluates the sequence's pending token and samples: one row of a batched step.
       const batchable = input.length === 0 && options.sampling !== undefined && !options.returnLogits && options.seed === undefined;
@@ -69,6 +72,8 @@ export class Scheduler {
         reject: (error) => (settle(), reject(error)),
         startLength: native.length,
         aborted: false,
+        onChunk,
+        done: 0,
       };
       queue.push(job);
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -146,6 +151,8 @@ export class Scheduler {
     try {
       const result = await callNative(() => job.native.eval(chunk, options));
       if (job.aborted) throw new Phi4Error("ABORTED", "generation was aborted");
+      job.done += chunk.length;
+      job.onChunk?.(job.done);
       if (last) {
         this.prefills.shift();
         job.resolve(result);

@@ -63,6 +63,8 @@ const DIGEST_BYTES = 32;
 const MAX_HEADER_BYTES = 256 * 2 ** 20;
 const DEFAULT_MAX_BYTES = 64 * 2 ** 30;
 const BUFFER_MAX = bufferConstants.MAX_LENGTH;
+/** Bytes hashed and written or read per call: small enough that hashing one slice is a few milliseconds. */
+const IO_SLICE = 16 * 2 ** 20;
 
 interface Header extends KvLayout {
   format: number;
@@ -121,17 +123,23 @@ export async function writeStateFile(file: string, state: SequenceState, options
   const json = Buffer.from(JSON.stringify(header));
   const length = Buffer.alloc(4);
   length.writeUInt32LE(json.length);
-  const parts = [MAGIC, length, json, tokens, kv];
-  const hash = createHash("sha256");
-  for (const part of parts) hash.update(part);
-  parts.push(hash.digest());
 
   await removeStaleTemporaries(file);
   const temporary = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   let handle: FileHandle | undefined;
   try {
     handle = await open(temporary, "wx", 0o600);
-    await handle.writev(parts);
+    // Written and hashed a slice at a time: a state of gigabytes never holds the event loop for long.
+    const hash = createHash("sha256");
+    let position = 0;
+    for (const part of [MAGIC, length, json, tokens, kv]) {
+      for (let at = 0; at < part.byteLength; at += IO_SLICE) {
+        const slice = part.subarray(at, Math.min(part.byteLength, at + IO_SLICE));
+        hash.update(slice);
+        position += await writeAll(handle, slice, position);
+      }
+    }
+    await writeAll(handle, hash.digest(), position);
     await handle.datasync();
     await handle.close();
     handle = undefined;
@@ -143,8 +151,15 @@ export async function writeStateFile(file: string, state: SequenceState, options
   }
 }
 
+/** Writes all of `bytes` at `position` (a write may take fewer); returns how many. */
+async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<number> {
+  let done = 0;
+  while (done < bytes.byteLength) done += (await handle.write(bytes, done, bytes.byteLength - done, position + done)).bytesWritten;
+  return done;
+}
+
 /** Removes FILE.<pid>.<random>.tmp files whose writing process is gone (killed during a save). */
-async function removeStaleTemporaries(file: string): Promise<void> {
+export async function removeStaleTemporaries(file: string): Promise<void> {
   const dir = path.dirname(file);
   const prefix = `${path.basename(file)}.`;
   let names: string[];
@@ -169,8 +184,74 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** What a state file says about itself before its body is checked: enough to index it. */
+export interface StateFileHeader extends KvLayout {
+  tokens: Int32Array;
+  kvLength: number;
+  longRope: boolean;
+  kvBytes: number;
+  /** The file's size in bytes. */
+  bytes: number;
+}
+
+/**
+ * Reads a state file's header and tokens only, without reading the KV or checking the checksum
+ * (readStateFile does both): for an index of many large files. The same shape checks apply, so a
+ * truncated, oversized or malformed file is STATE_INVALID here already; a corrupt KV byte is not.
+ */
+export async function readStateFileHeader(file: string, options: ReadStateOptions = {}): Promise<StateFileHeader> {
+  return withStateFile(file, options, async (opened) => {
+    const tokenBytes = await readExactly(opened.handle, opened.tokensStart, opened.header.tokens * 4);
+    const tokens = readTokens(tokenBytes, opened.header, opened.invalid);
+    const { header } = opened;
+    const layout = { fingerprint: header.fingerprint, kvType: header.kvType, layers: header.layers, kvHeads: header.kvHeads, headSize: header.headSize, vocabSize: header.vocabSize };
+    return { ...layout, tokens, kvLength: header.kvLength, longRope: header.longRope, kvBytes: header.kvBytes, bytes: opened.size };
+  });
+}
+
 /** Reads and checks a state file: a truncated, corrupt, oversized or foreign file, or one that is not a regular file, is STATE_INVALID. */
 export async function readStateFile(file: string, options: ReadStateOptions = {}): Promise<SequenceState> {
+  return withStateFile(file, options, async ({ handle, header, headerBytes, preamble, tokensStart, size, invalid }) => {
+    if (size - tokensStart > BUFFER_MAX) throw invalid(`its ${size - tokensStart} bytes of tokens and KV are more than one Node.js buffer holds (${BUFFER_MAX})`);
+    // Read and hashed a slice at a time: a state of gigabytes never holds the event loop for long.
+    const body = Buffer.allocUnsafe(size - tokensStart);
+    const hash = createHash("sha256").update(preamble).update(headerBytes);
+    const hashed = body.length - DIGEST_BYTES;
+    for (let at = 0; at < body.length; at += IO_SLICE) {
+      const slice = body.subarray(at, Math.min(body.length, at + IO_SLICE));
+      await readInto(handle, slice, tokensStart + at);
+      if (at < hashed) hash.update(slice.subarray(0, Math.min(slice.length, hashed - at)));
+    }
+    if (!hash.digest().equals(body.subarray(hashed))) throw invalid("checksum mismatch (the file is corrupt)");
+    const tokens = readTokens(body, header, invalid);
+    return {
+      fingerprint: header.fingerprint,
+      kvType: header.kvType,
+      layers: header.layers,
+      kvHeads: header.kvHeads,
+      headSize: header.headSize,
+      vocabSize: header.vocabSize,
+      tokens,
+      kvLength: header.kvLength,
+      longRope: header.longRope,
+      kv: body.subarray(header.tokens * 4, hashed),
+      metadata: header.metadata,
+    };
+  });
+}
+
+interface OpenedState {
+  handle: FileHandle;
+  size: number;
+  preamble: Buffer;
+  headerBytes: Buffer;
+  header: Header;
+  tokensStart: number;
+  invalid: (why: string) => Phi4Error;
+}
+
+/** Opens a state file and checks everything up to its body: a regular file, the magic, the header, the size it declares. */
+async function withStateFile<T>(file: string, options: ReadStateOptions, use: (opened: OpenedState) => Promise<T>): Promise<T> {
   const invalid = (why: string) => new Phi4Error("STATE_INVALID", `${file} is not a usable phi4-onnx state file: ${why}`);
   let handle: FileHandle;
   try {
@@ -196,35 +277,21 @@ export async function readStateFile(file: string, options: ReadStateOptions = {}
     const headerBytes = await readExactly(handle, PREAMBLE, headerLength);
     const header = parseHeader(headerBytes, invalid);
     const tokensStart = PREAMBLE + headerLength;
-    const kvStart = tokensStart + header.tokens * 4;
-    const expected = kvStart + header.kvBytes + DIGEST_BYTES;
+    const expected = tokensStart + header.tokens * 4 + header.kvBytes + DIGEST_BYTES;
     if (expected !== size) throw invalid(`expected ${expected} bytes, found ${size} (${expected > size ? "truncated" : "trailing data"})`);
-    if (size - tokensStart > BUFFER_MAX) throw invalid(`its ${size - tokensStart} bytes of tokens and KV are more than one Node.js buffer holds (${BUFFER_MAX})`);
-    const body = await readExactly(handle, tokensStart, size - tokensStart);
-    const hash = createHash("sha256").update(preamble).update(headerBytes).update(body.subarray(0, body.length - DIGEST_BYTES)).digest();
-    if (!hash.equals(body.subarray(body.length - DIGEST_BYTES))) throw invalid("checksum mismatch (the file is corrupt)");
-    const tokens = new Int32Array(header.tokens);
-    for (let i = 0; i < tokens.length; i++) tokens[i] = body.readInt32LE(i * 4);
-    const state: SequenceState = {
-      fingerprint: header.fingerprint,
-      kvType: header.kvType,
-      layers: header.layers,
-      kvHeads: header.kvHeads,
-      headSize: header.headSize,
-      vocabSize: header.vocabSize,
-      tokens,
-      kvLength: header.kvLength,
-      longRope: header.longRope,
-      kv: body.subarray(header.tokens * 4, body.length - DIGEST_BYTES),
-      metadata: header.metadata,
-    };
-    // The state's own vocabulary bounds its tokens (the model's is checked again when it is restored).
-    const bad = tokens.findIndex((t) => t < 0 || t >= header.vocabSize);
-    if (bad >= 0) throw invalid(`token ${bad} (${tokens[bad]}) is outside the vocabulary (0..${header.vocabSize - 1})`);
-    return state;
+    return await use({ handle, size, preamble, headerBytes, header, tokensStart, invalid });
   } finally {
     await handle.close();
   }
+}
+
+/** The tokens at the start of `bytes`; the state's own vocabulary bounds them (the model's is checked again when it is restored). */
+function readTokens(bytes: Buffer, header: Header, invalid: (why: string) => Phi4Error): Int32Array {
+  const tokens = new Int32Array(header.tokens);
+  for (let i = 0; i < tokens.length; i++) tokens[i] = bytes.readInt32LE(i * 4);
+  const bad = tokens.findIndex((t) => t < 0 || t >= header.vocabSize);
+  if (bad >= 0) throw invalid(`token ${bad} (${tokens[bad]}) is outside the vocabulary (0..${header.vocabSize - 1})`);
+  return tokens;
 }
 
 function parseHeader(bytes: Buffer, invalid: (why: string) => Phi4Error): Header {
@@ -250,11 +317,16 @@ function parseHeader(bytes: Buffer, invalid: (why: string) => Phi4Error): Header
 /** `length` bytes at `position`; fewer (the file shrank while being read) is a truncated file. */
 async function readExactly(handle: FileHandle, position: number, length: number): Promise<Buffer> {
   const buffer = Buffer.alloc(length);
+  await readInto(handle, buffer, position);
+  return buffer;
+}
+
+/** Fills `buffer` from `position`. */
+async function readInto(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
   let done = 0;
-  while (done < length) {
-    const { bytesRead } = await handle.read(buffer, done, Math.min(length - done, 2 ** 30), position + done);
+  while (done < buffer.length) {
+    const { bytesRead } = await handle.read(buffer, done, Math.min(buffer.length - done, 2 ** 30), position + done);
     if (bytesRead === 0) throw new Phi4Error("STATE_INVALID", "the state file ended early (truncated while being read)");
     done += bytesRead;
   }
-  return buffer;
 }

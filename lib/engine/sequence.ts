@@ -2,18 +2,20 @@
  * Sequence: one conversation's tokens and KV cache. Generation streams tokens as an AsyncIterable;
  * every model call runs in native code off the event loop. States can be saved and restored (in
  * memory or to a file), and a generation can start from the longest prefix already computed anywhere
- * on the model (this sequence, an idle sibling, the prefix cache; see prefix-reuse.ts).
+ * on the model (this sequence, an idle sibling, the prefix cache and its disk tier; see prefix-reuse.ts).
  *
  * The native sequence owns the state (tokens, KV validity, the logits of the last position, a
  * sampled token waiting to be evaluated); this class reads its snapshots and keeps no copy.
  */
 import { callNative, callNativeSync, Phi4Error } from "./errors.js";
 import { Generation, type GenerateOptions } from "./generation.js";
-import type { ModelHost } from "./model-host.js";
+import type { ModelHost, PrefillProgress } from "./model-host.js";
 import type { NativeEvalOptions, NativeEvalResult, NativeSequence } from "./native-types.js";
+import { commonPrefixLength } from "./prefix-cache.js";
 import { planReuse, type KvDonor, type ReuseResult } from "./prefix-reuse.js";
+import { isLongRopeRegime } from "./rope-regime.js";
 import type { Scheduler } from "./scheduler.js";
-import { checkStateFits, readStateFile, writeStateFile, type SequenceState } from "./sequence-state.js";
+import { checkStateFits, kvBytesPerToken, readStateFile, writeStateFile, type SequenceState } from "./sequence-state.js";
 
 export type { ReuseResult, ReuseSource } from "./prefix-reuse.js";
 
@@ -168,14 +170,21 @@ export class Sequence {
     }
     const cache = this.model.prefixCache;
     const minTokens = cache?.minTokens ?? 1;
-    let plan = planReuse(target, { own: this.donor, donors: this.model.kvDonors(this.donor), cache, ropeOriginalLength: this.model.folder.ropeOriginalLength });
+    const ropeOriginalLength = this.model.folder.ropeOriginalLength;
+    let plan = planReuse(target, { own: this.donor, donors: this.model.kvDonors(this.donor), cache, ropeOriginalLength });
+    // The disk tier is read only when what memory offers leaves a long prefix to prefill.
+    const stored = await this.model.prefixDisk?.load(target, isLongRopeRegime(ropeOriginalLength, target.length), target.length - 1, plan.length);
+    if (stored) {
+      plan = { source: "disk", length: stored.length, state: stored.state };
+      cache?.add(stored.state);
+    }
 
     const kept = plan.source === "self" ? plan.length : 0;
-    if (cache && this.native.kvValid - kept >= minTokens) cache.add(await this.snapshot());
+    if (cache && this.native.kvValid - kept >= minTokens && cache.fits(this.native.kvValid * kvBytesPerToken(this.model.kvLayout))) cache.add(await this.snapshot());
     const prefix = target.slice(0, plan.length);
-    if (plan.source === "cache") {
+    if (plan.source === "cache" || plan.source === "disk") {
       const state = plan.state;
-      cache!.use(state);
+      cache?.use(state);
       await callNative(() => this.native.loadState(state.kv, state.kvLength, prefix, prefix.length, state.longRope));
     } else if (plan.source === "sequence") {
       const source = plan.donor.native;
@@ -197,11 +206,36 @@ export class Sequence {
   }
 
   /**
+   * @internal Hands the KV of `prompt` (or of its longest prefix a file can hold) to the prefix
+   * cache's disk tier when it wants it (a long prompt not stored yet), after a generation from it:
+   * decoding only appended after the prompt, so its KV is still intact. The write itself runs in the
+   * background.
+   */
+  async storePrompt(prompt: readonly number[]): Promise<void> {
+    const disk = this.model.prefixDisk;
+    const longRope = this.native.longRope;
+    if (!disk || this.native.kvValid < prompt.length) return;
+    const length = disk.storableLength(prompt, longRope);
+    if (length === 0) return;
+    const tokens = Int32Array.from(prompt.slice(0, length));
+    if (commonPrefixLength(this.native.tokens(), tokens) < tokens.length) return;
+    const save = () => this.native.saveState(tokens.length);
+    try {
+      // Between two steps of the context: its KV pool is not written meanwhile.
+      const kv = await callNative(() => (this.scheduler ? this.scheduler.exclusive(save) : save()));
+      disk.store({ ...this.model.kvLayout, tokens, kvLength: tokens.length, longRope, kv });
+    } catch {
+      // No host memory for the copy, or the sequence was disposed: the generation itself succeeded.
+      disk.skipped();
+    }
+  }
+
+  /**
    * @internal Appends `tokens` and runs the model over every position still to evaluate (a sampled
    * token included); returns the sampled next token (now the sequence's last, pending token) and/or
    * the logits.
    */
-  async step(tokens: readonly number[], options: NativeEvalOptions, signal?: AbortSignal): Promise<NativeEvalResult> {
+  async step(tokens: readonly number[], options: NativeEvalOptions, signal?: AbortSignal, onProgress?: (progress: PrefillProgress) => void): Promise<NativeEvalResult> {
     // Checked before every step: an abort or a dispose between two native calls stops the loop here.
     if (signal?.aborted) throw new Phi4Error("ABORTED", "generation was aborted");
     if (this.disposed) throw new Phi4Error("ABORTED", "generation was aborted: the sequence was disposed");
@@ -210,10 +244,10 @@ export class Sequence {
     // The whole input decides the LongRoPE regime, even when the scheduler feeds it in chunks.
     const evalOptions = { ...options, regimeLength: this.native.length + tokens.length };
     const input = [...tokens];
+    const report = this.progressReporter(input.length, onProgress);
     try {
-      return await callNative(() =>
-        this.scheduler ? this.scheduler.step(this.native, input, evalOptions, signal) : this.native.eval(input, evalOptions),
-      );
+      if (this.scheduler) return await callNative(() => this.scheduler!.step(this.native, input, evalOptions, signal, report));
+      return await (report ? this.evalInChunks(input, evalOptions, report, signal) : callNative(() => this.native.eval(input, evalOptions)));
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
@@ -222,6 +256,41 @@ export class Sequence {
   /** @internal Keeps the first `length` tokens between two steps of this sequence's own generation (a jump-forward's seam). */
   truncate(length: number): void {
     callNativeSync(() => this.native.rewind(length));
+  }
+
+  /** Who hears of a long prefill's progress (the caller, the model's listeners), or undefined when nobody does or it is one chunk. */
+  private progressReporter(total: number, onProgress?: (progress: PrefillProgress) => void): ((done: number) => void) | undefined {
+    const model = this.model;
+    if (total <= model.prefillChunk || (!onProgress && !model.hasPrefillListeners)) return undefined;
+    return (done) => {
+      const progress = { done, total };
+      onProgress?.(progress);
+      model.reportPrefill(progress);
+    };
+  }
+
+  /**
+   * What native eval does with a long input, one prefill chunk per call so that progress can be told
+   * between them (the chunks are the ones native prefill would run: the same results). A failure
+   * or an abort between chunks undoes the chunks already run.
+   */
+  private async evalInChunks(input: number[], options: NativeEvalOptions, report: (done: number) => void, signal?: AbortSignal): Promise<NativeEvalResult> {
+    const chunk = this.model.prefillChunk;
+    const startLength = this.native.length;
+    try {
+      let done = 0;
+      for (; input.length - done > chunk; done += chunk) {
+        await callNative(() => this.native.eval(input.slice(done, done + chunk), { regimeLength: options.regimeLength }));
+        report(done + chunk);
+        if (signal?.aborted || this.disposed) throw new Phi4Error("ABORTED", "generation was aborted");
+      }
+      const result = await callNative(() => this.native.eval(input.slice(done), options));
+      report(input.length);
+      return result;
+    } catch (error) {
+      if (!this.disposed && this.native.length > startLength) callNativeSync(() => this.native.rewind(startLength));
+      throw error;
+    }
   }
 
   private async snapshot(metadata?: unknown): Promise<SequenceState> {

@@ -2,7 +2,7 @@
  * A Messages API request in the two shapes the local model takes: plain chat messages for the model's
  * own template (no tools anywhere), or the tools layer's conversation (tool definitions, tool_use and
  * tool_result blocks). Images have no place in a text-only model and are refused with a clear reason,
- * so a router can send such a request elsewhere.
+ * at the top level and inside tool results alike, so a router can send such a request elsewhere.
  */
 import type { ChatMessage } from "../tokenizer/chat-template.js";
 import { ProviderError } from "./errors.js";
@@ -32,7 +32,11 @@ export function toolConversation(provider: string, request: MessageRequest): Mes
         ? message.content
         : message.content.map((block): ContentBlockParam => {
             if (block.type === "tool_use") return { type: "tool_use", id: block.id, name: block.name, input: block.input };
-            if (block.type === "tool_result") return { type: "tool_result", tool_use_id: block.tool_use_id, content: toolResultText(block), is_error: block.is_error };
+            if (block.type === "tool_result") {
+              // An image a tool returned is refused like one the user sent: the model would answer without seeing it.
+              if (Array.isArray(block.content) && block.content.some((part) => part.type === "image")) throw notText(provider, "image blocks in a tool_result");
+              return { type: "tool_result", tool_use_id: block.tool_use_id, content: toolResultText(block), is_error: block.is_error };
+            }
             return { type: "text", text: textOnly(provider, block) };
           }),
   }));
@@ -40,5 +44,10 @@ export function toolConversation(provider: string, request: MessageRequest): Mes
 
 function textOnly(provider: string, block: ContentBlockParam): string {
   if (block.type === "text") return block.text;
-  throw new ProviderError(provider, "unsupported", `the local model takes text only, not ${block.type} blocks here`);
+  throw notText(provider, `${block.type} blocks`);
+}
+
+/** "unsupported": a router takes it as a reason to try another provider. */
+function notText(provider: string, what: string): ProviderError {
+  return new ProviderError(provider, "unsupported", `the local model takes text only, not ${what} here`);
 }

@@ -25,8 +25,10 @@ import { streamLiveToolTurn, streamToolTurn, type LiveToolTurnEvent, type ToolTu
 import { collectMessage } from "./accumulate.js";
 import { ProviderError, type ProviderErrorKind } from "./errors.js";
 import { systemText } from "./flatten.js";
+import { withoutClientMetadata } from "./client-metadata.js";
 import { plainChatMessages, toolConversation, usesTools } from "./local-prompt.js";
 import { MessageEvents } from "./message-events.js";
+import { checkSamplingDefaults, withDefaults, type RequestSampling } from "./sampling-defaults.js";
 import type { MessageRequest, MessageResponse, StopReason, StreamEvent } from "../messages/types.js";
 import type { CallOptions, Provider } from "./types.js";
 
@@ -43,6 +45,16 @@ export interface LocalProviderOptions {
   maxRetries?: number;
   /** The `model` reported in responses. Default: the model folder's name. */
   modelId?: string;
+  /**
+   * Sampling for a request that does not send temperature, top_p or top_k (each field on its own).
+   * Default none: the model's genai_config. A server passes the Messages API's (sampling-defaults.ts).
+   */
+  sampling?: RequestSampling;
+  /**
+   * Keep client metadata system blocks (Claude Code's billing header) in the prompt. Default false:
+   * they are left out, so sessions whose metadata differs share the prefill of the rest (client-metadata.ts).
+   */
+  keepClientMetadata?: boolean;
 }
 
 export class LocalProvider implements Provider {
@@ -61,6 +73,7 @@ export class LocalProvider implements Provider {
     this.name = options.name ?? "local";
     this.contextTokens = Math.min(options.capacity ?? 4096, model.contextLength);
     this.modelId = options.modelId ?? path.basename(model.folder.dir);
+    if (options.sampling) checkSamplingDefaults(options.sampling);
   }
 
   /** Requests running or waiting. */
@@ -77,7 +90,8 @@ export class LocalProvider implements Provider {
   }
 
   /** The answer as Messages events; `live` when they are shown as they come (see toolTurn). */
-  private async *events(request: MessageRequest, options: CallOptions, live: boolean): AsyncGenerator<StreamEvent> {
+  private async *events(original: MessageRequest, options: CallOptions, live: boolean): AsyncGenerator<StreamEvent> {
+    const request = this.modelView(original);
     let context: Context | undefined;
     let sequence: Sequence | undefined;
     try {
@@ -123,11 +137,17 @@ export class LocalProvider implements Provider {
   }
 
   /** The prompt's text; messages, tool results and tool definitions are content, never special tokens. */
-  private prompt(request: MessageRequest): PromptText {
+  private prompt(original: MessageRequest): PromptText {
+    const request = this.modelView(original);
     const tokenizer = this.model.tokenizer;
     return usesTools(request)
       ? renderToolPrompt(tokenizer, { messages: toolConversation(this.name, request), system: systemText(request), tools: request.tools ?? [], toolChoice: request.tool_choice }).prompt
       : tokenizer.renderPrompt(plainChatMessages(this.name, request));
+  }
+
+  /** What of the request the model sees: without client metadata, unless asked to keep it. */
+  private modelView(request: MessageRequest): MessageRequest {
+    return this.options.keepClientMetadata ? request : withoutClientMetadata(request);
   }
 
   /** The prompt, if it leaves room for at least one output token; Anthropic's "prompt is too long" wording, plus by how much. */
@@ -154,7 +174,7 @@ export class LocalProvider implements Provider {
     const generation = sequence.generate(prompt, {
       append: false,
       maxTokens: Math.min(request.max_tokens, this.contextTokens - prompt.length),
-      sampling: sampling(request, seed),
+      sampling: sampling(withDefaults(request, this.options.sampling), seed),
       stop: request.stop_sequences,
       signal: stop.signal,
     });
@@ -228,7 +248,7 @@ export class LocalProvider implements Provider {
       toolChoice: request.tool_choice,
       maxTokens: request.max_tokens,
       maxRetries: this.options.maxRetries,
-      sampling: sampling(request, seed),
+      sampling: sampling(withDefaults(request, this.options.sampling), seed),
       stop: request.stop_sequences,
       signal,
     };
@@ -257,6 +277,8 @@ export class LocalProvider implements Provider {
   private wrap(error: unknown, signal: AbortSignal | undefined): ProviderError {
     if (error instanceof ProviderError) return error;
     if (signal?.aborted) return new ProviderError(this.name, "aborted", "the request was aborted", { cause: error });
+    // The engine's message names its own option (maxQueue); an HTTP client knows none of them.
+    if (error instanceof Phi4Error && error.code === "OVERLOADED") return new ProviderError(this.name, "overloaded", "every sequence of the local model is busy and its wait queue is full; retry later", { cause: error });
     const code = error instanceof Phi4Error ? error.code : undefined;
     return new ProviderError(this.name, errorKind(code), `${code ? `${code}: ` : ""}${(error as Error)?.message ?? String(error)}`, { cause: error });
   }
@@ -284,7 +306,7 @@ function stoppable(signal: AbortSignal | undefined): { signal: AbortSignal; abor
 }
 
 /** Anthropic's temperature 0 is greedy; other knobs sample; none at all keeps genai_config's defaults (a seed alone seeds them). */
-function sampling(request: MessageRequest, seed: number | undefined): SamplingOptions | undefined {
+function sampling(request: RequestSampling, seed: number | undefined): SamplingOptions | undefined {
   if (request.temperature === 0) return { greedy: true };
   if (request.temperature === undefined && request.top_p === undefined && request.top_k === undefined && seed === undefined) return undefined;
   return { temperature: request.temperature, topP: request.top_p, topK: request.top_k, ...(seed !== undefined && { seed }) };

@@ -20,6 +20,8 @@ const localProvider = z.strictObject({
   capacity: z.number().int().positive().optional(),
   concurrency: z.number().int().positive().optional(),
   maxQueue: z.number().int().nonnegative().optional(),
+  /** Keep client metadata (Claude Code's billing header) in the local prompt. */
+  keepClientMetadata: z.boolean().optional(),
   ...common,
 });
 

@@ -3,14 +3,18 @@ import type { Model } from "../engine/model.js";
 import { AnthropicProvider } from "../providers/anthropic.js";
 import { LocalProvider } from "../providers/local.js";
 import { OpenAICompatibleProvider } from "../providers/openai-compatible.js";
+import type { RequestSampling } from "../providers/sampling-defaults.js";
 import type { Provider } from "../providers/types.js";
 import type { ProviderConfig, RouterConfig } from "./config.js";
 import { ConfigError } from "../util/config-file.js";
 import type { TokenPrice } from "./metrics.js";
 import { Router } from "./router.js";
 
-/** `model` serves the config's local providers (load it from their `dir`, or from a --model option). */
-export function createRouter(config: RouterConfig, resources: { model?: Model } = {}): Router {
+/**
+ * `model` serves the config's local providers (load it from their `dir`, or from a --model option);
+ * `sampling` is their default for requests that send none (see LocalProviderOptions.sampling).
+ */
+export function createRouter(config: RouterConfig, resources: { model?: Model; sampling?: RequestSampling } = {}): Router {
   const entries = Object.entries(config.providers);
   const prices: Record<string, TokenPrice> = {};
   const attemptTimeoutMs: Record<string, number> = {};
@@ -19,7 +23,7 @@ export function createRouter(config: RouterConfig, resources: { model?: Model } 
     if (entry.timeoutMs !== undefined) attemptTimeoutMs[name] = entry.timeoutMs;
   }
   return new Router({
-    providers: entries.map(([name, entry]) => createProvider(name, entry, resources.model)),
+    providers: entries.map(([name, entry]) => createProvider(name, entry, resources.model, resources.sampling)),
     rules: config.rules,
     fallbackOn: config.fallbackOn,
     attemptTimeoutMs,
@@ -28,11 +32,11 @@ export function createRouter(config: RouterConfig, resources: { model?: Model } 
   });
 }
 
-function createProvider(name: string, entry: ProviderConfig, model: Model | undefined): Provider {
+function createProvider(name: string, entry: ProviderConfig, model: Model | undefined, sampling: RequestSampling | undefined): Provider {
   switch (entry.type) {
     case "local":
       if (!model) throw new ConfigError(`provider ${name} is local: load its model (--model DIR or "dir" in the config) first`);
-      return new LocalProvider(model, { name, capacity: entry.capacity, concurrency: entry.concurrency, maxQueue: entry.maxQueue });
+      return new LocalProvider(model, { name, capacity: entry.capacity, concurrency: entry.concurrency, maxQueue: entry.maxQueue, sampling, keepClientMetadata: entry.keepClientMetadata });
     case "anthropic":
       return new AnthropicProvider({
         name,

@@ -6,7 +6,9 @@
  */
 import { Phi4Error } from "../engine/errors.js";
 import { loadModel, type Model } from "../engine/model.js";
+import type { PrefixDiskOptions } from "../engine/prefix-disk.js";
 import { LocalProvider } from "../providers/local.js";
+import type { RequestSampling } from "../providers/sampling-defaults.js";
 import type { Provider } from "../providers/types.js";
 import { loadRouterConfig, type RouterConfig } from "../router/config.js";
 import { ConfigError } from "../util/config-file.js";
@@ -21,6 +23,12 @@ export interface BackendOptions {
   capacity?: number;
   /** Requests the local provider(s) generate at once; overrides the config's. */
   concurrency?: number;
+  /** The local provider(s)' sampling for requests that send none (LocalProviderOptions.sampling). */
+  sampling?: RequestSampling;
+  /** The prefix cache's disk tier (LoadModelOptions.prefixCacheDisk). */
+  prefixCacheDisk?: PrefixDiskOptions | false;
+  /** Keep client metadata blocks in the local prompt (LocalProviderOptions.keepClientMetadata). */
+  keepClientMetadata?: boolean;
 }
 
 export interface Backend {
@@ -37,22 +45,24 @@ export async function openBackend(options: BackendOptions, usage: string): Promi
   });
   const dir = options.modelDir ?? localDirs(config)[0];
   if (dir === undefined) throw new Phi4Error("INVALID_ARGUMENT", `--model is required${config ? " (the router config's local provider has no dir)" : ""}\n${usage}`);
-  const model = await loadModel(dir, { threads: options.threads });
-  const { capacity, concurrency } = options;
+  const model = await loadModel(dir, { threads: options.threads, prefixCacheDisk: options.prefixCacheDisk });
+  const { capacity, concurrency, sampling, keepClientMetadata } = options;
   const provider = config
-    ? createRouter(withLocalSettings(config, { capacity, concurrency }), { model })
-    : new LocalProvider(model, { capacity, concurrency });
+    ? createRouter(withLocalSettings(config, { capacity, concurrency, keepClientMetadata }), { model, sampling })
+    : new LocalProvider(model, { capacity, concurrency, sampling, keepClientMetadata });
   return { model, provider, close: () => model.dispose() };
 }
 
 const localDirs = (config: RouterConfig | undefined) => Object.values(config?.providers ?? {}).flatMap((p) => (p.type === "local" && p.dir !== undefined ? [p.dir] : []));
 
 /** The config with the command line's capacity and concurrency given to its local providers. */
-function withLocalSettings(config: RouterConfig, settings: { capacity?: number; concurrency?: number }): RouterConfig {
+function withLocalSettings(config: RouterConfig, settings: { capacity?: number; concurrency?: number; keepClientMetadata?: boolean }): RouterConfig {
   const providers = Object.fromEntries(
     Object.entries(config.providers).map(([name, entry]) => [
       name,
-      entry.type === "local" ? { ...entry, capacity: settings.capacity ?? entry.capacity, concurrency: settings.concurrency ?? entry.concurrency } : entry,
+      entry.type === "local"
+        ? { ...entry, capacity: settings.capacity ?? entry.capacity, concurrency: settings.concurrency ?? entry.concurrency, keepClientMetadata: settings.keepClientMetadata ?? entry.keepClientMetadata }
+        : entry,
     ]),
   );
   return { ...config, providers };

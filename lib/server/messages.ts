@@ -26,9 +26,15 @@ export async function postMessages(x: Exchange, state: ServerState): Promise<voi
 /** A text-only backend would only say so after the request waited for a sequence; say it at once, and plainly. */
 export function refuseImages(request: MessageRequest, state: ServerState): void {
   if (state.provider.locality !== "local") return;
-  const image = request.messages.some((m) => typeof m.content !== "string" && m.content.some((b) => b.type === "image"));
-  if (image) {
-    throw new ApiError("invalid_request_error", `image content is not supported: the model behind this server (${state.localId}) reads text only. Send text, or serve with --router and a Claude provider to take images.`);
+  const blocks = request.messages.flatMap((m) => (typeof m.content === "string" ? [] : m.content));
+  const top = blocks.some((b) => b.type === "image");
+  // A tool's image (a screenshot, a Read of a picture) gets the same answer: the model would answer without seeing it.
+  const inResult = blocks.some((b) => b.type === "tool_result" && Array.isArray(b.content) && b.content.some((part) => part.type === "image"));
+  if (top || inResult) {
+    throw new ApiError(
+      "invalid_request_error",
+      `image content is not supported${top ? "" : " (an image inside a tool_result)"}: the model behind this server (${state.localId}) reads text only. Send text, or serve with --router and a Claude provider to take images.`,
+    );
   }
 }
 

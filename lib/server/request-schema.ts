@@ -4,7 +4,8 @@
  * Clients send more than a local model uses, so unknown fields are dropped rather than refused
  * (Claude Code sends `thinking`, `output_config`, `context_management`, `metadata`, `cache_control`,
  * ...); thinking blocks in the history are dropped too, and so are server tools (web search, code
- * execution: Anthropic runs those, nobody here can). System messages inside the conversation are
+ * execution: Anthropic runs those, nobody here can), while their calls and results in the history
+ * are read as text (history-blocks.ts). System messages inside the conversation are
  * folded into user turns. What is present must be well formed: a bad body is a 400 that names the
  * field.
  */
@@ -12,6 +13,7 @@ import { z } from "zod";
 
 import type { ContentBlockParam, MessageParam, MessageRequest, TextBlockParam, ToolChoice, ToolDefinition } from "../messages/types.js";
 import { ApiError } from "./errors.js";
+import { historyBlocks, historyText, isHistoryBlock, loadedBy, searchResult } from "./history-blocks.js";
 
 const text = z.object({ type: z.literal("text"), text: z.string() });
 const image = z.object({
@@ -27,7 +29,7 @@ const toolReference = z.object({ type: z.literal("tool_reference"), tool_name: z
 const toolResult = z.object({
   type: z.literal("tool_result"),
   tool_use_id: z.string(),
-  content: z.union([z.string(), z.array(z.discriminatedUnion("type", [text, image, toolReference]))]).optional(),
+  content: z.union([z.string(), z.array(z.discriminatedUnion("type", [text, image, toolReference, searchResult]))]).optional(),
   is_error: z.boolean().optional(),
 });
 /** Earlier reasoning a client sends back: no backend here takes it, so it is accepted and dropped. */
@@ -35,7 +37,7 @@ const thinking = z.looseObject({ type: z.enum(["thinking", "redacted_thinking"])
 
 const document = z.looseObject({ type: z.literal("document") }).refine(() => false, "document blocks are not supported here: send the document's text as a text block");
 
-const block = z.discriminatedUnion("type", [text, image, toolUse, toolResult, thinking, document]);
+const block = z.discriminatedUnion("type", [text, image, toolUse, toolResult, thinking, document, ...historyBlocks]);
 const turnContent = z.union([z.string(), z.array(block)]);
 /**
  * A system message inside the conversation (Claude Code sends one, e.g. the list of its agent types,
@@ -107,16 +109,7 @@ export function parseCountTokensBody(json: unknown): MessageRequest {
 export function toRequest(body: CountTokensBody): Omit<MessageRequest, "max_tokens"> {
   const loaded = loadedTools(body.messages);
   const usable = body.tools?.flatMap((tool) => (tool && (!tool.defer_loading || loaded.has(tool.name)) ? [tool] : []));
-  const choice = body.tool_choice;
-  if (choice?.type === "tool" && !usable?.some((tool) => tool.name === choice.name)) {
-    const deferred = body.tools?.some((tool) => tool?.name === choice.name && tool.defer_loading);
-    throw new ApiError(
-      "invalid_request_error",
-      deferred
-        ? `tool_choice names "${choice.name}", which has defer_loading and is not loaded yet: load it with a tool_reference first, or send it without defer_loading`
-        : `tool_choice names "${choice.name}", which is not one of the tools`,
-    );
-  }
+  checkToolChoice(body, usable ?? []);
   const tools = usable?.map((tool): ToolDefinition => ({ name: tool.name, description: tool.description, input_schema: tool.input_schema as ToolDefinition["input_schema"] }));
   return {
     messages: conversation(body.messages),
@@ -124,6 +117,32 @@ export function toRequest(body: CountTokensBody): Omit<MessageRequest, "max_toke
     // With only server tools sent, no tools are left for a tool_choice to apply to.
     ...(tools && tools.length > 0 && { tools, tool_choice: body.tool_choice as ToolChoice | undefined }),
   };
+}
+
+/**
+ * A tool_choice that asks for a call (`any`, or `tool` with a name) needs a tool to call: with none
+ * sent (or only server tools, which nobody here runs, or only tools still deferred), or naming one
+ * that is not among them, it is a 400, as on the Messages API, rather than an answer that silently
+ * ignores it.
+ */
+function checkToolChoice(body: CountTokensBody, usable: readonly { name: string }[]): void {
+  const choice = body.tool_choice;
+  if (choice?.type === "tool" && !usable.some((tool) => tool.name === choice.name)) {
+    const deferred = body.tools?.some((tool) => tool?.name === choice.name && tool.defer_loading);
+    throw new ApiError(
+      "invalid_request_error",
+      deferred
+        ? `tool_choice names "${choice.name}", which has defer_loading and is not loaded yet: load it with a tool_reference first, or send it without defer_loading`
+        : body.tools?.length
+          ? `tool_choice names "${choice.name}", which is not one of the tools`
+          : `tool_choice names "${choice.name}", but no tools were sent: send it in tools, or leave tool_choice out`,
+      "tool_choice",
+    );
+  }
+  if (choice?.type === "any" && usable.length === 0) {
+    const why = body.tools?.length ? "none of the tools sent can be called here (server tools are not run by this server; deferred tools need a tool_reference first)" : "no tools were sent";
+    throw new ApiError("invalid_request_error", `tool_choice "any" asks for a tool call, but ${why}`, "tool_choice");
+  }
 }
 
 /**
@@ -153,19 +172,24 @@ function conversation(messages: CountTokensBody["messages"]): MessageParam[] {
   return turns;
 }
 
-/** A block as providers take it: a tool_reference inside a tool result becomes the text `Tool loaded: NAME`. */
+/**
+ * A block as providers take it: a tool_reference inside a tool result becomes the text `Tool loaded:
+ * NAME`; server tools' calls and results and search results become text (see history-blocks.ts).
+ */
 function providerBlock(b: ContentBlock): ContentBlockParam {
+  if (isHistoryBlock(b)) return historyText(b);
   if (b.type !== "tool_result" || !Array.isArray(b.content)) return b as ContentBlockParam;
-  const content = b.content.map((part) => (part.type === "tool_reference" ? { type: "text" as const, text: `Tool loaded: ${part.tool_name}` } : part));
+  const content = b.content.map((part) => (part.type === "tool_reference" ? { type: "text" as const, text: `Tool loaded: ${part.tool_name}` } : isHistoryBlock(part) ? historyText(part) : part));
   return { ...b, content } as ContentBlockParam;
 }
 
-/** The tools that tool_reference blocks (a tool search's results) have loaded into the conversation. */
+/** The tools that tool_reference blocks (a tool search's results, the client's or Claude's) have loaded into the conversation. */
 function loadedTools(messages: CountTokensBody["messages"]): Set<string> {
   const names = new Set<string>();
   for (const m of messages) {
     if (m.role === "system" || typeof m.content === "string") continue;
     for (const b of m.content) {
+      for (const name of loadedBy(b)) names.add(name);
       if (b.type !== "tool_result" || !Array.isArray(b.content)) continue;
       for (const part of b.content) if (part.type === "tool_reference") names.add(part.tool_name);
     }

@@ -63,6 +63,16 @@ export class ServerMetrics {
         snapshotMetric("phi4_prefix_cache_bytes", "Host memory held by cached KV states.", "gauge", [[{}, cache.bytes]]),
       );
     }
+    const disk = this.model.prefixDisk?.stats;
+    if (disk) {
+      parts.push(
+        snapshotMetric("phi4_prefix_disk_hits_total", "Prompts whose prefix was read from the prefix cache's disk tier.", "counter", [[{}, disk.hits]]),
+        snapshotMetric("phi4_prefix_disk_loaded_tokens_total", "Prompt tokens whose prefill a disk entry spared.", "counter", [[{}, disk.loadedTokens]]),
+        snapshotMetric("phi4_prefix_disk_writes_total", "Entries written to the disk tier.", "counter", [[{}, disk.writes]]),
+        snapshotMetric("phi4_prefix_disk_write_errors_total", "Disk tier writes that failed.", "counter", [[{}, disk.writeErrors]]),
+        snapshotMetric("phi4_prefix_disk_invalid_removed_total", "Corrupt, truncated or foreign disk entries removed unused.", "counter", [[{}, disk.removedInvalid]]),
+      );
+    }
     const routing = this.provider.metricsSnapshot?.();
     if (routing) parts.push(routerMetrics(routing));
     parts.push(snapshotMetric("process_resident_memory_bytes", "Resident set size of this process.", "gauge", [[{}, process.memoryUsage.rss()]]));

@@ -20,6 +20,7 @@ import path from "node:path";
 import { Phi4Error } from "../engine/errors.js";
 import type { Model } from "../engine/model.js";
 import { LocalProvider } from "../providers/local.js";
+import { MESSAGES_API_SAMPLING, type RequestSampling } from "../providers/sampling-defaults.js";
 import type { Provider } from "../providers/types.js";
 import { apiKeyCheck } from "./auth.js";
 import { ApiError, failureOf, toApiError } from "./errors.js";
@@ -41,6 +42,11 @@ export interface ServerOptions {
   maxConcurrency?: number;
   /** Tokens per request (prompt + answer) for the default LocalProvider. Default min(4096, the model's context). */
   capacity?: number;
+  /**
+   * Keep client metadata system blocks (Claude Code's billing header) in the default LocalProvider's
+   * prompt and in count_tokens. Default false: left out, so sessions share their prefix (docs/server.md).
+   */
+  keepClientMetadata?: boolean;
   /** Requests that may wait for a sequence before one more is refused with 529. Default 64. */
   maxQueue?: number;
   /** When set, every request must carry it (x-api-key or Authorization: Bearer). */
@@ -62,6 +68,11 @@ export interface ServerOptions {
    * response headers (which it times out on).
    */
   firstEventWaitMs?: number;
+  /**
+   * Sampling of the default LocalProvider for requests that send no temperature, top_p or top_k.
+   * Default: the Messages API's (temperature 1.0). `{ temperature: 0 }` makes such requests greedy.
+   */
+  sampling?: RequestSampling;
 }
 
 export interface ListenOptions {
@@ -91,9 +102,9 @@ export class Phi4Server {
     const localId = options.modelId ?? path.basename(options.model.folder.dir);
     this.ownProvider = options.provider
       ? undefined
-      : new LocalProvider(options.model, { capacity: options.capacity, concurrency: options.maxConcurrency ?? 4, maxQueue: options.maxQueue, modelId: localId });
+      : new LocalProvider(options.model, { capacity: options.capacity, concurrency: options.maxConcurrency ?? 4, maxQueue: options.maxQueue, modelId: localId, sampling: options.sampling ?? MESSAGES_API_SAMPLING, keepClientMetadata: options.keepClientMetadata });
     const provider = options.provider ?? this.ownProvider!;
-    const renderer = provider instanceof LocalProvider ? provider : new LocalProvider(options.model, { capacity: options.capacity, modelId: localId });
+    const renderer = provider instanceof LocalProvider ? provider : new LocalProvider(options.model, { capacity: options.capacity, modelId: localId, keepClientMetadata: options.keepClientMetadata });
     this.metrics = new ServerMetrics(options.model, provider);
     this.state = {
       provider,

@@ -31,6 +31,8 @@ export default async function setup(project: TestProject) {
   await makeModel({ preset: "tiny-phi4", outDir: tinyPhi4, seed: 2 });
   await makeModel({ preset: "tiny-phi4-long", outDir: tinyPhi4Long, seed: 2 });
   project.provide("models", { tiny, tinyPhi4, tinyPhi4Long });
+  // Commands the tests run (phi4 serve, chat, generate) keep the prefix cache's disk tier here, not in the user's cache.
+  process.env.PHI4_PREFIX_CACHE_DIR = path.join(root, "prefix-cache");
   return async () => {
     if (root) await rm(root, { recursive: true, force: true });
   };

@@ -20,13 +20,16 @@ import { createRouter } from "../../router/from-config.js";
 import { RouterError } from "../../router/router.js";
 import { printAgentEvent } from "../agent-events.js";
 import { optionalNumber, requireString } from "../args.js";
+import { showPrefillProgress } from "../prefill-progress.js";
+import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-cache-args.js";
 
 export const agentUsage = `usage: phi4 agent --mcp-config FILE --task TEXT [--model DIR] [--router FILE]
        [--tool-choice auto|any|none|TOOL] [--allowed-tools NAME,NAME|none] [--system TEXT]
        [--max-iterations N] [--max-tokens N] [--privacy normal|high] [--complexity low|medium|high]
        [--capacity N] [--threads N] [--json]
   Without --router the local model (--model) serves every turn (--capacity sets its KV capacity).
-  --tool-choice applies to the first turn; later turns use auto so the loop can end.`;
+  --tool-choice applies to the first turn; later turns use auto so the loop can end.
+${prefixCacheUsage}`;
 
 export async function agentCommand(argv: string[]): Promise<void> {
   try {
@@ -54,6 +57,7 @@ async function agent(argv: string[]): Promise<void> {
       capacity: { type: "string" },
       threads: { type: "string" },
       json: { type: "boolean" },
+      ...prefixCacheArgs,
     },
   });
   const task = requireString(values, "task", agentUsage);
@@ -68,10 +72,12 @@ async function agent(argv: string[]): Promise<void> {
 
   const bridge = new McpBridge(mcpConfig);
   let model: Model | undefined;
+  let hideProgress = () => undefined as void;
   try {
     // Both take a while (tokenizer, server processes): in parallel.
-    const [loaded, tools] = await Promise.all([needsModel ? loadModel(modelDir!, { threads: optionalNumber(values, "threads", true) }) : undefined, bridge.tools()]);
+    const [loaded, tools] = await Promise.all([needsModel ? loadModel(modelDir!, { threads: optionalNumber(values, "threads", true), prefixCacheDisk: prefixCacheDisk(values) }) : undefined, bridge.tools()]);
     model = loaded;
+    if (model) hideProgress = showPrefillProgress(model);
     const capacity = optionalNumber(values, "capacity", true);
     const provider: Provider = routerConfig ? createRouter(routerConfig, { model }) : new LocalProvider(model!, { capacity });
     for (const [server, error] of bridge.serverErrors) process.stderr.write(`phi4 agent: MCP server "${server}" is unavailable: ${error}\n`);
@@ -97,6 +103,7 @@ async function agent(argv: string[]): Promise<void> {
     if (values.json) process.stdout.write(JSON.stringify(jsonTranscript(result)) + "\n");
     else process.stderr.write(`\n[${result.stopReason}; ${result.steps.length} turns; ${result.usage.input_tokens} input + ${result.usage.output_tokens} output tokens]\n`);
   } finally {
+    hideProgress();
     await bridge.close();
     await model?.dispose();
   }

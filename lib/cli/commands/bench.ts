@@ -35,10 +35,10 @@ const BENCHMARKS: Record<string, Benchmark> = {
     },
   },
   prefix: {
-    usage: "[--prefix-tokens 2000] [--turns 10] [--turn-tokens 32] [--reply-tokens 16] [--threads N]",
-    flags: ["prefix-tokens", "turns", "turn-tokens", "reply-tokens", "threads"],
+    usage: "[--prefix-tokens 2000] [--turns 10] [--turn-tokens 32] [--reply-tokens 16] [--agent-tokens 18000 (0: skip)] [--threads N]",
+    flags: ["prefix-tokens", "turns", "turn-tokens", "reply-tokens", "agent-tokens", "threads"],
     async run(a) {
-      const result = await benchPrefix({ ...a.common, prefixTokens: a.int("prefix-tokens"), turns: a.int("turns"), turnTokens: a.int("turn-tokens"), replyTokens: a.int("reply-tokens") });
+      const result = await benchPrefix({ ...a.common, prefixTokens: a.int("prefix-tokens"), turns: a.int("turns"), turnTokens: a.int("turn-tokens"), replyTokens: a.int("reply-tokens"), agentTokens: a.int("agent-tokens") });
       return { result, markdown: prefixReportMarkdown(result) };
     },
   },

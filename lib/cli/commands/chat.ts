@@ -26,10 +26,13 @@ import type { Provider } from "../../providers/types.js";
 import { openBackend } from "../../server/backend.js";
 import { printAgentEvent } from "../agent-events.js";
 import { optionalNumber } from "../args.js";
+import { showPrefillProgress } from "../prefill-progress.js";
+import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-cache-args.js";
 
 export const chatUsage = `usage: phi4 chat --model DIR [--mcp-config FILE] [--router FILE] [--system TEXT]
        [--max-tokens N] [--capacity N] [--threads N]
-  Type a message and press Enter. Commands: /reset, /save FILE, /load FILE, /stats, /help, /exit.`;
+  Type a message and press Enter. Commands: /reset, /save FILE, /load FILE, /stats, /help, /exit.
+${prefixCacheUsage}`;
 
 const HELP = `/reset        start a new conversation
 /save FILE    save the conversation and its KV cache
@@ -55,14 +58,16 @@ export async function chatCommand(argv: string[]): Promise<void> {
       "max-tokens": { type: "string" },
       capacity: { type: "string" },
       threads: { type: "string" },
+      ...prefixCacheArgs,
     },
   });
   const mcpConfig = values["mcp-config"] === undefined ? undefined : await loadMcpConfig(values["mcp-config"]);
   const backend = await openBackend(
-    { modelDir: values.model, routerFile: values.router, threads: optionalNumber(values, "threads", true), capacity: optionalNumber(values, "capacity", true), concurrency: 1 },
+    { modelDir: values.model, routerFile: values.router, threads: optionalNumber(values, "threads", true), capacity: optionalNumber(values, "capacity", true), concurrency: 1, prefixCacheDisk: prefixCacheDisk(values) },
     chatUsage,
   );
   const bridge = mcpConfig ? new McpBridge(mcpConfig) : undefined;
+  const hideProgress = showPrefillProgress(backend.model);
   try {
     const tools: ToolSet = bridge ?? { tools: async () => [], call: async (name) => toolError(`there is no tool ${name}`) };
     const offered = await tools.tools();
@@ -75,6 +80,7 @@ export async function chatCommand(argv: string[]): Promise<void> {
     });
     await repl(chat);
   } finally {
+    hideProgress();
     await bridge?.close();
     await backend.close();
   }

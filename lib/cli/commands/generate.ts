@@ -13,12 +13,15 @@ import { streamToolTurn } from "../../tools/turn.js";
 import type { ToolChoiceInput } from "../../tools/choice.js";
 import type { AnyToolDefinition } from "../../tools/types.js";
 import { optionalNumber, parseTokenList, requireString } from "../args.js";
+import { showPrefillProgress } from "../prefill-progress.js";
+import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-cache-args.js";
 
 export const generateUsage = `usage: phi4 generate --model DIR (--tokens 1,2,3 | --prompt TEXT | --chat TEXT)
        [--max-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S]
        [--stop TEXT]... [--capacity N] [--threads N] [--provider cpu|cuda|dml|webgpu] [--json]
        [--load-state FILE] [--save-state FILE]   (with --load-state the input is appended; it may be omitted)
-       [--tools FILE.json --chat TEXT [--tool-choice auto|any|none|NAME] [--max-retries N] [--unconstrained] [--no-jump-forward]]`;
+       [--tools FILE.json --chat TEXT [--tool-choice auto|any|none|NAME] [--max-retries N] [--unconstrained] [--no-jump-forward]]
+${prefixCacheUsage}`;
 
 export async function generateCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -46,6 +49,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
       "max-retries": { type: "string" },
       unconstrained: { type: "boolean" },
       "no-jump-forward": { type: "boolean" },
+      ...prefixCacheArgs,
     },
   });
   const modelDir = requireString(values, "model", generateUsage);
@@ -70,7 +74,9 @@ export async function generateCommand(argv: string[]): Promise<void> {
   const model = await loadModel(modelDir, {
     threads: optionalNumber(values, "threads", true),
     providers: values.provider as ProviderName[] | undefined,
+    prefixCacheDisk: prefixCacheDisk(values),
   });
+  const hideProgress = showPrefillProgress(model);
   try {
     if (tools) {
       const sequence = await model.createSequence({ capacity: optionalNumber(values, "capacity", true) });
@@ -101,10 +107,12 @@ export async function generateCommand(argv: string[]): Promise<void> {
             : [];
     const sequence = await model.createSequence({ capacity: optionalNumber(values, "capacity", true) });
     if (loadState) await sequence.loadStateFile(loadState);
+    // A new sequence takes the prompt as its whole context, so a prefix stored by an earlier run is reused.
     const generation = sequence.generate(prompt, {
       maxTokens: optionalNumber(values, "max-tokens", true) ?? 256,
       sampling,
       stop: values.stop,
+      append: loadState !== undefined,
     });
     if (!values.json) {
       for await (const chunk of generation) process.stdout.write(chunk.text);
@@ -117,17 +125,18 @@ export async function generateCommand(argv: string[]): Promise<void> {
         tokens: result.tokens,
         text: result.text,
         stopReason: result.stopReason,
-        usage: { promptTokens: result.usage.promptTokens, outputTokens: result.usage.outputTokens },
+        usage: { promptTokens: result.usage.promptTokens, outputTokens: result.usage.outputTokens, cachedTokens: result.usage.cachedTokens },
         timings: { loadMs: model.loadMs, ttftMs: result.timings.ttftMs, decodeTokensPerSec: result.timings.decodeTokensPerSec },
       };
       process.stdout.write(JSON.stringify(out) + "\n");
     } else {
       process.stderr.write(
         `[${result.usage.outputTokens} tokens, stop: ${result.stopReason}, load ${model.loadMs.toFixed(0)} ms, ` +
-          `TTFT ${result.timings.ttftMs.toFixed(0)} ms, ${result.timings.decodeTokensPerSec.toFixed(1)} tokens/s]\n`,
+          `TTFT ${result.timings.ttftMs.toFixed(0)} ms (cached ${result.usage.cachedTokens} of ${result.usage.promptTokens} prompt tokens), ${result.timings.decodeTokensPerSec.toFixed(1)} tokens/s]\n`,
       );
     }
   } finally {
+    hideProgress();
     await model.dispose();
   }
 }

@@ -9,17 +9,24 @@ import { openBackend } from "../../server/backend.js";
 import { jsonLogger, LOG_LEVELS, type LogLevel } from "../../server/request-log.js";
 import { apiKeyCheck } from "../../server/auth.js";
 import { checkPort, startServer } from "../../server/server.js";
+import { checkSamplingDefaults, MESSAGES_API_SAMPLING } from "../../providers/sampling-defaults.js";
 import { isLoopback } from "../../util/loopback.js";
 import { optionalNumber } from "../args.js";
+import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-cache-args.js";
 
 export const serveUsage = `usage: phi4 serve --model DIR [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--router FILE]
        [--max-concurrency N] [--capacity N] [--max-body-bytes N] [--max-count-tokens N] [--threads N] [--grace-ms N]
-       [--log-level silent|error|warn|info|debug]
+       [--temperature T] [--top-p P] [--top-k K] [--log-level silent|error|warn|info|debug] [--keep-client-metadata]
   Serves POST /v1/messages (JSON and SSE), /v1/messages/count_tokens, /v1/models, /health, /metrics.
   --api-key (or PHI4_API_KEY, which keeps it out of the process list): every request must send it.
   --max-concurrency: requests generating at once (default 4); --capacity: tokens per request.
   --max-body-bytes: largest request body (default 32 MiB); --max-count-tokens: most tokens count_tokens counts.
-  --log-level: an access line per request and error lines with their code, as JSON on stderr (default info).`;
+  --temperature, --top-p, --top-k: sampling for requests that send none (default: the Messages API's,
+    temperature 1.0; --temperature 0 makes them greedy). A request's own values always win.
+  --log-level: an access line per request and error lines with their code, as JSON on stderr (default info).
+  --keep-client-metadata: keep Claude Code's billing-header system block in the prompt (default: left out, so
+    sessions share their prefix; docs/server.md).
+${prefixCacheUsage}`;
 
 export async function serveCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -37,6 +44,11 @@ export async function serveCommand(argv: string[]): Promise<void> {
       "log-level": { type: "string" },
       threads: { type: "string" },
       "grace-ms": { type: "string" },
+      temperature: { type: "string" },
+      "top-p": { type: "string" },
+      "top-k": { type: "string" },
+      "keep-client-metadata": { type: "boolean" },
+      ...prefixCacheArgs,
     },
   });
   const logLevel = values["log-level"] ?? "info";
@@ -50,9 +62,25 @@ export async function serveCommand(argv: string[]): Promise<void> {
   // Checked before the model loads (which takes a while): a bad key or port fails at once.
   if (apiKey !== undefined) apiKeyCheck(apiKey);
   checkPort(port);
-  const backend = await openBackend({ modelDir: values.model, routerFile: values.router, threads: optionalNumber(values, "threads", true), capacity, concurrency }, serveUsage);
+  const sampling = checkSamplingDefaults({
+    ...MESSAGES_API_SAMPLING,
+    ...definedOnly({ temperature: optionalNumber(values, "temperature"), top_p: optionalNumber(values, "top-p"), top_k: optionalNumber(values, "top-k", true) }),
+  });
+  const backend = await openBackend(
+    {
+      modelDir: values.model,
+      routerFile: values.router,
+      threads: optionalNumber(values, "threads", true),
+      capacity,
+      concurrency,
+      sampling,
+      keepClientMetadata: values["keep-client-metadata"],
+      prefixCacheDisk: prefixCacheDisk(values),
+    },
+    serveUsage,
+  );
   try {
-    const server = await startServer({ model: backend.model, provider: backend.provider, capacity, apiKey, host, port, maxBodyBytes: optionalNumber(values, "max-body-bytes", true), maxCountTokens: optionalNumber(values, "max-count-tokens", true), logger: jsonLogger(logLevel as LogLevel) }).catch(
+    const server = await startServer({ model: backend.model, provider: backend.provider, capacity, keepClientMetadata: values["keep-client-metadata"], apiKey, host, port, maxBodyBytes: optionalNumber(values, "max-body-bytes", true), maxCountTokens: optionalNumber(values, "max-count-tokens", true), logger: jsonLogger(logLevel as LogLevel) }).catch(
       (error: unknown) => {
         if ((error as { code?: string }).code === "EADDRINUSE") throw new Phi4Error("INVALID_ARGUMENT", `${host}:${port} is already in use: pick another --port`);
         throw error;
@@ -76,3 +104,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
   }
 }
 
+
+/** The entries that have a value: a flag left out keeps the default. */
+function definedOnly<T extends object>(entries: T): Partial<T> {
+  return Object.fromEntries(Object.entries(entries).filter(([, value]) => value !== undefined)) as Partial<T>;
+}

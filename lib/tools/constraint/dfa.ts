@@ -236,3 +236,63 @@ export function shortestMatch(dfa: Dfa): number {
   }
   return Infinity; // pruned automata always match, so this is not reached
 }
+
+/**
+ * The automaton of strings either accepts ("union", anyOf over patterned strings) or that `a` accepts
+ * and `b` does not ("minus", a oneOf branch less the others): the product of the two with a dead
+ * state (-1) for a side that has no move. Throws UnsupportedPattern when no string is left.
+ */
+export function combineDfa(a: Dfa, b: Dfa, mode: "union" | "minus"): Dfa {
+  const pairs: [number, number][] = [[0, 0]];
+  const index = new Map<string, number>([["0,0", 0]]);
+  const edges: DfaEdge[][] = [];
+  for (let i = 0; i < pairs.length; i++) {
+    const [p, q] = pairs[i];
+    const left = p < 0 ? [] : a.edges[p];
+    const right = q < 0 ? [] : b.edges[q];
+    const cuts = [...new Set([...left, ...right].flatMap((e) => [e.lo, e.hi + 1]))].sort((m, n) => m - n);
+    const out: DfaEdge[] = [];
+    for (let c = 0; c < cuts.length - 1; c++) {
+      const lo = cuts[c];
+      const hi = cuts[c + 1] - 1;
+      const x = left.find((e) => e.lo <= lo && hi <= e.hi)?.to ?? -1;
+      const y = right.find((e) => e.lo <= lo && hi <= e.hi)?.to ?? -1;
+      if (x < 0 && (y < 0 || mode === "minus")) continue;
+      const key = `${x},${y}`;
+      let to = index.get(key);
+      if (to === undefined) {
+        if (pairs.length >= MAX_DFA_STATES) throw new UnsupportedPattern("the pattern is too large to compile");
+        to = pairs.length;
+        pairs.push([x, y]);
+        index.set(key, to);
+      }
+      const last = out.at(-1);
+      if (last && last.to === to && last.hi + 1 === lo) out[out.length - 1] = { lo: last.lo, hi, to };
+      else out.push({ lo, hi, to });
+    }
+    edges.push(out);
+  }
+  const side = (flags: readonly boolean[], s: number) => s >= 0 && flags[s];
+  const accepting = pairs.map(([p, q]) => (mode === "union" ? side(a.accepting, p) || side(b.accepting, q) : side(a.accepting, p) && !side(b.accepting, q)));
+  // Every string matches from here: on either side for a union; for a difference, only once `b` is out of moves.
+  const free = pairs.map(([p, q]) => (mode === "union" ? side(a.free, p) || side(b.free, q) : side(a.free, p) && q < 0));
+  return prune(edges, accepting, free);
+}
+
+/** Whether some string a tool call can write matches both (oneOf branches must not overlap). */
+export function overlaps(a: Dfa, b: Dfa): boolean {
+  const seen = new Set<string>(["0,0"]);
+  const stack: [number, number][] = [[0, 0]];
+  while (stack.length > 0) {
+    const [p, q] = stack.pop()!;
+    if (a.accepting[p] && b.accepting[q]) return true;
+    for (const x of a.edges[p]) {
+      for (const y of b.edges[q]) {
+        if (Math.max(x.lo, y.lo) > Math.min(x.hi, y.hi) || seen.has(`${x.to},${y.to}`)) continue;
+        seen.add(`${x.to},${y.to}`);
+        stack.push([x.to, y.to]);
+      }
+    }
+  }
+  return false;
+}

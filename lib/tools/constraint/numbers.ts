@@ -14,7 +14,7 @@ import type { JsonSchema } from "../types.js";
 /** Digits a bounded number may have, integer and fraction together. */
 export const MAX_DIGITS = 15;
 const SCALE = 15;
-const ONE = 10n ** BigInt(SCALE); // 1 on the grid
+export const ONE = 10n ** BigInt(SCALE); // 1 on the grid
 
 export interface NumberBounds {
   /** Smallest and largest allowed value on the grid (inclusive), null when unbounded. */

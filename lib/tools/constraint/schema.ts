@@ -8,18 +8,19 @@
  * properties (free keys only where no property is declared), each at most once; strings, numbers and
  * whitespace are bounded so that a random model still finishes. Keywords without a grammar here
  * (a pattern outside the regex subset, a format without a pattern here, a fractional multipleOf,
- * uniqueItems over items that are not literals, overlapping anyOf branches) are left to the validator
- * that checks every call afterwards.
+ * uniqueItems over items that are not literals, anyOf branches of one type that branch-union.ts
+ * cannot join) are left to the validator that checks every call afterwards.
  * Numeric bounds are in numbers.ts, patterns and formats in string-automaton.ts.
  */
 import { Phi4Error } from "../../engine/errors.js";
 import type { JsonSchema } from "../types.js";
 import { itemNode, ValueStart, type Frame } from "./frames.js";
 import type { ArraySpec, LiteralSet, ObjectSpec, StringSpec, ValueGrammarNode } from "./grammar-nodes.js";
+import { numberUnion, stringUnion } from "./branch-union.js";
 import type { BoundedNumberSpec } from "./number-frame.js";
 import { numberBounds, shortestNumber } from "./numbers.js";
 import { PatternSpec } from "./pattern-string.js";
-import { shortestMatch } from "./dfa.js";
+import { shortestMatch, type Dfa } from "./dfa.js";
 import { stringAutomaton } from "./string-automaton.js";
 import { UniqueArrayFrame } from "./unique-array.js";
 
@@ -143,9 +144,8 @@ export class SchemaCompiler {
   }
 
   private fill(node: ValueNode, s: JsonSchema): void {
-    const declared = typeof s.type === "string" ? [s.type] : Array.isArray(s.type) ? (s.type as string[]) : undefined;
-    const types = new Set(declared ?? inferTypes(s));
-    if (s.nullable === true) types.add("null");
+    const declared = declaredTypes(s);
+    const types = typesOf(s);
     if (Array.isArray(s.enum) || "const" in s) {
       const values = (Array.isArray(s.enum) ? s.enum : [s.const]).filter((v) => declared === undefined || declared.some((t) => hasType(v, t)));
       if (values.length === 0) throw new Phi4Error("INVALID_ARGUMENT", "a tool schema has an enum with no value of its type");
@@ -154,14 +154,17 @@ export class SchemaCompiler {
     }
     const branches = (Array.isArray(s.anyOf) ? s.anyOf : Array.isArray(s.oneOf) ? s.oneOf : undefined) as unknown[] | undefined;
     if (branches) {
-      // Branches of different types merge; for two of the same type the first is kept (a subset: sound).
-      for (const branch of branches.map((b) => this.node(b))) {
+      // Branches of different types merge; for two of the same type the first is kept (a subset: sound)
+      // unless branch-union.ts can join them.
+      const nodes = branches.map((b) => this.node(b));
+      for (const branch of nodes) {
         node.object ??= branch.object;
         node.array ??= branch.array;
         node.string ??= branch.string;
         node.number ??= branch.number;
         node.literals = branch.literals && node.literals ? literalSet([...node.literals.values, ...branch.literals.values]) : (node.literals ?? branch.literals);
       }
+      this.joinBranches(node, branches, nodes, !Array.isArray(s.anyOf));
       return;
     }
     if (types.has("object")) node.object = this.objectSpec(s);
@@ -170,6 +173,28 @@ export class SchemaCompiler {
     if (types.has("number") || types.has("integer")) node.number = numberShape(s, !types.has("number"));
     const words = [...(types.has("boolean") ? ["false", "true"] : []), ...(types.has("null") ? ["null"] : [])];
     if (words.length > 0) node.literals = literalSet(words);
+  }
+
+  /**
+   * Strings and numbers of several branches, joined (branch-union.ts). Only branches that describe
+   * their value directly take part (no nested anyOf, enum or const); under oneOf, a string branch that
+   * does not take part stops the join, as its strings might overlap the others'.
+   */
+  private joinBranches(node: ValueNode, branches: unknown[], nodes: ValueNode[], exclusive: boolean): void {
+    const direct = branches.map((b, i) => {
+      const resolved = this.resolve(b);
+      if (resolved === null || typeof resolved !== "object") return null;
+      const schema = mergeAllOf(resolved as JsonSchema, (part) => this.resolve(part));
+      const nested = Array.isArray(schema.anyOf) || Array.isArray(schema.oneOf) || Array.isArray(schema.enum) || "const" in schema;
+      return nested ? null : { schema, types: typesOf(schema), node: nodes[i] };
+    });
+    const strings = direct.flatMap((d) => (d?.types.has("string") ? [d.schema] : []));
+    const stringsElsewhere = direct.some((d, i) => d === null && (nodes[i].string || nodes[i].literals?.values.some((v) => v.startsWith('"'))));
+    const joinedString = strings.length >= 2 && !(exclusive && stringsElsewhere) ? stringUnion(strings, exclusive) : null;
+    if (joinedString) node.string = this.stringShape(joinedString.dfa, joinedString.minLength, joinedString.maxLength);
+    const numbers = direct.flatMap((d) => (d && (d.types.has("number") || d.types.has("integer")) ? [{ schema: d.schema, integer: !d.types.has("number") }] : []));
+    const joinedNumber = numbers.length >= 2 ? numberUnion(numbers, exclusive) : null;
+    if (joinedNumber) node.number = { integer: joinedNumber.integer, bounded: joinedNumber.bounds && { id: newId(), integer: joinedNumber.integer, bounds: joinedNumber.bounds } };
   }
 
   private objectSpec(s: JsonSchema): ObjectSpec {
@@ -222,13 +247,16 @@ export class SchemaCompiler {
   }
 
   private stringSpec(s: JsonSchema): StringSpec {
-    const minLength = typeof s.minLength === "number" ? s.minLength : 0;
-    const dfa = stringAutomaton(s);
+    return this.stringShape(stringAutomaton(s), typeof s.minLength === "number" ? s.minLength : 0, typeof s.maxLength === "number" ? s.maxLength : Infinity);
+  }
+
+  /** A string of `minLength` to `declaredMax` characters following `dfa` (null: any characters). */
+  private stringShape(dfa: Dfa | null, minLength: number, declaredMax: number): StringSpec {
     // maxStringLength never cuts a patterned string below its shortest match (a UUID has 36 characters);
     // a large automaton gets a shorter limit, to keep its table of completions (states x lengths) small.
     const shortest = dfa ? shortestMatch(dfa) : 0;
     const limit = dfa ? Math.max(shortest, Math.min(this.options.maxStringLength, Math.floor(PATTERN_TABLE_CELLS / dfa.edges.length))) : this.options.maxStringLength;
-    const maxLength = Math.max(minLength, Math.min(typeof s.maxLength === "number" ? s.maxLength : Infinity, limit));
+    const maxLength = Math.max(minLength, Math.min(declaredMax, limit));
     const fits = dfa !== null && (maxLength + 1) * dfa.edges.length <= 2 * PATTERN_TABLE_CELLS; // a huge minLength
     const plain = { id: newId(), minLength, maxLength, clamp: this.options.clamp };
     // A pattern every string matches needs no automaton.
@@ -264,6 +292,15 @@ export class SchemaCompiler {
     }
     return target === undefined ? true : this.resolve(target, depth + 1);
   }
+}
+
+const declaredTypes = (s: JsonSchema) => (typeof s.type === "string" ? [s.type] : Array.isArray(s.type) ? (s.type as string[]) : undefined);
+
+/** The JSON types a schema allows, declared or inferred from its keywords. */
+function typesOf(s: JsonSchema): Set<string> {
+  const types = new Set(declaredTypes(s) ?? inferTypes(s));
+  if (s.nullable === true) types.add("null");
+  return types;
 }
 
 function inferTypes(s: JsonSchema): string[] {

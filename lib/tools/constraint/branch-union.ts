@@ -1,0 +1,130 @@
+/**
+ * anyOf / oneOf branches of the same JSON type, joined into one shape where the grammar can say
+ * exactly "one branch or another" (schema.ts keeps the first branch of a type where it cannot, a
+ * subset, which is sound):
+ *
+ * - strings: the union of their automata (patterns, formats; a plain string is any string), when the
+ *   branches share their length limits. Under oneOf, where a value that matches two branches fails,
+ *   each branch less the others (strings of exactly one branch), when every string branch has an
+ *   automaton and takes part.
+ * - numbers (anyOf only): the branch that contains all the others (an integer range inside a number
+ *   range), or one interval when the branches' intervals meet (same integer-ness, no multipleOf).
+ *
+ * A branch whose pattern or format the grammar cannot enforce is left out of a union (the others still
+ * make a subset of what the schema accepts); objects and arrays keep their first branch.
+ */
+import type { JsonSchema } from "../types.js";
+import { combineDfa, type Dfa } from "./dfa.js";
+import { numberBounds, ONE, type NumberBounds } from "./numbers.js";
+import { UnsupportedPattern } from "./regex.js";
+import { stringAutomaton } from "./string-automaton.js";
+
+/** A string shape: its automaton (null: any string) and declared length limits. */
+export interface StringUnion {
+  dfa: Dfa | null;
+  minLength: number;
+  maxLength: number;
+}
+
+/** A number shape: integer or not, and its bounds (null: none). */
+export interface NumberUnion {
+  integer: boolean;
+  bounds: NumberBounds | null;
+}
+
+/** The string every branch (a direct string schema each) allows, joined; null when none can be (keep the first). */
+export function stringUnion(branches: readonly JsonSchema[], exclusive: boolean): StringUnion | null {
+  const shapes = branches.map(stringShape);
+  const enforced = shapes.filter((s): s is StringUnion => s !== null);
+  if (enforced.length < 2 || (exclusive && enforced.length < shapes.length)) return null;
+  const [first] = enforced;
+  const group = enforced.filter((s) => s.minLength === first.minLength && s.maxLength === first.maxLength);
+  if (exclusive) {
+    if (group.length < shapes.length || group.some((s) => s.dfa === null)) return null;
+    return joined(first, () => {
+      const dfas = group.map((s) => s.dfa!);
+      const only = dfas.flatMap((dfa, i) => {
+        try {
+          return [dfas.reduce((rest, other, j) => (i === j ? rest : combineDfa(rest, other, "minus")), dfa)];
+        } catch (error) {
+          if (error instanceof UnsupportedPattern && error.message.includes("no string")) return []; // the others cover it
+          throw error;
+        }
+      });
+      if (only.length === 0) throw new UnsupportedPattern("no string matches exactly one branch");
+      return only.slice(1).reduce((dfa, next) => combineDfa(dfa, next, "union"), only[0]);
+    });
+  } else {
+    // A plain string whose length limits take in every other branch's is the union itself.
+    const widest = enforced.find((s) => s.dfa === null && enforced.every((t) => s.minLength <= t.minLength && t.maxLength <= s.maxLength));
+    if (widest) return widest;
+    if (group.some((s) => s.dfa === null)) return { ...first, dfa: null };
+  }
+  if (group.length < 2) return null;
+  return joined(first, () => group.slice(1).reduce((dfa, s) => combineDfa(dfa, s.dfa!, "union"), group[0].dfa!));
+}
+
+/** `limits` with the automaton `build` makes, or null when it grows too large (the first branch alone still serves). */
+function joined(limits: StringUnion, build: () => Dfa): StringUnion | null {
+  try {
+    return { ...limits, dfa: build() };
+  } catch (error) {
+    if (error instanceof UnsupportedPattern) return null;
+    throw error;
+  }
+}
+
+/** A branch's string shape, or null when its pattern or format is one the grammar leaves to the validator. */
+function stringShape(s: JsonSchema): StringUnion | null {
+  const dfa = stringAutomaton(s);
+  if (dfa === null && (typeof s.pattern === "string" || typeof s.format === "string")) return null;
+  return {
+    dfa: dfa && !dfa.free[0] ? dfa : null,
+    minLength: typeof s.minLength === "number" ? s.minLength : 0,
+    maxLength: typeof s.maxLength === "number" ? s.maxLength : Infinity,
+  };
+}
+
+/** The numbers the branches (direct number schemas, `integer` as each declares) allow, joined; null when not one shape. */
+export function numberUnion(branches: readonly { schema: JsonSchema; integer: boolean }[], exclusive: boolean): NumberUnion | null {
+  // Under oneOf a value in two branches' common range fails: no join is sound.
+  if (exclusive || branches.length < 2) return null;
+  const shapes: NumberUnion[] = [];
+  for (const { schema, integer } of branches) {
+    // A fractional multipleOf is left to the validator: the branch cannot be enforced, so it is left out.
+    if (typeof schema.multipleOf === "number" && !Number.isInteger(schema.multipleOf)) continue;
+    const found = numberBounds(schema, integer);
+    shapes.push(found ?? { integer, bounds: null });
+  }
+  if (shapes.length < 2) return null;
+  const widest = shapes.find((a) => shapes.every((b) => contains(a, b)));
+  if (widest) return widest;
+  const integer = shapes[0].integer;
+  if (shapes.some((s) => s.integer !== integer || s.bounds === null || s.bounds.multiple !== null)) return null;
+  const sorted = shapes.map((s) => s.bounds!).sort((a, b) => (a.lower === null ? -1 : b.lower === null ? 1 : a.lower < b.lower ? -1 : a.lower > b.lower ? 1 : 0));
+  const lower = sorted[0].lower;
+  let upper = sorted[0].upper;
+  for (const next of sorted.slice(1)) {
+    // The next range must start at or before the first value past this one (the next integer for integers).
+    // Numbers here are decimals on the grid, so the first one past `upper` is one grid step on.
+    const reach = upper === null ? null : integer ? floorGrid(upper) + ONE : upper + 1n;
+    if (reach !== null && (next.lower === null ? false : (integer ? ceilGrid(next.lower) : next.lower) > reach)) return null;
+    upper = upper === null || next.upper === null ? null : next.upper > upper ? next.upper : upper;
+  }
+  return { integer, bounds: { lower, upper, multiple: null } };
+}
+
+/** Whether every number `b` allows, `a` allows too. */
+function contains(a: NumberUnion, b: NumberUnion): boolean {
+  if (a.integer && !b.integer) return false;
+  const outer = a.bounds;
+  if (outer === null) return true;
+  const inner = b.bounds ?? { lower: null, upper: null, multiple: null };
+  if (outer.multiple !== null && (inner.multiple === null || inner.multiple % outer.multiple !== 0n)) return false;
+  const lowerOk = outer.lower === null || (inner.lower !== null && outer.lower <= inner.lower);
+  const upperOk = outer.upper === null || (inner.upper !== null && inner.upper <= outer.upper);
+  return lowerOk && upperOk;
+}
+
+const floorGrid = (v: bigint) => v - (((v % ONE) + ONE) % ONE);
+const ceilGrid = (v: bigint) => -floorGrid(-v);
