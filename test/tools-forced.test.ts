@@ -12,7 +12,12 @@ import type { ToolDefinition } from "../lib/messages/types.js";
 import type { JsonSchema } from "../lib/tools/types.js";
 
 const OPTIONS = { maxStringLength: 16, maxWhitespace: 2, clamp: 16 };
-const object = (properties: Record<string, JsonSchema>, required: string[]): JsonSchema => ({ type: "object", properties, required, additionalProperties: false });
+const object = (properties: Record<string, JsonSchema>, required: string[]): JsonSchema => ({
+  type: "object",
+  properties,
+  required,
+  additionalProperties: false,
+});
 
 // Test schemas are any JSON Schema; the catalog checks them at run time.
 function grammarOf(tools: Record<string, JsonSchema>, maxCalls = 8, options = OPTIONS): ToolCallGrammar {

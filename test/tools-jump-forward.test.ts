@@ -130,7 +130,9 @@ describe("jump-forward decoding of constrained tool calls", () => {
   });
 
   const promptFor = (m: Model, tool: ToolDefinition) =>
-    m.tokenizer.encode(renderToolPrompt(m.tokenizer, { messages: [{ role: "user", content: `Use ${tool.name}.` }], tools: [tool], toolChoice: { type: "any" } }).prompt);
+    m.tokenizer.encode(
+      renderToolPrompt(m.tokenizer, { messages: [{ role: "user", content: `Use ${tool.name}.` }], tools: [tool], toolChoice: { type: "any" } }).prompt,
+    );
   const constraintFor = (m: Model, tool: ToolDefinition) => createToolConstraint(m, [tool], { mode: "call", budget: MAX_TOKENS });
 
   /** One greedy constrained generation from `prompt`; its streamed text too. */
@@ -180,7 +182,17 @@ describe("jump-forward decoding of constrained tool calls", () => {
 
       // Token by token, with each jumped token as the only one allowed at its position.
       const sequence = await model.createSequence();
-      const b = await generate(sequence, promptFor(model, tool), new Scripted(await constraintFor(model, tool), result.tokens, recorder.sampled.map((s) => !s), Math.ceil(model.folder.vocabSize / 8)), false);
+      const b = await generate(
+        sequence,
+        promptFor(model, tool),
+        new Scripted(
+          await constraintFor(model, tool),
+          result.tokens,
+          recorder.sampled.map((s) => !s),
+          Math.ceil(model.folder.vocabSize / 8),
+        ),
+        false,
+      );
       await sequence.dispose();
       expect(b.result.steps).toEqual({ sampled: result.tokens.length, jumps: 0, jumpedTokens: 0 });
       expect(b.result.tokens).toEqual(result.tokens);
@@ -207,7 +219,10 @@ describe("jump-forward decoding of constrained tool calls", () => {
         const masked = logits.map((v, t) => (mask[t >> 3] & (1 << (t & 7)) ? v : Number.NEGATIVE_INFINITY));
         const best = argmax(masked);
         const slack = tolerance * maxAbs(logits);
-        expect(logits[result.tokens[i]], `${tool.name} step ${i}: token ${result.tokens[i]} where the oracle's masked argmax is ${best}`).toBeGreaterThanOrEqual(logits[best] - slack);
+        expect(
+          logits[result.tokens[i]],
+          `${tool.name} step ${i}: token ${result.tokens[i]} where the oracle's masked argmax is ${best}`,
+        ).toBeGreaterThanOrEqual(logits[best] - slack);
       }
       // The sequence holds the prompt and the output, the closer last (not yet evaluated).
       expect(sequence.tokens).toEqual([...prompt, ...result.tokens]);
@@ -229,7 +244,11 @@ describe("jump-forward decoding of constrained tool calls", () => {
     const context = await model.createContext({ sequences: tools.length, capacity: 256 });
     const results = await Promise.all(
       tools.map(async (tool) => {
-        const generation = await context.generate(promptFor(model, tool), { maxTokens: MAX_TOKENS, sampling: GREEDY, constraint: await constraintFor(model, tool) });
+        const generation = await context.generate(promptFor(model, tool), {
+          maxTokens: MAX_TOKENS,
+          sampling: GREEDY,
+          constraint: await constraintFor(model, tool),
+        });
         return generation.result;
       }),
     );
@@ -241,7 +260,13 @@ describe("jump-forward decoding of constrained tool calls", () => {
 
   it("is on by default in a tool turn and off with jumpForward: false", async () => {
     const tool = TOOLS[0];
-    const options = { messages: [{ role: "user" as const, content: "Use it." }], tools: [tool], toolChoice: { type: "any" as const }, maxTokens: MAX_TOKENS, sampling: GREEDY };
+    const options = {
+      messages: [{ role: "user" as const, content: "Use it." }],
+      tools: [tool],
+      toolChoice: { type: "any" as const },
+      maxTokens: MAX_TOKENS,
+      sampling: GREEDY,
+    };
     const on = await generateToolTurn(model, options);
     const off = await generateToolTurn(model, { ...options, jumpForward: false });
     expect(on.toolCalls).toHaveLength(1);

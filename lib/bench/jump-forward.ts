@@ -60,7 +60,9 @@ export async function benchJumpForward(
 ): Promise<JumpForwardBenchResult> {
   const calls: JumpForwardCall[] = [];
   const promptFor = (request: string, offered: ToolDefinition[]) =>
-    model.tokenizer.encode(renderToolPrompt(model.tokenizer, { messages: [{ role: "user", content: request }], tools: offered, toolChoice: { type: "any" } }).prompt);
+    model.tokenizer.encode(
+      renderToolPrompt(model.tokenizer, { messages: [{ role: "user", content: request }], tools: offered, toolChoice: { type: "any" } }).prompt,
+    );
   const cases = tools.map((tool) => {
     const request = REQUESTS[tool.name] ?? `Use ${tool.name}.`;
     const prompt = promptFor(request, tools);

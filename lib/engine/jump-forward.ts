@@ -47,7 +47,8 @@ export function seamTokens(tokenizer: Tokenizer, previous: readonly number[], fo
     if (taken.startsWith("\uFFFD")) continue; // this boundary splits a character
     const tail = Buffer.byteLength(taken) + forcedBytes;
     while (at > 0 && realTail < tail) realTail = suffixBytes(tokenizer, real, --at);
-    if (realTail === tail && !tokenizer.decode(real.slice(at)).startsWith("\uFFFD")) return { takeBack: window.length - keep, tokens: real.slice(at), takenText: taken };
+    if (realTail === tail && !tokenizer.decode(real.slice(at)).startsWith("\uFFFD"))
+      return { takeBack: window.length - keep, tokens: real.slice(at), takenText: taken };
   }
   return { takeBack: window.length, tokens: real, takenText: text };
 }
