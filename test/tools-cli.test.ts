@@ -55,7 +55,7 @@ describe("phi4 generate --tools", () => {
       const lines = stdout.trim().split("\n");
       expect(lines).toHaveLength(1);
       const out = JSON.parse(lines[0]);
-      expect(Object.keys(out).sort()).toEqual(["retries", "stopReason", "text", "timings", "toolCalls", "tokens", "usage"].sort());
+      expect(Object.keys(out).sort()).toEqual(["retries", "steps", "stopReason", "text", "timings", "toolCalls", "tokens", "usage"].sort());
       expect(out.stopReason).toBe("tool_use");
       expect(out.toolCalls.length).toBeGreaterThan(0);
       for (const call of out.toolCalls) {
@@ -64,7 +64,17 @@ describe("phi4 generate --tools", () => {
       }
       expect(out.tokens.length).toBeLessThanOrEqual(48);
       expect(out.usage.outputTokens).toBe(out.tokens.length);
+      // Jump-forward is on: the opening `[{"name": "` at least was appended, not sampled.
+      expect(out.steps.jumps).toBeGreaterThan(0);
+      expect(out.steps.sampled).toBeLessThan(out.tokens.length);
     }
+  });
+
+  it("--no-jump-forward samples every token", async () => {
+    const { stdout } = await phi4("generate", "--model", models.tinyPhi4, "--chat", "Book", "--tools", toolsFile, "--tool-choice", "any", "--max-tokens", "48", "--seed", "1", "--temperature", "1", "--no-jump-forward", "--json");
+    const out = JSON.parse(stdout);
+    expect(out.toolCalls.length).toBeGreaterThan(0);
+    expect(out.steps).toEqual({ sampled: out.tokens.length, jumps: 0, jumpedTokens: 0 });
   });
 
   it("--tool-choice NAME calls that tool; without --json the call is printed", async () => {
@@ -102,5 +112,16 @@ describe("phi4 bench constraint", () => {
     expect(r.mask.p50Ms).toBeLessThanOrEqual(r.mask.p95Ms);
     expect(r.perToolSet.map((t: { name: string }) => t.name)).toEqual(["weather", "calendar", "search", "agent", "keywords"]);
     expect(r.overheadMean).toBeCloseTo((r.mask.meanMs + Math.max(0, r.maskApplyMs)) / r.decodeStepMs, 9);
+    // Jump-forward: a forced call to each of the ten agent tools, both ways; every call has required
+    // properties, so every call jumps and samples fewer tokens than it writes.
+    const j = r.jumpForward;
+    expect(j.calls).toHaveLength(10);
+    for (const c of j.calls) {
+      expect(c.on.jumps).toBeGreaterThan(0);
+      expect(c.on.sampled).toBeLessThan(c.on.tokens);
+      expect(c.off.sampled).toBe(c.off.tokens);
+    }
+    expect(j.mean.savedShare).toBeGreaterThan(0);
+    expect(stdout).not.toContain("NaN");
   });
 });

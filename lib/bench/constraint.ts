@@ -3,6 +3,7 @@
  * for every generated token (mask + accept) over sampled calls to a set of tool schemas, measures a
  * decode step of the model with and without a mask applied in native code, and reports the overhead as
  * a fraction of the decode step (the target: at most 10% on Phi-4-mini's 200064-token vocabulary).
+ * Then times forced calls to the agent tools with and without jump-forward (jump-forward.ts).
  */
 import path from "node:path";
 
@@ -12,6 +13,7 @@ import { createToolConstraint } from "../tools/constraint/tool-constraint.js";
 import { Vocabulary } from "../tools/constraint/vocabulary.js";
 import type { ToolDefinition } from "../messages/types.js";
 import { percentile, positiveInt } from "./common.js";
+import { benchJumpForward, type JumpForwardBenchResult } from "./jump-forward.js";
 import { machineFacts, type MachineFacts } from "./machine.js";
 
 /** Realistic tool sets: flat with an enum, nested objects and arrays of objects, unions, a dozen coding-agent tools. */
@@ -135,6 +137,8 @@ export interface ConstraintBenchResult {
     /** (mask + apply) / decode step, at the mean and at p95 of the mask time. */
     overheadMean: number;
     overheadP95: number;
+    /** Greedy forced calls to the ten agent tools, with and without jump-forward. */
+    jumpForward: JumpForwardBenchResult;
   };
 }
 
@@ -186,6 +190,7 @@ export async function benchConstraint(options: ConstraintBenchOptions): Promise<
       all.push(...times);
       perToolSet.push({ name, ...stats(times), tokensPerCall: tokens / runs });
     }
+    const jumpForward = await benchJumpForward(model, BENCH_TOOL_SETS.agent, maxTokens, progress);
     const mask = stats(all);
     const maskApplyMs = percentile(applyCost, 0.5);
     return {
@@ -203,6 +208,7 @@ export async function benchConstraint(options: ConstraintBenchOptions): Promise<
         perToolSet,
         overheadMean: (mask.meanMs + Math.max(0, maskApplyMs)) / decodeStep,
         overheadP95: (mask.p95Ms + Math.max(0, maskApplyMs)) / decodeStep,
+        jumpForward,
       },
     };
   } finally {

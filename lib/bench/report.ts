@@ -2,6 +2,7 @@
 
 import type { BatchBenchResult } from "./batch.js";
 import type { ConstraintBenchResult, Stats } from "./constraint.js";
+import type { JumpForwardBenchResult } from "./jump-forward.js";
 import type { DecodeBenchResult } from "./decode.js";
 import type { MachineFacts } from "./machine.js";
 import type { MicroBenchResult, MicrosecondStats, OpsRate } from "./micro.js";
@@ -156,7 +157,26 @@ export function constraintReportMarkdown(r: ConstraintBenchResult): string {
     "| --- | --- | --- |",
     ...x.perToolSet.map((t) => `| ${t.name} | ${t.tokensPerCall.toFixed(1)} | ${ms(t)} |`),
     "",
+    ...jumpForwardMarkdown(x.jumpForward, x.decodeStepMs),
   ].join("\n");
+}
+
+function jumpForwardMarkdown(j: JumpForwardBenchResult, decodeStepMs: number): string[] {
+  const m = j.mean;
+  return [
+    "Forced calls (tool_choice any, greedy), without / with jump-forward; latency with the prompt already cached:",
+    "",
+    "| Tool | tokens | sampled (off / on) | jumps (tokens) | ms (off / on) | constraint ms per sampled token (off / on) | same call |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...j.calls.map(
+      (c) =>
+        `| ${c.tool}${c.allTools ? "" : " (alone)"} | ${c.off.tokens} / ${c.on.tokens} | ${c.off.sampled} / ${c.on.sampled} | ${c.on.jumps} (${c.on.jumpedTokens}) | ${c.off.ms.toFixed(0)} / ${c.on.ms.toFixed(0)} | ${(c.off.maskMs / Math.max(1, c.off.sampled)).toFixed(3)} / ${(c.on.maskMs / Math.max(1, c.on.sampled)).toFixed(3)} | ${c.sameCalls ? "yes" : "no"} |`,
+    ),
+    `| mean | ${m.onTokens.toFixed(1)} | ${m.offSampled.toFixed(1)} / ${m.onSampled.toFixed(1)} | | ${m.offMs.toFixed(0)} / ${m.onMs.toFixed(0)} | ${m.offMaskMsPerToken.toFixed(3)} / ${m.onMaskMsPerToken.toFixed(3)} | ${j.sameCalls}/${j.calls.length} |`,
+    "",
+    `Jump-forward: ${(m.savedShare * 100).toFixed(1)}% of the output tokens not sampled; latency ${((1 - m.onMs / m.offMs) * 100).toFixed(1)}% lower; constraint work per sampled token ${((m.onMaskMsPerToken / decodeStepMs) * 100).toFixed(2)}% of a decode step.`,
+    "",
+  ];
 }
 
 export function peerReportMarkdown(r: PeerBenchResult): string {

@@ -11,6 +11,7 @@ import type { ModelHost, PrefillProgress } from "./model-host.js";
 import type { NativeEvalOptions, NativeEvalResult } from "./native-types.js";
 import type { ReuseResult } from "./prefix-reuse.js";
 import { StopStringMatcher } from "./stop-strings.js";
+import { seamTokens, type Seam } from "./jump-forward.js";
 
 /**
  * Why a generation ended: an end-of-sequence token, maxTokens, a stop string (or a completed
@@ -30,6 +31,17 @@ export interface TokenConstraint {
   accept(token: number): void;
   /** True once the constrained output is complete: the generation then stops with reason "stop". */
   isComplete(): boolean;
+  /**
+   * Jump-forward (optional): the bytes the constraint allows as the only continuation from its current
+   * state (empty when the next byte is a choice). They end on a whole UTF-8 character.
+   */
+  forced?(): Uint8Array;
+  /**
+   * The generation appended forced()'s bytes: the last `takenBack` accepted tokens were replaced by
+   * `tokens`, whose bytes are theirs followed by the forced ones. Returns false, changing nothing, when
+   * the constraint's budget has no room for that.
+   */
+  acceptForced?(takenBack: number, tokens: readonly number[]): boolean;
 }
 
 export interface GenerateOptions {
@@ -48,6 +60,11 @@ export interface GenerateOptions {
    * prefix cache) is reused and only the rest is prefilled.
    */
   append?: boolean;
+  /**
+   * With a constraint that can say what it forces (the tool-call constraint does): append the forced
+   * text in one run instead of sampling it token by token (see docs/tool-calling.md). Default true.
+   */
+  jumpForward?: boolean;
   /** Called after each chunk of a prefill longer than one chunk (see also Model.onPrefillProgress). */
   onPrefillProgress?: (progress: PrefillProgress) => void;
 }
@@ -69,6 +86,8 @@ export interface GenerationResult {
   /** promptTokens counts the whole input; cachedTokens those of them reused instead of prefilled. */
   usage: { promptTokens: number; outputTokens: number; cachedTokens: number };
   timings: { ttftMs: number; prefillTokensPerSec: number; decodeTokensPerSec: number; totalMs: number };
+  /** Sampled tokens (one model step each), and jumps with the tokens they appended (of `tokens`, or taken back later). */
+  steps: { sampled: number; jumps: number; jumpedTokens: number };
 }
 
 /** @internal What a generation drives: its sequence. Sequence implements it; naming this interface instead of the class keeps generation.ts from importing sequence.ts, which imports it. */
@@ -79,6 +98,8 @@ export interface GenerationTarget {
   adopt(target: readonly number[]): Promise<{ rest: number[]; reuse: ReuseResult }>;
   step(tokens: readonly number[], options: NativeEvalOptions, signal?: AbortSignal, onProgress?: (progress: PrefillProgress) => void): Promise<NativeEvalResult>;
   storePrompt(prompt: readonly number[]): Promise<void>;
+  /** Keeps the first `length` tokens while a generation runs (a jump-forward's seam). */
+  truncate(length: number): void;
 }
 
 export class Generation implements AsyncIterable<GenerationChunk> {
@@ -116,7 +137,8 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     if (total >= sequence.capacity) {
       throw new Phi4Error("CAPACITY_EXCEEDED", `the input has ${total} tokens but the sequence's capacity is ${sequence.capacity}: at least one position must stay free for the answer`);
     }
-    const decoder = new StreamDecoder(model.tokenizer);
+    const tokenizer = model.tokenizer;
+    let decoder = new StreamDecoder(tokenizer);
     const stops = new StopStringMatcher(options.stop ?? []);
 
     const constraint = options.constraint;
@@ -125,18 +147,66 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       return allowedTokens ? { ...sampling, allowedTokens } : sampling;
     };
 
-    const started = performance.now();
-    const adopted = options.append === false ? await sequence.adopt(prompt) : { rest: prompt, reuse: { reusedTokens: 0 } };
-    let step = await sequence.step(adopted.rest, { sampling: constrained(), seed: options.sampling?.seed }, signal, options.onPrefillProgress);
-    const firstTokenAt = performance.now();
     const generated: number[] = [];
     let text = "";
     let stopReason: GenerationStopReason | undefined;
     let stopSequence: string | undefined;
+    const steps = { sampled: 0, jumps: 0, jumpedTokens: 0 };
+
+    const jumping = options.jumpForward !== false && constraint?.forced !== undefined && constraint.acceptForced !== undefined;
+    const stopStrings = options.stop ?? [];
+    const longestStop = Math.max(0, ...stopStrings.map((s) => s.length));
+    /**
+     * A jump from here, already accepted by the constraint, or null. `room`: how many tokens the
+     * output and the sequence may still grow by, the token sampled after the jump included.
+     */
+    const planJump = (room: number): Seam | null => {
+      if (!jumping || decoder.holding) return null;
+      const bytes = constraint!.forced!();
+      if (bytes.length === 0) return null;
+      const forced = Buffer.from(bytes).toString("utf8");
+      // Text that could complete a stop string goes token by token, where stops are handled.
+      if (longestStop > 0) {
+        const probe = tokenizer.decode(generated.slice(-longestStop)) + forced;
+        if (stopStrings.some((s) => probe.includes(s))) return null;
+      }
+      // The window never reaches into the prompt: its tokens are the caller's.
+      const seam = seamTokens(tokenizer, generated, forced);
+      if (seam.tokens.length - seam.takeBack >= room) return null;
+      return constraint!.acceptForced!(seam.takeBack, seam.tokens) ? seam : null;
+    };
+    /** Streams a jump's tokens as ordinary chunks (only the forced text: the taken-back text was streamed). */
+    const emitJump = (seam: Seam) => {
+      generated.splice(generated.length - seam.takeBack);
+      const fresh = new StreamDecoder(tokenizer);
+      let skip = seam.takenText.length;
+      for (const token of seam.tokens) {
+        let piece = fresh.push(token);
+        const cut = Math.min(skip, piece.length);
+        piece = piece.slice(cut);
+        skip -= cut;
+        generated.push(token);
+        const matched = stops.push(piece);
+        text += matched.text;
+        emit({ token, text: matched.text });
+      }
+      decoder = fresh;
+      steps.jumps++;
+      steps.jumpedTokens += seam.tokens.length;
+    };
+
+    const started = performance.now();
+    const adopted = options.append === false ? await sequence.adopt(prompt) : { rest: prompt, reuse: { reusedTokens: 0 } };
+    const first = planJump(Math.min(maxTokens, sequence.capacity - total));
+    if (first) emitJump(first);
+    const input = first ? [...adopted.rest, ...first.tokens] : adopted.rest;
+    let step = await sequence.step(input, { sampling: constrained(), seed: options.sampling?.seed }, signal, options.onPrefillProgress);
+    const firstTokenAt = performance.now();
 
     for (;;) {
       const token = step.token!;
       generated.push(token);
+      steps.sampled++;
       constraint?.accept(token);
       if (stopTokens.has(token)) {
         stopReason = "eos";
@@ -153,11 +223,18 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       if (!stopReason && generated.length >= maxTokens) stopReason = "max_tokens";
       if (!stopReason && sequence.length >= sequence.capacity) stopReason = "capacity";
       if (stopReason) break;
+      const seam = planJump(Math.min(maxTokens - generated.length, sequence.capacity - sequence.length));
+      if (seam) {
+        if (seam.takeBack > 0) sequence.truncate(sequence.length - seam.takeBack);
+        emitJump(seam);
+      }
       try {
-        step = await sequence.step([], { sampling: constrained() }, signal);
+        // A jump runs as a prefill chunk of its own (outside the context's batched decode step).
+        step = await sequence.step(seam ? seam.tokens : [], { sampling: constrained() }, signal);
       } catch (error) {
-        // The budget ran out evaluating the last sampled token: the answer so far stands (the
-        // sequence keeps it, that token without KV), and the caller learns why it ended.
+        // The budget ran out evaluating the last sampled token (or a jump): the answer so far stands
+        // (the sequence keeps what it had, the last token without KV; a jump's text was already
+        // streamed, though the sequence does not hold it), and the caller learns why it ended.
         if (!(error instanceof Phi4Error && error.code === "KV_MEMORY_EXCEEDED")) throw error;
         stopReason = "kv_memory";
         break;
@@ -186,6 +263,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
         decodeTokensPerSec: generated.length > 1 && decodeMs > 0 ? ((generated.length - 1) / decodeMs) * 1000 : 0,
         totalMs: finished - started,
       },
+      steps,
     };
   }
 }

@@ -253,6 +253,11 @@ export class Sequence {
     }
   }
 
+  /** @internal Keeps the first `length` tokens between two steps of this sequence's own generation (a jump-forward's seam). */
+  truncate(length: number): void {
+    callNativeSync(() => this.native.rewind(length));
+  }
+
   /** Who hears of a long prefill's progress (the caller, the model's listeners), or undefined when nobody does or it is one chunk. */
   private progressReporter(total: number, onProgress?: (progress: PrefillProgress) => void): ((done: number) => void) | undefined {
     const model = this.model;

@@ -19,6 +19,11 @@ export class StreamDecoder {
     private readonly opts: { skipSpecialTokens?: boolean } = {},
   ) {}
 
+  /** True while tokens are held back for an incomplete character. */
+  get holding(): boolean {
+    return this.ids.length > this.read;
+  }
+
   /** Adds one token; returns the newly completed text ("" while a character is still incomplete). */
   push(id: number): string {
     this.ids.push(id);

@@ -38,6 +38,11 @@ export interface ToolTurnOptions extends Omit<ToolPromptOptions, "tools">, ToolC
   stop?: string[];
   /** Make invalid calls impossible with token masks (default true). */
   constrained?: boolean;
+  /**
+   * Constrained calls: append the text the grammar forces (the call's opening, the rest of a tool
+   * name, required property names, closing brackets) in one run instead of token by token (default true).
+   */
+  jumpForward?: boolean;
   /** Attempts after the first when calls fail validation, each told what was wrong (default 2). */
   maxRetries?: number;
   /** KV capacity of the sequence made when the target is a Model (default: the model's). */
@@ -156,7 +161,7 @@ async function runTurn(target: Sequence | Model, options: ToolTurnOptions, live:
         prefill: prompt.prefill,
         emit,
         follow,
-        generate: { maxTokens: budget, sampling: options.sampling, stop: options.stop, stopTokens, signal: options.signal, append },
+        generate: { maxTokens: budget, sampling: options.sampling, stop: options.stop, stopTokens, signal: options.signal, append, jumpForward: options.jumpForward },
         constraint: options.constrained === false ? undefined : await constraintFor(model, catalog, choice, prompt.prefill, budget, options),
       });
       outputTokens += attempt.generation.usage.outputTokens;
@@ -193,7 +198,7 @@ interface AttemptSetup {
   emit: (event: LiveToolTurnEvent) => void;
   /** Live only: where the constrained call list starts, to follow it as it is written (see listStart). */
   follow?: "prefill" | number;
-  generate: { maxTokens: number; sampling?: SamplingOptions; stop?: string[]; stopTokens: number[]; signal?: AbortSignal; append: boolean };
+  generate: { maxTokens: number; sampling?: SamplingOptions; stop?: string[]; stopTokens: number[]; signal?: AbortSignal; append: boolean; jumpForward?: boolean };
   constraint?: TokenConstraint;
 }
 

@@ -190,7 +190,7 @@ export function argmax(values: ArrayLike<number>): number {
   return best;
 }
 
-function maxAbs(values: ArrayLike<number>): number {
+export function maxAbs(values: ArrayLike<number>): number {
   let max = 0;
   for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i]));
   return max;

@@ -20,7 +20,7 @@ export const generateUsage = `usage: phi4 generate --model DIR (--tokens 1,2,3 |
        [--max-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S]
        [--stop TEXT]... [--capacity N] [--kv-memory SIZE] [--threads N] [--provider cpu|cuda|dml|webgpu] [--json]
        [--load-state FILE] [--save-state FILE]   (with --load-state the input is appended; it may be omitted)
-       [--tools FILE.json --chat TEXT [--tool-choice auto|any|none|NAME] [--max-retries N] [--unconstrained]]
+       [--tools FILE.json --chat TEXT [--tool-choice auto|any|none|NAME] [--max-retries N] [--unconstrained] [--no-jump-forward]]
 ${KV_MEMORY_HELP}
 ${prefixCacheUsage}`;
 
@@ -50,6 +50,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
       "tool-choice": { type: "string" },
       "max-retries": { type: "string" },
       unconstrained: { type: "boolean" },
+      "no-jump-forward": { type: "boolean" },
       ...prefixCacheArgs,
     },
   });
@@ -91,6 +92,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
         maxTokens: optionalNumber(values, "max-tokens", true) ?? 256,
         maxRetries: optionalNumber(values, "max-retries", true),
         constrained: !values.unconstrained,
+        jumpForward: !values["no-jump-forward"],
         sampling,
         stop: values.stop,
         json: values.json ?? false,
@@ -150,6 +152,7 @@ interface ToolTurnArgs {
   maxTokens: number;
   maxRetries?: number;
   constrained: boolean;
+  jumpForward: boolean;
   sampling: SamplingOptions;
   stop?: string[];
   json: boolean;
@@ -177,6 +180,7 @@ async function toolTurn(model: Model, sequence: Sequence, args: ToolTurnArgs): P
       stopReason: result.stopReason,
       retries: result.retries,
       usage: result.usage,
+      steps: generation.steps,
       timings: { loadMs: model.loadMs, ttftMs: generation.timings.ttftMs, decodeTokensPerSec: generation.timings.decodeTokensPerSec },
     };
     process.stdout.write(JSON.stringify(out) + "\n");

@@ -28,6 +28,14 @@ export abstract class Frame {
     return (this.cachedCompletion ??= this.finish());
   }
 
+  /**
+   * True when a whitespace byte here would be JSON layout between tokens rather than content (inside
+   * a string, a key or a literal it is content). Jump-forward does not count layout as a choice.
+   */
+  get layoutWhitespace(): boolean {
+    return false;
+  }
+
   /** completion().length; a frame that knows it without spelling the bytes out says so (mask walks ask it of every token). */
   completionLength(): number {
     return this.completion().length;

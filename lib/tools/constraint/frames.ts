@@ -182,6 +182,10 @@ class ObjectFrame extends Frame {
     super();
   }
 
+  override get layoutWhitespace(): boolean {
+    return this.phase !== "key";
+  }
+
   get key(): string {
     const base = `o${this.spec.id}${this.phase}${this.emitted}:${this.ws}`;
     if (this.phase === "key") return `${base}:${this.candidates.join(",")}:${this.pos}`;
@@ -297,6 +301,10 @@ class ArrayFrame extends Frame {
     super();
   }
 
+  override get layoutWhitespace(): boolean {
+    return true;
+  }
+
   get key(): string {
     // Past minItems and a tuple's items, the exact count only matters against a maxItems.
     const count = Number.isFinite(this.spec.maxItems) ? this.count : Math.min(this.count, Math.max(this.spec.minItems, this.spec.prefix?.length ?? 0));
@@ -350,6 +358,10 @@ export class CallFrame extends Frame {
     readonly pos: number,
   ) {
     super();
+  }
+
+  override get layoutWhitespace(): boolean {
+    return this.phase === "close";
   }
 
   get key(): string {

@@ -16,6 +16,7 @@ import { ToolCatalog } from "../catalog.js";
 import { TOOL_CALL_CLOSE, TOOL_CALL_OPEN } from "../stream-parser.js";
 import type { AnyToolDefinition } from "../types.js";
 import { ACCEPT, advanceBytes, type State } from "./automaton.js";
+import { forcedBytes, type Forced } from "./forced.js";
 import { ToolCallGrammar } from "./grammar.js";
 import { MaskCache } from "./masks.js";
 import { Vocabulary } from "./vocabulary.js";
@@ -90,11 +91,16 @@ export class ToolCallConstraint implements TokenConstraint {
   private readonly closer: number;
   private readonly startState: State;
   private readonly startPlan: number[] | null;
+  private readonly startLastByte: number;
   /** null until the call starts (lazy and forbid modes). */
   private state: State | null = null;
   private plan: number[] | null = null;
   private accepted = 0;
   private complete = false;
+  /** The last byte of the call list so far (-1 before it), which decides jump-forward's spacing. */
+  private lastByte = -1;
+  /** forced()'s answer for the current state, until the state moves on. */
+  private pendingForced: Forced | null = null;
   private readonly scratch: Uint8Array;
 
   constructor(
@@ -111,6 +117,8 @@ export class ToolCallConstraint implements TokenConstraint {
     this.closer = specialToken(vocabulary, TOOL_CALL_CLOSE);
     this.scratch = new Uint8Array(vocabulary.maskBytes);
     const start = options.mode === "call" ? grammar.after(options.prefix ?? "") : grammar.start;
+    const prefix = options.mode === "call" ? Buffer.from(options.prefix ?? "", "utf8") : Buffer.alloc(0);
+    this.startLastByte = prefix.length > 0 ? prefix[prefix.length - 1] : -1;
     if (!start) throw new Phi4Error("INVALID_ARGUMENT", `the prefix ${JSON.stringify(options.prefix)} does not start a call to one of the tools`);
     this.startState = start;
     this.startPlan = this.planFrom(start);
@@ -154,6 +162,28 @@ export class ToolCallConstraint implements TokenConstraint {
     const next = bytes && advanceBytes(this.state, bytes);
     if (!next) throw new Error(`tool call constraint: token ${token} does not fit the grammar (the mask was not applied?)`);
     this.state = next;
+    this.lastByte = bytes[bytes.length - 1];
+    this.pendingForced = null;
+  }
+
+  forced(): Uint8Array {
+    // While a plan steers the call to its end, its tokens are the way out: no jumps then.
+    if (this.state === null || this.state === ACCEPT || this.plan) return EMPTY;
+    this.pendingForced ??= forcedBytes(this.state, this.lastByte, MAX_JUMP_BYTES);
+    return this.pendingForced.bytes;
+  }
+
+  acceptForced(takenBack: number, tokens: readonly number[]): boolean {
+    const forced = this.pendingForced;
+    if (!forced || forced.bytes.length === 0 || takenBack < 0 || takenBack > this.accepted) throw new Error("tool call constraint: acceptForced without forced bytes");
+    const accepted = this.accepted - takenBack + tokens.length;
+    // The same rule as for a sampled token: the rest must fit, one token per byte, before the closer.
+    if (this.budget - accepted - 1 < forced.state.distance) return false;
+    this.accepted = accepted;
+    this.state = forced.state;
+    this.lastByte = forced.bytes[forced.bytes.length - 1];
+    this.pendingForced = null;
+    return true;
   }
 
   isComplete(): boolean {
@@ -162,6 +192,8 @@ export class ToolCallConstraint implements TokenConstraint {
 
   private begin(): void {
     this.state = this.startState;
+    this.lastByte = this.startLastByte;
+    this.pendingForced = null;
     const room = this.budget - this.accepted - 1;
     this.plan = this.startState.distance > room ? this.startPlan : null;
   }
@@ -197,6 +229,10 @@ export class ToolCallConstraint implements TokenConstraint {
     return this.scratch;
   }
 }
+
+/** The longest jump, in bytes: enough for a call's opening and a few property names. */
+const MAX_JUMP_BYTES = 128;
+const EMPTY = new Uint8Array(0);
 
 function specialToken(vocabulary: Vocabulary, text: string): number {
   const id = vocabulary.addedTokenId(text);

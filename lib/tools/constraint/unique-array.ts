@@ -37,6 +37,10 @@ export class UniqueArrayFrame extends Frame {
     return new UniqueArrayFrame(spec, "open", "0".repeat(spec.values.length));
   }
 
+  override get layoutWhitespace(): boolean {
+    return this.phase !== "item";
+  }
+
   get key(): string {
     return `u${this.spec.id}${this.phase}${this.used}:${this.ws}:${this.lo}:${this.hi}:${this.pos}`;
   }
