@@ -29,7 +29,14 @@ export { PrefixDiskCache, type PrefixDiskOptions, type PrefixDiskStats } from ".
 export { defaultPrefixCacheDir, userCacheDir } from "./engine/cache-dir.js";
 export { readStateFile, writeStateFile, type KvLayout, type ReadStateOptions, type SequenceState, type WriteStateOptions } from "./engine/sequence-state.js";
 export { ChatSession, type ChatSessionOptions } from "./chat/chat-session.js";
-export { Generation, type GenerateOptions, type GenerationChunk, type GenerationResult, type GenerationStopReason, type TokenConstraint } from "./engine/generation.js";
+export {
+  Generation,
+  type GenerateOptions,
+  type GenerationChunk,
+  type GenerationResult,
+  type GenerationStopReason,
+  type TokenConstraint,
+} from "./engine/generation.js";
 export { Generator, type GeneratorParams } from "./engine/generator.js";
 export type { SamplingOptions } from "./engine/sampling.js";
 export { loadModelFolder, type ModelFolder } from "./engine/genai-config.js";

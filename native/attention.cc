@@ -26,9 +26,12 @@ Variant Chosen(const Problem& p) { return p.portable ? Variant::kPortable : Best
 // Stores n fp32 values (a multiple of 16) into an fp16 cache row with the problem's variant.
 void Narrow(const Problem& p, const float* in, uint16_t* out, int n) {
   switch (Chosen(p)) {
-    case Variant::kAvx512: return detail::NarrowRowAvx512(in, out, n);
-    case Variant::kAvx2: return detail::NarrowRowAvx2(in, out, n);
-    case Variant::kPortable: return detail::NarrowRowPortable(in, out, n);
+    case Variant::kAvx512:
+      return detail::NarrowRowAvx512(in, out, n);
+    case Variant::kAvx2:
+      return detail::NarrowRowAvx2(in, out, n);
+    case Variant::kPortable:
+      return detail::NarrowRowPortable(in, out, n);
   }
 }
 
@@ -48,7 +51,8 @@ const char* Validate(const Problem& p) {
   if (p.headSize <= 0 || p.headSize % 16 != 0) return "the head size must be a multiple of 16";
   if (p.rotaryHalf <= 0 || 2 * p.rotaryHalf > p.headSize) return "the cos/sin caches must be at most half a head wide";
   const bool fp32 = p.key && p.value, fp16 = p.keyHalf && p.valueHalf;
-  if (fp32 == fp16 || (fp32 && (p.keyHalf || p.valueHalf)) || (fp16 && (p.key || p.value))) return "the KV cache must be one fp32 or one fp16 key and value pair";
+  if (fp32 == fp16 || (fp32 && (p.keyHalf || p.valueHalf)) || (fp16 && (p.key || p.value)))
+    return "the KV cache must be one fp32 or one fp16 key and value pair";
   for (int b = 0; b < p.batch; ++b) {
     const int total = p.seqlensK[b] + 1;
     if (total < p.seq) return "seqlens_k is shorter than the new tokens";
@@ -100,17 +104,23 @@ void RunTask(const Problem& p, size_t task) {
   thread_local std::vector<float> scratch;
   scratch.resize(detail::ScratchFloats(p));
   switch (Chosen(p)) {
-    case Variant::kAvx512: return detail::RunTaskAvx512(p, task, scratch.data());
-    case Variant::kAvx2: return detail::RunTaskAvx2(p, task, scratch.data());
-    case Variant::kPortable: return detail::RunTaskPortable(p, task, scratch.data());
+    case Variant::kAvx512:
+      return detail::RunTaskAvx512(p, task, scratch.data());
+    case Variant::kAvx2:
+      return detail::RunTaskAvx2(p, task, scratch.data());
+    case Variant::kPortable:
+      return detail::RunTaskPortable(p, task, scratch.data());
   }
 }
 
 const char* VariantName() {
   switch (Best()) {
-    case Variant::kAvx512: return "avx512";
-    case Variant::kAvx2: return "avx2";
-    case Variant::kPortable: return "portable";
+    case Variant::kAvx512:
+      return "avx512";
+    case Variant::kAvx2:
+      return "avx2";
+    case Variant::kPortable:
+      return "portable";
   }
   return "portable";
 }

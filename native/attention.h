@@ -22,23 +22,23 @@
 namespace phi4::attention {
 
 struct Problem {
-  int batch = 0, seq = 0;        // query rows per batch row
+  int batch = 0, seq = 0;  // query rows per batch row
   int heads = 0, kvHeads = 0, headSize = 0;
-  int rotaryHalf = 0;            // columns of the cos/sin caches: rotary dimension / 2
-  int cacheRows = 0;             // rows of the cos/sin caches (positions they cover)
-  int capacity = 0;              // rows of the KV cache per (batch row, KV head)
+  int rotaryHalf = 0;  // columns of the cos/sin caches: rotary dimension / 2
+  int cacheRows = 0;   // rows of the cos/sin caches (positions they cover)
+  int capacity = 0;    // rows of the KV cache per (batch row, KV head)
   float scale = 0.f;
-  const float* qkv = nullptr;    // [batch][seq][(heads + 2 kvHeads) headSize]
+  const float* qkv = nullptr;         // [batch][seq][(heads + 2 kvHeads) headSize]
   const int32_t* seqlensK = nullptr;  // [batch]: total length - 1
-  const float* cos = nullptr;    // [cacheRows][rotaryHalf]
+  const float* cos = nullptr;         // [cacheRows][rotaryHalf]
   const float* sin = nullptr;
-  float* key = nullptr;          // [batch][kvHeads][capacity][headSize], written at the new rows
+  float* key = nullptr;  // [batch][kvHeads][capacity][headSize], written at the new rows
   float* value = nullptr;
-  uint16_t* keyHalf = nullptr;   // or the same cache in fp16 (then key and value stay null)
+  uint16_t* keyHalf = nullptr;  // or the same cache in fp16 (then key and value stay null)
   uint16_t* valueHalf = nullptr;
-  float* out = nullptr;          // [batch][seq][heads headSize]
-  float* rotatedQuery = nullptr; // scratch [batch][seq][heads][headSize]: rotated and scaled
-  bool portable = false;         // run the plain C++ variant even where SIMD ones exist (tests)
+  float* out = nullptr;           // [batch][seq][heads headSize]
+  float* rotatedQuery = nullptr;  // scratch [batch][seq][heads][headSize]: rotated and scaled
+  bool portable = false;          // run the plain C++ variant even where SIMD ones exist (tests)
 };
 
 // Checks what the kernels assume (positions inside the caches and the KV capacity, head size a

@@ -13,7 +13,7 @@ namespace phi4::attention::detail {
 // reads, so more rows share that work; 4 tasks per KV head for a 256-token chunk still keep two
 // threads busy.
 constexpr int kQueryRows = 64;
-constexpr int kKeyBlock = 64;   // keys per block: the transposed block is headSize x 64 floats (32 KiB at 128)
+constexpr int kKeyBlock = 64;  // keys per block: the transposed block is headSize x 64 floats (32 KiB at 128)
 
 // Floats of scratch one task needs (an fp16 cache adds a block of widened values).
 inline size_t ScratchFloats(const Problem& p) {

@@ -77,8 +77,7 @@ OrtStatus* ORT_API_CALL CreateKernel(const OrtCustomOp* op, const OrtApi* api, c
     return Fail(api, "num_heads must be a positive multiple of kv_num_heads");
   }
   // What the graph rewrite checked; refused here too rather than computed differently.
-  if (get("do_rotary", int64_t{0}) != 1 || get("rotary_interleaved", int64_t{0}) != 0 || get("softcap", 0.f) != 0.f ||
-      get("smooth_softmax", int64_t{0}) != 0) {
+  if (get("do_rotary", int64_t{0}) != 1 || get("rotary_interleaved", int64_t{0}) != 0 || get("softcap", 0.f) != 0.f || get("smooth_softmax", int64_t{0}) != 0) {
     return Fail(api, "only do_rotary=1, rotary_interleaved=0, no softcap and no smooth_softmax are supported");
   }
   *out = kernel.release();
@@ -104,8 +103,8 @@ OrtStatus* ORT_API_CALL Compute(void* kernelData, OrtKernelContext* context) {
     if (!in[i]) return Fail(api, "input " + std::to_string(i) + " is missing");
   }
   std::vector<int64_t> qkvDims, pastDims, cosDims, sinDims, seqlensDims;
-  for (auto [value, dims] : {std::pair{in[kQkv], &qkvDims}, {in[kPastKey], &pastDims}, {in[kCos], &cosDims}, {in[kSin], &sinDims},
-                             {in[kSeqlensK], &seqlensDims}}) {
+  for (auto [value, dims] :
+       {std::pair{in[kQkv], &qkvDims}, {in[kPastKey], &pastDims}, {in[kCos], &cosDims}, {in[kSin], &sinDims}, {in[kSeqlensK], &seqlensDims}}) {
     if (OrtStatus* s = Shape(api, value, dims)) return s;
   }
   if (qkvDims.size() != 3 || pastDims.size() != 4 || cosDims.size() != 2 || cosDims != sinDims) return Fail(api, "unexpected input ranks");
@@ -171,9 +170,7 @@ void ORT_API_CALL DestroyKernel(void* kernel) { delete static_cast<Kernel*>(kern
 
 bool HalfKv(const OrtCustomOp* op) { return reinterpret_cast<const AttentionOpDef*>(op)->halfKv; }
 
-ONNXTensorElementDataType CacheType(const OrtCustomOp* op) {
-  return HalfKv(op) ? ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
-}
+ONNXTensorElementDataType CacheType(const OrtCustomOp* op) { return HalfKv(op) ? ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
 
 AttentionOpDef MakeOp(bool halfKv) {
   OrtCustomOp o = CustomOpBase();
@@ -183,9 +180,7 @@ AttentionOpDef MakeOp(bool halfKv) {
     if (index == kSeqlensK || index == kTotalLength) return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
     return index == kPastKey || index == kPastValue ? CacheType(op) : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
   };
-  o.GetInputCharacteristic = [](const OrtCustomOp*, size_t index) {
-    return index == kKey || index == kValue ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
-  };
+  o.GetInputCharacteristic = [](const OrtCustomOp*, size_t index) { return index == kKey || index == kValue ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED; };
   o.GetOutputTypeCount = [](const OrtCustomOp*) -> size_t { return 3; };
   o.GetOutputType = [](const OrtCustomOp* op, size_t index) { return index == 0 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT : CacheType(op); };
   o.GetOutputCharacteristic = [](const OrtCustomOp*, size_t) { return INPUT_OUTPUT_REQUIRED; };

@@ -37,11 +37,11 @@ class DecodeWorker : public SequenceWorker {
 }  // namespace
 
 Napi::Function Context::Init(Napi::Env env) {
-  return DefineClass(env, "Context",
-                     {InstanceMethod<&Context::CreateSequence>("createSequence"), InstanceMethod<&Context::Decode>("decode"),
-                      InstanceMethod<&Context::Dispose>("dispose"), InstanceAccessor<&Context::Slots>("slots"),
-                      InstanceAccessor<&Context::Capacity>("capacity"), InstanceAccessor<&Context::FreeSlots>("freeSlots"),
-                      InstanceAccessor<&Context::KvMemory>("kvMemory")});
+  return DefineClass(
+      env, "Context",
+      {InstanceMethod<&Context::CreateSequence>("createSequence"), InstanceMethod<&Context::Decode>("decode"), InstanceMethod<&Context::Dispose>("dispose"),
+       InstanceAccessor<&Context::Slots>("slots"), InstanceAccessor<&Context::Capacity>("capacity"), InstanceAccessor<&Context::FreeSlots>("freeSlots"),
+       InstanceAccessor<&Context::KvMemory>("kvMemory")});
 }
 
 Napi::Object Context::NewInstance(Napi::Env env, std::shared_ptr<KvPool> pool) {

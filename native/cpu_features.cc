@@ -44,8 +44,8 @@ CpuFeatures Detect() {
   const bool fma = (r[2] >> 12) & 1, osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1, f16c = (r[2] >> 29) & 1;
   if (!osxsave || !avx) return f;
   const unsigned long long xcr0 = ReadXcr0();
-  const bool ymmState = (xcr0 & 0x6) == 0x6;     // SSE and AVX state saved by the OS
-  const bool zmmState = (xcr0 & 0xE6) == 0xE6;   // plus opmask and both halves of zmm
+  const bool ymmState = (xcr0 & 0x6) == 0x6;    // SSE and AVX state saved by the OS
+  const bool zmmState = (xcr0 & 0xE6) == 0xE6;  // plus opmask and both halves of zmm
   CpuId(7, 0, r);
   const unsigned ebx = r[1], ecx = r[2];
   const bool avx2 = (ebx >> 5) & 1;

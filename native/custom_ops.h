@@ -13,7 +13,9 @@ namespace phi4 {
 inline constexpr const char* kCustomOpDomain = "phi4_onnx";
 
 struct OrtCustomOpDomainDeleter {
-  void operator()(OrtCustomOpDomain* d) const { if (d) Ort().ReleaseCustomOpDomain(d); }
+  void operator()(OrtCustomOpDomain* d) const {
+    if (d) Ort().ReleaseCustomOpDomain(d);
+  }
 };
 using CustomOpDomainPtr = std::unique_ptr<OrtCustomOpDomain, OrtCustomOpDomainDeleter>;
 

@@ -45,9 +45,7 @@ inline Napi::Error MakeJsError(Napi::Env env, const char* code, const std::strin
 }
 
 // Throws a JS error with a code from a synchronous N-API method.
-[[noreturn]] inline void ThrowJs(Napi::Env env, const char* code, const std::string& message) {
-  throw MakeJsError(env, code, message);
-}
+[[noreturn]] inline void ThrowJs(Napi::Env env, const char* code, const std::string& message) { throw MakeJsError(env, code, message); }
 
 // Runs the body of a synchronous N-API method so that no C++ exception escapes into node-addon-api
 // (which only converts Napi::Error, and terminates the process on anything else): an EngineError

@@ -40,8 +40,8 @@ inline uint16_t FloatToHalf(float f) {
   const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
   const uint32_t magnitude = bits & 0x7fffffffu;
   if (magnitude >= 0x7f800000u) return sign | 0x7c00u | (magnitude > 0x7f800000u ? 0x200u : 0u);  // inf / nan
-  if (magnitude >= 0x477ff000u) return sign | 0x7c00u;  // rounds past 65504
-  if (magnitude < 0x38800000u) {  // below fp16's smallest normal: subnormal or zero
+  if (magnitude >= 0x477ff000u) return sign | 0x7c00u;                                            // rounds past 65504
+  if (magnitude < 0x38800000u) {                                                                  // below fp16's smallest normal: subnormal or zero
     if (magnitude < 0x33000000u) return sign;
     const uint32_t mantissa = (magnitude & 0x7fffffu) | 0x800000u;
     const int shift = 126 - static_cast<int>(magnitude >> 23);  // 14..24

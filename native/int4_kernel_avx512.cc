@@ -36,8 +36,7 @@ constexpr size_t kPanelWidth = 16;
 using ymm_Avx512Vnni::Load32;  // int4_kernel_ymm.inc
 
 template <int R>
-void GemmTile(const QuantizedRows& a, size_t r0, const uint8_t* values, const float* scales, float* out, size_t n,
-              size_t first, size_t columns) {
+void GemmTile(const QuantizedRows& a, size_t r0, const uint8_t* values, const float* scales, float* out, size_t n, size_t first, size_t columns) {
   const size_t blocks = a.blocks();
   const int8_t* rows[R];
   for (int r = 0; r < R; ++r) rows[r] = a.values.data() + (r0 + r) * a.k;
@@ -72,8 +71,7 @@ void GemmRows(const QuantizedRows& a, size_t r, const Panels& panels, float* out
   for (size_t p = 0; p < panels.count; ++p) {
     const size_t first = panels.columnBegin + p * kPanelWidth;
     const size_t columns = panels.columnEnd - first < kPanelWidth ? panels.columnEnd - first : kPanelWidth;
-    GemmTile<R>(a, r, panels.values + p * panels.ValuesPerPanel(), panels.scales + p * panels.ScalesPerPanel(), out, n,
-                first, columns);
+    GemmTile<R>(a, r, panels.values + p * panels.ValuesPerPanel(), panels.scales + p * panels.ScalesPerPanel(), out, n, first, columns);
   }
 }
 
@@ -85,14 +83,29 @@ void GemmAvx512Vnni(const QuantizedRows& a, const Panels& panels, float* out, si
   size_t r = 0;
   for (; r + kGemmTileRows <= a.rows; r += kGemmTileRows) GemmRows<kGemmTileRows>(a, r, panels, out, n);
   switch (a.rows - r) {
-    case 7: GemmRows<7>(a, r, panels, out, n); break;
-    case 6: GemmRows<6>(a, r, panels, out, n); break;
-    case 5: GemmRows<5>(a, r, panels, out, n); break;
-    case 4: GemmRows<4>(a, r, panels, out, n); break;
-    case 3: GemmRows<3>(a, r, panels, out, n); break;
-    case 2: GemmRows<2>(a, r, panels, out, n); break;
-    case 1: GemmRows<1>(a, r, panels, out, n); break;
-    default: break;
+    case 7:
+      GemmRows<7>(a, r, panels, out, n);
+      break;
+    case 6:
+      GemmRows<6>(a, r, panels, out, n);
+      break;
+    case 5:
+      GemmRows<5>(a, r, panels, out, n);
+      break;
+    case 4:
+      GemmRows<4>(a, r, panels, out, n);
+      break;
+    case 3:
+      GemmRows<3>(a, r, panels, out, n);
+      break;
+    case 2:
+      GemmRows<2>(a, r, panels, out, n);
+      break;
+    case 1:
+      GemmRows<1>(a, r, panels, out, n);
+      break;
+    default:
+      break;
   }
 }
 

@@ -49,10 +49,14 @@ const std::vector<Variant>& AllVariants() {
 
 const char* VariantName(Variant v) {
   switch (v) {
-    case Variant::kAvx512Vnni: return "avx512vnni";
-    case Variant::kAvxVnni: return "avxvnni";
-    case Variant::kAvx2: return "avx2";
-    case Variant::kPortable: return "portable";
+    case Variant::kAvx512Vnni:
+      return "avx512vnni";
+    case Variant::kAvxVnni:
+      return "avxvnni";
+    case Variant::kAvx2:
+      return "avx2";
+    case Variant::kPortable:
+      return "portable";
   }
   return "portable";
 }
@@ -70,10 +74,14 @@ bool ParseVariant(const std::string& name, Variant* out) {
 bool VariantSupported(Variant v) {
   const CpuFeatures& f = DetectCpuFeatures();
   switch (v) {
-    case Variant::kAvx512Vnni: return f.avx512Vnni;
-    case Variant::kAvxVnni: return f.avxVnni;
-    case Variant::kAvx2: return f.avx2Fma;
-    case Variant::kPortable: return true;
+    case Variant::kAvx512Vnni:
+      return f.avx512Vnni;
+    case Variant::kAvxVnni:
+      return f.avxVnni;
+    case Variant::kAvx2:
+      return f.avx2Fma;
+    case Variant::kPortable:
+      return true;
   }
   return false;
 }
@@ -135,10 +143,18 @@ void MultiplyGemm(Variant v, const QuantizedRows& a, const Weights& w, size_t c0
   panels.values = scratch.values.data();
   panels.scales = scratch.scales.data();
   switch (v) {
-    case Variant::kAvx512Vnni: detail::GemmAvx512Vnni(a, panels, out, w.n); break;
-    case Variant::kAvxVnni: detail::GemmAvxVnni(a, panels, out, w.n); break;
-    case Variant::kAvx2: detail::GemmAvx2(a, panels, out, w.n); break;
-    case Variant::kPortable: detail::GemmPortable(a, panels, out, w.n); break;
+    case Variant::kAvx512Vnni:
+      detail::GemmAvx512Vnni(a, panels, out, w.n);
+      break;
+    case Variant::kAvxVnni:
+      detail::GemmAvxVnni(a, panels, out, w.n);
+      break;
+    case Variant::kAvx2:
+      detail::GemmAvx2(a, panels, out, w.n);
+      break;
+    case Variant::kPortable:
+      detail::GemmPortable(a, panels, out, w.n);
+      break;
   }
 }
 
@@ -162,16 +178,19 @@ size_t GemvMaxRows(Variant v) {
 
 size_t PanelColumns(Variant v) { return v == Variant::kAvx512Vnni ? 16 : 8; }
 
-void MultiplyColumns(Variant v, Path path, const QuantizedRows& a, const Weights& w, size_t columnBegin,
-                     size_t columnEnd, float* out) {
+void MultiplyColumns(Variant v, Path path, const QuantizedRows& a, const Weights& w, size_t columnBegin, size_t columnEnd, float* out) {
   if (columnBegin >= columnEnd || a.rows == 0) return;
   if (path == Path::kAuto) path = a.rows <= GemvMaxRows(v) ? Path::kGemv : Path::kGemm;
   if (path == Path::kGemm) return MultiplyGemm(v, a, w, columnBegin, columnEnd, out);
   switch (v) {
-    case Variant::kAvx512Vnni: return detail::GemvAvx512Vnni(a, w, columnBegin, columnEnd, out);
-    case Variant::kAvxVnni: return detail::GemvAvxVnni(a, w, columnBegin, columnEnd, out);
-    case Variant::kAvx2: return detail::GemvAvx2(a, w, columnBegin, columnEnd, out);
-    case Variant::kPortable: return detail::GemvPortable(a, w, columnBegin, columnEnd, out);
+    case Variant::kAvx512Vnni:
+      return detail::GemvAvx512Vnni(a, w, columnBegin, columnEnd, out);
+    case Variant::kAvxVnni:
+      return detail::GemvAvxVnni(a, w, columnBegin, columnEnd, out);
+    case Variant::kAvx2:
+      return detail::GemvAvx2(a, w, columnBegin, columnEnd, out);
+    case Variant::kPortable:
+      return detail::GemvPortable(a, w, columnBegin, columnEnd, out);
   }
 }
 

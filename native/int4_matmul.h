@@ -102,7 +102,6 @@ size_t PanelColumns(Variant v);
 
 // out[r][c] = sum_k a[r][k] * w[c][k] for every row of `a` and the columns [columnBegin, columnEnd).
 // `out` is [a.rows][w.n]. Thread-safe: GEMM scratch is per thread.
-void MultiplyColumns(Variant v, Path path, const QuantizedRows& a, const Weights& w, size_t columnBegin,
-                     size_t columnEnd, float* out);
+void MultiplyColumns(Variant v, Path path, const QuantizedRows& a, const Weights& w, size_t columnBegin, size_t columnEnd, float* out);
 
 }  // namespace phi4::int4

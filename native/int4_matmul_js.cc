@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "int4_matmul.h"
 #include "js_args.h"
@@ -26,9 +26,12 @@ void ReadChoice(const Napi::Object& o, int4::Variant* variant, int4::Path* path)
   Napi::Value p = o.Get("path");
   if (!p.IsUndefined()) {
     const std::string name = p.IsString() ? p.As<Napi::String>().Utf8Value() : "";
-    if (name == "gemv") *path = int4::Path::kGemv;
-    else if (name == "gemm") *path = int4::Path::kGemm;
-    else ThrowJs(o.Env(), code::kInvalidArgument, "path must be 'gemv' or 'gemm'");
+    if (name == "gemv")
+      *path = int4::Path::kGemv;
+    else if (name == "gemm")
+      *path = int4::Path::kGemm;
+    else
+      ThrowJs(o.Env(), code::kInvalidArgument, "path must be 'gemv' or 'gemm'");
   }
 }
 

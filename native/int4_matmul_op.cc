@@ -23,8 +23,7 @@ struct Kernel {
 OrtStatus* Fail(const OrtApi* api, const std::string& message) { return CustomOpError(api, kInt4OpName, message); }
 
 // A constant input's data and element count (the weights are initializers, never graph inputs).
-OrtStatus* ConstantInput(const OrtApi* api, const OrtKernelInfo* info, size_t index, ONNXTensorElementDataType type,
-                         const void** data, size_t* count) {
+OrtStatus* ConstantInput(const OrtApi* api, const OrtKernelInfo* info, size_t index, ONNXTensorElementDataType type, const void** data, size_t* count) {
   int isConstant = 0;
   const OrtValue* value = nullptr;
   if (OrtStatus* s = api->KernelInfoGetConstantInput_tensor(info, index, &isConstant, &value)) return s;
@@ -132,9 +131,7 @@ const OrtCustomOp& Int4MatMulOp() {
     OrtCustomOp o = CustomOpBase();
     o.GetName = [](const OrtCustomOp*) { return kInt4OpName; };
     o.GetInputTypeCount = [](const OrtCustomOp*) -> size_t { return 3; };
-    o.GetInputType = [](const OrtCustomOp*, size_t index) {
-      return index == 1 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
-    };
+    o.GetInputType = [](const OrtCustomOp*, size_t index) { return index == 1 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; };
     o.GetOutputTypeCount = [](const OrtCustomOp*) -> size_t { return 1; };
     o.GetOutputType = [](const OrtCustomOp*, size_t) { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; };
     o.GetInputCharacteristic = [](const OrtCustomOp*, size_t) { return INPUT_OUTPUT_REQUIRED; };

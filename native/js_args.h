@@ -29,9 +29,7 @@ inline double GetNumber(const Napi::Object& obj, const char* key, double fallbac
   return v.As<Napi::Number>().DoubleValue();
 }
 
-inline int GetInt(const Napi::Object& obj, const char* key, int fallback) {
-  return static_cast<int>(GetNumber(obj, key, fallback));
-}
+inline int GetInt(const Napi::Object& obj, const char* key, int fallback) { return static_cast<int>(GetNumber(obj, key, fallback)); }
 
 inline bool GetBool(const Napi::Object& obj, const char* key, bool fallback) {
   Napi::Value v = obj.Get(key);

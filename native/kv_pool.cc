@@ -78,8 +78,9 @@ void KvPool::Grow(int slot, int end) {
     if (wanted > budget_) {
       const size_t others = (markedPositions_ - mark) * bytesPerToken_;
       throw EngineError(code::kKvMemoryExceeded, "the KV memory budget of " + SizeText(budget_) + " is used up: this sequence needs " + std::to_string(end) +
-                                                     " positions (" + SizeText(static_cast<size_t>(end) * bytesPerToken_) + ") and the context's other sequences hold " +
-                                                     SizeText(others) + "; raise kvMemory (--kv-memory) or dispose idle sequences");
+                                                     " positions (" + SizeText(static_cast<size_t>(end) * bytesPerToken_) +
+                                                     ") and the context's other sequences hold " + SizeText(others) +
+                                                     "; raise kvMemory (--kv-memory) or dispose idle sequences");
     }
     markedPositions_ += end - mark;
     marks_[slot] = end;

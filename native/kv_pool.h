@@ -87,14 +87,14 @@ class KvPool {
   std::shared_ptr<ModelCore> model_;
   const int slots_;
   int capacity_;
-  std::vector<ValuePtr> buffers_;          // device KV: ORT-allocated tensors
+  std::vector<ValuePtr> buffers_;            // device KV: ORT-allocated tensors
   std::vector<KvReservation> reservations_;  // host KV: reserved address space
   std::vector<uint8_t*> data_;
   size_t budget_ = 0;
   size_t bytesPerToken_ = 0;
-  mutable std::mutex markMutex_;  // guards marks_ and markedPositions_ (sequences grow from several workers)
-  std::vector<int> marks_;        // per slot: positions accounted as backed
-  size_t markedPositions_ = 0;    // their sum
+  mutable std::mutex markMutex_;          // guards marks_ and markedPositions_ (sequences grow from several workers)
+  std::vector<int> marks_;                // per slot: positions accounted as backed
+  size_t markedPositions_ = 0;            // their sum
   std::unique_ptr<KvReleaser> releaser_;  // host KV; stopped first when the pool goes
   void Decommit(int slot, int from, int to) const;
   const OrtMemoryInfo* memory_ = nullptr;

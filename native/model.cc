@@ -2,10 +2,9 @@
 
 #include <cstdint>
 
-#include "int4_matmul.h"
-
 #include "addon_data.h"
 #include "context.h"
+#include "int4_matmul.h"
 #include "kv_pool.h"
 #include "promise_worker.h"
 #include "sequence.h"
@@ -14,9 +13,7 @@
 namespace phi4 {
 namespace {
 
-const char* TypeName(ONNXTensorElementDataType type) {
-  return type == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16 ? "float16" : "float32";
-}
+const char* TypeName(ONNXTensorElementDataType type) { return type == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16 ? "float16" : "float32"; }
 
 Napi::Array StringArray(Napi::Env env, const std::vector<std::string>& items) {
   Napi::Array out = Napi::Array::New(env, items.size());
@@ -29,8 +26,7 @@ Napi::Array StringArray(Napi::Env env, const std::vector<std::string>& items) {
 Napi::Function Model::Init(Napi::Env env) {
   return DefineClass(env, "Model",
                      {InstanceAccessor<&Model::Info>("info"), InstanceMethod<&Model::CreateSequence>("createSequence"),
-                      InstanceMethod<&Model::CreateContext>("createContext"),
-                      InstanceMethod<&Model::Dispose>("dispose")});
+                      InstanceMethod<&Model::CreateContext>("createContext"), InstanceMethod<&Model::Dispose>("dispose")});
 }
 
 Napi::Object Model::NewInstance(Napi::Env env, std::shared_ptr<ModelCore> core) {

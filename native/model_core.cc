@@ -121,13 +121,12 @@ void ModelCore::AppendProviders(OrtSessionOptions* options) {
     if (provider.name == "cpu") continue;  // always present, always last in ORT's own order
     const ProviderInfo* info = FindProvider(provider.name);
     if (!info) {
-      throw EngineError(code::kProviderUnavailable,
-                        "Unknown execution provider \"" + provider.name + "\"; use one of cpu, cuda, dml, webgpu");
+      throw EngineError(code::kProviderUnavailable, "Unknown execution provider \"" + provider.name + "\"; use one of cpu, cuda, dml, webgpu");
     }
     if (std::find(available.begin(), available.end(), info->ortName) == available.end()) {
-      throw EngineError(code::kProviderUnavailable, "Execution provider \"" + provider.name + "\" is not in the loaded ONNX Runtime " +
-                                                         OrtVersion() + " (it offers: " + Join(available) +
-                                                         "). Load a build that has it with the ORT_LIB environment variable or the libraryPath option.");
+      throw EngineError(code::kProviderUnavailable, "Execution provider \"" + provider.name + "\" is not in the loaded ONNX Runtime " + OrtVersion() +
+                                                        " (it offers: " + Join(available) +
+                                                        "). Load a build that has it with the ORT_LIB environment variable or the libraryPath option.");
     }
     std::vector<const char*> keys, values;
     for (const auto& [k, v] : provider.options) {
@@ -142,8 +141,7 @@ void ModelCore::AppendProviders(OrtSessionOptions* options) {
       Ort().ReleaseCUDAProviderOptions(cuda);
       Check(status, code::kProviderUnavailable);
     } else {
-      Check(Ort().SessionOptionsAppendExecutionProvider(options, info->appendName, keys.data(), values.data(), keys.size()),
-            code::kProviderUnavailable);
+      Check(Ort().SessionOptionsAppendExecutionProvider(options, info->appendName, keys.data(), values.data(), keys.size()), code::kProviderUnavailable);
     }
   }
 }
@@ -212,8 +210,7 @@ void ModelCore::ReadSignature() {
     requireOut(LayerName(spec_.presentValueFormat, layer));
   }
   // position_ids is optional: builds with fused rotary (CPU, CUDA) have none.
-  hasPositionIds_ = !spec_.positionIdsName.empty() &&
-                    std::find(inputNames_.begin(), inputNames_.end(), spec_.positionIdsName) != inputNames_.end();
+  hasPositionIds_ = !spec_.positionIdsName.empty() && std::find(inputNames_.begin(), inputNames_.end(), spec_.positionIdsName) != inputNames_.end();
   for (const auto& type : {kvType_, logitsType_}) {
     if (type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT && type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16)
       throw EngineError(code::kModelLoadFailed, "model.onnx uses a KV or logits type other than float32/float16");
@@ -252,8 +249,6 @@ void ModelCore::PrepareKvAllocator() {
   }
 }
 
-size_t ModelCore::kvBytesPerToken() const {
-  return static_cast<size_t>(spec_.numLayers) * 2 * spec_.numKvHeads * spec_.headSize * ElementSize(kvType_);
-}
+size_t ModelCore::kvBytesPerToken() const { return static_cast<size_t>(spec_.numLayers) * 2 * spec_.numKvHeads * spec_.headSize * ElementSize(kvType_); }
 
 }  // namespace phi4

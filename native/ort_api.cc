@@ -62,9 +62,8 @@ const OrtApi* LoadOrt(const std::string& path) {
   const OrtApiBase* base = get_base();
   const OrtApi* api = base->GetApi(ORT_API_VERSION);
   if (!api) {
-    throw EngineError(code::kRuntimeLoadFailed,
-                      "ONNX Runtime " + std::string(base->GetVersionString()) + " at " + path + " does not serve C API version " +
-                          std::to_string(ORT_API_VERSION) + "; use ONNX Runtime 1." + std::to_string(ORT_API_VERSION) + " or newer");
+    throw EngineError(code::kRuntimeLoadFailed, "ONNX Runtime " + std::string(base->GetVersionString()) + " at " + path + " does not serve C API version " +
+                                                    std::to_string(ORT_API_VERSION) + "; use ONNX Runtime 1." + std::to_string(ORT_API_VERSION) + " or newer");
   }
   // The handle is deliberately never closed: ORT registers atexit handlers and thread-local state.
   g_base = base;

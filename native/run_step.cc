@@ -57,8 +57,8 @@ std::vector<ValuePtr> StepInputs::Values(const ModelCore& model) {
   return values;
 }
 
-ValuePtr RunModel(const ModelCore& model, OrtRunOptions* options, const std::atomic<bool>& cancelled, StepInputs& inputs,
-                  const std::vector<ValuePtr>& kv, OrtValue* logits) {
+ValuePtr RunModel(const ModelCore& model, OrtRunOptions* options, const std::atomic<bool>& cancelled, StepInputs& inputs, const std::vector<ValuePtr>& kv,
+                  OrtValue* logits) {
   std::vector<ValuePtr> held = inputs.Values(model);
   std::vector<const OrtValue*> in;
   for (const auto& value : held) in.push_back(value.get());
@@ -67,8 +67,8 @@ ValuePtr RunModel(const ModelCore& model, OrtRunOptions* options, const std::ato
     in.push_back(value.get());
     out.push_back(value.get());
   }
-  OrtStatus* status = Ort().Run(model.session(), options, model.runInputNames().data(), in.data(), in.size(), model.runOutputNames().data(), out.size(),
-                                out.data());
+  OrtStatus* status =
+      Ort().Run(model.session(), options, model.runInputNames().data(), in.data(), in.size(), model.runOutputNames().data(), out.size(), out.data());
   ValuePtr allocated(logits ? nullptr : out[0]);
   if (status) {
     if (cancelled.load()) {

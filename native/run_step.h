@@ -44,8 +44,8 @@ class StepInputs {
 // Attention writes the new positions in place). Logits go into `logits` when given (a [rows, 1, vocab]
 // tensor), else into a tensor ORT allocates, which is returned. A failed run is ABORTED when
 // `cancelled` is set: the RunOptions' terminate flag stopped it.
-ValuePtr RunModel(const ModelCore& model, OrtRunOptions* options, const std::atomic<bool>& cancelled, StepInputs& inputs,
-                  const std::vector<ValuePtr>& kv, OrtValue* logits);
+ValuePtr RunModel(const ModelCore& model, OrtRunOptions* options, const std::atomic<bool>& cancelled, StepInputs& inputs, const std::vector<ValuePtr>& kv,
+                  OrtValue* logits);
 
 // The logits of the last position of row `row` of a run's [rows, n or 1, vocab] output (shape checked).
 const void* LastPositionLogits(const ModelCore& model, const OrtValue* logits, int rows, int n, int row);

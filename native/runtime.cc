@@ -40,8 +40,7 @@ ModelSpec ReadModelSpec(const Napi::Object& o) {
     if (!IsLayerNamePattern(*pattern))
       ThrowJs(o.Env(), code::kInvalidArgument, "KV name \"" + *pattern + "\" must contain \"%d\" (the layer index) once and no other '%'");
   }
-  if (spec.modelPath.empty() || spec.numLayers <= 0 || spec.numKvHeads <= 0 || spec.headSize <= 0 || spec.vocabSize <= 0 ||
-      spec.prefillChunk <= 0) {
+  if (spec.modelPath.empty() || spec.numLayers <= 0 || spec.numKvHeads <= 0 || spec.headSize <= 0 || spec.vocabSize <= 0 || spec.prefillChunk <= 0) {
     ThrowJs(o.Env(), code::kInvalidArgument, "model spec needs modelPath and positive numLayers, numKvHeads, headSize, vocabSize, prefillChunk");
   }
   Napi::Value providers = o.Get("providers");

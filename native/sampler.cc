@@ -15,9 +15,7 @@ namespace {
 // always fits; if it does not, we fall back to the whole vocabulary.
 constexpr size_t kNucleusWindow = 1024;
 
-int32_t Argmax(const std::vector<float>& logits) {
-  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-}
+int32_t Argmax(const std::vector<float>& logits) { return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin()); }
 
 // Disallowed tokens get -inf, so every sampling mode (and top-k / top-p) only sees allowed ones.
 void ApplyMask(std::vector<float>& logits, const std::vector<uint8_t>& allowed) {

@@ -10,8 +10,8 @@ namespace phi4 {
 struct SamplingParams {
   bool greedy = true;
   float temperature = 1.0f;
-  int topK = 0;         // 0 = no limit
-  float topP = 1.0f;    // 1 = no limit
+  int topK = 0;                    // 0 = no limit
+  float topP = 1.0f;               // 1 = no limit
   float repetitionPenalty = 1.0f;  // 1 = off; HF semantics (divide positive logits, multiply negative)
   // Constrained decoding: bit i set = token i may be sampled (LSB first). Empty = every token.
   std::vector<uint8_t> allowed;

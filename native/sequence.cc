@@ -83,7 +83,8 @@ class SaveStateWorker : public SequenceWorker {
 
   Napi::Value Result(Napi::Env env) override {
     std::vector<uint8_t>* state = state_.release();
-    return Napi::Buffer<uint8_t>::New(env, state->data(), state->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* owned) { delete owned; }, state);
+    return Napi::Buffer<uint8_t>::New(
+        env, state->data(), state->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* owned) { delete owned; }, state);
   }
 
  private:
@@ -94,10 +95,16 @@ class SaveStateWorker : public SequenceWorker {
 
 class LoadStateWorker : public SequenceWorker {
  public:
-  LoadStateWorker(Napi::Env env, Napi::Object owner, std::shared_ptr<SequenceCore> core, Napi::Uint8Array state, int stateLength,
-                  std::vector<int32_t> tokens, int kvLength, bool longRope)
-      : SequenceWorker(env, {owner}), core_(std::move(core)), data_(state.Data()), bytes_(state.ByteLength()), stateLength_(stateLength),
-        tokens_(std::move(tokens)), kvLength_(kvLength), longRope_(longRope) {
+  LoadStateWorker(Napi::Env env, Napi::Object owner, std::shared_ptr<SequenceCore> core, Napi::Uint8Array state, int stateLength, std::vector<int32_t> tokens,
+                  int kvLength, bool longRope)
+      : SequenceWorker(env, {owner}),
+        core_(std::move(core)),
+        data_(state.Data()),
+        bytes_(state.ByteLength()),
+        stateLength_(stateLength),
+        tokens_(std::move(tokens)),
+        kvLength_(kvLength),
+        longRope_(longRope) {
     stateRef_ = Napi::Persistent(state);  // the worker reads the caller's bytes in place
   }
 
@@ -117,8 +124,8 @@ class LoadStateWorker : public SequenceWorker {
 
 class CopyFromWorker : public SequenceWorker {
  public:
-  CopyFromWorker(Napi::Env env, Napi::Object target, Napi::Object source, std::shared_ptr<SequenceCore> targetCore,
-                 std::shared_ptr<SequenceCore> sourceCore, std::vector<int32_t> tokens)
+  CopyFromWorker(Napi::Env env, Napi::Object target, Napi::Object source, std::shared_ptr<SequenceCore> targetCore, std::shared_ptr<SequenceCore> sourceCore,
+                 std::vector<int32_t> tokens)
       : SequenceWorker(env, {target, source}), target_(std::move(targetCore)), source_(std::move(sourceCore)), tokens_(std::move(tokens)) {}
 
  protected:
@@ -153,14 +160,13 @@ std::vector<int32_t> ReadTokens(const Napi::Value& value) {
 }  // namespace
 
 Napi::Function Sequence::Init(Napi::Env env) {
-  return DefineClass(env, "Sequence",
-                     {InstanceMethod<&Sequence::Eval>("eval"), InstanceMethod<&Sequence::Rewind>("rewind"),
-                      InstanceMethod<&Sequence::SaveState>("saveState"), InstanceMethod<&Sequence::LoadState>("loadState"),
-                      InstanceMethod<&Sequence::CopyFrom>("copyFrom"),
-                      InstanceMethod<&Sequence::Cancel>("cancel"), InstanceMethod<&Sequence::Dispose>("dispose"),
-                      InstanceMethod<&Sequence::Tokens>("tokens"), InstanceAccessor<&Sequence::Length>("length"),
-                      InstanceAccessor<&Sequence::Capacity>("capacity"), InstanceAccessor<&Sequence::KvValid>("kvValid"),
-                      InstanceAccessor<&Sequence::LongRope>("longRope"), InstanceAccessor<&Sequence::Busy>("busy")});
+  return DefineClass(
+      env, "Sequence",
+      {InstanceMethod<&Sequence::Eval>("eval"), InstanceMethod<&Sequence::Rewind>("rewind"), InstanceMethod<&Sequence::SaveState>("saveState"),
+       InstanceMethod<&Sequence::LoadState>("loadState"), InstanceMethod<&Sequence::CopyFrom>("copyFrom"), InstanceMethod<&Sequence::Cancel>("cancel"),
+       InstanceMethod<&Sequence::Dispose>("dispose"), InstanceMethod<&Sequence::Tokens>("tokens"), InstanceAccessor<&Sequence::Length>("length"),
+       InstanceAccessor<&Sequence::Capacity>("capacity"), InstanceAccessor<&Sequence::KvValid>("kvValid"), InstanceAccessor<&Sequence::LongRope>("longRope"),
+       InstanceAccessor<&Sequence::Busy>("busy")});
 }
 
 Napi::Object Sequence::NewInstance(Napi::Env env, std::shared_ptr<SequenceCore> core) {

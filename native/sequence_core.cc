@@ -41,7 +41,8 @@ void SequenceCore::ResetCancel() {
 
 void SequenceCore::Rewind(int length) {
   if (length < 0 || length > this->length())
-    throw EngineError(code::kInvalidArgument, "cannot rewind to " + std::to_string(length) + ": the sequence has " + std::to_string(this->length()) + " tokens");
+    throw EngineError(code::kInvalidArgument,
+                      "cannot rewind to " + std::to_string(length) + ": the sequence has " + std::to_string(this->length()) + " tokens");
   if (length == this->length()) return;
   logitsAt_ = -1;
   tokens_.resize(length);
@@ -84,14 +85,18 @@ void SequenceCore::LoadState(const uint8_t* data, size_t bytes, int stateLength,
   RequireHostKv();
   const int length = kvLength;
   if (tokens.size() > static_cast<size_t>(capacity_))
-    throw EngineError(code::kCapacityExceeded, "the state holds " + std::to_string(tokens.size()) + " tokens but the sequence's capacity is " + std::to_string(capacity_));
+    throw EngineError(code::kCapacityExceeded,
+                      "the state holds " + std::to_string(tokens.size()) + " tokens but the sequence's capacity is " + std::to_string(capacity_));
   if (length < 0 || static_cast<size_t>(length) > tokens.size())
-    throw EngineError(code::kInvalidArgument, "cannot restore the KV of " + std::to_string(length) + " positions with " + std::to_string(tokens.size()) + " tokens");
+    throw EngineError(code::kInvalidArgument,
+                      "cannot restore the KV of " + std::to_string(length) + " positions with " + std::to_string(tokens.size()) + " tokens");
   if (stateLength < length || bytes != StateBytes(stateLength))
     throw EngineError(code::kInvalidArgument, "the state has " + std::to_string(bytes) + " bytes of KV; " + std::to_string(stateLength) +
-                                                  " positions of this model need " + std::to_string(StateBytes(stateLength)) + " (and at least " + std::to_string(length) + " positions)");
+                                                  " positions of this model need " + std::to_string(StateBytes(stateLength)) + " (and at least " +
+                                                  std::to_string(length) + " positions)");
   for (int32_t token : tokens) {
-    if (token < 0 || token >= model_->spec().vocabSize) throw EngineError(code::kTokenOutOfRange, "the state holds token id " + std::to_string(token) + ", outside the vocabulary");
+    if (token < 0 || token >= model_->spec().vocabSize)
+      throw EngineError(code::kTokenOutOfRange, "the state holds token id " + std::to_string(token) + ", outside the vocabulary");
   }
   pool_->Grow(slot_, length);  // the last check: past it, nothing can fail
   std::lock_guard<std::mutex> lock(pool_->mutex());
@@ -140,8 +145,8 @@ void SequenceCore::CheckAppend(const std::vector<int32_t>& tokens) const {
   const ModelSpec& spec = model_->spec();
   const size_t total = tokens_.size() + tokens.size();
   if (total > static_cast<size_t>(capacity_)) {
-    throw EngineError(code::kCapacityExceeded, "the sequence would hold " + std::to_string(total) + " tokens but its capacity is " +
-                                                   std::to_string(capacity_) + "; create the sequence with a larger capacity (at most the model's context length)");
+    throw EngineError(code::kCapacityExceeded, "the sequence would hold " + std::to_string(total) + " tokens but its capacity is " + std::to_string(capacity_) +
+                                                   "; create the sequence with a larger capacity (at most the model's context length)");
   }
   for (int32_t token : tokens) {
     if (token < 0 || token >= spec.vocabSize)

@@ -29,7 +29,14 @@ beforeAll(async () => {
     JSON.stringify({
       providers: {
         local: { type: "local", capacity: 256 },
-        claude: { type: "anthropic", model: "claude-test", baseURL: claude.url, apiKey: "${TEST_CLAUDE_KEY}", maxRetries: 0, price: { inputPerMTok: 3, outputPerMTok: 15 } },
+        claude: {
+          type: "anthropic",
+          model: "claude-test",
+          baseURL: claude.url,
+          apiKey: "${TEST_CLAUDE_KEY}",
+          maxRetries: 0,
+          price: { inputPerMTok: 3, outputPerMTok: 15 },
+        },
       },
     }),
   );
@@ -44,7 +51,10 @@ const env = { ...process.env, TEST_CLAUDE_KEY: "sk-cli" };
 const phi4 = (...args: string[]) => run(process.execPath, [bin, "agent", ...args], { env, maxBuffer: 16 << 20 });
 
 async function phi4Fails(...args: string[]): Promise<{ code: number; stderr: string }> {
-  const error = await phi4(...args).then(() => undefined, (e: unknown) => e as { code: number; stderr: string });
+  const error = await phi4(...args).then(
+    () => undefined,
+    (e: unknown) => e as { code: number; stderr: string },
+  );
   if (!error) throw new Error("phi4 agent succeeded but should have failed");
   return error;
 }
@@ -54,9 +64,21 @@ describe("phi4 agent", () => {
     claude.enqueue(toolUse({ name: "mcp__everything__echo", input: { message: "from the CLI" } }), text("It echoed."));
     const before = claude.requests.length;
     const { stdout } = await phi4(
-      "--model", models.tinyPhi4, "--mcp-config", mcpConfig, "--router", routerConfig,
-      "--tool-choice", "mcp__everything__echo", "--allowed-tools", "mcp__everything__echo",
-      "--complexity", "high", "--task", "Echo 'from the CLI'", "--json",
+      "--model",
+      models.tinyPhi4,
+      "--mcp-config",
+      mcpConfig,
+      "--router",
+      routerConfig,
+      "--tool-choice",
+      "mcp__everything__echo",
+      "--allowed-tools",
+      "mcp__everything__echo",
+      "--complexity",
+      "high",
+      "--task",
+      "Echo 'from the CLI'",
+      "--json",
     );
     const lines = stdout.trim().split("\n");
     expect(lines).toHaveLength(1);
@@ -67,7 +89,9 @@ describe("phi4 agent", () => {
     expect(out.steps[0]).toEqual({
       provider: "claude",
       toolCalls: [{ type: "tool_use", id: expect.any(String), name: "mcp__everything__echo", input: { message: "from the CLI" } }],
-      toolResults: [{ tool_use_id: out.steps[0].toolCalls[0].id, name: "mcp__everything__echo", content: [{ type: "text", text: "Echo: from the CLI" }], is_error: false }],
+      toolResults: [
+        { tool_use_id: out.steps[0].toolCalls[0].id, name: "mcp__everything__echo", content: [{ type: "text", text: "Echo: from the CLI" }], is_error: false },
+      ],
     });
     expect(out.usage.input_tokens).toBeGreaterThan(0);
     // The echo tool's schema alone outgrows tiny-phi4's 256-token context: Claude only.
@@ -81,8 +105,24 @@ describe("phi4 agent", () => {
     const before = claude.requests.length;
     // Too small a capacity for the prompt: the local model fails, and privacy forbids the fallback.
     const tight = path.join(dir, "tight.json");
-    await writeFile(tight, JSON.stringify({ providers: { local: { type: "local", capacity: 4 }, claude: { type: "anthropic", model: "c", baseURL: claude.url, apiKey: "k" } } }));
-    const { code, stderr } = await phi4Fails("--model", models.tinyPhi4, "--mcp-config", mcpConfig, "--router", tight, "--allowed-tools", "none", "--privacy", "high", "--task", "Say hi");
+    await writeFile(
+      tight,
+      JSON.stringify({ providers: { local: { type: "local", capacity: 4 }, claude: { type: "anthropic", model: "c", baseURL: claude.url, apiKey: "k" } } }),
+    );
+    const { code, stderr } = await phi4Fails(
+      "--model",
+      models.tinyPhi4,
+      "--mcp-config",
+      mcpConfig,
+      "--router",
+      tight,
+      "--allowed-tools",
+      "none",
+      "--privacy",
+      "high",
+      "--task",
+      "Say hi",
+    );
     expect(code).toBe(1);
     expect(stderr).toMatch(/^phi4 agent: no provider could answer: privacy high/m);
     expect(stderr).not.toMatch(/\n\s+at /);
@@ -91,8 +131,20 @@ describe("phi4 agent", () => {
 
   it("without --router the local model makes the forced call; the transcript streams as text", async () => {
     const { stdout, stderr } = await phi4(
-      "--model", models.tinyPhi4, "--mcp-config", mcpConfig, "--tool-choice", "mcp__everything__echo", "--allowed-tools", "mcp__everything__echo",
-      "--max-iterations", "2", "--max-tokens", "24", "--task", "Echo hello",
+      "--model",
+      models.tinyPhi4,
+      "--mcp-config",
+      mcpConfig,
+      "--tool-choice",
+      "mcp__everything__echo",
+      "--allowed-tools",
+      "mcp__everything__echo",
+      "--max-iterations",
+      "2",
+      "--max-tokens",
+      "24",
+      "--task",
+      "Echo hello",
     );
     expect(stderr).toContain("[local: the only provider]");
     expect(stdout).toMatch(/-> mcp__everything__echo \{"message":/);

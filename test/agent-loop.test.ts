@@ -61,7 +61,12 @@ describe("agent loop with Claude and real MCP tools", () => {
     expect(result.steps).toHaveLength(2);
     expect(result.steps[0]).toMatchObject({ provider: "claude", stopReason: "tool_use" });
     expect(result.steps[0].toolResults).toEqual([
-      { tool_use_id: result.steps[0].toolCalls[0].id, name: "mcp__everything__get-sum", content: [{ type: "text", text: "The sum of 2 and 3 is 5." }], is_error: false },
+      {
+        tool_use_id: result.steps[0].toolCalls[0].id,
+        name: "mcp__everything__get-sum",
+        content: [{ type: "text", text: "The sum of 2 and 3 is 5." }],
+        is_error: false,
+      },
       { tool_use_id: result.steps[0].toolCalls[1].id, name: "mcp__everything__echo", content: [{ type: "text", text: "Echo: hi" }], is_error: false },
     ]);
     expect(result.usage.input_tokens).toBe(result.steps[0].usage.input_tokens + result.steps[1].usage.input_tokens);
@@ -103,18 +108,28 @@ describe("agent loop with Claude and real MCP tools", () => {
     expect(first.tools.map((t: { name: string }) => t.name)).toEqual(["mcp__everything__echo"]);
     expect(first.tool_choice).toEqual({ type: "tool", name: "mcp__everything__echo" });
     expect(second.tool_choice).toEqual({ type: "auto" });
-    expect(result.steps[0].toolResults[0]).toMatchObject({ is_error: true, content: [{ type: "text", text: "tool mcp__everything__get-env is not available" }] });
+    expect(result.steps[0].toolResults[0]).toMatchObject({
+      is_error: true,
+      content: [{ type: "text", text: "tool mcp__everything__get-env is not available" }],
+    });
   });
 
   it("feeds tool errors and timeouts back to the model as is_error results", async () => {
     claudeServer.enqueue(
-      toolUse({ name: "mcp__everything__trigger-long-running-operation", input: { duration: 10, steps: 2 } }, { name: "mcp__everything__get-sum", input: { a: "x" } }),
+      toolUse(
+        { name: "mcp__everything__trigger-long-running-operation", input: { duration: 10, steps: 2 } },
+        { name: "mcp__everything__get-sum", input: { a: "x" } },
+      ),
       text("Both failed."),
     );
     const result = await runAgent({ provider: claude, tools: bridge, task: "Try." }).result;
     expect(result.finalText).toBe("Both failed.");
     const [timedOut, invalid] = claudeBodies()[1].messages[2].content;
-    expect(timedOut).toMatchObject({ type: "tool_result", is_error: true, content: [{ type: "text", text: expect.stringContaining("no result within 1200 ms") }] });
+    expect(timedOut).toMatchObject({
+      type: "tool_result",
+      is_error: true,
+      content: [{ type: "text", text: expect.stringContaining("no result within 1200 ms") }],
+    });
     expect(invalid).toMatchObject({ type: "tool_result", is_error: true });
   });
 
@@ -205,7 +220,12 @@ describe("agent loop on the local model", () => {
     expect(first.toolCalls).toEqual([expect.objectContaining({ name: "mcp__everything__echo", input: { message: expect.any(String) } })]);
     // The echo server answered the model's own (random-weight) argument.
     expect(first.toolResults).toEqual([
-      { tool_use_id: first.toolCalls[0].id, name: "mcp__everything__echo", content: [{ type: "text", text: `Echo: ${first.toolCalls[0].input.message}` }], is_error: false },
+      {
+        tool_use_id: first.toolCalls[0].id,
+        name: "mcp__everything__echo",
+        content: [{ type: "text", text: `Echo: ${first.toolCalls[0].input.message}` }],
+        is_error: false,
+      },
     ]);
     expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(["provider_switch", "tool_call", "tool_result"]));
     expect(result.steps).toHaveLength(2);
@@ -221,6 +241,11 @@ describe("agent loop on the local model", () => {
     expect(result.steps[0].provider).toBe("local");
     expect(["end_turn", "max_tokens"]).toContain(result.stopReason);
     expect(events[0]).toMatchObject({ type: "provider_switch", to: "local" });
-    expect(events.filter((e) => e.type === "text").map((e) => (e as { text: string }).text).join("")).toBe(result.finalText);
+    expect(
+      events
+        .filter((e) => e.type === "text")
+        .map((e) => (e as { text: string }).text)
+        .join(""),
+    ).toBe(result.finalText);
   });
 });

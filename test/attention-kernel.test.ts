@@ -32,7 +32,6 @@ function ours(c: Case, x: ReturnType<typeof inputs>, portable: boolean) {
   return { out, key, value };
 }
 
-
 describe("the attention kernel", () => {
   for (const portable of [false, true]) {
     const variant = portable ? "portable C++" : `${binding.attentionKernelVariant}, the variant this CPU runs`;

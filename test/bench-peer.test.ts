@@ -79,12 +79,37 @@ describe("phi4 bench peer", () => {
     // tiny-phi4 switches to its long RoPE factors past 64 positions; these lengths stay below,
     // where plain incremental decoding (transformers.js) and full recomputation agree.
     const { stdout } = await run(process.execPath, [
-      bin, "bench", "peer", "--model", models.tinyPhi4, "--engines", "phi4-onnx,transformers.js", "--prompt-tokens", "8,40", "--gen-tokens", "12",
-      "--concurrency", "1,2", "--batch-prompt-tokens", "8", "--int4-kernel", "off", "--kv-type", "float32", "--json",
+      bin,
+      "bench",
+      "peer",
+      "--model",
+      models.tinyPhi4,
+      "--engines",
+      "phi4-onnx,transformers.js",
+      "--prompt-tokens",
+      "8,40",
+      "--gen-tokens",
+      "12",
+      "--concurrency",
+      "1,2",
+      "--batch-prompt-tokens",
+      "8",
+      "--int4-kernel",
+      "off",
+      "--kv-type",
+      "float32",
+      "--json",
     ]);
     const out = JSON.parse(stdout);
     expect(out.benchmark).toBe("peer");
-    expect(out.settings).toMatchObject({ engines: ["phi4-onnx", "transformers.js"], promptLengths: [8, 40], genTokens: 12, concurrency: [1, 2], threads: 2, int4Kernel: false });
+    expect(out.settings).toMatchObject({
+      engines: ["phi4-onnx", "transformers.js"],
+      promptLengths: [8, 40],
+      genTokens: 12,
+      concurrency: [1, 2],
+      threads: 2,
+      int4Kernel: false,
+    });
     expect(out.engines.map((e: Engine) => e.engine)).toEqual(["phi4-onnx", "transformers.js"]);
     for (const e of out.engines) checkEngine(e, [8, 40], 12, [1, 2]);
     const [ours, peer] = out.engines as Engine[];
@@ -105,8 +130,25 @@ describe("phi4 bench peer", () => {
   it("runs llama.cpp on the GGUF of the same model: its tokens are its greedy continuation of the benchmark's prompts", async () => {
     const report = path.join(tmp, "peer.json");
     const { stdout } = await run(process.execPath, [
-      bin, "bench", "peer", "--model", models.tinyPhi4, "--gguf", gguf, "--engines", "phi4-onnx,llama.cpp", "--prompt-tokens", "8,40",
-      "--gen-tokens", "6", "--concurrency", "1,2", "--batch-prompt-tokens", "8", "--out", report,
+      bin,
+      "bench",
+      "peer",
+      "--model",
+      models.tinyPhi4,
+      "--gguf",
+      gguf,
+      "--engines",
+      "phi4-onnx,llama.cpp",
+      "--prompt-tokens",
+      "8,40",
+      "--gen-tokens",
+      "6",
+      "--concurrency",
+      "1,2",
+      "--batch-prompt-tokens",
+      "8",
+      "--out",
+      report,
     ]);
     expect(stdout).toMatch(/^# Peer benchmark: phi4-onnx .* vs llama\.cpp 3\.21\.1 \(llama\.cpp /);
     expect(stdout).toMatch(/\| 40 \| llama\.cpp \| [\d.]+ tok\/s \|/);
@@ -115,7 +157,10 @@ describe("phi4 bench peer", () => {
     expect(out.settings.engines).toEqual(["phi4-onnx", "llama.cpp"]);
     for (const e of out.engines) checkEngine(e, [8, 40], 6, [1, 2]);
     const llamaRuns = (out.engines as Engine[])[1].runs;
-    expect(out.comparisons.map((c: { engine: string; promptTokens: number }) => [c.engine, c.promptTokens])).toEqual([["llama.cpp", 8], ["llama.cpp", 40]]);
+    expect(out.comparisons.map((c: { engine: string; promptTokens: number }) => [c.engine, c.promptTokens])).toEqual([
+      ["llama.cpp", 8],
+      ["llama.cpp", 40],
+    ]);
 
     // llama.cpp as the benchmark ran it (flash attention auto, 2 threads), teacher-forced with its own reported tokens.
     const vocab: number = JSON.parse(await readFile(path.join(models.tinyPhi4, "genai_config.json"), "utf8")).model.vocab_size;

@@ -52,8 +52,22 @@ function chart(series: ChartSeries[], xScale?: "linear" | "log2") {
 }
 
 const two: ChartSeries[] = [
-  { name: "phi4-onnx", points: [{ x: 128, y: 12.5 }, { x: 1024, y: 11.2 }, { x: 2048, y: 9.8 }] },
-  { name: "transformers.js", points: [{ x: 128, y: 6.1 }, { x: 1024, y: 4.9 }, { x: 2048, y: 3.2 }] },
+  {
+    name: "phi4-onnx",
+    points: [
+      { x: 128, y: 12.5 },
+      { x: 1024, y: 11.2 },
+      { x: 2048, y: 9.8 },
+    ],
+  },
+  {
+    name: "transformers.js",
+    points: [
+      { x: 128, y: 6.1 },
+      { x: 1024, y: 4.9 },
+      { x: 2048, y: 3.2 },
+    ],
+  },
 ];
 
 describe("lineChartSvg", () => {
@@ -77,7 +91,16 @@ describe("lineChartSvg", () => {
   });
 
   it("draws a larger y higher, and a larger x further right", () => {
-    const { elements } = chart([{ name: "s", points: [{ x: 1, y: 1 }, { x: 2, y: 10 }, { x: 3, y: 5 }] }]);
+    const { elements } = chart([
+      {
+        name: "s",
+        points: [
+          { x: 1, y: 1 },
+          { x: 2, y: 10 },
+          { x: 3, y: 5 },
+        ],
+      },
+    ]);
     const [a, b, c] = elements.filter((e) => e.name === "circle").map((e) => ({ x: Number(e.attrs.cx), y: Number(e.attrs.cy) }));
     expect(b.y).toBeLessThan(c.y);
     expect(c.y).toBeLessThan(a.y);
@@ -93,7 +116,15 @@ describe("lineChartSvg", () => {
     expect(yTicks[0]).toBe(0);
     expect(yTicks[yTicks.length - 1]).toBeGreaterThanOrEqual(12.5);
 
-    const linear = chart([{ name: "s", points: [{ x: 0.13, y: 1234 }, { x: 0.71, y: 5678 }] }]);
+    const linear = chart([
+      {
+        name: "s",
+        points: [
+          { x: 0.13, y: 1234 },
+          { x: 0.71, y: 5678 },
+        ],
+      },
+    ]);
     expect(linear.xTicks[0]).toBeLessThanOrEqual(0.13);
     expect(linear.xTicks[linear.xTicks.length - 1]).toBeGreaterThanOrEqual(0.71);
     expect(linear.yTicks[linear.yTicks.length - 1]).toBeGreaterThanOrEqual(5678);
@@ -118,8 +149,25 @@ describe("lineChartSvg", () => {
   it("handles a one-point series and equal y values inside the plot", () => {
     for (const series of [
       [{ name: "one", points: [{ x: 4, y: 7 }] }],
-      [{ name: "flat", points: [{ x: 1, y: 3 }, { x: 2, y: 3 }, { x: 8, y: 3 }] }],
-      [{ name: "zeros", points: [{ x: 0, y: 0 }, { x: 0, y: 0 }] }],
+      [
+        {
+          name: "flat",
+          points: [
+            { x: 1, y: 3 },
+            { x: 2, y: 3 },
+            { x: 8, y: 3 },
+          ],
+        },
+      ],
+      [
+        {
+          name: "zeros",
+          points: [
+            { x: 0, y: 0 },
+            { x: 0, y: 0 },
+          ],
+        },
+      ],
     ]) {
       for (const scale of series[0].name === "zeros" ? (["linear"] as const) : (["linear", "log2"] as const)) {
         const { svg, elements, yTicks } = chart(series, scale);
@@ -141,7 +189,12 @@ describe("lineChartSvg", () => {
   it("rejects an empty chart, an empty series, non-finite values and x <= 0 on a log2 axis", () => {
     const draw = (series: ChartSeries[], xScale?: "linear" | "log2") => () => lineChartSvg({ title: "t", xLabel: "x", yLabel: "y", series, xScale });
     expect(draw([])).toThrow(/no series/);
-    expect(draw([{ name: "ok", points: [{ x: 1, y: 1 }] }, { name: "empty", points: [] }])).toThrow(/series "empty" has no points/);
+    expect(
+      draw([
+        { name: "ok", points: [{ x: 1, y: 1 }] },
+        { name: "empty", points: [] },
+      ]),
+    ).toThrow(/series "empty" has no points/);
     expect(draw([{ name: "nan", points: [{ x: 1, y: Number.NaN }] }])).toThrow(/not finite/);
     expect(draw([{ name: "zero", points: [{ x: 0, y: 1 }] }], "log2")).toThrow(/log2/);
   });

@@ -24,7 +24,22 @@ describe("phi4 bench (suite)", () => {
 
   it("runs every benchmark and writes the report, the plots and the targets", async () => {
     const out = path.join(dir, "run.json");
-    const settings = ["--prompt-tokens", "8,40", "--gen-tokens", "6", "--runs", "1", "--prefix-tokens", "40", "--turns", "2", "--concurrency", "1,2", "--micro-time", "0.05"];
+    const settings = [
+      "--prompt-tokens",
+      "8,40",
+      "--gen-tokens",
+      "6",
+      "--runs",
+      "1",
+      "--prefix-tokens",
+      "40",
+      "--turns",
+      "2",
+      "--concurrency",
+      "1,2",
+      "--micro-time",
+      "0.05",
+    ];
     const { stdout } = await run(process.execPath, [bin, "bench", "--model", models.tinyPhi4, "--out", out, ...settings], { maxBuffer: 1 << 24 });
 
     expect((await readdir(dir)).sort()).toEqual(["run-batch.svg", "run-decode.svg", "run.json", "run.md"]);
@@ -44,7 +59,11 @@ describe("phi4 bench (suite)", () => {
     expect(roofline.met).toBe(roofline.value >= 0.7);
     expect(byName["Event-loop delay p99 during generation (single and batched)"].value).toBeGreaterThanOrEqual(0);
     // Left out by these settings: prompts 128/1024/2048 for the peer and concurrency 4.
-    for (const name of ["Decode vs transformers.js, 2048-token prompt", "Time to first token vs transformers.js, 1024-token prompt", "Batched aggregate decode, concurrency 4 vs 1"]) {
+    for (const name of [
+      "Decode vs transformers.js, 2048-token prompt",
+      "Time to first token vs transformers.js, 1024-token prompt",
+      "Batched aggregate decode, concurrency 4 vs 1",
+    ]) {
       expect(byName[name]).toMatchObject({ value: null, met: null, shown: "not measured" });
     }
 

@@ -54,7 +54,9 @@ describe("phi4 bench decode", () => {
     expect(stdout).toMatch(/float32 KV cache/);
     const json = await run(process.execPath, [bin, "bench", "decode", "--model", models.tiny, ...quick, "--json"]);
     expect(JSON.parse(json.stdout).settings.kvType).toBe("float16");
-    const error = await run(process.execPath, [bin, "bench", "decode", "--model", models.tiny, ...quick, "--kv-type", "bfloat16"]).catch((e: { stderr: string }) => e);
+    const error = await run(process.execPath, [bin, "bench", "decode", "--model", models.tiny, ...quick, "--kv-type", "bfloat16"]).catch(
+      (e: { stderr: string }) => e,
+    );
     expect((error as { stderr: string }).stderr).toMatch(/kvType must be "float32" or "float16"/);
   });
 
@@ -91,7 +93,22 @@ describe("phi4 bench decode", () => {
 
 describe("phi4 bench prefix", () => {
   it("--json reports cached vs uncached TTFT and per-turn conversation timings", async () => {
-    const { stdout } = await run(process.execPath, [bin, "bench", "prefix", "--model", models.tiny, "--prefix-tokens", "40", "--turns", "3", "--turn-tokens", "8", "--reply-tokens", "4", "--json"]);
+    const { stdout } = await run(process.execPath, [
+      bin,
+      "bench",
+      "prefix",
+      "--model",
+      models.tiny,
+      "--prefix-tokens",
+      "40",
+      "--turns",
+      "3",
+      "--turn-tokens",
+      "8",
+      "--reply-tokens",
+      "4",
+      "--json",
+    ]);
     const out = JSON.parse(stdout.trim());
     expect(out).toMatchObject({ benchmark: "prefix", prefixTokens: 40 });
     expect(out.uncachedTtftMs).toBeGreaterThan(0);
@@ -108,7 +125,20 @@ describe("phi4 bench prefix", () => {
 
 describe("phi4 bench batch", () => {
   it("--json reports aggregate tokens/s and inter-token latency per concurrency", async () => {
-    const { stdout } = await run(process.execPath, [bin, "bench", "batch", "--model", models.tiny, "--concurrency", "1,3", "--prompt-tokens", "8", "--gen-tokens", "6", "--json"]);
+    const { stdout } = await run(process.execPath, [
+      bin,
+      "bench",
+      "batch",
+      "--model",
+      models.tiny,
+      "--concurrency",
+      "1,3",
+      "--prompt-tokens",
+      "8",
+      "--gen-tokens",
+      "6",
+      "--json",
+    ]);
     const out = JSON.parse(stdout.trim());
     expect(out.benchmark).toBe("batch");
     expect(out.results.map((r: { concurrency: number }) => r.concurrency)).toEqual([1, 3]);
@@ -123,7 +153,22 @@ describe("phi4 bench batch", () => {
   });
 
   it("--int4-kernel off measures ONNX Runtime's own int4 kernel, and says so", async () => {
-    const { stdout } = await run(process.execPath, [bin, "bench", "batch", "--model", models.tiny, "--concurrency", "2", "--prompt-tokens", "4", "--gen-tokens", "3", "--int4-kernel", "off", "--json"]);
+    const { stdout } = await run(process.execPath, [
+      bin,
+      "bench",
+      "batch",
+      "--model",
+      models.tiny,
+      "--concurrency",
+      "2",
+      "--prompt-tokens",
+      "4",
+      "--gen-tokens",
+      "3",
+      "--int4-kernel",
+      "off",
+      "--json",
+    ]);
     expect(JSON.parse(stdout.trim()).settings.int4Kernel).toBe(false);
   });
 });

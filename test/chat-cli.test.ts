@@ -46,7 +46,10 @@ const SYSTEM = "You are a terse assistant. Answer in one short sentence, in plai
 describe("phi4 chat", () => {
   it("streams a reply, reports /stats, saves with /save, and exits on /exit", async () => {
     const file = path.join(dir, "chat.phi4kv");
-    const { code, stdout, stderr } = await chat(["--model", models.tinyPhi4, "--max-tokens", "8", "--system", SYSTEM], ["Hello there", "/stats", `/save ${file}`, "/exit", "never read"]);
+    const { code, stdout, stderr } = await chat(
+      ["--model", models.tinyPhi4, "--max-tokens", "8", "--system", SYSTEM],
+      ["Hello there", "/stats", `/save ${file}`, "/exit", "never read"],
+    );
     expect(code).toBe(0);
     expect(stderr).toContain("0 tools; /help for commands");
     const [reply] = stdout.split("\nturns:");
@@ -62,7 +65,10 @@ describe("phi4 chat", () => {
     expect(state.kvLength).toBeGreaterThan(20);
 
     // A new process resumes it: the conversation goes on, and the saved KV spares the prefill.
-    const resumed = await chat(["--model", models.tinyPhi4, "--max-tokens", "8"], [`/load ${file}`, "And then?", "/stats", "/load /nonexistent/file", "/reset", "/stats", "/bogus"]);
+    const resumed = await chat(
+      ["--model", models.tinyPhi4, "--max-tokens", "8"],
+      [`/load ${file}`, "And then?", "/stats", "/load /nonexistent/file", "/reset", "/stats", "/bogus"],
+    );
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toContain(`[loaded 2 messages from ${file}]`);
     expect(resumed.stdout).toMatch(/^turns: 1, messages: 4,/m);
@@ -98,7 +104,12 @@ describe("phi4 chat", () => {
       const routerConfig = path.join(dir, "router.json");
       await writeFile(mcpConfig, JSON.stringify({ mcpServers: { everything: everythingServer() } }));
       // The echo tool's schema outgrows tiny-phi4's context, so the router sends the turns to Claude.
-      await writeFile(routerConfig, JSON.stringify({ providers: { local: { type: "local" }, claude: { type: "anthropic", model: "claude-test", baseURL: claude.url, apiKey: "k", maxRetries: 0 } } }));
+      await writeFile(
+        routerConfig,
+        JSON.stringify({
+          providers: { local: { type: "local" }, claude: { type: "anthropic", model: "claude-test", baseURL: claude.url, apiKey: "k", maxRetries: 0 } },
+        }),
+      );
       claude.enqueue(toolUse({ name: "mcp__everything__echo", input: { message: "ping" } }), text("It said ping."));
       const { code, stdout, stderr } = await chat(["--model", models.tinyPhi4, "--mcp-config", mcpConfig, "--router", routerConfig], ["Echo ping", "/stats"]);
       expect(code).toBe(0);

@@ -29,7 +29,8 @@ const CLAUDE_CODE_HEADERS = {
   "content-type": "application/json",
   authorization: "Bearer x",
   "anthropic-version": "2023-06-01",
-  "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27,prompt-caching-scope-2026-01-05,mid-conversation-system-2026-04-07,effort-2025-11-24",
+  "anthropic-beta":
+    "claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27,prompt-caching-scope-2026-01-05,mid-conversation-system-2026-04-07,effort-2025-11-24",
   "x-app": "cli",
 };
 
@@ -70,7 +71,13 @@ describe("Claude Code's requests", () => {
         { type: "text", text: "You are a Claude agent.", cache_control: { type: "ephemeral" } },
       ],
       messages: [
-        { role: "user", content: [{ type: "text", text: "<system-reminder>date</system-reminder>" }, { type: "text", text: "say hi", cache_control: { type: "ephemeral" } }] },
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "<system-reminder>date</system-reminder>" },
+            { type: "text", text: "say hi", cache_control: { type: "ephemeral" } },
+          ],
+        },
         { role: "system", content: "Available agent types: claude." },
       ],
     });
@@ -84,19 +91,66 @@ describe("Claude Code's requests", () => {
     const tool = { name: "get_time", description: "The time", input_schema: { type: "object", properties: {} } };
     const call = { type: "tool_use", id: "toolu_1", name: "get_time", input: {} };
     const result = { type: "tool_result", tool_use_id: "toolu_1", content: "noon" };
-    expect(await countTokens({ messages: [{ role: "user", content: "hi" }, { role: "system", content: "Be brief." }] })).toBe(
-      await countTokens({ messages: [{ role: "user", content: [{ type: "text", text: "hi" }, { type: "text", text: "Be brief." }] }] }),
+    expect(
+      await countTokens({
+        messages: [
+          { role: "user", content: "hi" },
+          { role: "system", content: "Be brief." },
+        ],
+      }),
+    ).toBe(
+      await countTokens({
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "hi" },
+              { type: "text", text: "Be brief." },
+            ],
+          },
+        ],
+      }),
     );
     expect(
       await countTokens({
         tools: [tool],
-        messages: [{ role: "user", content: "time?" }, { role: "assistant", content: [call] }, { role: "system", content: [{ type: "text", text: "Be brief." }] }, { role: "user", content: [result] }],
+        messages: [
+          { role: "user", content: "time?" },
+          { role: "assistant", content: [call] },
+          { role: "system", content: [{ type: "text", text: "Be brief." }] },
+          { role: "user", content: [result] },
+        ],
       }),
-    ).toBe(await countTokens({ tools: [tool], messages: [{ role: "user", content: "time?" }, { role: "assistant", content: [call] }, { role: "user", content: [result, { type: "text", text: "Be brief." }] }] }));
-    expect(await countTokens({ messages: [{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }, { role: "system", content: "Be brief." }] })).toBe(
-      await countTokens({ messages: [{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }, { role: "user", content: "Be brief." }] }),
+    ).toBe(
+      await countTokens({
+        tools: [tool],
+        messages: [
+          { role: "user", content: "time?" },
+          { role: "assistant", content: [call] },
+          { role: "user", content: [result, { type: "text", text: "Be brief." }] },
+        ],
+      }),
     );
-    const bad = await post(server.url, "/v1/messages/count_tokens", { messages: [{ role: "system", content: [{ type: "image", source: { type: "url", url: "x" } }] }] });
+    expect(
+      await countTokens({
+        messages: [
+          { role: "user", content: "hi" },
+          { role: "assistant", content: "hello" },
+          { role: "system", content: "Be brief." },
+        ],
+      }),
+    ).toBe(
+      await countTokens({
+        messages: [
+          { role: "user", content: "hi" },
+          { role: "assistant", content: "hello" },
+          { role: "user", content: "Be brief." },
+        ],
+      }),
+    );
+    const bad = await post(server.url, "/v1/messages/count_tokens", {
+      messages: [{ role: "system", content: [{ type: "image", source: { type: "url", url: "x" } }] }],
+    });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/^messages\.0\.content/);
   });
@@ -104,7 +158,16 @@ describe("Claude Code's requests", () => {
 
 /** A provider whose stream waits `delayMs`, then answers "hi" or throws `error`. */
 function slowProvider(delayMs: number, error?: Error): Provider {
-  const message: MessageResponse = { id: "msg_1", type: "message", role: "assistant", content: [{ type: "text", text: "hi" }], model: "slow", stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: 1, output_tokens: 1 } };
+  const message: MessageResponse = {
+    id: "msg_1",
+    type: "message",
+    role: "assistant",
+    content: [{ type: "text", text: "hi" }],
+    model: "slow",
+    stop_reason: "end_turn",
+    stop_sequence: null,
+    usage: { input_tokens: 1, output_tokens: 1 },
+  };
   return {
     name: "slow",
     locality: "remote",

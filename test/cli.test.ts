@@ -57,7 +57,24 @@ describe("phi4 CLI", () => {
   });
 
   it("seeded sampling from the CLI is reproducible", async () => {
-    const args = ["generate", "--model", models.tiny, "--tokens", "1,2", "--max-tokens", "8", "--temperature", "1.2", "--top-k", "40", "--top-p", "0.9", "--seed", "7", "--json"];
+    const args = [
+      "generate",
+      "--model",
+      models.tiny,
+      "--tokens",
+      "1,2",
+      "--max-tokens",
+      "8",
+      "--temperature",
+      "1.2",
+      "--top-k",
+      "40",
+      "--top-p",
+      "0.9",
+      "--seed",
+      "7",
+      "--json",
+    ];
     const a = JSON.parse((await phi4(...args)).stdout);
     const b = JSON.parse((await phi4(...args)).stdout);
     expect(a.tokens).toEqual(b.tokens);
@@ -93,7 +110,15 @@ describe("phi4 CLI", () => {
     try {
       await phi4("make-model", "--preset", "tiny", "--out", dir, "--seed", "3");
       expect((await readdir(dir)).sort()).toEqual(
-        ["config.json", "genai_config.json", "generation_config.json", "model.onnx", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"].sort(),
+        [
+          "config.json",
+          "genai_config.json",
+          "generation_config.json",
+          "model.onnx",
+          "special_tokens_map.json",
+          "tokenizer.json",
+          "tokenizer_config.json",
+        ].sort(),
       );
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -104,8 +129,12 @@ describe("phi4 CLI", () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "phi4-cli-state-"));
     try {
       const file = path.join(dir, "s.phi4kv");
-      const first = JSON.parse((await phi4("generate", "--model", models.tiny, "--tokens", "3,4,5", "--max-tokens", "4", "--greedy", "--json", "--save-state", file)).stdout);
-      const second = JSON.parse((await phi4("generate", "--model", models.tiny, "--load-state", file, "--tokens", "6", "--max-tokens", "4", "--greedy", "--json")).stdout);
+      const first = JSON.parse(
+        (await phi4("generate", "--model", models.tiny, "--tokens", "3,4,5", "--max-tokens", "4", "--greedy", "--json", "--save-state", file)).stdout,
+      );
+      const second = JSON.parse(
+        (await phi4("generate", "--model", models.tiny, "--load-state", file, "--tokens", "6", "--max-tokens", "4", "--greedy", "--json")).stdout,
+      );
       const resumed = JSON.parse((await phi4("generate", "--model", models.tiny, "--load-state", file, "--max-tokens", "3", "--greedy", "--json")).stdout);
       const oracle = await Oracle.load(models.tiny);
       await oracle.expectGreedy([3, 4, 5, ...first.tokens, 6], second.tokens, second.tokens.length, CLI_KV);

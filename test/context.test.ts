@@ -75,7 +75,9 @@ describe("Context", () => {
     const { native, context } = setup(1);
     const first = context.generateText([1, 99999], options);
     const second = context.generateText([4, 5], options);
-    const stop = native.serve(7, (call) => (call.tokens.includes(99999) ? nativeError("TOKEN_OUT_OF_RANGE", "token id 99999 is outside the vocabulary") : undefined));
+    const stop = native.serve(7, (call) =>
+      call.tokens.includes(99999) ? nativeError("TOKEN_OUT_OF_RANGE", "token id 99999 is outside the vocabulary") : undefined,
+    );
     await expect(first).rejects.toMatchObject({ code: "TOKEN_OUT_OF_RANGE" });
     expect((await second).tokens).toEqual([7, 7]);
     stop();

@@ -78,27 +78,38 @@ describe.each([
   const followOracle = (m: Model, sequence: Awaited<ReturnType<Model["createSequence"]>>, tokens: number[], steps: number) =>
     oracle.follow(sequence, tokens, steps, { kvType: m.info.kvType });
 
-  it.each(["last", "all"])("last-row logits agree within the int8 rounding tolerance at every step, across the switch (lm_head on %s positions)", async (which) => {
-    const tokens = tokenIds(60, Math.min(model.folder.vocabSize, 5000), 7);
-    const sequence = await (which === "last" ? chunked : allPositions).createSequence({ capacity: 128 });
-    // With the real vocabulary's 200k rows, the random model's top two are often within the tolerance;
-    // the logits check above holds at every step, the token check wherever the margin is decisive.
-    const decisive = await followOracle(chunked, sequence, tokens, 8);
-    expect(decisive).toBeGreaterThanOrEqual(1);
-    expect(tokens.length).toBeGreaterThan(64); // crossed tiny's original_max_position_embeddings
-    await sequence.dispose();
-  });
-
-  it.runIf(int4KernelSupported())(`with the addon's int4 kernel (${int4KernelVariant()} on this CPU): logits within the int8 rounding tolerance, greedy tokens equal away from near-ties, across the switch`, async () => {
-    expect(int4Kernel.info.int4Kernel).toBe(true);
-    let decisive = 0;
-    for (const [length, seed] of [[5, 11], [40, 12], [60, 13], [90, 14]]) {
-      const sequence = await int4Kernel.createSequence({ capacity: 128 });
-      decisive += await followOracle(int4Kernel, sequence, tokenIds(length, Math.min(model.folder.vocabSize, 5000), seed), 10);
+  it.each(["last", "all"])(
+    "last-row logits agree within the int8 rounding tolerance at every step, across the switch (lm_head on %s positions)",
+    async (which) => {
+      const tokens = tokenIds(60, Math.min(model.folder.vocabSize, 5000), 7);
+      const sequence = await (which === "last" ? chunked : allPositions).createSequence({ capacity: 128 });
+      // With the real vocabulary's 200k rows, the random model's top two are often within the tolerance;
+      // the logits check above holds at every step, the token check wherever the margin is decisive.
+      const decisive = await followOracle(chunked, sequence, tokens, 8);
+      expect(decisive).toBeGreaterThanOrEqual(1);
+      expect(tokens.length).toBeGreaterThan(64); // crossed tiny's original_max_position_embeddings
       await sequence.dispose();
-    }
-    expect(decisive).toBeGreaterThanOrEqual(20); // half the 40 steps at least: near-ties are the exception
-  });
+    },
+  );
+
+  it.runIf(int4KernelSupported())(
+    `with the addon's int4 kernel (${int4KernelVariant()} on this CPU): logits within the int8 rounding tolerance, greedy tokens equal away from near-ties, across the switch`,
+    async () => {
+      expect(int4Kernel.info.int4Kernel).toBe(true);
+      let decisive = 0;
+      for (const [length, seed] of [
+        [5, 11],
+        [40, 12],
+        [60, 13],
+        [90, 14],
+      ]) {
+        const sequence = await int4Kernel.createSequence({ capacity: 128 });
+        decisive += await followOracle(int4Kernel, sequence, tokenIds(length, Math.min(model.folder.vocabSize, 5000), seed), 10);
+        await sequence.dispose();
+      }
+      expect(decisive).toBeGreaterThanOrEqual(20); // half the 40 steps at least: near-ties are the exception
+    },
+  );
 
   it("the random model is not degenerate: different prompts give different greedy tokens", async () => {
     const vocab = Math.min(model.folder.vocabSize, 5000);

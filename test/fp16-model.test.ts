@@ -44,7 +44,6 @@ function ids(count: number, seed: number, vocab = 500): number[] {
   return Array.from({ length: count }, () => (x = (x * 1103515245 + 12345) % 2147483648) % vocab);
 }
 
-
 let scratch: string;
 let dir: string;
 
@@ -130,8 +129,22 @@ describe("the fp16 folder the model maker writes", () => {
     }
     // Everything else kept its fp16 kernel: no other op was split off into fp32.
     const ops = new Set(nodes.filter((n) => n.opType !== "Cast").map((n) => n.opType));
-    expect(ops).toEqual(new Set(["Gather", "SimplifiedLayerNormalization", "SkipSimplifiedLayerNormalization", "MatMulNBits",
-      "GroupQueryAttention", "Sigmoid", "Mul", "ReduceSum", "Sub", "Shape", "Greater", "If"]));
+    expect(ops).toEqual(
+      new Set([
+        "Gather",
+        "SimplifiedLayerNormalization",
+        "SkipSimplifiedLayerNormalization",
+        "MatMulNBits",
+        "GroupQueryAttention",
+        "Sigmoid",
+        "Mul",
+        "ReduceSum",
+        "Sub",
+        "Shape",
+        "Greater",
+        "If",
+      ]),
+    );
   });
 });
 

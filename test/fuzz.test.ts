@@ -44,13 +44,26 @@ const WEIRD_STRINGS = ["", " ", "<|end|>", "<|system|>", "\u0000", "\uFDD0", "\u
 
 function anyJson(rng: Random, depth = 0): unknown {
   switch (rng.int(depth > 2 ? 6 : 8)) {
-    case 0: return null;
-    case 1: return rng.next() < 0.5;
-    case 2: return rng.pick([0, -1, 1.5, 2 ** 31, 1e12, Number.MAX_SAFE_INTEGER, 4]);
-    case 3: case 4: return rng.pick(WEIRD_STRINGS);
-    case 5: return rng.pick(["user", "assistant", "system", "text", "tool_use", "tool_result", "image", "auto", "any", "tool", "none"]);
-    case 6: return Array.from({ length: rng.int(4) }, () => anyJson(rng, depth + 1));
-    default: return Object.fromEntries(Array.from({ length: rng.int(4) }, () => [rng.pick(["type", "text", "content", "role", "name", "input", "id", "tool_use_id", "is_error", "x"]), anyJson(rng, depth + 1)]));
+    case 0:
+      return null;
+    case 1:
+      return rng.next() < 0.5;
+    case 2:
+      return rng.pick([0, -1, 1.5, 2 ** 31, 1e12, Number.MAX_SAFE_INTEGER, 4]);
+    case 3:
+    case 4:
+      return rng.pick(WEIRD_STRINGS);
+    case 5:
+      return rng.pick(["user", "assistant", "system", "text", "tool_use", "tool_result", "image", "auto", "any", "tool", "none"]);
+    case 6:
+      return Array.from({ length: rng.int(4) }, () => anyJson(rng, depth + 1));
+    default:
+      return Object.fromEntries(
+        Array.from({ length: rng.int(4) }, () => [
+          rng.pick(["type", "text", "content", "role", "name", "input", "id", "tool_use_id", "is_error", "x"]),
+          anyJson(rng, depth + 1),
+        ]),
+      );
   }
 }
 
@@ -62,7 +75,13 @@ const VALID = {
   tool_choice: { type: "auto" },
   messages: [
     { role: "user", content: "Weather in Paris?" },
-    { role: "assistant", content: [{ type: "text", text: "Checking." }, { type: "tool_use", id: "t1", name: "get_weather", input: { city: "Paris" } }] },
+    {
+      role: "assistant",
+      content: [
+        { type: "text", text: "Checking." },
+        { type: "tool_use", id: "t1", name: "get_weather", input: { city: "Paris" } },
+      ],
+    },
     { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: [{ type: "text", text: "Sunny" }] }] },
   ],
   temperature: 0.5,
@@ -142,13 +161,51 @@ describe("server", () => {
 
 describe("tool-call parser", () => {
   const TOOLS: AnyToolDefinition[] = [
-    { name: "get_weather", description: "Weather", input_schema: { type: "object", properties: { city: { type: "string" }, days: { type: "integer" } }, required: ["city"] } },
+    {
+      name: "get_weather",
+      description: "Weather",
+      input_schema: { type: "object", properties: { city: { type: "string" }, days: { type: "integer" } }, required: ["city"] },
+    },
     { name: "noop", description: "Nothing", input_schema: { type: "object", properties: {} } },
   ];
   const PIECES = [
-    "<|tool_call|>", "<|/tool_call|>", "functools", "```json\n", "```", "[", "]", "{", "}", ",", ":", " ", "\n", "'", '"', "\\",
-    '"name"', '"arguments"', '"parameters"', "'name'", '"get_weather"', '"noop"', '"nope"', '{"city": "Paris"}', "{'city': 'Rome', 'days': 3}",
-    '{"name": "get_weather", "arguments": {"city": "Oslo"}}', "null", "true", "1e5", "-0", "Checking", "🌦", "<|", "|>", "<|end|>", "tru", "{\"a\":",
+    "<|tool_call|>",
+    "<|/tool_call|>",
+    "functools",
+    "```json\n",
+    "```",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    ":",
+    " ",
+    "\n",
+    "'",
+    '"',
+    "\\",
+    '"name"',
+    '"arguments"',
+    '"parameters"',
+    "'name'",
+    '"get_weather"',
+    '"noop"',
+    '"nope"',
+    '{"city": "Paris"}',
+    "{'city': 'Rome', 'days': 3}",
+    '{"name": "get_weather", "arguments": {"city": "Oslo"}}',
+    "null",
+    "true",
+    "1e5",
+    "-0",
+    "Checking",
+    "🌦",
+    "<|",
+    "|>",
+    "<|end|>",
+    "tru",
+    '{"a":',
   ];
 
   function fold(events: ReturnType<ToolCallStreamParser["push"]>): ToolCallParseResult {
@@ -176,7 +233,7 @@ describe("tool-call parser", () => {
       for (const call of batch.calls) expect(["get_weather", "noop"], where).toContain(call.name);
       const parser = new ToolCallStreamParser(TOOLS);
       const events = [];
-      for (let at = 0; at < text.length; ) {
+      for (let at = 0; at < text.length;) {
         const next = Math.min(text.length, at + 1 + rng.int(8));
         events.push(...parser.push(text.slice(at, next)));
         at = next;

@@ -143,7 +143,9 @@ describe("GGUF from make-model --format gguf", () => {
     const q4 = async (name: string, rows: number, k: number) => q4_0Values(await tensorBytes(name, (rows * k * 18) / 32));
     for (let i = 0; i < TINY.numLayers; i++) {
       const layer = `model.layers.${i}`;
-      expect(await q4(`blk.${i}.attn_qkv.weight`, (TINY.numHeads + 2 * TINY.numKvHeads) * TINY.headSize, h)).toEqual(matMulNBitsValues(`${layer}.attn.qkv_proj.MatMul`));
+      expect(await q4(`blk.${i}.attn_qkv.weight`, (TINY.numHeads + 2 * TINY.numKvHeads) * TINY.headSize, h)).toEqual(
+        matMulNBitsValues(`${layer}.attn.qkv_proj.MatMul`),
+      );
       expect(await q4(`blk.${i}.attn_output.weight`, h, TINY.numHeads * TINY.headSize)).toEqual(matMulNBitsValues(`${layer}.attn.o_proj.MatMul`));
       const up = await q4(`blk.${i}.ffn_up.weight`, 2 * ff, h);
       expect(up.subarray(0, ff * h)).toEqual(matMulNBitsValues(`${layer}.mlp.gate_proj.MatMul`));
@@ -180,7 +182,10 @@ describe("GGUF from make-model --format gguf", () => {
   });
 
   it("refuses an unknown format and --precision with gguf", async () => {
-    for (const args of [["--format", "ggml"], ["--format", "gguf", "--precision", "fp16"]]) {
+    for (const args of [
+      ["--format", "ggml"],
+      ["--format", "gguf", "--precision", "fp16"],
+    ]) {
       const failure = await run(process.execPath, [bin, "make-model", "--preset", "tiny", "--out", path.join(tmp, "x"), ...args]).catch((e) => e);
       expect(failure.code).toBe(1);
       expect(failure.stderr).toMatch(args.includes("ggml") ? /unknown format "ggml"/ : /--precision applies to ONNX folders/);

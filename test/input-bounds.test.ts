@@ -36,7 +36,10 @@ afterAll(async () => {
 const failure = (work: () => unknown) =>
   Promise.resolve()
     .then(work)
-    .then(() => "resolved", (e: { code?: string; type?: string; message?: string }) => `${e.code ?? e.type}: ${e.message}`);
+    .then(
+      () => "resolved",
+      (e: { code?: string; type?: string; message?: string }) => `${e.code ?? e.type}: ${e.message}`,
+    );
 
 const body = { model: "m", max_tokens: 4, messages: [{ role: "user", content: "hi" }] };
 
@@ -66,11 +69,14 @@ describe("request values", () => {
 
 describe("engine inputs", () => {
   it("token ids that are not ids are named as given", async () => {
-    for (const bad of ["1e12", "NaN", "1.5", "2147483648", "-1"]) expect(() => parseTokenList(`1,${bad}`), bad).toThrow(new RegExp(`"${bad.replace(".", "\\.")}" is not one`));
+    for (const bad of ["1e12", "NaN", "1.5", "2147483648", "-1"])
+      expect(() => parseTokenList(`1,${bad}`), bad).toThrow(new RegExp(`"${bad.replace(".", "\\.")}" is not one`));
     expect(parseTokenList("0, 5,2147483647")).toEqual([0, 5, 2147483647]);
     const sequence = await model.createSequence({ capacity: 16 });
     for (const bad of [1e12, Number.NaN, 1.5, 2 ** 31]) {
-      expect(await failure(() => sequence.generateText([1, bad], { maxTokens: 1 })), String(bad)).toBe(`TOKEN_OUT_OF_RANGE: token id ${bad} is not one of this model's (0..${model.folder.vocabSize - 1})`);
+      expect(await failure(() => sequence.generateText([1, bad], { maxTokens: 1 })), String(bad)).toBe(
+        `TOKEN_OUT_OF_RANGE: token id ${bad} is not one of this model's (0..${model.folder.vocabSize - 1})`,
+      );
     }
     await sequence.dispose();
   });

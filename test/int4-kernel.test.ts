@@ -55,13 +55,27 @@ function randomCase(rows: number, k: number, n: number, seed: number): Case {
 /** The same product through onnxruntime-node: a one-node MatMulNBits model. */
 async function onnxRuntimeProduct({ rows, k, n, a, weights, scales }: Case): Promise<Float32Array> {
   const int = (name: string, i: number) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i });
-  const tensor = (name: string, elemType: number, dims: number[]) => ({ name, type: { tensorType: { elemType, shape: { dim: dims.map((dimValue) => ({ dimValue })) } } } });
+  const tensor = (name: string, elemType: number, dims: number[]) => ({
+    name,
+    type: { tensorType: { elemType, shape: { dim: dims.map((dimValue) => ({ dimValue })) } } },
+  });
   const model = onnx.ModelProto.create({
     irVersion: 8,
-    opsetImport: [{ domain: "", version: 17 }, { domain: "com.microsoft", version: 1 }],
+    opsetImport: [
+      { domain: "", version: 17 },
+      { domain: "com.microsoft", version: 1 },
+    ],
     graph: {
       name: "matmul",
-      node: [{ opType: "MatMulNBits", domain: "com.microsoft", input: ["A", "B", "scales"], output: ["Y"], attribute: [int("K", k), int("N", n), int("bits", 4), int("block_size", 32), int("accuracy_level", 4)] }],
+      node: [
+        {
+          opType: "MatMulNBits",
+          domain: "com.microsoft",
+          input: ["A", "B", "scales"],
+          output: ["Y"],
+          attribute: [int("K", k), int("N", n), int("bits", 4), int("block_size", 32), int("accuracy_level", 4)],
+        },
+      ],
       initializer: [
         { name: "B", dataType: onnx.TensorProto.DataType.UINT8, dims: [n, k / 32, 16], rawData: weights },
         { name: "scales", dataType: onnx.TensorProto.DataType.FLOAT, dims: [n, k / 32], rawData: new Uint8Array(scales.buffer) },
@@ -87,13 +101,17 @@ it("lists its variants, fastest first, and uses the fastest this CPU runs", () =
   expect(variants.find((v) => v.name === "portable")?.supported).toBe(true);
   expect(bestVariant).toBe(variants.find((v) => v.supported)?.name);
   expect(int4KernelSupported()).toBe(bestVariant !== "portable");
-  console.info(`int4 kernel variants on this CPU: ${variants.map((v) => `${v.name} ${v.supported ? "runs" : "not available"}`).join(", ")}; models use ${bestVariant}`);
+  console.info(
+    `int4 kernel variants on this CPU: ${variants.map((v) => `${v.name} ${v.supported ? "runs" : "not available"}`).join(", ")}; models use ${bestVariant}`,
+  );
 });
 
 // Every variant and both paths against ONNX Runtime, wherever the CPU runs the variant; a variant this
 // CPU lacks says so in its test's name instead of passing.
 for (const variant of variants) {
-  const title = variant.supported ? `the ${variant.name} int4 kernel (runs on this CPU)` : `the ${variant.name} int4 kernel (not run: this CPU lacks ${variant.name})`;
+  const title = variant.supported
+    ? `the ${variant.name} int4 kernel (runs on this CPU)`
+    : `the ${variant.name} int4 kernel (not run: this CPU lacks ${variant.name})`;
   describe.skipIf(!variant.supported)(title, () => {
     const cases: [number, number, number][] = [
       [1, 64, 1],
@@ -136,7 +154,7 @@ for (const variant of variants) {
     it("rounds activations halfway between two integers to even, as ONNX Runtime does", async () => {
       // max |a| = 127 makes the block scale 1, so a = 0.5, 1.5, 2.5, ... are exact ties.
       const c = randomCase(1, 64, 8, 7);
-      for (let i = 0; i < 64; i++) c.a[i] = i === 0 ? 127 : ((i % 9) - 4) + 0.5;
+      for (let i = 0; i < 64; i++) c.a[i] = i === 0 ? 127 : (i % 9) - 4 + 0.5;
       const rounded = await onnxRuntimeProduct({ ...c, scales: roundToFloat16(c.scales.slice()) });
       for (const path of ["gemv", "gemm"] as const) {
         expect(relativeError(binding.int4MatMul({ ...c, variant: variant.name, path }), rounded)).toBeLessThan(1e-6);

@@ -83,7 +83,9 @@ describe("KV growth at the API", () => {
       expect(error).toBeInstanceOf(Anthropic.BadRequestError);
       const budgetKiB = (30 * bytesPerToken) / 1024;
       expect((error as Error).message).toMatch(
-        new RegExp(`prompt is too long: (more than )?\\d+ tokens > 29 maximum \\((more than )?\\d+ over; the local KV memory budget of ${budgetKiB} KiB holds 30 tokens.*--kv-memory`),
+        new RegExp(
+          `prompt is too long: (more than )?\\d+ tokens > 29 maximum \\((more than )?\\d+ over; the local KV memory budget of ${budgetKiB} KiB holds 30 tokens.*--kv-memory`,
+        ),
       );
       expect(model.kvMemoryInUse).toBe(0);
     } finally {

@@ -76,7 +76,10 @@ describe("KV reuse", () => {
     const before = [...target.tokens];
     const cases: [string, Buffer][] = [
       ["truncated", bytes.subarray(0, bytes.length - 10)],
-      ["flipped KV byte", Buffer.concat([bytes.subarray(0, bytes.length - 5), Buffer.from([bytes[bytes.length - 5] ^ 0xff]), bytes.subarray(bytes.length - 4)])],
+      [
+        "flipped KV byte",
+        Buffer.concat([bytes.subarray(0, bytes.length - 5), Buffer.from([bytes[bytes.length - 5] ^ 0xff]), bytes.subarray(bytes.length - 4)]),
+      ],
       ["wrong magic", Buffer.concat([Buffer.from("NOTAKV!!"), bytes.subarray(8)])],
       ["garbage header", Buffer.concat([bytes.subarray(0, 12), Buffer.from("{{{{"), bytes.subarray(16)])],
       ["empty", Buffer.alloc(0)],
@@ -245,7 +248,13 @@ describe("KV reuse", () => {
 
   it("a lookup that is not used leaves the recency order alone", () => {
     const layout = { fingerprint: "x", kvType: "float32" as const, layers: 1, kvHeads: 1, headSize: 4, vocabSize: 1000 };
-    const state = (tokens: number[]): SequenceState => ({ ...layout, tokens: Int32Array.from(tokens), kvLength: tokens.length, longRope: false, kv: new Uint8Array(tokens.length * 32) });
+    const state = (tokens: number[]): SequenceState => ({
+      ...layout,
+      tokens: Int32Array.from(tokens),
+      kvLength: tokens.length,
+      longRope: false,
+      kv: new Uint8Array(tokens.length * 32),
+    });
     const cache = new PrefixCache({ maxBytes: 32 * 25, minTokens: 2 });
     cache.add(state(ids(10, 1)));
     cache.add(state(ids(10, 2)));

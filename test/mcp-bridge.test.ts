@@ -35,7 +35,9 @@ describe("MCP bridge over stdio", () => {
     const tools = await bridge.tools();
     const names = tools.map((t) => t.name);
     expect(bridge.serverErrors.size).toBe(0);
-    expect(names).toEqual(expect.arrayContaining(["mcp__everything__echo", "mcp__everything__get-sum", "mcp__fs__read_text_file", "mcp__memory__create_entities"]));
+    expect(names).toEqual(
+      expect.arrayContaining(["mcp__everything__echo", "mcp__everything__get-sum", "mcp__fs__read_text_file", "mcp__memory__create_entities"]),
+    );
     const sum = tools.find((t) => t.name === "mcp__everything__get-sum")!;
     expect(sum.description).toMatch(/sum/i);
     expect(sum.input_schema).toMatchObject({ type: "object", properties: { a: { type: "number" }, b: { type: "number" } } });
@@ -102,12 +104,16 @@ describe("MCP bridge failures", () => {
       const firstPid = connection.pid!;
       // Killed once the server reports its first step: the call is certainly running there.
       let killed = false;
-      const crashed = await crashy.call("mcp__everything__trigger-long-running-operation", { duration: 10, steps: 100 }, {
-        onProgress: () => {
-          if (!killed) process.kill(firstPid, "SIGKILL");
-          killed = true;
+      const crashed = await crashy.call(
+        "mcp__everything__trigger-long-running-operation",
+        { duration: 10, steps: 100 },
+        {
+          onProgress: () => {
+            if (!killed) process.kill(firstPid, "SIGKILL");
+            killed = true;
+          },
         },
-      });
+      );
       expect(killed).toBe(true);
       expect(crashed.is_error).toBe(true);
       expect(textOf(crashed)).toMatch(/stopped during the call/);
@@ -191,7 +197,12 @@ describe("MCP bridge over streamable HTTP", () => {
 describe("MCP config", () => {
   it("substitutes ${VAR} and ${VAR:-default}, and rejects what it cannot run", () => {
     const config = parseMcpConfig(
-      { mcpServers: { a: { command: "node", args: ["${SERVER_JS}"], env: { TOKEN: "${TOKEN:-none}" } }, b: { type: "http", url: "https://${HOST}/mcp", headers: { authorization: "Bearer ${TOKEN:-x}" } } } },
+      {
+        mcpServers: {
+          a: { command: "node", args: ["${SERVER_JS}"], env: { TOKEN: "${TOKEN:-none}" } },
+          b: { type: "http", url: "https://${HOST}/mcp", headers: { authorization: "Bearer ${TOKEN:-x}" } },
+        },
+      },
       { SERVER_JS: "server.js", HOST: "example.com" },
     );
     expect(config.mcpServers.a).toEqual({ type: "stdio", command: "node", args: ["server.js"], env: { TOKEN: "none" } });

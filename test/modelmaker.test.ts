@@ -43,8 +43,7 @@ async function forward(session: ort.InferenceSession, shape: ModelShape, ids: nu
   for (let i = 0; i < shape.numLayers; i++) {
     for (const [j, kind] of ["key", "value"].entries()) {
       feeds[`past_key_values.${i}.${kind}`] =
-        past?.present[2 * i + j] ??
-        new ort.Tensor("float32", new Float32Array(0), [1, shape.numKvHeads, 0, shape.headSize]);
+        past?.present[2 * i + j] ?? new ort.Tensor("float32", new Float32Array(0), [1, shape.numKvHeads, 0, shape.headSize]);
     }
   }
   const out = await session.run(feeds);
@@ -81,8 +80,15 @@ function tokens(count: number, salt: number): number[] {
 describe("tiny model folder", () => {
   it("is written in seconds with the expected files", async () => {
     expect(tinyMs).toBeLessThan(10_000);
-    for (const file of ["genai_config.json", "config.json", "generation_config.json", "tokenizer.json",
-      "tokenizer_config.json", "special_tokens_map.json", "model.onnx"]) {
+    for (const file of [
+      "genai_config.json",
+      "config.json",
+      "generation_config.json",
+      "tokenizer.json",
+      "tokenizer_config.json",
+      "special_tokens_map.json",
+      "model.onnx",
+    ]) {
       expect((await stat(path.join(tinyDir, file))).size).toBeGreaterThan(0);
     }
   });
@@ -106,7 +112,10 @@ describe("tiny model folder", () => {
     const L = TINY.numLayers;
 
     expect(Number(model.irVersion)).toBe(10);
-    expect(model.opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([["", 21], ["com.microsoft", 1]]);
+    expect(model.opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([
+      ["", 21],
+      ["com.microsoft", 1],
+    ]);
     // qkv, o_proj, gate, up, down per layer, plus lm_head.
     expect(count("MatMulNBits")).toBe(5 * L + 1);
     expect(count("GroupQueryAttention")).toBe(L);
@@ -119,14 +128,19 @@ describe("tiny model folder", () => {
     for (const n of nodes.filter((n) => n.domain === "com.microsoft")) {
       expect(["MatMulNBits", "GroupQueryAttention", "SkipSimplifiedLayerNormalization"]).toContain(n.opType);
     }
-    const attrs = (n: NodeProto) =>
-      Object.fromEntries((n.attribute ?? []).map((a) => [a.name, a.type === 1 ? a.f : a.type === 2 ? Number(a.i) : a]));
+    const attrs = (n: NodeProto) => Object.fromEntries((n.attribute ?? []).map((a) => [a.name, a.type === 1 ? a.f : a.type === 2 ? Number(a.i) : a]));
 
     const gqa = nodes.find((n) => n.opType === "GroupQueryAttention")!;
     expect(gqa.input).toEqual([
-      "/model/layers.0/attn/qkv_proj/MatMul/output_0", "", "", "past_key_values.0.key", "past_key_values.0.value",
+      "/model/layers.0/attn/qkv_proj/MatMul/output_0",
+      "",
+      "",
+      "past_key_values.0.key",
+      "past_key_values.0.value",
       "/model/attn_mask_reformat/attn_mask_subgraph/Sub/Cast/output_0",
-      "/model/attn_mask_reformat/attn_mask_subgraph/Gather/Cast/output_0", "cos_cache", "sin_cache",
+      "/model/attn_mask_reformat/attn_mask_subgraph/Gather/Cast/output_0",
+      "cos_cache",
+      "sin_cache",
     ]);
     expect(gqa.output).toEqual(["/model/layers.0/attn/GroupQueryAttention/output_0", "present.0.key", "present.0.value"]);
     const g = attrs(gqa);
@@ -217,9 +231,7 @@ describe("tiny model in onnxruntime-node", () => {
     expect(maxAbsDiff(row(shorter.logits, p), row(shortRun.logits, p))).toBeLessThan(1e-3 * maxAbs(row(shortRun.logits, p)));
     // ...so a difference at the same position comes from the long caches alone.
     const last = original - 1;
-    expect(maxAbsDiff(row(longRun.logits, last), row(shortRun.logits, last))).toBeGreaterThan(
-      1e-2 * maxAbs(row(shortRun.logits, last)),
-    );
+    expect(maxAbsDiff(row(longRun.logits, last), row(shortRun.logits, last))).toBeGreaterThan(1e-2 * maxAbs(row(shortRun.logits, last)));
   });
 
   it("gives input-dependent greedy tokens", async () => {
@@ -296,7 +308,11 @@ describe("phi4-mini preset", () => {
 describe("tiny-phi4-long preset", () => {
   it("is tiny-phi4 with Phi-4-mini's context and RoPE switch", () => {
     const LONG = MODEL_PRESETS["tiny-phi4-long"];
-    expect({ ...LONG, maxPositionEmbeddings: 0, originalMaxPositionEmbeddings: 0 }).toEqual({ ...MODEL_PRESETS["tiny-phi4"], maxPositionEmbeddings: 0, originalMaxPositionEmbeddings: 0 });
+    expect({ ...LONG, maxPositionEmbeddings: 0, originalMaxPositionEmbeddings: 0 }).toEqual({
+      ...MODEL_PRESETS["tiny-phi4"],
+      maxPositionEmbeddings: 0,
+      originalMaxPositionEmbeddings: 0,
+    });
     expect(LONG.maxPositionEmbeddings).toBe(MODEL_PRESETS["phi4-mini"].maxPositionEmbeddings);
     expect(LONG.originalMaxPositionEmbeddings).toBe(MODEL_PRESETS["phi4-mini"].originalMaxPositionEmbeddings);
     const tok = buildTokenizerFiles(LONG.tokenizer);

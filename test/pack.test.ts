@@ -19,7 +19,11 @@ const run = promisify(execFile);
 const models = inject("models");
 const repo = path.resolve(".");
 const platform = `${process.platform}-${process.arch}`;
-const exists = (file: string) => stat(file).then(() => true, () => false);
+const exists = (file: string) =>
+  stat(file).then(
+    () => true,
+    () => false,
+  );
 
 /** The environment without what `npm test` or the user set that would change what is tested. */
 function cleanEnv(): NodeJS.ProcessEnv {
@@ -59,7 +63,10 @@ beforeAll(async () => {
   if (await exists(path.join(repo, ".cache"))) await symlink(path.join(repo, ".cache"), path.join(pkg, ".cache"), "junction");
 
   await sh(pkg, npm, ["run", "prebuild"]);
-  const out = JSON.parse((await sh(pkg, npm, ["pack", "--ignore-scripts", "--json", "--pack-destination", stage])).stdout) as { filename: string; files: { path: string }[] }[];
+  const out = JSON.parse((await sh(pkg, npm, ["pack", "--ignore-scripts", "--json", "--pack-destination", stage])).stdout) as {
+    filename: string;
+    files: { path: string }[];
+  }[];
   tarball = path.join(stage, out[0]!.filename);
   packed = out[0]!.files.map((f) => f.path);
 
@@ -77,7 +84,9 @@ afterAll(async () => {
 describe("npm pack + install --ignore-scripts", () => {
   it("the tarball carries the prebuild, the compiled library and the sources, and no build output", () => {
     expect(packed).toContain(`prebuilds/${platform}/phi4-onnx.node`);
-    expect(packed).toEqual(expect.arrayContaining(["dist/index.js", "dist/cli/main.js", "bin/phi4.js", "native/addon.cc", "CMakeLists.txt", "scripts/install-addon.mjs"]));
+    expect(packed).toEqual(
+      expect.arrayContaining(["dist/index.js", "dist/cli/main.js", "bin/phi4.js", "native/addon.cc", "CMakeLists.txt", "scripts/install-addon.mjs"]),
+    );
     expect(packed.filter((f) => f.startsWith("build/") || f.startsWith("node_modules/") || f.startsWith("lib/"))).toEqual([]);
   });
 
@@ -104,7 +113,9 @@ describe("npm pack + install --ignore-scripts", () => {
 
   it("resolves every subpath entry of the exports map from the installed package", async () => {
     const manifest = JSON.parse(await readFile(path.join(installed, "package.json"), "utf8")) as { exports: Record<string, unknown> };
-    const entries = Object.keys(manifest.exports).filter((key) => key !== "./package.json").map((key) => `phi4-onnx${key.slice(1)}`);
+    const entries = Object.keys(manifest.exports)
+      .filter((key) => key !== "./package.json")
+      .map((key) => `phi4-onnx${key.slice(1)}`);
     expect(entries).toEqual(expect.arrayContaining(["phi4-onnx", "phi4-onnx/tools", "phi4-onnx/agents", "phi4-onnx/server", "phi4-onnx/testing"]));
     const script = `for (const entry of ${JSON.stringify(entries)}) console.log(entry, Object.keys(await import(entry)).length);`;
     const lines = (await sh(app, process.execPath, ["--input-type=module", "-e", script])).stdout.trim().split("\n");

@@ -43,7 +43,10 @@ describe("planReuse", () => {
     expect(plan(own, [donor(range(0, 30), { busy: true, group: groupA })]).source).toBe("sequence");
     expect(plan(own, [donor(range(0, 30), { longRope: true })]).source).toBe("none");
     // A 40-token target is past a switch at 32: only long-regime KV counts, its own included.
-    expect(plan(donor(range(0, 30), { longRope: false }), [donor(range(0, 20), { longRope: true })], null, 32)).toMatchObject({ source: "sequence", length: 20 });
+    expect(plan(donor(range(0, 30), { longRope: false }), [donor(range(0, 20), { longRope: true })], null, 32)).toMatchObject({
+      source: "sequence",
+      length: 20,
+    });
   });
 
   it("takes the prefix cache's state when it is the longest", () => {

@@ -21,11 +21,16 @@ const request: MessageRequest = {
   max_tokens: 64,
   system: "Be brief.",
   messages: [{ role: "user", content: "What is 2 + 3?" }],
-  tools: [{ name: "add", description: "Adds", input_schema: { type: "object", properties: { a: { type: "number" }, b: { type: "number" } }, required: ["a", "b"] } }],
+  tools: [
+    { name: "add", description: "Adds", input_schema: { type: "object", properties: { a: { type: "number" }, b: { type: "number" } }, required: ["a", "b"] } },
+  ],
 };
 
 async function failure(promise: Promise<unknown>): Promise<ProviderError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(ProviderError);
   return error as ProviderError;
 }
@@ -34,7 +39,14 @@ describe("AnthropicProvider", () => {
   it("create sends the request with the default model and key, and returns the message", async () => {
     claude.enqueue(text("5"));
     const message = await provider.create(request);
-    expect(message).toMatchObject({ type: "message", role: "assistant", content: [{ type: "text", text: "5" }], model: "claude-test", stop_reason: "end_turn", stop_sequence: null });
+    expect(message).toMatchObject({
+      type: "message",
+      role: "assistant",
+      content: [{ type: "text", text: "5" }],
+      model: "claude-test",
+      stop_reason: "end_turn",
+      stop_sequence: null,
+    });
     expect(message.usage.input_tokens).toBeGreaterThan(0);
     const seen = claude.requests.at(-1)!;
     expect(seen.body).toMatchObject({ model: "claude-test", max_tokens: 64, system: "Be brief.", messages: request.messages, tools: request.tools });
@@ -42,7 +54,13 @@ describe("AnthropicProvider", () => {
   });
 
   it("streams events in the Messages order; tool_use input arrives in fragments", async () => {
-    claude.enqueue({ blocks: [{ type: "text", text: "Let me add." }, { type: "tool_use", name: "add", input: { a: 2, b: 3 } }], stopReason: "tool_use" });
+    claude.enqueue({
+      blocks: [
+        { type: "text", text: "Let me add." },
+        { type: "tool_use", name: "add", input: { a: 2, b: 3 } },
+      ],
+      stopReason: "tool_use",
+    });
     const events: StreamEvent[] = [];
     for await (const event of provider.stream(request)) events.push(event);
     expect(events.map((e) => e.type)).toEqual([

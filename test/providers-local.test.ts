@@ -53,7 +53,12 @@ const until = (read: () => number, expected: number) => vi.waitFor(() => expect(
 describe("LocalProvider", () => {
   it("answers in the Messages shape: text, stop reason, usage from the real prompt", async () => {
     const message = await local.create(ask(6));
-    const prompt = model.tokenizer.encode(model.tokenizer.applyChatTemplate([{ role: "system", content: "Be brief." }, { role: "user", content: "Say hi" }]));
+    const prompt = model.tokenizer.encode(
+      model.tokenizer.applyChatTemplate([
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "Say hi" },
+      ]),
+    );
     expect(message).toMatchObject({ type: "message", role: "assistant", model: "tiny-phi4", usage: { input_tokens: prompt.length } });
     expect(message.content).toHaveLength(1);
     expect(message.content[0].type).toBe("text");
@@ -141,7 +146,11 @@ describe("LocalProvider", () => {
 });
 
 describe("LocalProvider tool turns (the tools layer)", () => {
-  const echo = { name: "echo", description: "Echoes a message", input_schema: { type: "object" as const, properties: { message: { type: "string" } }, required: ["message"] } };
+  const echo = {
+    name: "echo",
+    description: "Echoes a message",
+    input_schema: { type: "object" as const, properties: { message: { type: "string" } }, required: ["message"] },
+  };
 
   it("a forced tool choice yields a schema-valid tool_use block, streamed as Messages events", async () => {
     const request = ask(48, { tools: [echo], tool_choice: { type: "tool", name: "echo" } });
@@ -159,7 +168,8 @@ describe("LocalProvider tool turns (the tools layer)", () => {
 
   // One call, so that the events are one block's.
   const forced = (max_tokens = 48) => ask(max_tokens, { tools: [echo], tool_choice: { type: "tool", name: "echo", disable_parallel_tool_use: true } });
-  const inputJson = (events: StreamEvent[]) => events.flatMap((e) => (e.type === "content_block_delta" && e.delta.type === "input_json_delta" ? [e.delta.partial_json] : []));
+  const inputJson = (events: StreamEvent[]) =>
+    events.flatMap((e) => (e.type === "content_block_delta" && e.delta.type === "input_json_delta" ? [e.delta.partial_json] : []));
   // Call ids are random; everything else must match.
   const sameIds = (content: ContentBlock[]) => content.map((b) => (b.type === "tool_use" ? { ...b, id: "toolu_x" } : b));
 
@@ -168,9 +178,15 @@ describe("LocalProvider tool turns (the tools layer)", () => {
     // long before a delta it produced could reach this loop through the provider's stream.
     let settled = false;
     const original = Sequence.prototype.generate;
-    const generate = vi.spyOn(Sequence.prototype, "generate").mockImplementation(function (this: Sequence, ...args: Parameters<Sequence["generate"]>): Generation {
+    const generate = vi.spyOn(Sequence.prototype, "generate").mockImplementation(function (
+      this: Sequence,
+      ...args: Parameters<Sequence["generate"]>
+    ): Generation {
       const generation = original.apply(this, args);
-      generation.result.then(() => (settled = true), () => (settled = true));
+      generation.result.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
       return generation;
     });
     const events: StreamEvent[] = [];
@@ -184,11 +200,18 @@ describe("LocalProvider tool turns (the tools layer)", () => {
       generate.mockRestore();
     }
     expect(whileGenerating).toBe("running");
-    expect(events.slice(0, 2)).toMatchObject([{ type: "message_start" }, { type: "content_block_start", index: 0, content_block: { type: "tool_use", name: "echo", input: {} } }]);
+    expect(events.slice(0, 2)).toMatchObject([
+      { type: "message_start" },
+      { type: "content_block_start", index: 0, content_block: { type: "tool_use", name: "echo", input: {} } },
+    ]);
     const deltas = events.slice(2, -3);
     expect(deltas.length).toBeGreaterThanOrEqual(3);
     for (const delta of deltas) expect(delta).toMatchObject({ type: "content_block_delta", index: 0, delta: { type: "input_json_delta" } });
-    expect(events.slice(-3)).toMatchObject([{ type: "content_block_stop", index: 0 }, { type: "message_delta", delta: { stop_reason: "tool_use" } }, { type: "message_stop" }]);
+    expect(events.slice(-3)).toMatchObject([
+      { type: "content_block_stop", index: 0 },
+      { type: "message_delta", delta: { stop_reason: "tool_use" } },
+      { type: "message_stop" },
+    ]);
     const created = await local.create(forced());
     expect(JSON.parse(inputJson(events).join(""))).toEqual((created.content[0] as ToolUseBlock).input);
   });

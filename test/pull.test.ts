@@ -70,7 +70,9 @@ class FakeHub {
     }
     // /{repo}/resolve/main/{path} redirects to /cdn/{repo}/{path}, as the hub does for LFS files.
     if (parts[2] === "resolve" && parts[3] === "main") {
-      return void res.writeHead(302, { location: `${this.cdnBase ?? ""}/cdn/${parts.slice(0, 2).join("/")}/${parts.slice(4).map(encodeURIComponent).join("/")}` }).end();
+      return void res
+        .writeHead(302, { location: `${this.cdnBase ?? ""}/cdn/${parts.slice(0, 2).join("/")}/${parts.slice(4).map(encodeURIComponent).join("/")}` })
+        .end();
     }
     if (parts[0] === "cdn") return this.file(req, res, `${parts[1]}/${parts[2]}`, parts.slice(3).join("/"));
     res.writeHead(404).end();
@@ -81,13 +83,26 @@ class FakeHub {
     const files = this.repos.get(repo);
     const inside = [...(files?.keys() ?? [])].filter((p) => !folder || p.startsWith(`${folder}/`));
     if (inside.length === 0) return void res.writeHead(404).end(JSON.stringify({ error: "Entry not found" }));
-    const dirs = new Set(inside.flatMap((p) => p.split("/").slice(0, -1).map((_, i, segs) => segs.slice(0, i + 1).join("/"))));
+    const dirs = new Set(
+      inside.flatMap((p) =>
+        p
+          .split("/")
+          .slice(0, -1)
+          .map((_, i, segs) => segs.slice(0, i + 1).join("/")),
+      ),
+    );
     const entries = [
       ...[...dirs].filter((d) => d.startsWith(folder) && d !== folder).map((d) => ({ type: "directory", oid: "0".repeat(40), size: 0, path: d })),
       ...inside.map((p) => {
         const { data, listedSha256 } = files!.get(p)!;
         const gitOid = createHash("sha1").update(`blob ${data.length}\0`).update(data).digest("hex");
-        return { type: "file", oid: gitOid, size: data.length, path: p, ...(listedSha256 ? { lfs: { oid: listedSha256, size: data.length, pointerSize: 134 } } : {}) };
+        return {
+          type: "file",
+          oid: gitOid,
+          size: data.length,
+          path: p,
+          ...(listedSha256 ? { lfs: { oid: listedSha256, size: data.length, pointerSize: 134 } } : {}),
+        };
       }),
     ].sort((a, b) => a.path.localeCompare(b.path));
     const cursor = Number(url.searchParams.get("cursor") ?? 0);
@@ -138,7 +153,11 @@ async function phi4Fails(args: string[], env: Record<string, string> = {}): Prom
   throw new Error(`phi4 ${args.join(" ")} succeeded but should have failed`);
 }
 
-const exists = (file: string) => stat(file).then(() => true, () => false);
+const exists = (file: string) =>
+  stat(file).then(
+    () => true,
+    () => false,
+  );
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 
 beforeAll(async () => {
@@ -258,12 +277,18 @@ describe("phi4 pull", () => {
   });
 
   describe("hostile hubs", () => {
-    const failure = (promise: Promise<unknown>) => promise.then(() => "resolved", (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`);
+    const failure = (promise: Promise<unknown>) =>
+      promise.then(
+        () => "resolved",
+        (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`,
+      );
 
     it("a next-page link to the page itself, or back to an earlier page, stops with an error", { timeout: 20_000 }, async () => {
       const dir = path.join(work, "loop");
       hub.pageLink = (page) => page.href;
-      expect(await failure(pullModel({ repo: REPO, include: [FOLDER], dir, endpoint: hub.url }))).toMatch(/^DOWNLOAD_FAILED: .*loop back to a page already read/);
+      expect(await failure(pullModel({ repo: REPO, include: [FOLDER], dir, endpoint: hub.url }))).toMatch(
+        /^DOWNLOAD_FAILED: .*loop back to a page already read/,
+      );
       expect(hub.requests.length).toBe(1); // before: 14,752 requests in 10 s
       hub.requests.length = 0;
       hub.pageLink = (page, next) => next ?? `${hub.url}${page.pathname}?recursive=true`; // the last page links to the first
@@ -307,7 +332,9 @@ describe("phi4 pull", () => {
       ]);
       hub.repos.set("test/unsafe", repo);
       const dir = path.join(work, "unsafe");
-      expect(await failure(pullModel({ repo: "test/unsafe", include: [], dir, endpoint: hub.url }))).toMatch(/^DOWNLOAD_FAILED: the listing has an unsafe path "zz\/..\/..\/escape.txt" .*nothing was downloaded/);
+      expect(await failure(pullModel({ repo: "test/unsafe", include: [], dir, endpoint: hub.url }))).toMatch(
+        /^DOWNLOAD_FAILED: the listing has an unsafe path "zz\/..\/..\/escape.txt" .*nothing was downloaded/,
+      );
       expect(await exists(dir)).toBe(false);
       expect(hub.requests.filter((r) => !r.path.includes("/tree/"))).toEqual([]);
       for (const bad of ["a/first.txt/inner", "/abs.txt", "a\\b.txt", "a//b.txt"]) {

@@ -63,7 +63,11 @@ describe("router: local first", () => {
     expect(decisions).toEqual([expect.objectContaining({ kind: "route", provider: "local", chain: ["local", "claude"], rule: "local_first" })]);
     expect(router.decisions).toEqual(decisions);
     const metrics = router.metrics.snapshot();
-    expect(metrics.providers.local).toMatchObject({ requests: 1, errors: 0, tokens: { input: message.usage.input_tokens, output: message.usage.output_tokens } });
+    expect(metrics.providers.local).toMatchObject({
+      requests: 1,
+      errors: 0,
+      tokens: { input: message.usage.input_tokens, output: message.usage.output_tokens },
+    });
     expect(metrics.providers.local.latencyMs.p50).toBeGreaterThan(0);
     expect(metrics.costAvoidedUsd).toBeCloseTo((message.usage.input_tokens * 3 + message.usage.output_tokens * 15) / 1e6, 12);
   });

@@ -58,7 +58,10 @@ describe("routing rules", () => {
   });
 
   it("overflows to the remote providers when the local queue or latency is beyond its limit", () => {
-    expect(plan(ask(), {}, { maxLocalQueueDepth: 2 }, { queueDepth: 2, medianLatencyMs: undefined })).toMatchObject({ chain: ["claude", "gpu", "local"], rule: "queue_overflow" });
+    expect(plan(ask(), {}, { maxLocalQueueDepth: 2 }, { queueDepth: 2, medianLatencyMs: undefined })).toMatchObject({
+      chain: ["claude", "gpu", "local"],
+      rule: "queue_overflow",
+    });
     expect(plan(ask(), {}, { maxLocalQueueDepth: 2 }, { queueDepth: 1, medianLatencyMs: undefined }).rule).toBe("local_first");
     expect(plan(ask(), {}, { maxLocalLatencyMs: 500 }, { queueDepth: 0, medianLatencyMs: 900 })).toMatchObject({ rule: "latency_overflow" });
     expect(plan(ask(), {}, { maxLocalLatencyMs: 500 }, { queueDepth: 0, medianLatencyMs: 100 }).rule).toBe("local_first");
@@ -97,7 +100,14 @@ describe("router metrics", () => {
 describe("router config", () => {
   const json = {
     providers: {
-      claude: { type: "anthropic", model: "claude-sonnet-4-5", apiKey: "${TEST_KEY}", baseURL: "${CLAUDE_URL:-https://api.anthropic.com}", timeoutMs: 30000, price: { inputPerMTok: 3, outputPerMTok: 15 } },
+      claude: {
+        type: "anthropic",
+        model: "claude-sonnet-4-5",
+        apiKey: "${TEST_KEY}",
+        baseURL: "${CLAUDE_URL:-https://api.anthropic.com}",
+        timeoutMs: 30000,
+        price: { inputPerMTok: 3, outputPerMTok: 15 },
+      },
       gpu: { type: "openai", baseURL: "http://gpu.example.com:8000/v1", model: "phi-4", timeoutMs: 10000 },
     },
     rules: { multiStepToolRounds: 1, maxLocalLatencyMs: 20000 },

@@ -35,7 +35,11 @@ const weather = {
 
 /** The raw SSE of a streamed request: [event line, parsed data] per event. */
 async function rawEvents(body: object): Promise<[string | undefined, { type: string } & Record<string, any>][]> {
-  const res = await fetch(`${server.url}/v1/messages`, { method: "POST", headers: { "x-api-key": KEY, "content-type": "application/json" }, body: JSON.stringify({ ...body, stream: true }) });
+  const res = await fetch(`${server.url}/v1/messages`, {
+    method: "POST",
+    headers: { "x-api-key": KEY, "content-type": "application/json" },
+    body: JSON.stringify({ ...body, stream: true }),
+  });
   expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
   return (await res.text())
     .split("\n\n")
@@ -82,7 +86,13 @@ describe("POST /v1/messages", () => {
   });
 
   it("streams a forced tool call as a tool_use block whose input validates against the tool's schema", async () => {
-    const request = { ...hello, max_tokens: 48, tools: [weather], tool_choice: { type: "tool" as const, name: "get_weather" }, messages: [{ role: "user" as const, content: "Weather in Paris, in celsius?" }] };
+    const request = {
+      ...hello,
+      max_tokens: 48,
+      tools: [weather],
+      tool_choice: { type: "tool" as const, name: "get_weather" },
+      messages: [{ role: "user" as const, content: "Weather in Paris, in celsius?" }],
+    };
     const events = await rawEvents(request);
     const start = events.find(([, d]) => d.type === "content_block_start" && d.content_block.type === "tool_use")![1];
     expect(start.content_block).toMatchObject({ type: "tool_use", name: "get_weather", input: {} });
@@ -98,7 +108,13 @@ describe("POST /v1/messages", () => {
 
   it("streams a forced tool call's input as it is generated, and the SDK's final message holds it parsed", async () => {
     const tool_choice = { type: "tool" as const, name: "get_weather", disable_parallel_tool_use: true };
-    const request = { ...hello, max_tokens: 48, tools: [weather], tool_choice, messages: [{ role: "user" as const, content: "Weather in Paris, in celsius?" }] };
+    const request = {
+      ...hello,
+      max_tokens: 48,
+      tools: [weather],
+      tool_choice,
+      messages: [{ role: "user" as const, content: "Weather in Paris, in celsius?" }],
+    };
     const events = (await rawEvents(request)).map(([, data]) => data).filter((d) => d.type !== "ping");
     expect(events.slice(0, 2).map((d) => d.type)).toEqual(["message_start", "content_block_start"]);
     expect(events.slice(-3).map((d) => d.type)).toEqual(["content_block_stop", "message_delta", "message_stop"]);
@@ -127,7 +143,13 @@ describe("POST /v1/messages", () => {
       tools: [{ type: "web_search_20250305", name: "web_search" }],
       messages: [
         { role: "user", content: "Hi" },
-        { role: "assistant", content: [{ type: "thinking", thinking: "hmm", signature: "sig" }, { type: "text", text: "Hello." }] },
+        {
+          role: "assistant",
+          content: [
+            { type: "thinking", thinking: "hmm", signature: "sig" },
+            { type: "text", text: "Hello." },
+          ],
+        },
         { role: "user", content: "Say hi" },
       ],
     });
@@ -163,7 +185,9 @@ describe("errors", () => {
     expect(error).toBeInstanceOf(Anthropic.BadRequestError);
     expect((error as APIError).type).toBe("invalid_request_error");
     expect((error as Error).message).toMatch(/max_tokens/);
-    const bad = await client.messages.create({ ...hello, messages: [{ role: "user", content: [{ type: "text", text: 5 as unknown as string }] }] }).catch((e: unknown) => e);
+    const bad = await client.messages
+      .create({ ...hello, messages: [{ role: "user", content: [{ type: "text", text: 5 as unknown as string }] }] })
+      .catch((e: unknown) => e);
     expect((bad as Error).message).toMatch(/messages\.0\.content\.0\.text/);
   });
 

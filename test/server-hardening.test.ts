@@ -94,7 +94,11 @@ describe("a huge prompt does not stall the server", () => {
   it("count_tokens over its cap is a 400 that names the cap", async () => {
     const small = await startServer({ model, port: 0, maxCountTokens: 100 });
     try {
-      const res = await fetch(`${small.url}/v1/messages/count_tokens`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(userText("word ".repeat(1000))) });
+      const res = await fetch(`${small.url}/v1/messages/count_tokens`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(userText("word ".repeat(1000))),
+      });
       expect(res.status).toBe(400);
       const body = (await res.json()) as { error: { type: string; message: string } };
       expect(body.error).toMatchObject({ type: "invalid_request_error" });
@@ -129,7 +133,10 @@ describe("shutdown", () => {
     const shutdown = closing.close({ graceMs: 10_000 });
     const late = await fetch(`${closing.url}/health`);
     expect(late.status).toBe(529);
-    expect(((await late.json()) as { error: { type: string; message: string } }).error).toMatchObject({ type: "overloaded_error", message: expect.stringMatching(/shutting down/) });
+    expect(((await late.json()) as { error: { type: string; message: string } }).error).toMatchObject({
+      type: "overloaded_error",
+      message: expect.stringMatching(/shutting down/),
+    });
     while (!(await reader.read()).done); // the running answer is allowed to finish
     await shutdown;
     await expect(fetch(`${closing.url}/health`)).rejects.toThrow();
@@ -143,21 +150,43 @@ describe("request log", () => {
     const logged = await startServer({ model, port: 0, capacity: 256, logger: jsonLogger("info", sink) });
     try {
       await (await fetch(`${logged.url}/health?probe=1`)).text();
-      await (await fetch(`${logged.url}/v1/messages/count_tokens`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(userText("hello")) })).text();
-      await (await fetch(`${logged.url}/v1/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...userText("word ".repeat(400)) }) })).text();
+      await (
+        await fetch(`${logged.url}/v1/messages/count_tokens`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(userText("hello")),
+        })
+      ).text();
+      await (
+        await fetch(`${logged.url}/v1/messages`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ ...userText("word ".repeat(400)) }),
+        })
+      ).text();
     } finally {
       await logged.close();
     }
     const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     const access = entries.filter((e) => e.msg === "request");
-    expect(access.map((e) => [e.method, e.path, e.status])).toEqual([["GET", "/health", 200], ["POST", "/v1/messages/count_tokens", 200], ["POST", "/v1/messages", 400]]);
+    expect(access.map((e) => [e.method, e.path, e.status])).toEqual([
+      ["GET", "/health", 200],
+      ["POST", "/v1/messages/count_tokens", 200],
+      ["POST", "/v1/messages", 400],
+    ]);
     for (const entry of access) {
       expect(entry).toMatchObject({ level: "info", request_id: expect.stringMatching(/^req_/), duration_ms: expect.any(Number) });
       expect(Date.parse(entry.time as string)).not.toBeNaN();
     }
     expect(access[1]!.input_tokens).toBeGreaterThan(0);
     const failure = entries.find((e) => e.msg === "request failed");
-    expect(failure).toMatchObject({ level: "warn", status: 400, error_type: "invalid_request_error", code: "provider_context_exceeded", request_id: access[2]!.request_id });
+    expect(failure).toMatchObject({
+      level: "warn",
+      status: 400,
+      error_type: "invalid_request_error",
+      code: "provider_context_exceeded",
+      request_id: access[2]!.request_id,
+    });
 
     const quiet: string[] = [];
     const errorsOnly = jsonLogger("error", new Writable({ write: (chunk: Buffer, _encoding, done) => (quiet.push(chunk.toString("utf8")), done()) }));

@@ -64,7 +64,10 @@ describe("server under load", () => {
 
   it("serves 16 concurrent streaming clients through the batched engine, with no errors and bounded memory", async () => {
     const { server, client } = await serve(4);
-    const ask = (i: number) => client.messages.stream({ model: "claude-sonnet-5", max_tokens: 12, system: SYSTEM, messages: [{ role: "user", content: `Question number ${i}?` }] }).finalMessage();
+    const ask = (i: number) =>
+      client.messages
+        .stream({ model: "claude-sonnet-5", max_tokens: 12, system: SYSTEM, messages: [{ role: "user", content: `Question number ${i}?` }] })
+        .finalMessage();
     await ask(-1); // the engine context and first allocations
     const rssBefore = process.memoryUsage().rss;
     const all = Promise.all(Array.from({ length: 16 }, (_, i) => ask(i)));

@@ -36,7 +36,11 @@ afterAll(async () => {
 });
 
 const ask = { role: "user" as const, content: "Say hi" };
-const weather = { name: "get_weather", description: "Current weather for a city", input_schema: { type: "object" as const, properties: { city: { type: "string" } }, required: ["city"] } };
+const weather = {
+  name: "get_weather",
+  description: "Current weather for a city",
+  input_schema: { type: "object" as const, properties: { city: { type: "string" } }, required: ["city"] },
+};
 const webSearch = { type: "web_search_20250305" as const, name: "web_search" as const };
 const image = { type: "image" as const, source: { type: "base64" as const, media_type: "image/png" as const, data: "iVBORw0KGgo=" } };
 
@@ -76,7 +80,10 @@ describe("images", () => {
     const history = [
       ask,
       { role: "assistant" as const, content: [{ type: "tool_use" as const, id: "toolu_1", name: "get_weather", input: { city: "Paris" } }] },
-      { role: "user" as const, content: [{ type: "tool_result" as const, tool_use_id: "toolu_1", content: [{ type: "text" as const, text: "a chart:" }, image] }] },
+      {
+        role: "user" as const,
+        content: [{ type: "tool_result" as const, tool_use_id: "toolu_1", content: [{ type: "text" as const, text: "a chart:" }, image] }],
+      },
     ];
     const top = await failure({ messages: [{ role: "user", content: [image, { type: "text", text: "What is this?" }] }] });
     const inResult = await failure({ tools: [weather], messages: history });
@@ -122,7 +129,9 @@ describe("server tools and search results in the history", () => {
         {
           type: "web_search_tool_result",
           tool_use_id: "srvtoolu_1",
-          content: [{ type: "web_search_result", title: "2022 FIFA World Cup final", url: "https://example.com/final", encrypted_content: "opaque", page_age: null }],
+          content: [
+            { type: "web_search_result", title: "2022 FIFA World Cup final", url: "https://example.com/final", encrypted_content: "opaque", page_age: null },
+          ],
         },
         { type: "text", text: "Argentina won." },
         { type: "server_tool_use", id: "srvtoolu_2", name: "web_fetch", input: { url: "https://example.com/final" } },
@@ -163,17 +172,38 @@ describe("server tools and search results in the history", () => {
         role: "assistant",
         content: [
           { type: "server_tool_use", id: "srvtoolu_1", name: "tool_search_tool_regex", input: { pattern: "weather" } },
-          { type: "tool_search_tool_result", tool_use_id: "srvtoolu_1", content: { type: "tool_search_tool_search_result", tool_references: [{ type: "tool_reference", tool_name: "get_weather" }] } },
+          {
+            type: "tool_search_tool_result",
+            tool_use_id: "srvtoolu_1",
+            content: { type: "tool_search_tool_search_result", tool_references: [{ type: "tool_reference", tool_name: "get_weather" }] },
+          },
           { type: "tool_use", id: "toolu_1", name: "lookup", input: {} },
         ],
       },
-      { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "search_result", source: "kb://1", title: "KB", content: [{ type: "text", text: "Sunny." }] }] }] },
+      {
+        role: "user",
+        content: [
+          {
+            type: "tool_result",
+            tool_use_id: "toolu_1",
+            content: [{ type: "search_result", source: "kb://1", title: "KB", content: [{ type: "text", text: "Sunny." }] }],
+          },
+        ],
+      },
     ];
     const lookup = { name: "lookup", input_schema: { type: "object" } };
-    const { request } = parseMessagesBody({ model: "m", max_tokens: 8, messages, tools: [lookup, deferred], tool_choice: { type: "tool", name: "get_weather" } });
+    const { request } = parseMessagesBody({
+      model: "m",
+      max_tokens: 8,
+      messages,
+      tools: [lookup, deferred],
+      tool_choice: { type: "tool", name: "get_weather" },
+    });
     expect(request.tools?.map((t) => t.name)).toEqual(["lookup", "get_weather"]);
     expect((request.messages[1].content as { text?: string }[])[1]).toEqual({ type: "text", text: "[tool search for srvtoolu_1 loaded: get_weather]\n" });
-    expect(request.messages[2].content).toEqual([{ type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "text", text: "Search result: KB (kb://1)\nSunny.\n" }] }]);
+    expect(request.messages[2].content).toEqual([
+      { type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "text", text: "Search result: KB (kb://1)\nSunny.\n" }] },
+    ]);
   });
 
   it("the server answers such a conversation, and its prompt holds their text", async () => {
@@ -181,7 +211,10 @@ describe("server tools and search results in the history", () => {
     const message = await client.messages.create(request);
     expect(message.content[0].type).toBe("text");
     const counted = await client.messages.countTokens(request);
-    const withoutResults = await client.messages.countTokens({ model: "m", messages: [history[0], { role: "assistant", content: "Let me search.Argentina won." }, { role: "user", content: "Does that match?" }] } as never);
+    const withoutResults = await client.messages.countTokens({
+      model: "m",
+      messages: [history[0], { role: "assistant", content: "Let me search.Argentina won." }, { role: "user", content: "Does that match?" }],
+    } as never);
     // The rendered results (titles, URLs, the notes) are in the prompt: it is longer than the text around them.
     expect(counted.input_tokens).toBeGreaterThan(withoutResults.input_tokens + 20);
   });

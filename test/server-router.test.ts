@@ -49,7 +49,11 @@ describe("serve --router", () => {
   it("falls back to Claude when the local model cannot take the request (an image), with Claude's configured model", async () => {
     claude.enqueue(text("A red square."));
     const image = { type: "image" as const, source: { type: "base64" as const, media_type: "image/png" as const, data: "iVBORw0KGgo=" } };
-    const message = await client.messages.create({ model: "claude-opus-5", max_tokens: 16, messages: [{ role: "user", content: [image, { type: "text", text: "What is this?" }] }] });
+    const message = await client.messages.create({
+      model: "claude-opus-5",
+      max_tokens: 16,
+      messages: [{ role: "user", content: [image, { type: "text", text: "What is this?" }] }],
+    });
     expect(message).toMatchObject({ model: "claude-test", content: [{ type: "text", text: "A red square." }] });
     expect(claude.requests.at(-1)!.body).toMatchObject({ model: "claude-test", messages: [{ role: "user", content: [{ type: "image" }, { type: "text" }] }] });
     expect(await metricsText()).toMatch(/^phi4_router_fallbacks_total\{provider="local"\} 1$/m);
@@ -75,12 +79,20 @@ describe("serve --router", () => {
     claude.enqueue(toolUse({ name: "describe", input: { color: "red" } }));
     const image = { type: "image_url" as const, image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } };
     const tools = [{ type: "function" as const, function: { name: "describe", parameters: { type: "object", properties: { color: { type: "string" } } } } }];
-    const stream = openai.chat.completions.stream({ model: "gpt-4o", max_tokens: 16, tools, messages: [{ role: "user", content: [image, { type: "text", text: "What is this?" }] }] });
+    const stream = openai.chat.completions.stream({
+      model: "gpt-4o",
+      max_tokens: 16,
+      tools,
+      messages: [{ role: "user", content: [image, { type: "text", text: "What is this?" }] }],
+    });
     const final = await stream.finalChatCompletion();
     expect(final.model).toBe("claude-test");
     expect(final.choices[0].finish_reason).toBe("tool_calls");
     expect(final.choices[0].message.tool_calls).toMatchObject([{ type: "function", function: { name: "describe", arguments: '{"color":"red"}' } }]);
-    expect(claude.requests.at(-1)!.body).toMatchObject({ messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", media_type: "image/png" } }, { type: "text" }] }], tools: [{ name: "describe" }] });
+    expect(claude.requests.at(-1)!.body).toMatchObject({
+      messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", media_type: "image/png" } }, { type: "text" }] }],
+      tools: [{ name: "describe" }],
+    });
   });
 
   it("an image inside a tool_result falls back to Claude like a top-level one; the local sampling defaults do not travel with it", async () => {

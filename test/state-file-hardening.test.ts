@@ -56,7 +56,11 @@ function seal(header: object, body: Buffer, magic = Buffer.from("PHI4KV\0\x02", 
   return Buffer.concat([content, createHash("sha256").update(content).digest()]);
 }
 
-const code = (promise: Promise<unknown>) => promise.then(() => "resolved", (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`);
+const code = (promise: Promise<unknown>) =>
+  promise.then(
+    () => "resolved",
+    (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`,
+  );
 
 describe("reading", () => {
   it("refuses a symlink to /dev/zero and a FIFO at once, as not regular files", async () => {
@@ -164,7 +168,9 @@ describe("writing", () => {
 describe("capacity", () => {
   it("a prompt as long as the capacity is refused; one position shorter generates and its state restores", async () => {
     const sequence = await model.createSequence({ capacity: 16 });
-    expect(await code(sequence.generateText(ids(16), { maxTokens: 2, stopTokens: [], sampling: greedy }))).toMatch(/^CAPACITY_EXCEEDED: .*at least one position/);
+    expect(await code(sequence.generateText(ids(16), { maxTokens: 2, stopTokens: [], sampling: greedy }))).toMatch(
+      /^CAPACITY_EXCEEDED: .*at least one position/,
+    );
     expect(sequence.length).toBeLessThanOrEqual(16);
     const result = await sequence.generateText(ids(15), { maxTokens: 2, stopTokens: [], sampling: greedy });
     expect(result.stopReason).toBe("capacity");

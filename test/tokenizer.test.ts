@@ -28,7 +28,7 @@ const CORPUS = [
   "function add(a: number, b: number): number {\n\treturn a + b;\n}\n",
   "def f(x):\n    if x > 0:\n        return [i ** 2 for i in range(x)]\n    return None  # done\n",
   'const re = /^(?:[a-z0-9_-]+)\\.json$/i; console.log(`${a}${b}`, {"k": [1, 2.5e-3, null]});',
-  "<div class=\"a\">&nbsp;</div><!-- comment --> SELECT * FROM t WHERE id = 42;",
+  '<div class="a">&nbsp;</div><!-- comment --> SELECT * FROM t WHERE id = 42;',
   "日本語のテキストと中文文本，还有한국어 텍스트。",
   "Café, naïve, façade, Ångström, Łódź, São Paulo, İstanbul, ß, ÆØÅ.",
   "مرحبا بالعالم، هذا نص عربي.",
@@ -78,10 +78,42 @@ describe("phi4 tokenizer", () => {
   });
 
   it("matches o200k_base on random mixtures of tricky pieces", () => {
-    const pieces = ["a", "Z", " ", "  ", "\n", "\t", "\r\n", "'s", "'T", "x'LL", "'", "1", "23", "😀", "👨‍👩‍👧", "中", "é",
-      "ı", "ß", "!", "?", "/", "-", "_", "ǅ", "ﬁ", "ℌ", "\u0301", "٣", "𝔄", "\u200d", "\u00a0"];
+    const pieces = [
+      "a",
+      "Z",
+      " ",
+      "  ",
+      "\n",
+      "\t",
+      "\r\n",
+      "'s",
+      "'T",
+      "x'LL",
+      "'",
+      "1",
+      "23",
+      "😀",
+      "👨‍👩‍👧",
+      "中",
+      "é",
+      "ı",
+      "ß",
+      "!",
+      "?",
+      "/",
+      "-",
+      "_",
+      "ǅ",
+      "ﬁ",
+      "ℌ",
+      "\u0301",
+      "٣",
+      "𝔄",
+      "\u200d",
+      "\u00a0",
+    ];
     let seed = 1;
-    const next = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const next = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
     for (let i = 0; i < 3000; i++) {
       const text = Array.from({ length: 1 + next(20) }, () => pieces[next(pieces.length)]).join("");
       expect(tok.encode(text), JSON.stringify(text)).toEqual(o200kEncode(text));
@@ -172,10 +204,14 @@ describe("chat template", () => {
     '"parameters": {"city": {"type": "str", "description": "City name"}}}]';
 
   it("renders system + tools + user as Phi-4-mini documents", () => {
-    const out = renderChat(PHI4_CHAT_TEMPLATE, [
-      { role: "system", content: "SYS" },
-      { role: "user", content: "Hi" },
-    ], { tools, eosToken: "<|endoftext|>" });
+    const out = renderChat(
+      PHI4_CHAT_TEMPLATE,
+      [
+        { role: "system", content: "SYS" },
+        { role: "user", content: "Hi" },
+      ],
+      { tools, eosToken: "<|endoftext|>" },
+    );
     expect(out).toBe(`<|system|>SYS<|tool|>${toolsText}<|/tool|><|end|><|user|>Hi<|end|><|assistant|>`);
   });
 
@@ -193,8 +229,7 @@ describe("chat template", () => {
       { role: "user" as const, content: "Bye" },
     ];
     expect(renderChat(PHI4_CHAT_TEMPLATE, messages)).toBe(
-      "<|system|>Be brief.<|end|><|user|>Hi<|end|><|assistant|>Hello!<|end|>" +
-        '<|tool|>{"ok": true}<|end|><|user|>Bye<|end|><|assistant|>',
+      "<|system|>Be brief.<|end|><|user|>Hi<|end|><|assistant|>Hello!<|end|>" + '<|tool|>{"ok": true}<|end|><|user|>Bye<|end|><|assistant|>',
     );
     expect(renderChat(PHI4_CHAT_TEMPLATE, messages.slice(1, 3), { addGenerationPrompt: false, eosToken: "<|endoftext|>" })).toBe(
       "<|user|>Hi<|end|><|assistant|>Hello!<|end|><|endoftext|>",
@@ -219,7 +254,18 @@ describe("tiny tokenizer", () => {
     const tok = await Tokenizer.fromModelDir(await writeFolder(files));
     expect(tok.vocabSize).toBe(files.vocabSize);
     for (const text of CORPUS) expect(tok.decode(tok.encode(text))).toBe(text);
-    const tags = ["<|endoftext|>", "<|end|>", "<|user|>", "<|assistant|>", "<|system|>", "<|tool|>", "<|/tool|>", "<|tool_call|>", "<|/tool_call|>", "<|tool_response|>"];
+    const tags = [
+      "<|endoftext|>",
+      "<|end|>",
+      "<|user|>",
+      "<|assistant|>",
+      "<|system|>",
+      "<|tool|>",
+      "<|/tool|>",
+      "<|tool_call|>",
+      "<|/tool_call|>",
+      "<|tool_response|>",
+    ];
     for (const tag of tags) expect(tok.encode(tag)).toEqual([tok.tokenToId(tag)]);
     expect(files.eosTokenIds).toEqual([tok.tokenToId("<|end|>"), tok.tokenToId("<|endoftext|>")]);
     // Learned merges make common words shorter than their bytes.

@@ -43,42 +43,82 @@ const writes = (x: JsonSchema, value: unknown) => advanceBytes(valueStart(x), by
 const SLUG = "^[a-z]+(?:-[a-z]+)*$";
 const UNIONS: Record<string, { schema: JsonSchema; each: unknown[]; never: unknown[] }> = {
   "anyOf uri or slug": {
-    schema: { anyOf: [{ type: "string", format: "uri" }, { type: "string", pattern: SLUG }] },
+    schema: {
+      anyOf: [
+        { type: "string", format: "uri" },
+        { type: "string", pattern: SLUG },
+      ],
+    },
     each: ["https://example.com/a", "my-page"],
     never: ["not a url", "Has Caps"],
   },
   "anyOf date or date-time": {
-    schema: { anyOf: [{ type: "string", format: "date" }, { type: "string", format: "date-time" }] },
+    schema: {
+      anyOf: [
+        { type: "string", format: "date" },
+        { type: "string", format: "date-time" },
+      ],
+    },
     each: ["2024-02-28", "2024-02-28T10:00:00Z"],
     never: ["2024-02-30", "tomorrow"],
   },
   "oneOf overlapping patterns: strings of exactly one branch": {
-    schema: { oneOf: [{ type: "string", pattern: "^a[a-z]{0,3}$" }, { type: "string", pattern: "^[a-z]{0,3}b$" }] },
+    schema: {
+      oneOf: [
+        { type: "string", pattern: "^a[a-z]{0,3}$" },
+        { type: "string", pattern: "^[a-z]{0,3}b$" },
+      ],
+    },
     each: ["acd", "xyb"],
     never: ["ab", "azzb"],
   },
   "anyOf integer ranges that meet": {
-    schema: { anyOf: [{ type: "integer", minimum: 0, maximum: 10 }, { type: "integer", minimum: 11, maximum: 20 }] },
+    schema: {
+      anyOf: [
+        { type: "integer", minimum: 0, maximum: 10 },
+        { type: "integer", minimum: 11, maximum: 20 },
+      ],
+    },
     each: [0, 10, 11, 20],
     never: [-1, 21, 1.5],
   },
   "anyOf an integer range inside a number range": {
-    schema: { anyOf: [{ type: "integer", minimum: 0, maximum: 5 }, { type: "number", minimum: -1, maximum: 10 }] },
+    schema: {
+      anyOf: [
+        { type: "integer", minimum: 0, maximum: 5 },
+        { type: "number", minimum: -1, maximum: 10 },
+      ],
+    },
     each: [-0.5, 3, 9.75],
     never: [-2, 10.5],
   },
   "anyOf number ranges with a gap: the first kept": {
-    schema: { anyOf: [{ type: "number", maximum: 0 }, { type: "number", minimum: 100 }] },
+    schema: {
+      anyOf: [
+        { type: "number", maximum: 0 },
+        { type: "number", minimum: 100 },
+      ],
+    },
     each: [-3],
     never: [50, 100],
   },
   "oneOf number ranges: the first kept": {
-    schema: { oneOf: [{ type: "integer", minimum: 0, maximum: 5 }, { type: "integer", minimum: 10 }] },
+    schema: {
+      oneOf: [
+        { type: "integer", minimum: 0, maximum: 5 },
+        { type: "integer", minimum: 10 },
+      ],
+    },
     each: [4],
     never: [12, 7],
   },
   "anyOf strings of different lengths: the first kept": {
-    schema: { anyOf: [{ type: "string", pattern: "^[0-9]+$", maxLength: 4 }, { type: "string", format: "email" }] },
+    schema: {
+      anyOf: [
+        { type: "string", pattern: "^[0-9]+$", maxLength: 4 },
+        { type: "string", format: "email" },
+      ],
+    },
     each: ["1234"],
     never: ["12345", "a@b.co"],
   },
@@ -136,10 +176,26 @@ describe("forced calls with branch unions on a tiny random model", () => {
       input_schema: {
         type: "object",
         properties: {
-          target: { anyOf: [{ type: "string", format: "uri" }, { type: "string", pattern: SLUG }] },
+          target: {
+            anyOf: [
+              { type: "string", format: "uri" },
+              { type: "string", pattern: SLUG },
+            ],
+          },
           when: { anyOf: [{ type: "string", format: "date" }, { type: "string", format: "date-time" }, { type: "null" }] },
-          code: { oneOf: [{ type: "string", pattern: "^a[a-z]{0,3}$" }, { type: "string", pattern: "^[a-z]{0,3}b$" }] },
-          weight: { anyOf: [{ type: "integer", minimum: 0, maximum: 10 }, { type: "integer", minimum: 11, maximum: 20 }, { type: "number", minimum: 0, maximum: 25 }] },
+          code: {
+            oneOf: [
+              { type: "string", pattern: "^a[a-z]{0,3}$" },
+              { type: "string", pattern: "^[a-z]{0,3}b$" },
+            ],
+          },
+          weight: {
+            anyOf: [
+              { type: "integer", minimum: 0, maximum: 10 },
+              { type: "integer", minimum: 11, maximum: 20 },
+              { type: "number", minimum: 0, maximum: 25 },
+            ],
+          },
         },
         required: ["target", "when", "code", "weight"],
         additionalProperties: false,

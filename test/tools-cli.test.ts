@@ -16,7 +16,12 @@ const TOOLS = [
   {
     name: "get_weather",
     description: "Weather for a city",
-    input_schema: { type: "object", properties: { city: { type: "string", maxLength: 12 }, unit: { enum: ["celsius", "fahrenheit"] } }, required: ["city"], additionalProperties: false },
+    input_schema: {
+      type: "object",
+      properties: { city: { type: "string", maxLength: 12 }, unit: { enum: ["celsius", "fahrenheit"] } },
+      required: ["city"],
+      additionalProperties: false,
+    },
   },
   {
     name: "book_table",
@@ -51,7 +56,24 @@ describe("phi4 generate --tools", () => {
 
   it("--tool-choice any prints toolCalls that validate and stopReason tool_use", async () => {
     for (const seed of ["1", "2"]) {
-      const { stdout } = await phi4("generate", "--model", models.tinyPhi4, "--chat", "Book for two, then check the weather.", "--tools", toolsFile, "--tool-choice", "any", "--max-tokens", "48", "--temperature", "1", "--seed", seed, "--json");
+      const { stdout } = await phi4(
+        "generate",
+        "--model",
+        models.tinyPhi4,
+        "--chat",
+        "Book for two, then check the weather.",
+        "--tools",
+        toolsFile,
+        "--tool-choice",
+        "any",
+        "--max-tokens",
+        "48",
+        "--temperature",
+        "1",
+        "--seed",
+        seed,
+        "--json",
+      );
       const lines = stdout.trim().split("\n");
       expect(lines).toHaveLength(1);
       const out = JSON.parse(lines[0]);
@@ -71,14 +93,48 @@ describe("phi4 generate --tools", () => {
   });
 
   it("--no-jump-forward samples every token", async () => {
-    const { stdout } = await phi4("generate", "--model", models.tinyPhi4, "--chat", "Book", "--tools", toolsFile, "--tool-choice", "any", "--max-tokens", "48", "--seed", "1", "--temperature", "1", "--no-jump-forward", "--json");
+    const { stdout } = await phi4(
+      "generate",
+      "--model",
+      models.tinyPhi4,
+      "--chat",
+      "Book",
+      "--tools",
+      toolsFile,
+      "--tool-choice",
+      "any",
+      "--max-tokens",
+      "48",
+      "--seed",
+      "1",
+      "--temperature",
+      "1",
+      "--no-jump-forward",
+      "--json",
+    );
     const out = JSON.parse(stdout);
     expect(out.toolCalls.length).toBeGreaterThan(0);
     expect(out.steps).toEqual({ sampled: out.tokens.length, jumps: 0, jumpedTokens: 0 });
   });
 
   it("--tool-choice NAME calls that tool; without --json the call is printed", async () => {
-    const { stdout, stderr } = await phi4("generate", "--model", models.tinyPhi4, "--chat", "Book", "--tools", toolsFile, "--tool-choice", "book_table", "--max-tokens", "40", "--seed", "3", "--temperature", "1");
+    const { stdout, stderr } = await phi4(
+      "generate",
+      "--model",
+      models.tinyPhi4,
+      "--chat",
+      "Book",
+      "--tools",
+      toolsFile,
+      "--tool-choice",
+      "book_table",
+      "--max-tokens",
+      "40",
+      "--seed",
+      "3",
+      "--temperature",
+      "1",
+    );
     const printed = /\[tool_use book_table (.*)\]/.exec(stdout);
     expect(printed).not.toBeNull();
     expect(validators.get("book_table")!(JSON.parse(printed![1]))).toBe(true);
@@ -92,7 +148,11 @@ describe("phi4 generate --tools", () => {
   });
 
   it("reports bad tool arguments", async () => {
-    const fails = (...args: string[]) => phi4("generate", "--model", models.tinyPhi4, ...args).then(() => "", (e: { code: number; stderr: string }) => `${e.code} ${e.stderr}`);
+    const fails = (...args: string[]) =>
+      phi4("generate", "--model", models.tinyPhi4, ...args).then(
+        () => "",
+        (e: { code: number; stderr: string }) => `${e.code} ${e.stderr}`,
+      );
     expect(await fails("--prompt", "x", "--tools", toolsFile)).toMatch(/^1 .*--tools needs --chat/);
     expect(await fails("--chat", "x", "--tools", path.join(dir, "missing.json"))).toMatch(/INVALID_ARGUMENT: cannot read --tools/);
     expect(await fails("--chat", "x", "--tools", toolsFile, "--tool-choice", "nope")).toMatch(/"nope", which is not one of the tools/);

@@ -47,11 +47,30 @@ const TOOL_SETS: Record<string, ToolDefinition[]> = {
     },
   ],
   weatherAndSearch: [
-    { name: "get_weather", description: "Weather", input_schema: object({ city: { type: "string" }, unit: { enum: ["c", "f"] }, days: { type: "integer" } }, ["city"]) },
-    { name: "search", description: "Search", input_schema: object({ query: { type: "string" }, limit: { type: "integer" }, filters: object({ tags: { type: "array", items: { type: "string" } }, score: { type: "number" } }, []) }, ["query"]) },
+    {
+      name: "get_weather",
+      description: "Weather",
+      input_schema: object({ city: { type: "string" }, unit: { enum: ["c", "f"] }, days: { type: "integer" } }, ["city"]),
+    },
+    {
+      name: "search",
+      description: "Search",
+      input_schema: object(
+        {
+          query: { type: "string" },
+          limit: { type: "integer" },
+          filters: object({ tags: { type: "array", items: { type: "string" } }, score: { type: "number" } }, []),
+        },
+        ["query"],
+      ),
+    },
   ],
   files: [
-    { name: "write_file", description: "Write a file", input_schema: object({ path: { type: "string" }, content: { type: "string" }, mode: { const: "overwrite" } }, ["path", "content"]) },
+    {
+      name: "write_file",
+      description: "Write a file",
+      input_schema: object({ path: { type: "string" }, content: { type: "string" }, mode: { const: "overwrite" } }, ["path", "content"]),
+    },
     { name: "move", description: "Move a file", input_schema: object({ from: { type: "string" }, to: { type: "string" } }, ["from", "to"]) },
   ],
 };
@@ -94,7 +113,10 @@ describe("constrained tool calls on the tiny-phi4 random model", () => {
         expect(turn.generation.text.endsWith("<|/tool_call|>"), where).toBe(true);
         const calls = JSON.parse(turn.generation.text.slice(0, -"<|/tool_call|>".length)) as { name: string; arguments: unknown }[];
         expect(calls.length, where).toBeGreaterThan(0);
-        expect(calls.map((c) => ({ name: c.name, arguments: c.arguments })), where).toEqual(turn.toolCalls.map((c) => ({ name: c.name, arguments: c.arguments })));
+        expect(
+          calls.map((c) => ({ name: c.name, arguments: c.arguments })),
+          where,
+        ).toEqual(turn.toolCalls.map((c) => ({ name: c.name, arguments: c.arguments })));
         for (const call of calls) {
           const validate = validators.get(call.name);
           expect(validate, where).toBeDefined();
@@ -117,7 +139,11 @@ describe("constrained tool calls on the tiny-phi4 random model", () => {
       const turn = await generateToolTurn(sequence, { ...options, maxTokens: smallest, sampling: { temperature: 1, seed } });
       expect(turn.stopReason).toBe("tool_use");
       expect(turn.toolCalls).toHaveLength(1);
-      expect(turn.toolCalls[0]).toMatchObject({ id: expect.stringMatching(/^toolu_/), name: "move", arguments: { from: expect.any(String), to: expect.any(String) } });
+      expect(turn.toolCalls[0]).toMatchObject({
+        id: expect.stringMatching(/^toolu_/),
+        name: "move",
+        arguments: { from: expect.any(String), to: expect.any(String) },
+      });
       expect(turn.generation.tokens.length).toBeLessThanOrEqual(smallest);
     }
   });

@@ -43,7 +43,11 @@ function pick(bits: Uint8Array | null, size: number, rand: () => number): number
 }
 
 // Corpus schemas are any JSON Schema; the catalog checks them at run time, as it does a client's.
-const tool = (name: string, input_schema: JsonSchema): ToolDefinition => ({ name, description: name, input_schema: input_schema as ToolDefinition["input_schema"] });
+const tool = (name: string, input_schema: JsonSchema): ToolDefinition => ({
+  name,
+  description: name,
+  input_schema: input_schema as ToolDefinition["input_schema"],
+});
 
 const SCHEMAS: Record<string, JsonSchema> = {
   strings: {
@@ -77,7 +81,14 @@ const SCHEMAS: Record<string, JsonSchema> = {
   },
   tree: {
     $ref: "#/$defs/node",
-    $defs: { node: { type: "object", properties: { v: { type: "integer" }, kids: { type: "array", items: { $ref: "#/$defs/node" }, maxItems: 2 } }, required: ["v"], additionalProperties: false } },
+    $defs: {
+      node: {
+        type: "object",
+        properties: { v: { type: "integer" }, kids: { type: "array", items: { $ref: "#/$defs/node" }, maxItems: 2 } },
+        required: ["v"],
+        additionalProperties: false,
+      },
+    },
   },
   bounds: {
     type: "object",
@@ -112,7 +123,12 @@ const SCHEMAS: Record<string, JsonSchema> = {
       labels: { type: "object", additionalProperties: { type: "string", maxLength: 4 } },
       merged: { allOf: [{ type: "object", properties: { a: { type: "boolean" } }, required: ["a"] }, { properties: { b: { type: "integer" } } }] },
       // additionalProperties false in one branch: only the keys that branch declares may appear.
-      narrowed: { allOf: [{ type: "object", properties: { a: {}, b: {} }, additionalProperties: false }, { properties: { a: { type: "string" }, c: { type: "string" } } }] },
+      narrowed: {
+        allOf: [
+          { type: "object", properties: { a: {}, b: {} }, additionalProperties: false },
+          { properties: { a: { type: "string" }, c: { type: "string" } } },
+        ],
+      },
     },
     required: ["labels", "merged", "narrowed"],
     additionalProperties: false,
@@ -223,7 +239,12 @@ describe("tool-call grammar, fuzzed over the Phi-4 vocabulary", () => {
   }
 
   it("masks follow the grammar token by token", async () => {
-    const weather = tool("get_weather", { type: "object", properties: { city: { type: "string" }, days: { type: "integer" } }, required: ["city"], additionalProperties: false });
+    const weather = tool("get_weather", {
+      type: "object",
+      properties: { city: { type: "string" }, days: { type: "integer" } },
+      required: ["city"],
+      additionalProperties: false,
+    });
     const accepts = (prefix: string, text: string, maxCalls = 8) => constraintAccepts([weather], prefix, text, maxCalls);
     const call = '[{"name": "get_weather", "arguments": ';
     expect(await accepts(call, '{"city": "Paris"}}]')).toBe(true);
@@ -274,11 +295,22 @@ describe("tool-call grammar, fuzzed over the Phi-4 vocabulary", () => {
   it("a mask holds exactly the tokens the automaton accepts (brute force over the vocabulary)", () => {
     const schema = {
       type: "object",
-      properties: { city: { type: "string", minLength: 3, maxLength: 40 }, days: { type: "number" }, unit: { enum: ["c", "f"] }, site: { type: "string", format: "uri" }, limit: { type: "integer", minimum: 1, maximum: 600000 }, note: { type: "string", pattern: "x" } },
+      properties: {
+        city: { type: "string", minLength: 3, maxLength: 40 },
+        days: { type: "number" },
+        unit: { enum: ["c", "f"] },
+        site: { type: "string", format: "uri" },
+        limit: { type: "integer", minimum: 1, maximum: 600000 },
+        note: { type: "string", pattern: "x" },
+      },
       required: ["city"],
       additionalProperties: false,
     };
-    const grammar = new ToolCallGrammar(ToolCatalog.from([tool("get_weather", schema)]), 2, { maxStringLength: 50, maxWhitespace: 2, clamp: vocabulary.maxTokenBytes + 1 });
+    const grammar = new ToolCallGrammar(ToolCatalog.from([tool("get_weather", schema)]), 2, {
+      maxStringLength: 50,
+      maxWhitespace: 2,
+      clamp: vocabulary.maxTokenBytes + 1,
+    });
     const masks = new MaskCache(vocabulary);
     const call = '[{"name": "get_weather", "arguments": {';
     const states = {

@@ -86,7 +86,8 @@ describe("forced calls to the reference MCP servers' tools", () => {
         }
         const json = prefix + new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array(bytes));
         const calls = JSON.parse(json) as { name: string; arguments: unknown }[];
-        for (const call of calls) if (!validate(call.arguments)) failures.push(`${tool.name}: ${JSON.stringify(call.arguments)}: ${JSON.stringify(validate.errors)}`);
+        for (const call of calls)
+          if (!validate(call.arguments)) failures.push(`${tool.name}: ${JSON.stringify(call.arguments)}: ${JSON.stringify(validate.errors)}`);
       }
     }
     expect(failures).toEqual([]);

@@ -127,7 +127,9 @@ describe("numeric bounds in the grammar", () => {
   });
 
   it("bounds that no number meets are an error that names them", () => {
-    expect(() => numberStart({ type: "integer", minimum: 5, maximum: 9, multipleOf: 10 })).toThrow(/allows no integer between its bounds \(minimum 5, maximum 9, multipleOf 10\)/);
+    expect(() => numberStart({ type: "integer", minimum: 5, maximum: 9, multipleOf: 10 })).toThrow(
+      /allows no integer between its bounds \(minimum 5, maximum 9, multipleOf 10\)/,
+    );
     expect(() => numberStart({ type: "number", exclusiveMinimum: 1, exclusiveMaximum: 1 })).toThrow(/allows no number/);
   });
 });

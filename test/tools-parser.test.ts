@@ -22,7 +22,14 @@ const TOOLS: AnyToolDefinition[] = [
     inputSchema: {
       type: "object",
       properties: {
-        stops: { type: "array", items: { type: "object", properties: { city: { type: "string" }, nights: { type: "integer" }, tags: { type: "array", items: { type: "string" } } }, required: ["city"] } },
+        stops: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: { city: { type: "string" }, nights: { type: "integer" }, tags: { type: "array", items: { type: "string" } } },
+            required: ["city"],
+          },
+        },
         budget: { type: ["number", "null"] },
         flexible: { type: "boolean" },
       },
@@ -35,7 +42,14 @@ const paris = { name: "get_weather", arguments: { city: "Paris" } };
 const rome = { name: "get_weather", arguments: { city: "Rome", days: 3 } };
 const trip = {
   name: "plan_trip",
-  arguments: { stops: [{ city: "Oslo", nights: 2, tags: ["fjords", "museums"] }, { city: "Bergen", tags: [] }], budget: null, flexible: true },
+  arguments: {
+    stops: [
+      { city: "Oslo", nights: 2, tags: ["fjords", "museums"] },
+      { city: "Bergen", tags: [] },
+    ],
+    budget: null,
+    flexible: true,
+  },
 };
 
 interface Case {
@@ -54,12 +68,23 @@ const CORPUS: Case[] = [
     output: '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}]<|/tool_call|>',
     calls: [paris],
   },
-  { name: "text around a call", output: 'Let me look.<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}]<|/tool_call|> Done.', text: "Let me look. Done.", calls: [paris] },
+  {
+    name: "text around a call",
+    output: 'Let me look.<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}]<|/tool_call|> Done.',
+    text: "Let me look. Done.",
+    calls: [paris],
+  },
   { name: "missing closer", output: '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}]', calls: [paris] },
-  { name: "missing closer, text after", output: '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}] I called it.', text: "I called it.", calls: [paris] },
+  {
+    name: "missing closer, text after",
+    output: '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}] I called it.',
+    text: "I called it.",
+    calls: [paris],
+  },
   {
     name: "parallel calls not wrapped in a list",
-    output: '<|tool_call|>{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "get_weather", "arguments": {"city": "Rome", "days": 3}}<|/tool_call|>',
+    output:
+      '<|tool_call|>{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "get_weather", "arguments": {"city": "Rome", "days": 3}}<|/tool_call|>',
     calls: [paris, rome],
   },
   {
@@ -69,7 +94,8 @@ const CORPUS: Case[] = [
   },
   {
     name: "one list per call",
-    output: '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}]<|/tool_call|><|tool_call|>[{"name": "get_weather", "arguments": {"city": "Rome", "days": 3}}]<|/tool_call|>',
+    output:
+      '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}]<|/tool_call|><|tool_call|>[{"name": "get_weather", "arguments": {"city": "Rome", "days": 3}}]<|/tool_call|>',
     calls: [paris, rome],
   },
   {
@@ -77,18 +103,46 @@ const CORPUS: Case[] = [
     output: '<|tool_call|>["{\\"name\\": \\"get_weather\\", \\"arguments\\": {\\"city\\": \\"Paris\\"}}"]<|/tool_call|>',
     calls: [paris],
   },
-  { name: "arguments as a JSON string", output: '<|tool_call|>[{"name": "get_weather", "arguments": "{\\"city\\": \\"Paris\\"}"}]<|/tool_call|>', calls: [paris] },
+  {
+    name: "arguments as a JSON string",
+    output: '<|tool_call|>[{"name": "get_weather", "arguments": "{\\"city\\": \\"Paris\\"}"}]<|/tool_call|>',
+    calls: [paris],
+  },
   { name: "functools[...]", output: 'functools[{"name": "get_weather", "arguments": {"city": "Paris"}}]', calls: [paris] },
-  { name: "functools with text after", output: 'Sure. functools [{"name": "get_weather", "arguments": {"city": "Paris"}}] ok', text: "Sure.  ok", calls: [paris] },
+  {
+    name: "functools with text after",
+    output: 'Sure. functools [{"name": "get_weather", "arguments": {"city": "Paris"}}] ok',
+    text: "Sure.  ok",
+    calls: [paris],
+  },
   { name: "a bare leading list", output: '[{"name": "get_weather", "arguments": {"city": "Paris"}}]', calls: [paris] },
-  { name: "a bare leading object, then text", output: '  {"name": "get_weather", "arguments": {"city": "Paris"}}\nThat is the call.', text: "That is the call.", calls: [paris] },
-  { name: "bare JSON after text is text", output: 'Example: [{"name": "get_weather", "arguments": {"city": "Paris"}}]', text: 'Example: [{"name": "get_weather", "arguments": {"city": "Paris"}}]' },
-  { name: "a markdown fence", output: 'Calling:\n```json\n[{"name": "get_weather", "arguments": {"city": "Paris"}}]\n```\nWait.', text: "Calling:\n\nWait.", calls: [paris] },
-  { name: "a fence inside the tags", output: '<|tool_call|>```json\n[{"name": "get_weather", "arguments": {"city": "Paris"}}]\n```<|/tool_call|>', calls: [paris] },
+  {
+    name: "a bare leading object, then text",
+    output: '  {"name": "get_weather", "arguments": {"city": "Paris"}}\nThat is the call.',
+    text: "That is the call.",
+    calls: [paris],
+  },
+  {
+    name: "bare JSON after text is text",
+    output: 'Example: [{"name": "get_weather", "arguments": {"city": "Paris"}}]',
+    text: 'Example: [{"name": "get_weather", "arguments": {"city": "Paris"}}]',
+  },
+  {
+    name: "a markdown fence",
+    output: 'Calling:\n```json\n[{"name": "get_weather", "arguments": {"city": "Paris"}}]\n```\nWait.',
+    text: "Calling:\n\nWait.",
+    calls: [paris],
+  },
+  {
+    name: "a fence inside the tags",
+    output: '<|tool_call|>```json\n[{"name": "get_weather", "arguments": {"city": "Paris"}}]\n```<|/tool_call|>',
+    calls: [paris],
+  },
   { name: "a code fence that is not a call stays text", output: "Run:\n```python\nprint('hi')\n```", text: "Run:\n```python\nprint('hi')\n```" },
   {
     name: "single-quoted Python literals with True/False/None",
-    output: "<|tool_call|>[{'name': 'plan_trip', 'arguments': {'stops': [{'city': 'Oslo', 'nights': 2, 'tags': ['fjords', 'museums']}, {'city': 'Bergen', 'tags': []}], 'budget': None, 'flexible': True}}]<|/tool_call|>",
+    output:
+      "<|tool_call|>[{'name': 'plan_trip', 'arguments': {'stops': [{'city': 'Oslo', 'nights': 2, 'tags': ['fjords', 'museums']}, {'city': 'Bergen', 'tags': []}], 'budget': None, 'flexible': True}}]<|/tool_call|>",
     calls: [trip],
   },
   {
@@ -102,20 +156,37 @@ const CORPUS: Case[] = [
     calls: [trip],
   },
   { name: "parameters instead of arguments", output: '<|tool_call|>[{"name": "get_weather", "parameters": {"city": "Paris"}}]<|/tool_call|>', calls: [paris] },
-  { name: "escapes in strings", output: '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "S\\u00e3o \\"Paulo\\"\\n"}}]', calls: [{ name: "get_weather", arguments: { city: 'São "Paulo"\n' } }] },
+  {
+    name: "escapes in strings",
+    output: '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "S\\u00e3o \\"Paulo\\"\\n"}}]',
+    calls: [{ name: "get_weather", arguments: { city: 'São "Paulo"\n' } }],
+  },
   {
     name: "an echoed tool definition is rejected",
     output: '<|tool_call|>[{"name": "get_weather", "description": "Weather for a city", "parameters": {"city": {"type": "string"}}}]<|/tool_call|>',
     errors: [/unexpected key "description" \(an echoed tool definition\?\)/],
   },
-  { name: "type and function keys are rejected", output: '<|tool_call|>[{"type": "function", "name": "get_weather", "arguments": {}}]', errors: [/unexpected key "type"/] },
+  {
+    name: "type and function keys are rejected",
+    output: '<|tool_call|>[{"type": "function", "name": "get_weather", "arguments": {}}]',
+    errors: [/unexpected key "type"/],
+  },
   { name: "an unknown tool is rejected", output: '<|tool_call|>[{"name": "get_time", "arguments": {}}]<|/tool_call|>', errors: [/unknown tool "get_time"/] },
   {
     name: "schema failures name the field and the reason",
     output: '<|tool_call|>[{"name": "get_weather", "arguments": {"city": 7, "days": 1.5, "unit": "kelvin", "wind": true}}]<|/tool_call|>',
-    errors: [/arguments: must NOT have additional properties \("wind"\)/, /arguments\.city: must be string/, /arguments\.days: must be integer/, /arguments\.unit: must be equal to one of the allowed values \("celsius", "fahrenheit"\)/],
+    errors: [
+      /arguments: must NOT have additional properties \("wind"\)/,
+      /arguments\.city: must be string/,
+      /arguments\.days: must be integer/,
+      /arguments\.unit: must be equal to one of the allowed values \("celsius", "fahrenheit"\)/,
+    ],
   },
-  { name: "a missing required argument", output: '<|tool_call|>[{"name": "get_weather", "arguments": {}}]', errors: [/get_weather: arguments: must have required property 'city'/] },
+  {
+    name: "a missing required argument",
+    output: '<|tool_call|>[{"name": "get_weather", "arguments": {}}]',
+    errors: [/get_weather: arguments: must have required property 'city'/],
+  },
   {
     name: "a nested schema failure has its path",
     output: '<|tool_call|>[{"name": "plan_trip", "arguments": {"stops": [{"city": "Oslo"}, {"nights": 2}]}}]',
@@ -128,7 +199,12 @@ const CORPUS: Case[] = [
     errors: [/unknown tool "nope"/],
   },
   { name: "a truncated call is an error", output: '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Par', errors: [/unterminated tool call/] },
-  { name: "malformed JSON is an error", output: '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris" "days": 2}}]<|/tool_call|>After.', text: "After.", errors: [/malformed tool call: expected "," or "}"/] },
+  {
+    name: "malformed JSON is an error",
+    output: '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris" "days": 2}}]<|/tool_call|>After.',
+    text: "After.",
+    errors: [/malformed tool call: expected "," or "}"/],
+  },
   { name: "words in the tags are an error", output: "<|tool_call|>I will check the weather.<|/tool_call|>", errors: [/expected a tool call/] },
   { name: "plain text", output: "Hello there, no tools needed.", text: "Hello there, no tools needed." },
 ];
@@ -241,6 +317,6 @@ describe("parseLiteral", () => {
     expect(fail('{"a" 1}').incomplete).toBe(false);
     expect(fail("[1 2]").incomplete).toBe(false);
     expect(fail("[nope]").message).toMatch(/unexpected word "nope"/);
-    expect(fail("[" .repeat(300)).message).toMatch(/nested deeper/);
+    expect(fail("[".repeat(300)).message).toMatch(/nested deeper/);
   });
 });

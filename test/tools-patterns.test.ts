@@ -44,7 +44,38 @@ const PATTERNS: Record<string, string> = {
   lazy: "^a+?b*?$",
 };
 // Single characters, and pieces of the patterns' words so that matches are common.
-const ALPHABET = ["a", "b", "c", "d", "f", "o", "r", "z", "x", "v", "_", "-", "0", "1", "9", "/", "\\", ".", "t", " ", "\n", "é", "€", "😀", "\t", ".txt", "foo", "bar", "2024", "bc"];
+const ALPHABET = [
+  "a",
+  "b",
+  "c",
+  "d",
+  "f",
+  "o",
+  "r",
+  "z",
+  "x",
+  "v",
+  "_",
+  "-",
+  "0",
+  "1",
+  "9",
+  "/",
+  "\\",
+  ".",
+  "t",
+  " ",
+  "\n",
+  "é",
+  "€",
+  "😀",
+  "\t",
+  ".txt",
+  "foo",
+  "bar",
+  "2024",
+  "bc",
+];
 
 describe("patterns compiled to automata", () => {
   for (const [name, source] of Object.entries(PATTERNS)) {

@@ -13,7 +13,11 @@ const weather: AnyToolDefinition = {
   description: "Weather for a city",
   input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
 };
-const clock: AnyToolDefinition = { name: "get_time", description: "Local time in a time zone", inputSchema: { type: "object", properties: { zone: { type: "string" } } } };
+const clock: AnyToolDefinition = {
+  name: "get_time",
+  description: "Local time in a time zone",
+  inputSchema: { type: "object", properties: { zone: { type: "string" } } },
+};
 
 const TOOL_BLOCK =
   '<|tool|>[{"name": "get_weather", "description": "Weather for a city", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}, ' +
@@ -87,17 +91,27 @@ describe("renderToolPrompt", () => {
   });
 
   it("renders a conversation without tools as a plain chat", () => {
-    const { text } = renderToolPrompt(tokenizer, { messages: [{ role: "user", content: "Hi" }, { role: "assistant", content: "Hello!" }, { role: "user", content: "Bye" }] });
+    const { text } = renderToolPrompt(tokenizer, {
+      messages: [
+        { role: "user", content: "Hi" },
+        { role: "assistant", content: "Hello!" },
+        { role: "user", content: "Bye" },
+      ],
+    });
     expect(text).toBe("<|user|>Hi<|end|><|assistant|>Hello!<|end|><|user|>Bye<|end|><|assistant|>");
   });
 
   it("rejects what it cannot render", () => {
     const messages: MessageParam[] = [{ role: "user", content: "Hi" }];
     expect(() => renderToolPrompt(tokenizer, { messages: [...messages, { role: "assistant", content: "Hel" }] })).toThrow(/must end with a user message/);
-    expect(() => renderToolPrompt(tokenizer, { messages, tools: [weather], toolChoice: { type: "tool", name: "nope" } })).toThrow(/"nope", which is not one of the tools/);
+    expect(() => renderToolPrompt(tokenizer, { messages, tools: [weather], toolChoice: { type: "tool", name: "nope" } })).toThrow(
+      /"nope", which is not one of the tools/,
+    );
     expect(() => renderToolPrompt(tokenizer, { messages, tools: [weather, weather] })).toThrow(/two tools are named "get_weather"/);
     expect(() => renderToolPrompt(tokenizer, { messages, tools: [{ name: "x" } as unknown as AnyToolDefinition] })).toThrow(/needs an input_schema/);
-    expect(() => renderToolPrompt(tokenizer, { messages, tools: [{ name: "x", input_schema: { type: "nonsense" } } as unknown as AnyToolDefinition] })).toThrow(/invalid input schema/);
+    expect(() => renderToolPrompt(tokenizer, { messages, tools: [{ name: "x", input_schema: { type: "nonsense" } } as unknown as AnyToolDefinition] })).toThrow(
+      /invalid input schema/,
+    );
     expect(() => renderToolPrompt(tokenizer, { messages, toolChoice: "any" })).toThrow(/needs at least one tool/);
   });
 });

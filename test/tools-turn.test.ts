@@ -13,7 +13,12 @@ const TOOLS: ToolDefinition[] = [
   {
     name: "get_weather",
     description: "Weather for a city",
-    input_schema: { type: "object", properties: { city: { type: "string", maxLength: 8 }, days: { type: "integer" } }, required: ["city"], additionalProperties: false },
+    input_schema: {
+      type: "object",
+      properties: { city: { type: "string", maxLength: 8 }, days: { type: "integer" } },
+      required: ["city"],
+      additionalProperties: false,
+    },
   },
 ];
 const ASK: MessageParam[] = [{ role: "user", content: "Weather in Paris?" }];
@@ -31,7 +36,13 @@ describe("tool turns", () => {
   });
 
   it("streams text and calls as events that add up to the result", async () => {
-    const stream = streamToolTurn(sequence, { messages: ASK, tools: TOOLS, toolChoice: { type: "any" }, maxTokens: 40, sampling: { temperature: 1, seed: 11 } });
+    const stream = streamToolTurn(sequence, {
+      messages: ASK,
+      tools: TOOLS,
+      toolChoice: { type: "any" },
+      maxTokens: 40,
+      sampling: { temperature: 1, seed: 11 },
+    });
     const events: ToolTurnEvent[] = [];
     for await (const event of stream) events.push(event);
     const result = await stream.result;
@@ -39,7 +50,13 @@ describe("tool turns", () => {
     expect(events.filter((e) => e.type === "tool_use").map((e) => e.type === "tool_use" && e.call)).toEqual(result.toolCalls);
     expect(result.toolCalls[0]).toMatchObject({ name: "get_weather", arguments: { city: expect.any(String) } });
     expect(result.usage.outputTokens).toBe(result.generation.tokens.length);
-    expect(result.usage.promptTokens).toBe(model.tokenizer.encode(model.tokenizer.applyChatTemplate([{ role: "user", content: "Weather in Paris?" }], { tools: [{ name: "get_weather", description: "Weather for a city", parameters: TOOLS[0].input_schema }] }) + "<|tool_call|>").length);
+    expect(result.usage.promptTokens).toBe(
+      model.tokenizer.encode(
+        model.tokenizer.applyChatTemplate([{ role: "user", content: "Weather in Paris?" }], {
+          tools: [{ name: "get_weather", description: "Weather for a city", parameters: TOOLS[0].input_schema }],
+        }) + "<|tool_call|>",
+      ).length,
+    );
   });
 
   it("stops on <|tool_response|> as well as the eos tokens", async () => {
@@ -54,7 +71,15 @@ describe("tool turns", () => {
 
   it("unconstrained, invalid calls are retried with the errors fed back, and the retries are reported", async () => {
     const events: ToolTurnEvent[] = [];
-    const stream = streamToolTurn(sequence, { messages: ASK, tools: TOOLS, toolChoice: "any", constrained: false, maxRetries: 2, maxTokens: 6, sampling: { temperature: 1, seed: 3 } });
+    const stream = streamToolTurn(sequence, {
+      messages: ASK,
+      tools: TOOLS,
+      toolChoice: "any",
+      constrained: false,
+      maxRetries: 2,
+      maxTokens: 6,
+      sampling: { temperature: 1, seed: 3 },
+    });
     for await (const event of stream) events.push(event);
     const result = await stream.result;
     // A random model does not write a valid call in 6 tokens.
@@ -93,7 +118,14 @@ describe("tool turns", () => {
   });
 
   it("runs on a Model with a sequence of its own", async () => {
-    const turn = await generateToolTurn(model, { messages: ASK, tools: TOOLS, toolChoice: "any", maxTokens: 30, capacity: 160, sampling: { temperature: 1, seed: 5 } });
+    const turn = await generateToolTurn(model, {
+      messages: ASK,
+      tools: TOOLS,
+      toolChoice: "any",
+      maxTokens: 30,
+      capacity: 160,
+      sampling: { temperature: 1, seed: 5 },
+    });
     expect(turn.toolCalls).toHaveLength(1);
   });
 
@@ -110,7 +142,9 @@ describe("tool turns", () => {
 
   it("rejects bad options", async () => {
     await expect(generateToolTurn(sequence, { messages: ASK, tools: TOOLS, maxRetries: -1 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
-    await expect(generateToolTurn(sequence, { messages: ASK, tools: TOOLS, toolChoice: { type: "tool", name: "nope" } })).rejects.toThrow(/not one of the tools/);
+    await expect(generateToolTurn(sequence, { messages: ASK, tools: TOOLS, toolChoice: { type: "tool", name: "nope" } })).rejects.toThrow(
+      /not one of the tools/,
+    );
     await expect(generateToolTurn(sequence, { messages: ASK, tools: TOOLS, maxStringLength: 0 })).rejects.toThrow(/maxStringLength must be an integer >= 1/);
   });
 

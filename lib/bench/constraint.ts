@@ -38,10 +38,20 @@ export const BENCH_TOOL_SETS: Record<string, ToolDefinition[]> = {
         type: "object",
         properties: {
           title: { type: "string", minLength: 1 },
-          start: { type: "object", properties: { date: { type: "string" }, hour: { type: "integer" } }, required: ["date", "hour"], additionalProperties: false },
+          start: {
+            type: "object",
+            properties: { date: { type: "string" }, hour: { type: "integer" } },
+            required: ["date", "hour"],
+            additionalProperties: false,
+          },
           attendees: {
             type: "array",
-            items: { type: "object", properties: { email: { type: "string" }, name: { type: "string" }, optional: { type: "boolean" } }, required: ["email"], additionalProperties: false },
+            items: {
+              type: "object",
+              properties: { email: { type: "string" }, name: { type: "string" }, optional: { type: "boolean" } },
+              required: ["email"],
+              additionalProperties: false,
+            },
             maxItems: 4,
           },
           priority: { type: "string", enum: ["low", "normal", "high"] },
@@ -62,7 +72,12 @@ export const BENCH_TOOL_SETS: Record<string, ToolDefinition[]> = {
           query: { type: "string" },
           filters: {
             type: "object",
-            properties: { site: { type: ["string", "null"] }, tags: { type: "array", items: { type: "string" } }, safe: { type: "boolean" }, score: { type: "number" } },
+            properties: {
+              site: { type: ["string", "null"] },
+              tags: { type: "array", items: { type: "string" } },
+              safe: { type: "boolean" },
+              score: { type: "number" },
+            },
             additionalProperties: false,
           },
           limit: { type: "integer" },
@@ -75,20 +90,47 @@ export const BENCH_TOOL_SETS: Record<string, ToolDefinition[]> = {
   agent: [
     tool("read_file", { path: { type: "string" }, offset: { type: "integer" }, limit: { type: "integer" } }, ["path"]),
     tool("write_file", { path: { type: "string" }, content: { type: "string" } }, ["path", "content"]),
-    tool("edit_file", { path: { type: "string" }, old_string: { type: "string" }, new_string: { type: "string" }, replace_all: { type: "boolean" } }, ["path", "old_string", "new_string"]),
+    tool("edit_file", { path: { type: "string" }, old_string: { type: "string" }, new_string: { type: "string" }, replace_all: { type: "boolean" } }, [
+      "path",
+      "old_string",
+      "new_string",
+    ]),
     tool("bash", { command: { type: "string" }, timeout: { type: "integer" }, description: { type: "string" } }, ["command"]),
     tool("glob", { pattern: { type: "string" }, path: { type: "string" } }, ["pattern"]),
-    tool("grep", { pattern: { type: "string" }, path: { type: "string" }, mode: { enum: ["content", "files", "count"] }, ignore_case: { type: "boolean" } }, ["pattern"]),
+    tool("grep", { pattern: { type: "string" }, path: { type: "string" }, mode: { enum: ["content", "files", "count"] }, ignore_case: { type: "boolean" } }, [
+      "pattern",
+    ]),
     tool("list_dir", { path: { type: "string" } }, ["path"]),
     tool("web_fetch", { url: { type: "string" }, prompt: { type: "string" } }, ["url", "prompt"]),
-    tool("todo_write", { todos: { type: "array", items: { type: "object", properties: { content: { type: "string" }, status: { enum: ["pending", "in_progress", "completed"] } }, required: ["content", "status"], additionalProperties: false } } }, ["todos"]),
+    tool(
+      "todo_write",
+      {
+        todos: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: { content: { type: "string" }, status: { enum: ["pending", "in_progress", "completed"] } },
+            required: ["content", "status"],
+            additionalProperties: false,
+          },
+        },
+      },
+      ["todos"],
+    ),
     tool("ask_user", { question: { type: "string" }, options: { type: "array", items: { type: "string" }, maxItems: 4 } }, ["question"]),
   ],
   // Keywords with their own automata: numeric bounds, formats, patterns.
   keywords: [
-    tool("task_output", { task_id: { type: "string", pattern: "^[a-z0-9]{6,12}$" }, block: { type: "boolean" }, timeout: { type: "number", minimum: 0, maximum: 600000 } }, ["task_id", "block", "timeout"]),
+    tool(
+      "task_output",
+      { task_id: { type: "string", pattern: "^[a-z0-9]{6,12}$" }, block: { type: "boolean" }, timeout: { type: "number", minimum: 0, maximum: 600000 } },
+      ["task_id", "block", "timeout"],
+    ),
     tool("fetch_url", { url: { type: "string", format: "uri" }, retries: { type: "integer", minimum: 0, maximum: 5 } }, ["url"]),
-    tool("schedule", { at: { type: "string", format: "date-time" }, email: { type: "string", format: "email" }, id: { type: "string", format: "uuid" } }, ["at", "email"]),
+    tool("schedule", { at: { type: "string", format: "date-time" }, email: { type: "string", format: "email" }, id: { type: "string", format: "uuid" } }, [
+      "at",
+      "email",
+    ]),
   ],
 };
 

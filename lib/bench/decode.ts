@@ -37,7 +37,16 @@ export interface DecodeBenchOptions {
 export interface DecodeBenchResult {
   benchmark: "decode";
   date: string;
-  settings: { promptTokens: number; genTokens: number; runs: number; threads: number; bandwidthMiB: number; int4Kernel: boolean; int4KernelVariant: string | null; kvType: KvType };
+  settings: {
+    promptTokens: number;
+    genTokens: number;
+    runs: number;
+    threads: number;
+    bandwidthMiB: number;
+    int4Kernel: boolean;
+    int4KernelVariant: string | null;
+    kvType: KvType;
+  };
   model: {
     /** The model folder's name (not its path). */
     name: string;
@@ -67,7 +76,6 @@ export interface DecodeBenchResult {
     rooflineFraction: number;
   };
 }
-
 
 export async function benchDecode(options: DecodeBenchOptions): Promise<DecodeBenchResult> {
   const promptTokens = positiveInt("prompt-tokens", options.promptTokens ?? 128, 1);

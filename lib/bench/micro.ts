@@ -48,7 +48,15 @@ export interface MicroBenchResult {
   model: { name: string; vocabSize: number };
   machine: MachineFacts;
   /** What was measured: the text, the tool-call outputs (and the calls they hold), the constrained calls. */
-  corpus: { textBytes: number; textTokens: number; toolOutputs: number; toolOutputBytes: number; toolCalls: number; constrainedCalls: number; constrainedTokens: number };
+  corpus: {
+    textBytes: number;
+    textTokens: number;
+    toolOutputs: number;
+    toolOutputBytes: number;
+    toolCalls: number;
+    constrainedCalls: number;
+    constrainedTokens: number;
+  };
   results: {
     /** tokenizer.encode of the whole text (one op = the whole text). */
     encode: OpsRate & { mbPerSec: number; tokensPerSec: number };
@@ -132,7 +140,8 @@ export async function benchMicro(options: MicroBenchOptions): Promise<MicroBench
     const vocabulary = await Vocabulary.forModel(model);
     const vocabularyMs = performance.now() - vocabularyStarted;
     const closer = vocabulary.addedTokenId(TOOL_CALL_CLOSE);
-    if (closer === undefined) throw new Phi4Error("INVALID_ARGUMENT", `the tokenizer has no ${TOOL_CALL_CLOSE} token; the constraint benchmark needs Phi-4's tool tokens`);
+    if (closer === undefined)
+      throw new Phi4Error("INVALID_ARGUMENT", `the tokenizer has no ${TOOL_CALL_CLOSE} token; the constraint benchmark needs Phi-4's tool tokens`);
     const forced = constrainedCallTexts().map((t) => [...tokenizer.encode(t, { allowSpecial: false }), closer]);
     const steps = { mask: [] as number[], accept: [] as number[] };
     const forceAll = async () => {
@@ -179,7 +188,11 @@ async function importBenchmark(): Promise<BenchmarkClass> {
   try {
     return (await import("benchmark")).default;
   } catch (error) {
-    throw new Phi4Error("INVALID_ARGUMENT", 'phi4 bench micro needs the benchmark package, a development dependency: run "npm install" in the phi4-onnx checkout (not --omit=dev)', { cause: error });
+    throw new Phi4Error(
+      "INVALID_ARGUMENT",
+      'phi4 bench micro needs the benchmark package, a development dependency: run "npm install" in the phi4-onnx checkout (not --omit=dev)',
+      { cause: error },
+    );
   }
 }
 

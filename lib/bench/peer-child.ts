@@ -62,9 +62,7 @@ export interface PeerChildResult {
 }
 
 export type PeerChildMessage =
-  | { type: "progress"; message: string }
-  | { type: "result"; result: PeerChildResult }
-  | { type: "error"; code: string; message: string };
+  { type: "progress"; message: string } | { type: "result"; result: PeerChildResult } | { type: "error"; code: string; message: string };
 
 async function timedRun(engine: PeerEngine, prompt: number[], genTokens: number): Promise<PeerRun> {
   const times: number[] = [];
@@ -94,7 +92,8 @@ async function timedBatch(engine: PeerEngine, prompts: number[][], genTokens: nu
   const times = prompts.map((): number[] => []);
   await engine.generateBatch(prompts, genTokens, (row, _token) => times[row].push(performance.now()));
   for (const [row, t] of times.entries()) {
-    if (t.length !== genTokens) throw new Phi4Error("INVALID_ARGUMENT", `request ${row} of ${prompts.length}: expected ${genTokens} tokens, the engine produced ${t.length}`);
+    if (t.length !== genTokens)
+      throw new Phi4Error("INVALID_ARGUMENT", `request ${row} of ${prompts.length}: expected ${genTokens} tokens, the engine produced ${t.length}`);
   }
   return { concurrency: prompts.length, ...concurrentRates(times) };
 }
@@ -136,9 +135,11 @@ async function runChild(request: PeerChildRequest, progress: (message: string) =
 
 process.once("message", (request: PeerChildRequest) => {
   const send = (message: PeerChildMessage) => process.send?.(message);
-  runChild(request, (message) => send({ type: "progress", message })).then(
-    (result) => send({ type: "result", result }),
-    (error: unknown) =>
-      send({ type: "error", code: error instanceof Phi4Error ? error.code : "ORT_ERROR", message: error instanceof Error ? error.message : String(error) }),
-  ).finally(() => process.disconnect?.());
+  runChild(request, (message) => send({ type: "progress", message }))
+    .then(
+      (result) => send({ type: "result", result }),
+      (error: unknown) =>
+        send({ type: "error", code: error instanceof Phi4Error ? error.code : "ORT_ERROR", message: error instanceof Error ? error.message : String(error) }),
+    )
+    .finally(() => process.disconnect?.());
 });

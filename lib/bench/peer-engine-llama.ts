@@ -18,7 +18,11 @@ type LlamaContextSequence = import("node-llama-cpp").LlamaContextSequence;
 const ID = "node-llama-cpp";
 
 export async function openLlamaCpp(config: PeerEngineConfig): Promise<PeerEngine> {
-  if (config.gguf === undefined) throw new Phi4Error("INVALID_ARGUMENT", "llama.cpp needs the model as a GGUF file: --gguf FILE (phi4 make-model --preset P --format gguf --out FILE writes one)");
+  if (config.gguf === undefined)
+    throw new Phi4Error(
+      "INVALID_ARGUMENT",
+      "llama.cpp needs the model as a GGUF file: --gguf FILE (phi4 make-model --preset P --format gguf --out FILE writes one)",
+    );
   const nlc = await importDevDependency<NodeLlamaCpp>(ID);
   const llama = await nlc.getLlama({ gpu: false, build: "never", maxThreads: config.threads, logLevel: nlc.LlamaLogLevel.error, progressLogs: false });
   const model = await llama.loadModel({ modelPath: config.gguf, gpuLayers: 0 });

@@ -15,7 +15,10 @@ interface TransformersModule {
   Tensor: new (type: "int64", data: BigInt64Array, dims: number[]) => unknown;
   BaseStreamer: new () => { put(value: bigint[][]): void; end(): void };
   AutoModelForCausalLM: {
-    from_pretrained(id: string, options: Record<string, unknown>): Promise<{ generate(options: Record<string, unknown>): Promise<unknown>; dispose(): Promise<unknown> }>;
+    from_pretrained(
+      id: string,
+      options: Record<string, unknown>,
+    ): Promise<{ generate(options: Record<string, unknown>): Promise<unknown>; dispose(): Promise<unknown> }>;
   };
 }
 

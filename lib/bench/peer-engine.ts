@@ -44,7 +44,11 @@ export async function importDevDependency<T>(id: string): Promise<T> {
   try {
     return (await import(id)) as T;
   } catch (error) {
-    throw new Phi4Error("INVALID_ARGUMENT", `the peer benchmark needs ${id}, a development dependency: run "npm install" in the phi4-onnx checkout (not --omit=dev)`, { cause: error });
+    throw new Phi4Error(
+      "INVALID_ARGUMENT",
+      `the peer benchmark needs ${id}, a development dependency: run "npm install" in the phi4-onnx checkout (not --omit=dev)`,
+      { cause: error },
+    );
   }
 }
 

@@ -90,7 +90,10 @@ export async function benchPeer(options: PeerBenchOptions): Promise<PeerBenchRes
   const folder = await loadModelFolder(options.modelDir);
   const longest = Math.max(...promptLengths) + genTokens;
   if (longest > folder.contextLength) {
-    throw new Phi4Error("INVALID_ARGUMENT", `the longest prompt plus --gen-tokens is ${longest} tokens, past the model's context length of ${folder.contextLength}`);
+    throw new Phi4Error(
+      "INVALID_ARGUMENT",
+      `the longest prompt plus --gen-tokens is ${longest} tokens, past the model's context length of ${folder.contextLength}`,
+    );
   }
   if (options.gguf !== undefined && engines.includes("llama.cpp")) {
     await access(options.gguf).catch((error: unknown) => {
@@ -115,7 +118,17 @@ export async function benchPeer(options: PeerBenchOptions): Promise<PeerBenchRes
     benchmark: "peer",
     date,
     // What phi4-onnx's model reported, not what was asked: the kernel needs an AVX2 CPU.
-    settings: { engines, promptLengths, genTokens, concurrency, batchPromptTokens, threads, int4Kernel: ours.int4Kernel, int4KernelVariant: ours.int4KernelVariant, originalContext: await originalContext(folder.dir) },
+    settings: {
+      engines,
+      promptLengths,
+      genTokens,
+      concurrency,
+      batchPromptTokens,
+      threads,
+      int4Kernel: ours.int4Kernel,
+      int4KernelVariant: ours.int4KernelVariant,
+      originalContext: await originalContext(folder.dir),
+    },
     engines: results,
     comparisons: others.flatMap((other) => ours.runs.map((run, i) => compare(run, other.engine, other.runs[i]))),
     machine: machineFacts(),
@@ -130,7 +143,10 @@ function peerEngines(asked: PeerEngineName[] | undefined, gguf: string | undefin
   }
   if (!names.includes("phi4-onnx")) throw new Phi4Error("INVALID_ARGUMENT", "--engines must include phi4-onnx: every other engine is compared with it");
   if (names.includes("llama.cpp") && gguf === undefined) {
-    throw new Phi4Error("INVALID_ARGUMENT", "llama.cpp needs the model as a GGUF file: --gguf FILE (phi4 make-model --preset P --format gguf --out FILE writes one)");
+    throw new Phi4Error(
+      "INVALID_ARGUMENT",
+      "llama.cpp needs the model as a GGUF file: --gguf FILE (phi4 make-model --preset P --format gguf --out FILE writes one)",
+    );
   }
   return ["phi4-onnx", ...new Set(names.filter((n) => n !== "phi4-onnx"))];
 }
@@ -182,7 +198,9 @@ function runChild(request: PeerChildRequest, progress: (message: string) => void
       outcome ??= () => reject(error);
     });
     child.on("exit", (code, signal) => {
-      (outcome ?? (() => reject(new Phi4Error("ORT_ERROR", `the ${request.engine} benchmark process exited (${signal ?? `code ${code}`}) without a result`))))();
+      (
+        outcome ?? (() => reject(new Phi4Error("ORT_ERROR", `the ${request.engine} benchmark process exited (${signal ?? `code ${code}`}) without a result`)))
+      )();
     });
     child.send(request);
   });

@@ -40,8 +40,10 @@ export function lineChartSvg(options: LineChartOptions): string {
   for (const s of series) {
     if (s.points.length === 0) throw new Phi4Error("INVALID_ARGUMENT", `chart "${options.title}": series "${s.name}" has no points`);
     for (const p of s.points) {
-      if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) throw new Phi4Error("INVALID_ARGUMENT", `chart "${options.title}": series "${s.name}" has a point that is not finite (${p.x}, ${p.y})`);
-      if (log && p.x <= 0) throw new Phi4Error("INVALID_ARGUMENT", `chart "${options.title}": series "${s.name}" has x = ${p.x}, which a log2 axis cannot show`);
+      if (!Number.isFinite(p.x) || !Number.isFinite(p.y))
+        throw new Phi4Error("INVALID_ARGUMENT", `chart "${options.title}": series "${s.name}" has a point that is not finite (${p.x}, ${p.y})`);
+      if (log && p.x <= 0)
+        throw new Phi4Error("INVALID_ARGUMENT", `chart "${options.title}": series "${s.name}" has x = ${p.x}, which a log2 axis cannot show`);
     }
   }
   const points = series.flatMap((s) => s.points);
@@ -84,7 +86,10 @@ export function lineChartSvg(options: LineChartOptions): string {
     out.push(
       `<g class="series" stroke="${colour}" fill="${colour}">`,
       `<polyline fill="none" stroke-width="2" points="${sorted.map((p) => `${toX(p.x)},${toY(p.y)}`).join(" ")}"/>`,
-      ...sorted.map((p) => `<circle cx="${toX(p.x)}" cy="${toY(p.y)}" r="3.5"><title>${escapeXml(`${s.name}: ${Number(p.y.toPrecision(6))} at ${Number(p.x.toPrecision(6))}`)}</title></circle>`),
+      ...sorted.map(
+        (p) =>
+          `<circle cx="${toX(p.x)}" cy="${toY(p.y)}" r="3.5"><title>${escapeXml(`${s.name}: ${Number(p.y.toPrecision(6))} at ${Number(p.x.toPrecision(6))}`)}</title></circle>`,
+      ),
       `</g>`,
     );
     const rowY = PLOT.bottom + 64 + i * LEGEND_ROW;

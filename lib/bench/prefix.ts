@@ -82,7 +82,10 @@ export async function benchPrefix(options: PrefixBenchOptions): Promise<PrefixBe
     progress(`conversation: ${turns} turns without reuse`);
     const withoutReuse = await conversation(noReuse, turns, turnTokens, replyTokens, limit, capacity, false);
     await Promise.all([reuse.dispose(), noReuse.dispose()]);
-    const agent = agentTokens === 0 ? null : await benchAgentPrefix({ modelDir: options.modelDir, threads: options.threads, targetTokens: agentTokens, onProgress: progress });
+    const agent =
+      agentTokens === 0
+        ? null
+        : await benchAgentPrefix({ modelDir: options.modelDir, threads: options.threads, targetTokens: agentTokens, onProgress: progress });
     return {
       benchmark: "prefix",
       date,
@@ -115,7 +118,13 @@ async function conversation(model: Model, turns: number, turnTokens: number, rep
     const sequence = kept ?? (await model.createSequence({ capacity }));
     const result = await sequence.generateText(context, { maxTokens: replyTokens, stopTokens: [], sampling: { greedy: true }, append: false });
     if (!kept) await sequence.dispose();
-    timings.push({ turn, contextTokens: context.length, cachedTokens: result.usage.cachedTokens, ttftMs: result.timings.ttftMs, totalMs: result.timings.totalMs });
+    timings.push({
+      turn,
+      contextTokens: context.length,
+      cachedTokens: result.usage.cachedTokens,
+      ttftMs: result.timings.ttftMs,
+      totalMs: result.timings.totalMs,
+    });
     context.push(...result.tokens);
   }
   await kept?.dispose();

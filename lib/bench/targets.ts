@@ -46,7 +46,13 @@ export function evaluateTargets({ decode, batch, peer }: Parts): TargetStatus[] 
       (v) => v >= 0.7,
     ),
     target("Time to first token vs transformers.js, 1024-token prompt", ">= 1.3x faster", at(1024)?.ttftSpeedup ?? null, times, (v) => v >= 1.3),
-    target("Event-loop delay p99 during generation (single and batched)", "< 20 ms", eventLoopP99, (v) => `${v.toFixed(1)} ms`, (v) => v < 20),
+    target(
+      "Event-loop delay p99 during generation (single and batched)",
+      "< 20 ms",
+      eventLoopP99,
+      (v) => `${v.toFixed(1)} ms`,
+      (v) => v < 20,
+    ),
     target("Batched aggregate decode, concurrency 4 vs 1", ">= 3x", c4?.speedup ?? null, times, (v) => v >= 3),
   ];
 }

@@ -28,6 +28,9 @@ export function printAgentEvent(event: AgentEvent, options: PrintOptions = {}): 
 }
 
 function resultText(output: ToolOutput, maxLines = Number.POSITIVE_INFINITY): string {
-  const lines = output.content.map((b) => (b.type === "text" ? b.text : "[image]")).join("\n").split("\n");
+  const lines = output.content
+    .map((b) => (b.type === "text" ? b.text : "[image]"))
+    .join("\n")
+    .split("\n");
   return lines.length > maxLines ? `${lines.slice(0, maxLines).join("\n")}\n... (${lines.length - maxLines} more lines)` : lines.join("\n");
 }

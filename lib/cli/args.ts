@@ -31,10 +31,16 @@ export const KV_MEMORY_HELP = `  --kv-memory SIZE: KV cache memory the model's s
 
 /** "1,2,3" -> [1, 2, 3]; anything else is an INVALID_ARGUMENT error. */
 export function parseTokenList(text: string): number[] {
-  const parts = text.split(",").map((part) => part.trim()).filter((part) => part !== "");
+  const parts = text
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part !== "");
   const bad = parts.find((part) => !/^\d+$/.test(part) || Number(part) > 0x7fffffff);
   if (parts.length === 0 || bad !== undefined) {
-    throw new Phi4Error("INVALID_ARGUMENT", `--tokens must be a comma-separated list of token ids (non-negative integers)${bad === undefined ? "" : `; "${bad}" is not one`}`);
+    throw new Phi4Error(
+      "INVALID_ARGUMENT",
+      `--tokens must be a comma-separated list of token ids (non-negative integers)${bad === undefined ? "" : `; "${bad}" is not one`}`,
+    );
   }
   const tokens = parts.map(Number);
   return tokens;

@@ -14,15 +14,43 @@ interface LoadedCommand {
 }
 
 const COMMANDS: Record<string, Command> = {
-  generate: { load: () => import("./commands/generate.js").then((m) => ({ run: m.generateCommand, usage: m.generateUsage })), summary: "generate from --tokens, --prompt or --chat (--json for one JSON object)" },
-  info: { load: () => import("./commands/info.js").then((m) => ({ run: m.infoCommand, usage: m.infoUsage })), summary: "ONNX Runtime version and providers; --model DIR for a model folder" },
-  "make-model": { load: () => import("./commands/make-model.js").then((m) => ({ run: m.makeModelCommand, usage: m.makeModelUsage })), summary: "write a random-weight model folder (--preset tiny|tiny-phi4|tiny-phi4-long|phi4-mini --out DIR [--precision fp16]), or with --format gguf the same model as one GGUF file for llama.cpp" },
-  pull: { load: () => import("./commands/pull.js").then((m) => ({ run: m.pullCommand, usage: m.pullUsage })), summary: "download a model folder from Hugging Face: pull <owner/repo> [--include FOLDER] [--dir DIR] [--endpoint URL]" },
-  bench: { load: () => import("./commands/bench.js").then((m) => ({ run: m.benchCommand, usage: m.benchUsage })), summary: "benchmarks: bench --model DIR (the suite: report, plots, targets) or bench decode|prefix|batch|peer|constraint|micro" },
-  agent: { load: () => import("./commands/agent.js").then((m) => ({ run: m.agentCommand, usage: m.agentUsage })), summary: "run a task with MCP tools: --mcp-config FILE --task TEXT [--model DIR] [--router FILE] [--json]" },
-  chat: { load: () => import("./commands/chat.js").then((m) => ({ run: m.chatCommand, usage: m.chatUsage })), summary: "interactive chat with streaming and MCP tools: --model DIR [--mcp-config FILE] [--router FILE]" },
-  serve: { load: () => import("./commands/serve.js").then((m) => ({ run: m.serveCommand, usage: m.serveUsage })), summary: "Anthropic-compatible server: --model DIR [--port 8080] [--api-key KEY] [--router FILE] [--max-concurrency N]" },
-  demo: { load: () => import("./commands/demo.js").then((m) => ({ run: m.demoCommand, usage: m.demoUsage })), summary: "stream a chat reply from the tiny-phi4 test model (npm start)" },
+  generate: {
+    load: () => import("./commands/generate.js").then((m) => ({ run: m.generateCommand, usage: m.generateUsage })),
+    summary: "generate from --tokens, --prompt or --chat (--json for one JSON object)",
+  },
+  info: {
+    load: () => import("./commands/info.js").then((m) => ({ run: m.infoCommand, usage: m.infoUsage })),
+    summary: "ONNX Runtime version and providers; --model DIR for a model folder",
+  },
+  "make-model": {
+    load: () => import("./commands/make-model.js").then((m) => ({ run: m.makeModelCommand, usage: m.makeModelUsage })),
+    summary:
+      "write a random-weight model folder (--preset tiny|tiny-phi4|tiny-phi4-long|phi4-mini --out DIR [--precision fp16]), or with --format gguf the same model as one GGUF file for llama.cpp",
+  },
+  pull: {
+    load: () => import("./commands/pull.js").then((m) => ({ run: m.pullCommand, usage: m.pullUsage })),
+    summary: "download a model folder from Hugging Face: pull <owner/repo> [--include FOLDER] [--dir DIR] [--endpoint URL]",
+  },
+  bench: {
+    load: () => import("./commands/bench.js").then((m) => ({ run: m.benchCommand, usage: m.benchUsage })),
+    summary: "benchmarks: bench --model DIR (the suite: report, plots, targets) or bench decode|prefix|batch|peer|constraint|micro",
+  },
+  agent: {
+    load: () => import("./commands/agent.js").then((m) => ({ run: m.agentCommand, usage: m.agentUsage })),
+    summary: "run a task with MCP tools: --mcp-config FILE --task TEXT [--model DIR] [--router FILE] [--json]",
+  },
+  chat: {
+    load: () => import("./commands/chat.js").then((m) => ({ run: m.chatCommand, usage: m.chatUsage })),
+    summary: "interactive chat with streaming and MCP tools: --model DIR [--mcp-config FILE] [--router FILE]",
+  },
+  serve: {
+    load: () => import("./commands/serve.js").then((m) => ({ run: m.serveCommand, usage: m.serveUsage })),
+    summary: "Anthropic-compatible server: --model DIR [--port 8080] [--api-key KEY] [--router FILE] [--max-concurrency N]",
+  },
+  demo: {
+    load: () => import("./commands/demo.js").then((m) => ({ run: m.demoCommand, usage: m.demoUsage })),
+    summary: "stream a chat reply from the tiny-phi4 test model (npm start)",
+  },
 };
 
 function help(): string {

@@ -205,7 +205,10 @@ export class Context {
   private wait(prompt: readonly number[], signal?: AbortSignal): Promise<Sequence> {
     if (this.queue.length >= this.maxQueue) {
       return Promise.reject(
-        new Phi4Error("OVERLOADED", `all ${this.size} sequences are busy and ${this.queue.length} requests are already waiting (maxQueue ${this.maxQueue}); retry later`),
+        new Phi4Error(
+          "OVERLOADED",
+          `all ${this.size} sequences are busy and ${this.queue.length} requests are already waiting (maxQueue ${this.maxQueue}); retry later`,
+        ),
       );
     }
     if (signal?.aborted) return Promise.reject(new Phi4Error("ABORTED", "generation was aborted"));

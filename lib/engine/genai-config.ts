@@ -118,7 +118,10 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
   const absolute = path.resolve(dir);
   const info = await stat(absolute).catch(() => undefined);
   if (!info?.isDirectory()) {
-    throw new Phi4Error("MODEL_NOT_FOUND", `model folder ${absolute} does not exist or is not a folder (make one with \`phi4 make-model --preset tiny-phi4 --out DIR\`)`);
+    throw new Phi4Error(
+      "MODEL_NOT_FOUND",
+      `model folder ${absolute} does not exist or is not a folder (make one with \`phi4 make-model --preset tiny-phi4 --out DIR\`)`,
+    );
   }
   const raw = await readJson(path.join(absolute, "genai_config.json"), true);
   const parsed = genaiConfigSchema.safeParse(raw);
@@ -131,7 +134,10 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
   const modelPath = path.resolve(absolute, decoder.filename);
   // A config must not point the runtime at files elsewhere on the machine.
   if (!modelPath.startsWith(absolute + path.sep)) {
-    throw new Phi4Error("MODEL_INVALID", `decoder.filename "${decoder.filename}" in ${path.join(absolute, "genai_config.json")} leads outside the model folder`);
+    throw new Phi4Error(
+      "MODEL_INVALID",
+      `decoder.filename "${decoder.filename}" in ${path.join(absolute, "genai_config.json")} leads outside the model folder`,
+    );
   }
   if (!(await stat(modelPath).catch(() => undefined))?.isFile()) {
     throw new Phi4Error("MODEL_NOT_FOUND", `${modelPath} (decoder.filename in genai_config.json) is missing`);

@@ -96,7 +96,12 @@ export interface GenerationTarget {
   readonly length: number;
   readonly capacity: number;
   adopt(target: readonly number[]): Promise<{ rest: number[]; reuse: ReuseResult }>;
-  step(tokens: readonly number[], options: NativeEvalOptions, signal?: AbortSignal, onProgress?: (progress: PrefillProgress) => void): Promise<NativeEvalResult>;
+  step(
+    tokens: readonly number[],
+    options: NativeEvalOptions,
+    signal?: AbortSignal,
+    onProgress?: (progress: PrefillProgress) => void,
+  ): Promise<NativeEvalResult>;
   storePrompt(prompt: readonly number[]): Promise<void>;
   /** Keeps the first `length` tokens while a generation runs (a jump-forward's seam). */
   truncate(length: number): void;
@@ -120,7 +125,13 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     yield* this.stream;
   }
 
-  private async run(sequence: GenerationTarget, prompt: number[], options: GenerateOptions, signal: AbortSignal, emit: (chunk: GenerationChunk) => void): Promise<GenerationResult> {
+  private async run(
+    sequence: GenerationTarget,
+    prompt: number[],
+    options: GenerateOptions,
+    signal: AbortSignal,
+    emit: (chunk: GenerationChunk) => void,
+  ): Promise<GenerationResult> {
     const model = sequence.model;
     const sampling = resolveSampling(model.defaultSampling, options.sampling);
     const stopTokens = new Set(options.stopTokens ?? model.folder.eosTokenIds);
@@ -135,7 +146,10 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     // evaluated, and a sequence holding capacity + 1 tokens could not restore its own saved state.
     const total = options.append === false ? prompt.length : sequence.length + prompt.length;
     if (total >= sequence.capacity) {
-      throw new Phi4Error("CAPACITY_EXCEEDED", `the input has ${total} tokens but the sequence's capacity is ${sequence.capacity}: at least one position must stay free for the answer`);
+      throw new Phi4Error(
+        "CAPACITY_EXCEEDED",
+        `the input has ${total} tokens but the sequence's capacity is ${sequence.capacity}: at least one position must stay free for the answer`,
+      );
     }
     const tokenizer = model.tokenizer;
     let decoder = new StreamDecoder(tokenizer);

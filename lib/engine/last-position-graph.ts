@@ -34,7 +34,8 @@ export function sliceLmHead(graph: onnxProto.onnx.IGraphProto, logitsName: strin
   const dims = logitsOutput?.type?.tensorType?.shape?.dim;
   if (!dims || dims.length !== 3) return false;
 
-  const int64 = (suffix: string, value: number) => onnx.TensorProto.create({ name: `${NAME}/${suffix}`, dataType: onnx.TensorProto.DataType.INT64, dims: [1], int64Data: [value] });
+  const int64 = (suffix: string, value: number) =>
+    onnx.TensorProto.create({ name: `${NAME}/${suffix}`, dataType: onnx.TensorProto.DataType.INT64, dims: [1], int64Data: [value] });
   graph.initializer = [...(graph.initializer ?? []), int64("starts", -1), int64("ends", Number.MAX_SAFE_INTEGER), int64("axes", 1)];
   const hidden = node.input[0];
   const sliced = `${NAME}/hidden`;

@@ -157,7 +157,14 @@ export class Model implements ContextHost {
     prefixDisk: PrefixDiskOptions | false,
   ) {
     this.prefixCache = prefixCache === false ? null : new PrefixCache(prefixCache);
-    this.kvLayout = { fingerprint, kvType: native.info.kvType, layers: folder.numLayers, kvHeads: folder.numKvHeads, headSize: folder.headSize, vocabSize: folder.vocabSize };
+    this.kvLayout = {
+      fingerprint,
+      kvType: native.info.kvType,
+      layers: folder.numLayers,
+      kvHeads: folder.numKvHeads,
+      headSize: folder.headSize,
+      vocabSize: folder.vocabSize,
+    };
     this.prefixDisk = prefixDisk === false ? null : new PrefixDiskCache(prefixDisk, this.kvLayout);
   }
 
@@ -175,7 +182,8 @@ export class Model implements ContextHost {
     // Threads beyond a few per CPU only cost memory (each has its own stack and scratch buffers).
     const maxThreads = 4 * availableParallelism();
     if (threads > maxThreads) throw new Phi4Error("INVALID_ARGUMENT", `threads must be at most ${maxThreads} (4 per CPU of this machine; got ${threads})`);
-    if (!Number.isInteger(prefillChunk) || prefillChunk < 1) throw new Phi4Error("INVALID_ARGUMENT", `prefillChunk must be a positive integer (got ${prefillChunk})`);
+    if (!Number.isInteger(prefillChunk) || prefillChunk < 1)
+      throw new Phi4Error("INVALID_ARGUMENT", `prefillChunk must be a positive integer (got ${prefillChunk})`);
     if (options.prefixCacheDisk) checkPrefixDiskOptions(options.prefixCacheDisk);
     if (options.kvType !== undefined && options.kvType !== "float32" && options.kvType !== "float16") {
       throw new Phi4Error("INVALID_ARGUMENT", `kvType must be "float32" or "float16" (got ${JSON.stringify(options.kvType)})`);
@@ -208,7 +216,15 @@ export class Model implements ContextHost {
         const int4Kernel = cpuOnly && options.int4Kernel !== false && int4KernelSupported();
         const attentionKernel = cpuOnly && options.attentionKernel !== false;
         const halfKv = attentionKernel && (options.kvType ?? DEFAULT_KERNEL_KV_TYPE) === "float16";
-        graphs.set(cpuOnly, rewriteGraphOffThread(folder.modelPath, { lastPositionLogits: options.lastPositionLogits === false ? null : io.outputs.logits, int4Kernel, attentionKernel, halfKv }));
+        graphs.set(
+          cpuOnly,
+          rewriteGraphOffThread(folder.modelPath, {
+            lastPositionLogits: options.lastPositionLogits === false ? null : io.outputs.logits,
+            int4Kernel,
+            attentionKernel,
+            halfKv,
+          }),
+        );
       }
       return graphs.get(cpuOnly)!;
     };
@@ -219,7 +235,12 @@ export class Model implements ContextHost {
       try {
         const graph = await graphFor(remaining.every((p) => p.name === "cpu"));
         const rewrite = graph
-          ? { modelBytes: graph.bytes, lastPositionLogits: graph.lastPositionLogits, int4Kernel: graph.int4Nodes > 0, attentionKernel: graph.attentionNodes > 0 }
+          ? {
+              modelBytes: graph.bytes,
+              lastPositionLogits: graph.lastPositionLogits,
+              int4Kernel: graph.int4Nodes > 0,
+              attentionKernel: graph.attentionNodes > 0,
+            }
           : {};
         native = await callNative(() => runtime.loadModel({ ...spec, ...rewrite, providers: remaining }));
         break;

@@ -23,7 +23,10 @@ export function getRuntime(libraryPath?: string): NativeRuntime {
   const wanted = libraryPath ?? process.env.ORT_LIB ?? defaultOrtLibraryPath();
   if (loaded) {
     if (loaded.path !== wanted) {
-      throw new Phi4Error("RUNTIME_LOAD_FAILED", `ONNX Runtime is already loaded from ${loaded.path}; one process can use only one library (asked for ${wanted})`);
+      throw new Phi4Error(
+        "RUNTIME_LOAD_FAILED",
+        `ONNX Runtime is already loaded from ${loaded.path}; one process can use only one library (asked for ${wanted})`,
+      );
     }
     return loaded.runtime;
   }

@@ -88,7 +88,8 @@ export function checkStateFits(state: KvLayout & { tokens?: Int32Array }, layout
     throw new Phi4Error("STATE_MISMATCH", `this state was saved from a different model: ${detail}`);
   }
   const bad = state.tokens === undefined ? -1 : state.tokens.findIndex((t) => t < 0 || t >= layout.vocabSize);
-  if (bad >= 0) throw new Phi4Error("STATE_INVALID", `token ${bad} of the state (${state.tokens![bad]}) is not a token id of this model (0..${layout.vocabSize - 1})`);
+  if (bad >= 0)
+    throw new Phi4Error("STATE_INVALID", `token ${bad} of the state (${state.tokens![bad]}) is not a token id of this model (0..${layout.vocabSize - 1})`);
 }
 
 function tokenBytes(tokens: Int32Array): Buffer {
@@ -204,7 +205,14 @@ export async function readStateFileHeader(file: string, options: ReadStateOption
     const tokenBytes = await readExactly(opened.handle, opened.tokensStart, opened.header.tokens * 4);
     const tokens = readTokens(tokenBytes, opened.header, opened.invalid);
     const { header } = opened;
-    const layout = { fingerprint: header.fingerprint, kvType: header.kvType, layers: header.layers, kvHeads: header.kvHeads, headSize: header.headSize, vocabSize: header.vocabSize };
+    const layout = {
+      fingerprint: header.fingerprint,
+      kvType: header.kvType,
+      layers: header.layers,
+      kvHeads: header.kvHeads,
+      headSize: header.headSize,
+      vocabSize: header.vocabSize,
+    };
     return { ...layout, tokens, kvLength: header.kvLength, longRope: header.longRope, kvBytes: header.kvBytes, bytes: opened.size };
   });
 }
@@ -212,7 +220,8 @@ export async function readStateFileHeader(file: string, options: ReadStateOption
 /** Reads and checks a state file: a truncated, corrupt, oversized or foreign file, or one that is not a regular file, is STATE_INVALID. */
 export async function readStateFile(file: string, options: ReadStateOptions = {}): Promise<SequenceState> {
   return withStateFile(file, options, async ({ handle, header, headerBytes, preamble, tokensStart, size, invalid }) => {
-    if (size - tokensStart > BUFFER_MAX) throw invalid(`its ${size - tokensStart} bytes of tokens and KV are more than one Node.js buffer holds (${BUFFER_MAX})`);
+    if (size - tokensStart > BUFFER_MAX)
+      throw invalid(`its ${size - tokensStart} bytes of tokens and KV are more than one Node.js buffer holds (${BUFFER_MAX})`);
     // Read and hashed a slice at a time: a state of gigabytes never holds the event loop for long.
     const body = Buffer.allocUnsafe(size - tokensStart);
     const hash = createHash("sha256").update(preamble).update(headerBytes);
@@ -270,7 +279,11 @@ async function withStateFile<T>(file: string, options: ReadStateOptions, use: (o
     if (preamble.length < PREAMBLE || !preamble.subarray(0, MAGIC_PREFIX.length).equals(MAGIC_PREFIX)) throw invalid("wrong magic bytes");
     const format = preamble[MAGIC_PREFIX.length]!;
     if (format !== FORMAT) {
-      throw invalid(format < FORMAT ? `format ${format}, written by an older phi4-onnx whose checksum did not cover the header; this version reads format ${FORMAT} only (save the state again)` : `format ${format}, newer than this version reads (${FORMAT})`);
+      throw invalid(
+        format < FORMAT
+          ? `format ${format}, written by an older phi4-onnx whose checksum did not cover the header; this version reads format ${FORMAT} only (save the state again)`
+          : `format ${format}, newer than this version reads (${FORMAT})`,
+      );
     }
     const headerLength = preamble.readUInt32LE(MAGIC.length);
     if (headerLength > MAX_HEADER_BYTES || PREAMBLE + headerLength + DIGEST_BYTES > size) throw invalid("truncated or oversized header");

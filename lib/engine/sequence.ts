@@ -180,7 +180,8 @@ export class Sequence {
     }
 
     const kept = plan.source === "self" ? plan.length : 0;
-    if (cache && this.native.kvValid - kept >= minTokens && cache.fits(this.native.kvValid * kvBytesPerToken(this.model.kvLayout))) cache.add(await this.snapshot());
+    if (cache && this.native.kvValid - kept >= minTokens && cache.fits(this.native.kvValid * kvBytesPerToken(this.model.kvLayout)))
+      cache.add(await this.snapshot());
     const prefix = target.slice(0, plan.length);
     if (plan.source === "cache" || plan.source === "disk") {
       const state = plan.state;
@@ -235,7 +236,12 @@ export class Sequence {
    * token included); returns the sampled next token (now the sequence's last, pending token) and/or
    * the logits.
    */
-  async step(tokens: readonly number[], options: NativeEvalOptions, signal?: AbortSignal, onProgress?: (progress: PrefillProgress) => void): Promise<NativeEvalResult> {
+  async step(
+    tokens: readonly number[],
+    options: NativeEvalOptions,
+    signal?: AbortSignal,
+    onProgress?: (progress: PrefillProgress) => void,
+  ): Promise<NativeEvalResult> {
     // Checked before every step: an abort or a dispose between two native calls stops the loop here.
     if (signal?.aborted) throw new Phi4Error("ABORTED", "generation was aborted");
     if (this.disposed) throw new Phi4Error("ABORTED", "generation was aborted: the sequence was disposed");

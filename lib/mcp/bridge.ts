@@ -80,7 +80,10 @@ export class McpBridge {
     if (!origin) return toolError(`unknown tool ${name}`);
     const connection = this.connections.get(origin.server)!;
     try {
-      return toolOutputFromMcp(await connection.callTool(origin.tool, input, { timeoutMs: this.callTimeoutMs, signal: options.signal, onProgress: options.onProgress }), this.maxResultChars);
+      return toolOutputFromMcp(
+        await connection.callTool(origin.tool, input, { timeoutMs: this.callTimeoutMs, signal: options.signal, onProgress: options.onProgress }),
+        this.maxResultChars,
+      );
     } catch (error) {
       if (options.signal?.aborted) throw error;
       return toolError(describeFailure(connection, origin.tool, error, this.callTimeoutMs));

@@ -22,7 +22,9 @@ const httpServer = z.strictObject({
 });
 
 // Claude's configs may also hold "sse" servers (the deprecated HTTP+SSE transport): say so plainly.
-const sseServer = z.object({ type: z.literal("sse") }).refine(() => false, 'the deprecated "sse" transport is not supported: use "type": "http" (streamable HTTP)');
+const sseServer = z
+  .object({ type: z.literal("sse") })
+  .refine(() => false, 'the deprecated "sse" transport is not supported: use "type": "http" (streamable HTTP)');
 
 // "type" may be left out: a command means stdio, a url means http (as Claude reads these files).
 const withType = (server: unknown) => {

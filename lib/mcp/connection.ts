@@ -75,7 +75,11 @@ export class McpServerConnection {
   async callTool(tool: string, input: Record<string, unknown>, options: CallToolOptions): Promise<CallToolResult> {
     const client = await this.connect();
     try {
-      return (await client.callTool({ name: tool, arguments: input }, undefined, { timeout: options.timeoutMs, signal: options.signal, onprogress: options.onProgress })) as CallToolResult;
+      return (await client.callTool({ name: tool, arguments: input }, undefined, {
+        timeout: options.timeoutMs,
+        signal: options.signal,
+        onprogress: options.onProgress,
+      })) as CallToolResult;
     } catch (error) {
       // The caller's abort says nothing about the server.
       if (!options.signal?.aborted) await this.dropIfBroken(client, error);
@@ -96,7 +100,11 @@ export class McpServerConnection {
     // running a task would otherwise wait out the connect timeout twice.
     const failed = this.failedStart;
     if (failed && performance.now() - failed.at < this.connectTimeoutMs) {
-      return Promise.reject(new Error(`${failed.error.message} (the server failed to start ${Math.round((performance.now() - failed.at) / 1000)} s ago; not retried yet)`, { cause: failed.error }));
+      return Promise.reject(
+        new Error(`${failed.error.message} (the server failed to start ${Math.round((performance.now() - failed.at) / 1000)} s ago; not retried yet)`, {
+          cause: failed.error,
+        }),
+      );
     }
     this.connecting ??= this.start()
       .then(

@@ -73,14 +73,7 @@ export class GraphBuilder {
   private readonly constants = new Set<string>();
 
   /** Appends a node; nodes must be added in topological order. Returns the node's outputs. */
-  node(
-    opType: string,
-    name: string,
-    inputs: string[],
-    outputs: string[],
-    attributes: AttributeProto[] = [],
-    domain = "",
-  ): string[] {
+  node(opType: string, name: string, inputs: string[], outputs: string[], attributes: AttributeProto[] = [], domain = ""): string[] {
     this.nodes.push({ opType, name, input: inputs, output: outputs, attribute: attributes, domain });
     return outputs;
   }
@@ -106,7 +99,12 @@ export class GraphBuilder {
       const values = JSON.parse(spelling) as number | number[];
       const list = Array.isArray(values) ? values : [values];
       const dims = Array.isArray(values) ? [values.length] : [];
-      const tensor = inlineTensor(name, DataType.INT64, dims, BigInt64Array.from(list, (v) => BigInt(v)));
+      const tensor = inlineTensor(
+        name,
+        DataType.INT64,
+        dims,
+        BigInt64Array.from(list, (v) => BigInt(v)),
+      );
       this.node("Constant", name.replace("constants", "constant_nodes"), [], [name], [attr.tensor("value", tensor)]);
     }
     return name;

@@ -10,16 +10,7 @@ import { buildPhi3Graph } from "./phi3-graph.js";
 import { MODEL_PRECISIONS, MODEL_PRESETS, parameterCount, type ModelPrecision, type ModelPreset } from "./presets.js";
 import { buildTokenizerFiles } from "./tokenizer-files.js";
 
-export {
-  MODEL_PRECISIONS,
-  MODEL_PRESETS,
-  parameterCount,
-  qkvSize,
-  rotaryDim,
-  type ModelPrecision,
-  type ModelPreset,
-  type ModelShape,
-} from "./presets.js";
+export { MODEL_PRECISIONS, MODEL_PRESETS, parameterCount, qkvSize, rotaryDim, type ModelPrecision, type ModelPreset, type ModelShape } from "./presets.js";
 export { IO_NAMES } from "./phi3-graph.js";
 
 export interface MakeModelOptions {

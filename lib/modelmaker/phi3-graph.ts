@@ -89,17 +89,18 @@ export function buildPhi3Graph({ shape, vocabSize, seed, precision = "fp32" }: P
     const base = `/model/layers.${layer}/${location}_layernorm`;
     const out0 = `${base}/output_0`;
     if (layer === 0 && location === "input") {
-      g.node("SimplifiedLayerNormalization", `${base}/LayerNorm`, [root, weight], [out0], [
-        attr.float("epsilon", shape.rmsNormEps),
-        attr.int("axis", -1),
-        attr.int("stash_type", 1),
-      ]);
+      g.node(
+        "SimplifiedLayerNormalization",
+        `${base}/LayerNorm`,
+        [root, weight],
+        [out0],
+        [attr.float("epsilon", shape.rmsNormEps), attr.int("axis", -1), attr.int("stash_type", 1)],
+      );
       return out0;
     }
     const out3 = `${base}/output_3`;
     const outputs = last ? [out0] : [out0, "", "", out3];
-    g.node("SkipSimplifiedLayerNormalization", `${base}/SkipLayerNorm`, [root, skip, weight], outputs,
-      [attr.float("epsilon", shape.rmsNormEps)], MS_DOMAIN);
+    g.node("SkipSimplifiedLayerNormalization", `${base}/SkipLayerNorm`, [root, skip, weight], outputs, [attr.float("epsilon", shape.rmsNormEps)], MS_DOMAIN);
     if (!last) root = out3;
     return out0;
   };
@@ -143,13 +144,14 @@ export function buildPhi3Graph({ shape, vocabSize, seed, precision = "fp32" }: P
 }
 
 function matmulNBits(g: GraphBuilder, name: string, inputs: string[], k: number, n: number, output: string, accuracyLevel: number): string {
-  return g.node("MatMulNBits", `${name}_Q4`, inputs, [output], [
-    attr.int("K", k),
-    attr.int("N", n),
-    attr.int("bits", 4),
-    attr.int("block_size", BLOCK),
-    attr.int("accuracy_level", accuracyLevel),
-  ], MS_DOMAIN)[0];
+  return g.node(
+    "MatMulNBits",
+    `${name}_Q4`,
+    inputs,
+    [output],
+    [attr.int("K", k), attr.int("N", n), attr.int("bits", 4), attr.int("block_size", BLOCK), attr.int("accuracy_level", accuracyLevel)],
+    MS_DOMAIN,
+  )[0];
 }
 
 /**
@@ -178,10 +180,13 @@ function ropeCacheSwitch(g: GraphBuilder, shape: ModelShape, totalSeqLen: string
   const greater = g.op("Greater", `${base}/Greater`, [totalSeqLen, threshold]);
   const large = ropeCache(shape, longFactors(shape), shape.maxPositionEmbeddings);
   const small = ropeCache(shape, shortFactors(shape), shape.originalMaxPositionEmbeddings);
-  return g.node("If", `${base}/If`, [greater], ["cos_cache", "sin_cache"], [
-    attr.graph("then_branch", cacheBranch("large", large, precision)),
-    attr.graph("else_branch", cacheBranch("small", small, precision)),
-  ]);
+  return g.node(
+    "If",
+    `${base}/If`,
+    [greater],
+    ["cos_cache", "sin_cache"],
+    [attr.graph("then_branch", cacheBranch("large", large, precision)), attr.graph("else_branch", cacheBranch("small", small, precision))],
+  );
 }
 
 function cacheBranch(size: "large" | "small", cache: RopeCache, precision: ModelPrecision): GraphProto {

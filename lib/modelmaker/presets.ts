@@ -88,7 +88,6 @@ export function qkvSize(shape: ModelShape): number {
 /** Parameters of the equivalent Hugging Face model (tied embeddings counted once). */
 export function parameterCount(shape: ModelShape, vocabSize: number): number {
   const h = shape.hiddenSize;
-  const perLayer =
-    h * qkvSize(shape) + shape.numHeads * shape.headSize * h + 3 * h * shape.intermediateSize + 2 * h;
+  const perLayer = h * qkvSize(shape) + shape.numHeads * shape.headSize * h + 3 * h * shape.intermediateSize + 2 * h;
   return vocabSize * h + shape.numLayers * perLayer + h;
 }

@@ -73,7 +73,16 @@ export class AnthropicProvider implements Provider {
             const { id, model, usage } = event.message;
             yield {
               type: "message_start",
-              message: { id, type: "message", role: "assistant", content: [], model, stop_reason: null, stop_sequence: null, usage: { input_tokens: usage.input_tokens, output_tokens: usage.output_tokens } },
+              message: {
+                id,
+                type: "message",
+                role: "assistant",
+                content: [],
+                model,
+                stop_reason: null,
+                stop_sequence: null,
+                usage: { input_tokens: usage.input_tokens, output_tokens: usage.output_tokens },
+              },
             };
             break;
           }
@@ -88,7 +97,8 @@ export class AnthropicProvider implements Provider {
             const index = indices.get(event.index);
             if (index === undefined) break;
             if (event.delta.type === "text_delta") yield { type: "content_block_delta", index, delta: { type: "text_delta", text: event.delta.text } };
-            else if (event.delta.type === "input_json_delta") yield { type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: event.delta.partial_json } };
+            else if (event.delta.type === "input_json_delta")
+              yield { type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: event.delta.partial_json } };
             break;
           }
           case "content_block_stop": {

@@ -11,7 +11,10 @@ import type { ContentBlockParam, MessageParam, MessageRequest } from "../message
 
 /** The request needs the tool prompt: tools are offered, or the history holds tool calls or results. */
 export function usesTools(request: MessageRequest): boolean {
-  return (request.tools?.length ?? 0) > 0 || request.messages.some((m) => typeof m.content !== "string" && m.content.some((b) => b.type === "tool_use" || b.type === "tool_result"));
+  return (
+    (request.tools?.length ?? 0) > 0 ||
+    request.messages.some((m) => typeof m.content !== "string" && m.content.some((b) => b.type === "tool_use" || b.type === "tool_result"))
+  );
 }
 
 export function plainChatMessages(provider: string, request: MessageRequest): ChatMessage[] {

@@ -145,7 +145,12 @@ export class LocalProvider implements Provider {
     const request = this.modelView(original);
     const tokenizer = this.model.tokenizer;
     return usesTools(request)
-      ? renderToolPrompt(tokenizer, { messages: toolConversation(this.name, request), system: systemText(request), tools: request.tools ?? [], toolChoice: request.tool_choice }).prompt
+      ? renderToolPrompt(tokenizer, {
+          messages: toolConversation(this.name, request),
+          system: systemText(request),
+          tools: request.tools ?? [],
+          toolChoice: request.tool_choice,
+        }).prompt
       : tokenizer.renderPrompt(plainChatMessages(this.name, request));
   }
 
@@ -166,7 +171,8 @@ export class LocalProvider implements Provider {
       budgetTokens < this.contextTokens
         ? `the local KV memory budget of ${formatBytes(this.model.kvMemory)} holds ${budgetTokens} tokens, including at least one to answer; raise it with kvMemory (--kv-memory)`
         : `the local capacity is ${this.contextTokens} tokens, including at least one to answer`;
-    const tooLong = (what: string, over: string) => new ProviderError(this.name, "context_exceeded", `prompt is too long: ${what} > ${maximum} maximum (${over} over; ${limit})`);
+    const tooLong = (what: string, over: string) =>
+      new ProviderError(this.name, "context_exceeded", `prompt is too long: ${what} > ${maximum} maximum (${over} over; ${limit})`);
     let prompt: number[];
     try {
       // Tokenizing stops at twice the maximum: a prompt that is a little too long is told by how much,
@@ -222,7 +228,13 @@ export class LocalProvider implements Provider {
    * are spent. Not live (create), an attempt's events wait until it has passed, so a failed attempt
    * is retried unseen; when the streamed turn succeeds, create gives the same content.
    */
-  private async *toolTurn(sequence: Sequence, prompt: number[], request: MessageRequest, { signal, seed }: CallOptions, live: boolean): AsyncGenerator<StreamEvent> {
+  private async *toolTurn(
+    sequence: Sequence,
+    prompt: number[],
+    request: MessageRequest,
+    { signal, seed }: CallOptions,
+    live: boolean,
+  ): AsyncGenerator<StreamEvent> {
     const stop = stoppable(signal);
     // The prompt was encoded (and checked against the capacity) from the same request.
     const options = { ...this.toolTurnOptions(request, stop.signal, seed), promptTokens: prompt };
@@ -247,7 +259,11 @@ export class LocalProvider implements Provider {
       await turn.result.catch(() => undefined);
     }
     if (result.toolCalls.length === 0 && result.errors.length > 0) {
-      throw new ProviderError(this.name, "invalid_output", `no valid tool call after ${result.retries} retries: ${result.errors.map((e) => e.message).join("; ")}`);
+      throw new ProviderError(
+        this.name,
+        "invalid_output",
+        `no valid tool call after ${result.retries} retries: ${result.errors.map((e) => e.message).join("; ")}`,
+      );
     }
     yield* held;
     yield* message.end({ stop_reason: result.stopReason, stop_sequence: result.stopSequence ?? null }, result.usage.outputTokens);
@@ -279,19 +295,32 @@ export class LocalProvider implements Provider {
       case "tool_use":
         return message.tool({ type: "tool_use", id: event.call.id, name: event.call.name, input: event.call.arguments });
       case "tool_use_invalid":
-        throw new ProviderError(this.name, "invalid_output", `a tool call failed validation after its input was streamed (so it was not retried): ${event.errors.map((e) => e.message).join("; ")}`);
+        throw new ProviderError(
+          this.name,
+          "invalid_output",
+          `a tool call failed validation after its input was streamed (so it was not retried): ${event.errors.map((e) => e.message).join("; ")}`,
+        );
     }
   }
 
   private emptyMessage(request: MessageRequest) {
-    return { id: `msg_${randomUUID()}`, type: "message" as const, role: "assistant" as const, content: [], model: request.model ?? this.modelId, stop_reason: null, stop_sequence: null };
+    return {
+      id: `msg_${randomUUID()}`,
+      type: "message" as const,
+      role: "assistant" as const,
+      content: [],
+      model: request.model ?? this.modelId,
+      stop_reason: null,
+      stop_sequence: null,
+    };
   }
 
   private wrap(error: unknown, signal: AbortSignal | undefined): ProviderError {
     if (error instanceof ProviderError) return error;
     if (signal?.aborted) return new ProviderError(this.name, "aborted", "the request was aborted", { cause: error });
     // The engine's message names its own option (maxQueue); an HTTP client knows none of them.
-    if (error instanceof Phi4Error && error.code === "OVERLOADED") return new ProviderError(this.name, "overloaded", "every sequence of the local model is busy and its wait queue is full; retry later", { cause: error });
+    if (error instanceof Phi4Error && error.code === "OVERLOADED")
+      return new ProviderError(this.name, "overloaded", "every sequence of the local model is busy and its wait queue is full; retry later", { cause: error });
     const code = error instanceof Phi4Error ? error.code : undefined;
     return new ProviderError(this.name, errorKind(code), `${code ? `${code}: ` : ""}${(error as Error)?.message ?? String(error)}`, { cause: error });
   }

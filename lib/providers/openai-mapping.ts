@@ -71,7 +71,13 @@ export function fromOpenAIToolChoice(choice: ChatToolChoice | undefined, paralle
 // ---- Finish reasons ----
 
 // An answer cut short by the context window is a "length" finish to OpenAI clients.
-const FINISH: Record<StopReason, FinishReason> = { end_turn: "stop", stop_sequence: "stop", max_tokens: "length", model_context_window_exceeded: "length", tool_use: "tool_calls" };
+const FINISH: Record<StopReason, FinishReason> = {
+  end_turn: "stop",
+  stop_sequence: "stop",
+  max_tokens: "length",
+  model_context_window_exceeded: "length",
+  tool_use: "tool_calls",
+};
 
 export const finishReason = (stop: StopReason): FinishReason => FINISH[stop];
 

@@ -24,8 +24,11 @@ export function withDefaults(request: MessageRequest, defaults: RequestSampling 
 /** Defaults in the ranges a request may send (the Messages API's), or INVALID_ARGUMENT naming the field. */
 export function checkSamplingDefaults(defaults: RequestSampling): RequestSampling {
   const { temperature, top_p, top_k } = defaults;
-  if (temperature !== undefined && !(temperature >= 0 && temperature <= 1)) throw new Phi4Error("INVALID_ARGUMENT", `the default temperature must be between 0 and 1 (got ${temperature})`);
-  if (top_p !== undefined && !(top_p > 0 && top_p <= 1)) throw new Phi4Error("INVALID_ARGUMENT", `the default top_p must be above 0 and at most 1 (got ${top_p})`);
-  if (top_k !== undefined && !(Number.isInteger(top_k) && top_k >= 0)) throw new Phi4Error("INVALID_ARGUMENT", `the default top_k must be a non-negative integer (got ${top_k})`);
+  if (temperature !== undefined && !(temperature >= 0 && temperature <= 1))
+    throw new Phi4Error("INVALID_ARGUMENT", `the default temperature must be between 0 and 1 (got ${temperature})`);
+  if (top_p !== undefined && !(top_p > 0 && top_p <= 1))
+    throw new Phi4Error("INVALID_ARGUMENT", `the default top_p must be above 0 and at most 1 (got ${top_p})`);
+  if (top_k !== undefined && !(Number.isInteger(top_k) && top_k >= 0))
+    throw new Phi4Error("INVALID_ARGUMENT", `the default top_k must be a non-negative integer (got ${top_k})`);
   return defaults;
 }

@@ -97,7 +97,8 @@ async function listAll(hub: Hub, include: string[]): Promise<RemoteFile[]> {
  * paths, backslashes, NUL), list one path twice, or use a path both as a file and as a folder.
  */
 function checkedLocalPaths(dir: string, files: readonly RemoteFile[]): string[] {
-  const unsafe = (repoPath: string, why: string) => new Phi4Error("DOWNLOAD_FAILED", `the listing has an unsafe path "${repoPath}" (${why}); nothing was downloaded`);
+  const unsafe = (repoPath: string, why: string) =>
+    new Phi4Error("DOWNLOAD_FAILED", `the listing has an unsafe path "${repoPath}" (${why}); nothing was downloaded`);
   const locals = files.map((file) => {
     const segments = file.path.split("/");
     if (file.path.includes("\\") || file.path.includes("\0")) throw unsafe(file.path, "a backslash or NUL");

@@ -50,7 +50,10 @@ const level = z.enum(["low", "medium", "high"]);
 
 export const routerConfigSchema = z.strictObject({
   providers: z
-    .record(z.string().regex(/^[A-Za-z0-9_-]+$/, "provider names are letters, digits, _ and -"), z.discriminatedUnion("type", [localProvider, anthropicProvider, openaiProvider]))
+    .record(
+      z.string().regex(/^[A-Za-z0-9_-]+$/, "provider names are letters, digits, _ and -"),
+      z.discriminatedUnion("type", [localProvider, anthropicProvider, openaiProvider]),
+    )
     .refine((p) => Object.keys(p).length > 0, "name at least one provider"),
   rules: z
     .strictObject({

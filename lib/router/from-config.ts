@@ -36,7 +36,14 @@ function createProvider(name: string, entry: ProviderConfig, model: Model | unde
   switch (entry.type) {
     case "local":
       if (!model) throw new ConfigError(`provider ${name} is local: load its model (--model DIR or "dir" in the config) first`);
-      return new LocalProvider(model, { name, capacity: entry.capacity, concurrency: entry.concurrency, maxQueue: entry.maxQueue, sampling, keepClientMetadata: entry.keepClientMetadata });
+      return new LocalProvider(model, {
+        name,
+        capacity: entry.capacity,
+        concurrency: entry.concurrency,
+        maxQueue: entry.maxQueue,
+        sampling,
+        keepClientMetadata: entry.keepClientMetadata,
+      });
     case "anthropic":
       return new AnthropicProvider({
         name,

@@ -63,7 +63,12 @@ export class Router implements Provider {
     if (new Set(names).size !== names.length) throw new Error(`provider names must be unique (got ${names.join(", ")})`);
     this.rules = { ...DEFAULT_RULES, ...options.rules };
     this.locality = options.providers.some((p) => p.locality === "remote") ? "remote" : "local";
-    const reference = options.referencePrice ?? options.providers.filter((p) => p.locality === "remote").map((p) => options.prices?.[p.name]).find(Boolean);
+    const reference =
+      options.referencePrice ??
+      options.providers
+        .filter((p) => p.locality === "remote")
+        .map((p) => options.prices?.[p.name])
+        .find(Boolean);
     this.metrics = new RouterMetrics(options.prices, reference);
   }
 
@@ -106,7 +111,14 @@ export class Router implements Provider {
       const fallBack = next !== undefined && this.options.fallbackOn?.[outcome.failure] !== false;
       this.metrics.failure(provider.name, outcome.failure, fallBack);
       if (!fallBack) break;
-      this.decide(options, { kind: "fallback", at: Date.now(), provider: next.name, from: provider.name, failure: outcome.failure, reason: `${outcome.failure}: ${outcome.message}` });
+      this.decide(options, {
+        kind: "fallback",
+        at: Date.now(),
+        provider: next.name,
+        from: provider.name,
+        failure: outcome.failure,
+        reason: `${outcome.failure}: ${outcome.message}`,
+      });
     }
     const reason = `${plan.rule === "privacy" ? "privacy high, so nothing was sent off this machine; " : ""}${failures.map((f) => `${f.provider} ${f.failure}: ${f.message}`).join("; ")}`;
     this.decide(options, { kind: "exhausted", at: Date.now(), provider: failures.at(-1)!.provider, reason });

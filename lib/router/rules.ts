@@ -56,7 +56,13 @@ export interface RoutePlan<P extends ProviderTraits = Provider> {
   reason: string;
 }
 
-export function planRoute<P extends ProviderTraits>(request: MessageRequest, hints: TaskHints, providers: readonly P[], rules: RoutingRules, load: LocalLoad): RoutePlan<P> {
+export function planRoute<P extends ProviderTraits>(
+  request: MessageRequest,
+  hints: TaskHints,
+  providers: readonly P[],
+  rules: RoutingRules,
+  load: LocalLoad,
+): RoutePlan<P> {
   const local = providers.filter((p) => p.locality === "local");
   const remote = providers.filter((p) => p.locality === "remote");
   if ((hints.privacy ?? rules.defaultPrivacy) === "high") {

@@ -42,11 +42,15 @@ export interface Backend {
 
 export async function openBackend(options: BackendOptions, usage: string): Promise<Backend> {
   // A bad config is the user's to fix: an error with a code and a message, not a stack trace.
-  const config = options.routerFile === undefined ? undefined : await loadRouterConfig(options.routerFile).catch((error: unknown) => {
-    throw error instanceof ConfigError ? new Phi4Error("INVALID_ARGUMENT", error.message) : error;
-  });
+  const config =
+    options.routerFile === undefined
+      ? undefined
+      : await loadRouterConfig(options.routerFile).catch((error: unknown) => {
+          throw error instanceof ConfigError ? new Phi4Error("INVALID_ARGUMENT", error.message) : error;
+        });
   const dir = options.modelDir ?? localDirs(config)[0];
-  if (dir === undefined) throw new Phi4Error("INVALID_ARGUMENT", `--model is required${config ? " (the router config's local provider has no dir)" : ""}\n${usage}`);
+  if (dir === undefined)
+    throw new Phi4Error("INVALID_ARGUMENT", `--model is required${config ? " (the router config's local provider has no dir)" : ""}\n${usage}`);
   const model = await loadModel(dir, { threads: options.threads, kvMemory: options.kvMemory, prefixCacheDisk: options.prefixCacheDisk });
   const { capacity, concurrency, sampling, keepClientMetadata } = options;
   const provider = config
@@ -55,7 +59,8 @@ export async function openBackend(options: BackendOptions, usage: string): Promi
   return { model, provider, close: () => model.dispose() };
 }
 
-const localDirs = (config: RouterConfig | undefined) => Object.values(config?.providers ?? {}).flatMap((p) => (p.type === "local" && p.dir !== undefined ? [p.dir] : []));
+const localDirs = (config: RouterConfig | undefined) =>
+  Object.values(config?.providers ?? {}).flatMap((p) => (p.type === "local" && p.dir !== undefined ? [p.dir] : []));
 
 /** The config with the command line's capacity and concurrency given to its local providers. */
 function withLocalSettings(config: RouterConfig, settings: { capacity?: number; concurrency?: number; keepClientMetadata?: boolean }): RouterConfig {
@@ -63,7 +68,12 @@ function withLocalSettings(config: RouterConfig, settings: { capacity?: number; 
     Object.entries(config.providers).map(([name, entry]) => [
       name,
       entry.type === "local"
-        ? { ...entry, capacity: settings.capacity ?? entry.capacity, concurrency: settings.concurrency ?? entry.concurrency, keepClientMetadata: settings.keepClientMetadata ?? entry.keepClientMetadata }
+        ? {
+            ...entry,
+            capacity: settings.capacity ?? entry.capacity,
+            concurrency: settings.concurrency ?? entry.concurrency,
+            keepClientMetadata: settings.keepClientMetadata ?? entry.keepClientMetadata,
+          }
         : entry,
     ]),
   );

@@ -9,13 +9,7 @@ import { ProviderError } from "../providers/errors.js";
 import { RouterError } from "../router/router.js";
 
 export type ApiErrorType =
-  | "invalid_request_error"
-  | "authentication_error"
-  | "not_found_error"
-  | "request_too_large"
-  | "rate_limit_error"
-  | "api_error"
-  | "overloaded_error";
+  "invalid_request_error" | "authentication_error" | "not_found_error" | "request_too_large" | "rate_limit_error" | "api_error" | "overloaded_error";
 
 const STATUS: Record<ApiErrorType, number> = {
   invalid_request_error: 400,
@@ -59,7 +53,8 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof ProviderError) return new ApiError(providerErrorType(error), error.message);
   // Every candidate failed; with no attempt at all, no configured provider may take this request.
-  if (error instanceof RouterError) return new ApiError(error.attempts.length === 0 ? "invalid_request_error" : "api_error", `no provider could answer: ${error.message}`);
+  if (error instanceof RouterError)
+    return new ApiError(error.attempts.length === 0 ? "invalid_request_error" : "api_error", `no provider could answer: ${error.message}`);
   if (error instanceof Phi4Error) return new ApiError(engineErrorType(error), `${error.code}: ${error.message}`);
   return new ApiError("api_error", (error as Error)?.message ?? String(error));
 }

@@ -42,7 +42,13 @@ const otherServerResult = z.looseObject({
 export const historyBlocks = [searchResult, serverToolUse, webSearchToolResult, toolSearchToolResult, otherServerResult] as const;
 
 type HistoryBlock = z.infer<(typeof historyBlocks)[number]>;
-const HISTORY_TYPES = new Set<string>([...searchResult.shape.type.values, ...serverToolUse.shape.type.values, ...webSearchToolResult.shape.type.values, ...toolSearchToolResult.shape.type.values, ...otherServerResult.shape.type.options]);
+const HISTORY_TYPES = new Set<string>([
+  ...searchResult.shape.type.values,
+  ...serverToolUse.shape.type.values,
+  ...webSearchToolResult.shape.type.values,
+  ...toolSearchToolResult.shape.type.values,
+  ...otherServerResult.shape.type.options,
+]);
 
 export function isHistoryBlock(block: { type: string }): block is HistoryBlock {
   return HISTORY_TYPES.has(block.type);
@@ -65,7 +71,9 @@ function describe(block: HistoryBlock): string {
         : `[web search failed for ${block.tool_use_id}: ${block.content.error_code}]`;
     case "tool_search_tool_result": {
       const names = references(block);
-      return names ? `[tool search for ${block.tool_use_id} loaded: ${names.join(", ") || "nothing"}]` : `[tool search failed for ${block.tool_use_id}: ${String(block.content.error_code)}]`;
+      return names
+        ? `[tool search for ${block.tool_use_id} loaded: ${names.join(", ") || "nothing"}]`
+        : `[tool search failed for ${block.tool_use_id}: ${String(block.content.error_code)}]`;
     }
     default:
       return `[${block.type} for ${block.tool_use_id} omitted]`;

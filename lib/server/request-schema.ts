@@ -35,7 +35,9 @@ const toolResult = z.object({
 /** Earlier reasoning a client sends back: no backend here takes it, so it is accepted and dropped. */
 const thinking = z.looseObject({ type: z.enum(["thinking", "redacted_thinking"]) });
 
-const document = z.looseObject({ type: z.literal("document") }).refine(() => false, "document blocks are not supported here: send the document's text as a text block");
+const document = z
+  .looseObject({ type: z.literal("document") })
+  .refine(() => false, "document blocks are not supported here: send the document's text as a text block");
 
 const block = z.discriminatedUnion("type", [text, image, toolUse, toolResult, thinking, document, ...historyBlocks]);
 const turnContent = z.union([z.string(), z.array(block)]);
@@ -45,7 +47,11 @@ const turnContent = z.union([z.string(), z.array(block)]);
  * only, so its text joins the user turn it follows (or, failing that, the next one): see conversation().
  */
 const systemMessage = z.object({ role: z.literal("system"), content: z.union([z.string(), z.array(text)]) });
-const message = z.discriminatedUnion("role", [z.object({ role: z.literal("user"), content: turnContent }), z.object({ role: z.literal("assistant"), content: turnContent }), systemMessage]);
+const message = z.discriminatedUnion("role", [
+  z.object({ role: z.literal("user"), content: turnContent }),
+  z.object({ role: z.literal("assistant"), content: turnContent }),
+  systemMessage,
+]);
 
 const customTool = z.object({
   type: z.literal("custom").optional(),
@@ -110,7 +116,11 @@ export function toRequest(body: CountTokensBody): Omit<MessageRequest, "max_toke
   const loaded = loadedTools(body.messages);
   const usable = body.tools?.flatMap((tool) => (tool && (!tool.defer_loading || loaded.has(tool.name)) ? [tool] : []));
   checkToolChoice(body, usable ?? []);
-  const tools = usable?.map((tool): ToolDefinition => ({ name: tool.name, description: tool.description, input_schema: tool.input_schema as ToolDefinition["input_schema"] }));
+  const tools = usable?.map((tool): ToolDefinition => ({
+    name: tool.name,
+    description: tool.description,
+    input_schema: tool.input_schema as ToolDefinition["input_schema"],
+  }));
   return {
     messages: conversation(body.messages),
     system: body.system as string | TextBlockParam[] | undefined,
@@ -140,7 +150,9 @@ function checkToolChoice(body: CountTokensBody, usable: readonly { name: string 
     );
   }
   if (choice?.type === "any" && usable.length === 0) {
-    const why = body.tools?.length ? "none of the tools sent can be called here (server tools are not run by this server; deferred tools need a tool_reference first)" : "no tools were sent";
+    const why = body.tools?.length
+      ? "none of the tools sent can be called here (server tools are not run by this server; deferred tools need a tool_reference first)"
+      : "no tools were sent";
     throw new ApiError("invalid_request_error", `tool_choice "any" asks for a tool call, but ${why}`, "tool_choice");
   }
 }
@@ -162,7 +174,8 @@ function conversation(messages: CountTokensBody["messages"]): MessageParam[] {
       else pending.push(...texts);
       continue;
     }
-    const content = typeof m.content === "string" ? m.content : m.content.filter((b) => b.type !== "thinking" && b.type !== "redacted_thinking").map(providerBlock);
+    const content =
+      typeof m.content === "string" ? m.content : m.content.filter((b) => b.type !== "thinking" && b.type !== "redacted_thinking").map(providerBlock);
     if (m.role === "user" && pending.length > 0) {
       turns.push({ role: "user", content: [...blocks(content), ...pending] });
       pending = [];
@@ -179,7 +192,9 @@ function conversation(messages: CountTokensBody["messages"]): MessageParam[] {
 function providerBlock(b: ContentBlock): ContentBlockParam {
   if (isHistoryBlock(b)) return historyText(b);
   if (b.type !== "tool_result" || !Array.isArray(b.content)) return b as ContentBlockParam;
-  const content = b.content.map((part) => (part.type === "tool_reference" ? { type: "text" as const, text: `Tool loaded: ${part.tool_name}` } : isHistoryBlock(part) ? historyText(part) : part));
+  const content = b.content.map((part) =>
+    part.type === "tool_reference" ? { type: "text" as const, text: `Tool loaded: ${part.tool_name}` } : isHistoryBlock(part) ? historyText(part) : part,
+  );
   return { ...b, content } as ContentBlockParam;
 }
 
@@ -212,7 +227,10 @@ export function parse<T>(schema: z.ZodType<T>, json: unknown): T {
 function describe(issue: z.core.$ZodIssue, prefix: PropertyKey[] = []): string {
   const path = [...prefix, ...issue.path];
   if (issue.code === "invalid_union" && issue.errors.length > 0) {
-    const deepest = issue.errors.map((branch) => branch[0]).filter(Boolean).sort((a, b) => b.path.length - a.path.length)[0];
+    const deepest = issue.errors
+      .map((branch) => branch[0])
+      .filter(Boolean)
+      .sort((a, b) => b.path.length - a.path.length)[0];
     if (deepest && deepest.path.length > 0) return describe(deepest, path);
   }
   return `${path.length > 0 ? path.map(String).join(".") : "body"}: ${issue.message}`;

@@ -56,7 +56,8 @@ async function countTokens(x: Exchange, state: ServerState): Promise<void> {
   const limit = state.maxCountTokens;
   // Tokenized off the event loop: other requests (health checks too) are served meanwhile.
   const tokens = await state.renderer.promptTokensAsync(request, { maxTokens: limit }).catch((error: unknown) => {
-    if (error instanceof Phi4Error && error.code === "CAPACITY_EXCEEDED") throw new ApiError("invalid_request_error", `prompt is too long: more than ${limit} tokens (the most count_tokens counts)`);
+    if (error instanceof Phi4Error && error.code === "CAPACITY_EXCEEDED")
+      throw new ApiError("invalid_request_error", `prompt is too long: more than ${limit} tokens (the most count_tokens counts)`);
     throw error;
   });
   x.usage = { input_tokens: tokens.length };

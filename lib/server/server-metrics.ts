@@ -48,18 +48,29 @@ export class ServerMetrics {
       this.requests.render(),
       this.duration.render(),
       this.tokens.render(),
-      snapshotMetric("phi4_requests_in_flight", "Requests being answered now, by route.", "gauge", [...this.inFlight].map(([route, n]): [Labels, number] => [{ route }, n])),
+      snapshotMetric(
+        "phi4_requests_in_flight",
+        "Requests being answered now, by route.",
+        "gauge",
+        [...this.inFlight].map(([route, n]): [Labels, number] => [{ route }, n]),
+      ),
     ];
     if (this.provider.queueDepth !== undefined) {
-      parts.push(snapshotMetric("phi4_queue_depth", "Requests generating or waiting for a sequence of the local model.", "gauge", [[{}, this.provider.queueDepth]]));
+      parts.push(
+        snapshotMetric("phi4_queue_depth", "Requests generating or waiting for a sequence of the local model.", "gauge", [[{}, this.provider.queueDepth]]),
+      );
     }
     const cache = this.model.prefixCache?.stats;
     if (cache) {
       parts.push(
-        snapshotMetric("phi4_prefix_cache_hits_total", "Prompts that reused a cached or held prefix (own KV, an idle sequence, the prefix cache).", "counter", [[{}, cache.hits]]),
+        snapshotMetric("phi4_prefix_cache_hits_total", "Prompts that reused a cached or held prefix (own KV, an idle sequence, the prefix cache).", "counter", [
+          [{}, cache.hits],
+        ]),
         snapshotMetric("phi4_prefix_cache_misses_total", "Prompts prefilled from scratch.", "counter", [[{}, cache.misses]]),
         snapshotMetric("phi4_prefix_cache_reused_tokens_total", "Prompt tokens whose prefill was skipped.", "counter", [[{}, cache.reusedTokens]]),
-        snapshotMetric("phi4_prefix_cache_prefilled_tokens_total", "Prompt tokens prefilled after the reused prefix.", "counter", [[{}, cache.prefilledTokens]]),
+        snapshotMetric("phi4_prefix_cache_prefilled_tokens_total", "Prompt tokens prefilled after the reused prefix.", "counter", [
+          [{}, cache.prefilledTokens],
+        ]),
         snapshotMetric("phi4_prefix_cache_bytes", "Host memory held by cached KV states.", "gauge", [[{}, cache.bytes]]),
       );
     }
@@ -70,13 +81,17 @@ export class ServerMetrics {
         snapshotMetric("phi4_prefix_disk_loaded_tokens_total", "Prompt tokens whose prefill a disk entry spared.", "counter", [[{}, disk.loadedTokens]]),
         snapshotMetric("phi4_prefix_disk_writes_total", "Entries written to the disk tier.", "counter", [[{}, disk.writes]]),
         snapshotMetric("phi4_prefix_disk_write_errors_total", "Disk tier writes that failed.", "counter", [[{}, disk.writeErrors]]),
-        snapshotMetric("phi4_prefix_disk_invalid_removed_total", "Corrupt, truncated or foreign disk entries removed unused.", "counter", [[{}, disk.removedInvalid]]),
+        snapshotMetric("phi4_prefix_disk_invalid_removed_total", "Corrupt, truncated or foreign disk entries removed unused.", "counter", [
+          [{}, disk.removedInvalid],
+        ]),
       );
     }
     const routing = this.provider.metricsSnapshot?.();
     if (routing) parts.push(routerMetrics(routing));
     parts.push(
-      snapshotMetric("phi4_kv_memory_bytes", "KV cache memory the local model's sequences hold (host KV grows with them).", "gauge", [[{}, this.model.kvMemoryInUse]]),
+      snapshotMetric("phi4_kv_memory_bytes", "KV cache memory the local model's sequences hold (host KV grows with them).", "gauge", [
+        [{}, this.model.kvMemoryInUse],
+      ]),
       snapshotMetric("phi4_kv_memory_budget_bytes", "KV cache memory budget of each engine context (--kv-memory).", "gauge", [[{}, this.model.kvMemory]]),
     );
     parts.push(snapshotMetric("process_resident_memory_bytes", "Resident set size of this process.", "gauge", [[{}, process.memoryUsage.rss()]]));
@@ -88,9 +103,24 @@ function routerMetrics(snapshot: MetricsSnapshot): string {
   const providers = Object.entries(snapshot.providers);
   const per = (pick: (m: (typeof providers)[number][1]) => number): [Labels, number][] => providers.map(([provider, m]) => [{ provider }, pick(m)]);
   return [
-    snapshotMetric("phi4_router_attempts_total", "Attempts the router sent to each provider.", "counter", per((m) => m.requests)),
-    snapshotMetric("phi4_router_errors_total", "Attempts that failed (error, timeout or invalid output).", "counter", per((m) => m.errors)),
-    snapshotMetric("phi4_router_fallbacks_total", "Failed attempts after which the next provider took the request over.", "counter", per((m) => m.fallbacks)),
+    snapshotMetric(
+      "phi4_router_attempts_total",
+      "Attempts the router sent to each provider.",
+      "counter",
+      per((m) => m.requests),
+    ),
+    snapshotMetric(
+      "phi4_router_errors_total",
+      "Attempts that failed (error, timeout or invalid output).",
+      "counter",
+      per((m) => m.errors),
+    ),
+    snapshotMetric(
+      "phi4_router_fallbacks_total",
+      "Failed attempts after which the next provider took the request over.",
+      "counter",
+      per((m) => m.fallbacks),
+    ),
     snapshotMetric("phi4_router_cost_avoided_usd_total", "Local tokens priced at the reference (cloud) price.", "counter", [[{}, snapshot.costAvoidedUsd]]),
   ].join("");
 }

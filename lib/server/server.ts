@@ -102,9 +102,19 @@ export class Phi4Server {
     const localId = options.modelId ?? path.basename(options.model.folder.dir);
     this.ownProvider = options.provider
       ? undefined
-      : new LocalProvider(options.model, { capacity: options.capacity, concurrency: options.maxConcurrency ?? 4, maxQueue: options.maxQueue, modelId: localId, sampling: options.sampling ?? MESSAGES_API_SAMPLING, keepClientMetadata: options.keepClientMetadata });
+      : new LocalProvider(options.model, {
+          capacity: options.capacity,
+          concurrency: options.maxConcurrency ?? 4,
+          maxQueue: options.maxQueue,
+          modelId: localId,
+          sampling: options.sampling ?? MESSAGES_API_SAMPLING,
+          keepClientMetadata: options.keepClientMetadata,
+        });
     const provider = options.provider ?? this.ownProvider!;
-    const renderer = provider instanceof LocalProvider ? provider : new LocalProvider(options.model, { capacity: options.capacity, modelId: localId, keepClientMetadata: options.keepClientMetadata });
+    const renderer =
+      provider instanceof LocalProvider
+        ? provider
+        : new LocalProvider(options.model, { capacity: options.capacity, modelId: localId, keepClientMetadata: options.keepClientMetadata });
     this.metrics = new ServerMetrics(options.model, provider);
     this.state = {
       provider,
@@ -223,7 +233,13 @@ export class Phi4Server {
     if (failure === undefined) return;
     const apiError = toApiError(failure);
     const level = apiError.status >= 500 || x.streamError !== undefined ? "error" : "warn";
-    this.logger.log(level, "request failed", { request_id: x.requestId, status: apiError.status, error_type: apiError.type, code: errorCode(failure), message: apiError.message });
+    this.logger.log(level, "request failed", {
+      request_id: x.requestId,
+      status: apiError.status,
+      error_type: apiError.type,
+      code: errorCode(failure),
+      message: apiError.message,
+    });
   }
 }
 

@@ -65,4 +65,5 @@ function unitCut(text: string, at: number): number {
   return c >= 0xdc00 && c <= 0xdfff && at > 0 ? at - 1 : at;
 }
 
-const isSpace = (c: number) => c === 0x20 || c === 0x2581 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0x3000 || (c >= 0x2000 && c <= 0x200a) || c === 0x85;
+const isSpace = (c: number) =>
+  c === 0x20 || c === 0x2581 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0x3000 || (c >= 0x2000 && c <= 0x200a) || c === 0x85;

@@ -102,5 +102,4 @@ function pythonJson(value: unknown): string {
 
 // JSON.stringify already escapes quotes, backslashes and control characters as Python does; ensure_ascii
 // also escapes every UTF-16 unit above "~" (so astral characters become surrogate pairs).
-const pythonString = (s: string) =>
-  JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+const pythonString = (s: string) => JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);

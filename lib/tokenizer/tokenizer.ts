@@ -79,7 +79,16 @@ export class Tokenizer {
     this.specialTokenIds = new Set(addedTokens.filter((t) => t.special).map((t) => t.id));
     this.addedTokens = new Map(addedTokens.map((t) => [t.content, t]));
     const contents = addedTokens.map((t) => t.content).filter((c) => c.length > 0);
-    this.addedPattern = contents.length === 0 ? undefined : new RegExp([...contents].sort((a, b) => b.length - a.length).map(escapeRegExp).join("|"), "g");
+    this.addedPattern =
+      contents.length === 0
+        ? undefined
+        : new RegExp(
+            [...contents]
+              .sort((a, b) => b.length - a.length)
+              .map(escapeRegExp)
+              .join("|"),
+            "g",
+          );
     let longest = 1;
     for (const token of hf.model!.vocab) if (token !== undefined && token.length > longest) longest = token.length;
     for (const content of contents) longest = Math.max(longest, content.length);
@@ -90,17 +99,12 @@ export class Tokenizer {
     const eosId = this.eosToken === undefined ? undefined : this.tokenToId(this.eosToken);
     this.eosTokenIds = eosId === undefined ? [] : [eosId];
     const template = config.chat_template;
-    this.chatTemplate = Array.isArray(template)
-      ? template.find((t) => t.name === "default")?.template
-      : template;
+    this.chatTemplate = Array.isArray(template) ? template.find((t) => t.name === "default")?.template : template;
   }
 
   /** Loads tokenizer.json and tokenizer_config.json from a model folder. */
   static async fromModelDir(dir: string): Promise<Tokenizer> {
-    const [json, config] = await Promise.all([
-      readJson(dir, "tokenizer.json"),
-      readJson(dir, "tokenizer_config.json"),
-    ]);
+    const [json, config] = await Promise.all([readJson(dir, "tokenizer.json"), readJson(dir, "tokenizer_config.json")]);
     try {
       return Tokenizer.build(json, config, { dir });
     } catch (e) {

@@ -104,7 +104,13 @@ function validator(name: string, schema: JsonSchema): ValidateFunction {
 }
 
 function describeError(e: ErrorObject): string {
-  const path = "arguments" + e.instancePath.split("/").slice(1).map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p.replaceAll("~1", "/").replaceAll("~0", "~")}`)).join("");
+  const path =
+    "arguments" +
+    e.instancePath
+      .split("/")
+      .slice(1)
+      .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p.replaceAll("~1", "/").replaceAll("~0", "~")}`))
+      .join("");
   const params = e.params as Record<string, unknown>;
   let detail = "";
   if (e.keyword === "additionalProperties") detail = ` ("${String(params.additionalProperty)}")`;

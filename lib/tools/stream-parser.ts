@@ -14,10 +14,7 @@ import { CALL_KEYS, interpretCall } from "./calls.js";
 import { isWhitespace, LiteralError, parseLiteral } from "./literal.js";
 import type { ParsedToolCall, ToolCallError, ToolCallParseResult, AnyToolDefinition } from "./types.js";
 
-export type ToolParseEvent =
-  | { type: "text"; text: string }
-  | { type: "call"; call: ParsedToolCall }
-  | { type: "error"; error: ToolCallError };
+export type ToolParseEvent = { type: "text"; text: string } | { type: "call"; call: ParsedToolCall } | { type: "error"; error: ToolCallError };
 
 export const TOOL_CALL_OPEN = "<|tool_call|>";
 export const TOOL_CALL_CLOSE = "<|/tool_call|>";

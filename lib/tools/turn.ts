@@ -161,7 +161,15 @@ async function runTurn(target: Sequence | Model, options: ToolTurnOptions, live:
         prefill: prompt.prefill,
         emit,
         follow,
-        generate: { maxTokens: budget, sampling: options.sampling, stop: options.stop, stopTokens, signal: options.signal, append, jumpForward: options.jumpForward },
+        generate: {
+          maxTokens: budget,
+          sampling: options.sampling,
+          stop: options.stop,
+          stopTokens,
+          signal: options.signal,
+          append,
+          jumpForward: options.jumpForward,
+        },
         constraint: options.constrained === false ? undefined : await constraintFor(model, catalog, choice, prompt.prefill, budget, options),
       });
       outputTokens += attempt.generation.usage.outputTokens;
@@ -198,7 +206,15 @@ interface AttemptSetup {
   emit: (event: LiveToolTurnEvent) => void;
   /** Live only: where the constrained call list starts, to follow it as it is written (see listStart). */
   follow?: "prefill" | number;
-  generate: { maxTokens: number; sampling?: SamplingOptions; stop?: string[]; stopTokens: number[]; signal?: AbortSignal; append: boolean; jumpForward?: boolean };
+  generate: {
+    maxTokens: number;
+    sampling?: SamplingOptions;
+    stop?: string[];
+    stopTokens: number[];
+    signal?: AbortSignal;
+    append: boolean;
+    jumpForward?: boolean;
+  };
   constraint?: TokenConstraint;
 }
 
@@ -409,7 +425,8 @@ function constraintFor(model: ModelHost, catalog: ToolCatalog, choice: ResolvedT
 function stopReason(generation: GenerationResult, called: boolean, contextBound: boolean): StopReason {
   if (called) return "tool_use";
   if (generation.stopReason === "stop" && generation.stopSequence !== undefined) return "stop_sequence";
-  if (generation.stopReason === "capacity" || generation.stopReason === "kv_memory" || (generation.stopReason === "max_tokens" && contextBound)) return "model_context_window_exceeded";
+  if (generation.stopReason === "capacity" || generation.stopReason === "kv_memory" || (generation.stopReason === "max_tokens" && contextBound))
+    return "model_context_window_exceeded";
   return generation.stopReason === "max_tokens" ? "max_tokens" : "end_turn";
 }
 
@@ -417,5 +434,7 @@ function stopReason(generation: GenerationResult, called: boolean, contextBound:
 function feedbackTokens(model: ModelHost, failed: GenerationResult, errors: ToolCallError[], prefill: string): number[] {
   const closed = failed.tokens.at(-1) === model.tokenizer.tokenToId(END);
   const message = `Your tool call was not valid:\n${errors.map((e) => `- ${e.message}`).join("\n")}\nAnswer again, with calls that name one of the tools and whose arguments match its input schema.`;
-  return model.tokenizer.encode(PromptText.join([closed ? "" : END, model.tokenizer.renderPrompt([{ role: "user", content: message }]), prefillPrompt(prefill)]));
+  return model.tokenizer.encode(
+    PromptText.join([closed ? "" : END, model.tokenizer.renderPrompt([{ role: "user", content: message }]), prefillPrompt(prefill)]),
+  );
 }

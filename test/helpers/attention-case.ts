@@ -51,13 +51,19 @@ export function inputs(c: Case) {
 export async function onnxRuntimeAttention(c: Case, x: ReturnType<typeof inputs>): Promise<{ out: Float32Array; key: Float32Array; value: Float32Array }> {
   const f = onnx.TensorProto.DataType.FLOAT;
   const i32 = onnx.TensorProto.DataType.INT32;
-  const info = (name: string, elemType: number, dims: number[]) => ({ name, type: { tensorType: { elemType, shape: { dim: dims.map((dimValue) => ({ dimValue })) } } } });
+  const info = (name: string, elemType: number, dims: number[]) => ({
+    name,
+    type: { tensorType: { elemType, shape: { dim: dims.map((dimValue) => ({ dimValue })) } } },
+  });
   const int = (name: string, i: number) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i });
   const width = (c.heads + 2 * c.kvHeads) * c.headSize;
   const cacheDims = [c.batch, c.kvHeads, c.capacity, c.headSize];
   const model = onnx.ModelProto.create({
     irVersion: 8,
-    opsetImport: [{ domain: "", version: 17 }, { domain: "com.microsoft", version: 1 }],
+    opsetImport: [
+      { domain: "", version: 17 },
+      { domain: "com.microsoft", version: 1 },
+    ],
     graph: {
       name: "attention",
       node: [
@@ -66,10 +72,24 @@ export async function onnxRuntimeAttention(c: Case, x: ReturnType<typeof inputs>
           domain: "com.microsoft",
           input: ["qkv", "", "", "past_key", "past_value", "seqlens_k", "total", "cos", "sin"],
           output: ["out", "present_key", "present_value"],
-          attribute: [int("num_heads", c.heads), int("kv_num_heads", c.kvHeads), int("local_window_size", 262144), int("do_rotary", 1), int("rotary_interleaved", 0)],
+          attribute: [
+            int("num_heads", c.heads),
+            int("kv_num_heads", c.kvHeads),
+            int("local_window_size", 262144),
+            int("do_rotary", 1),
+            int("rotary_interleaved", 0),
+          ],
         },
       ],
-      input: [info("qkv", f, [c.batch, c.seq, width]), info("past_key", f, cacheDims), info("past_value", f, cacheDims), info("seqlens_k", i32, [c.batch]), info("total", i32, []), info("cos", f, [x.cacheRows, c.rotaryHalf]), info("sin", f, [x.cacheRows, c.rotaryHalf])],
+      input: [
+        info("qkv", f, [c.batch, c.seq, width]),
+        info("past_key", f, cacheDims),
+        info("past_value", f, cacheDims),
+        info("seqlens_k", i32, [c.batch]),
+        info("total", i32, []),
+        info("cos", f, [x.cacheRows, c.rotaryHalf]),
+        info("sin", f, [x.cacheRows, c.rotaryHalf]),
+      ],
       output: [info("out", f, [c.batch, c.seq, c.heads * c.headSize]), info("present_key", f, cacheDims), info("present_value", f, cacheDims)],
     },
   });
@@ -103,7 +123,7 @@ export function writtenRows(c: Case, cache: ArrayLike<number>): Float32Array {
   const rows: number[] = [];
   for (let b = 0; b < c.batch; b++) {
     for (let g = 0; g < c.kvHeads; g++) {
-      const base = ((b * c.kvHeads + g) * c.capacity) * c.headSize;
+      const base = (b * c.kvHeads + g) * c.capacity * c.headSize;
       for (let i = base; i < base + (c.past[b] + c.seq) * c.headSize; i++) rows.push(cache[i]);
     }
   }

@@ -39,7 +39,9 @@ async function answer(reply: AnthropicReply | undefined, request: RecordedReques
   if (res.destroyed) return;
   if ("status" in reply) return sendError(res, reply.status, reply.errorType, reply.message);
 
-  const content = reply.blocks.map((b) => (b.type === "text" ? b : { type: "tool_use" as const, id: b.id ?? `toolu_mock${++ids}`, name: b.name, input: b.input }));
+  const content = reply.blocks.map((b) =>
+    b.type === "text" ? b : { type: "tool_use" as const, id: b.id ?? `toolu_mock${++ids}`, name: b.name, input: b.input },
+  );
   const stopReason = reply.stopReason ?? (content.some((b) => b.type === "tool_use") ? "tool_use" : "end_turn");
   const usage = { input_tokens: Math.ceil(JSON.stringify(request.body.messages).length / 4), output_tokens: Math.ceil(JSON.stringify(content).length / 4) };
   const message = { id: `msg_mock${++ids}`, type: "message", role: "assistant", model: request.body.model, stop_sequence: null };

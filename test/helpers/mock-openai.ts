@@ -29,7 +29,11 @@ async function answer(reply: OpenAIReply | undefined, request: RecordedRequest, 
 
   const id = `chatcmpl-${++ids}`;
   const model = request.body.model;
-  const toolCalls = (reply.toolCalls ?? []).map((c, i) => ({ id: c.id ?? `call_${ids}_${i}`, type: "function", function: { name: c.name, arguments: c.arguments } }));
+  const toolCalls = (reply.toolCalls ?? []).map((c, i) => ({
+    id: c.id ?? `call_${ids}_${i}`,
+    type: "function",
+    function: { name: c.name, arguments: c.arguments },
+  }));
   const finish = reply.finishReason ?? (toolCalls.length > 0 ? "tool_calls" : "stop");
   const usage = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
   if (!request.body.stream) {
@@ -40,7 +44,9 @@ async function answer(reply: OpenAIReply | undefined, request: RecordedRequest, 
   }
   res.writeHead(200, { "content-type": "text/event-stream" });
   const chunk = (choice: object | null, extra: object = {}) =>
-    res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created: 0, model, choices: choice ? [{ index: 0, ...choice }] : [], ...extra })}\n\n`);
+    res.write(
+      `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created: 0, model, choices: choice ? [{ index: 0, ...choice }] : [], ...extra })}\n\n`,
+    );
   chunk({ delta: { role: "assistant", content: "" }, finish_reason: null });
   const content = reply.content ?? "";
   for (const piece of [content.slice(0, 3), content.slice(3)]) if (piece) chunk({ delta: { content: piece }, finish_reason: null });

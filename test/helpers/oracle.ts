@@ -65,7 +65,9 @@ export class Oracle {
     const d = config.model.decoder;
     const file = path.join(dir, d.filename);
     const options = { intraOpNumThreads: 1 };
-    const session = floatActivations ? await ort.InferenceSession.create(withFloatActivations(file), options) : await ort.InferenceSession.create(file, options);
+    const session = floatActivations
+      ? await ort.InferenceSession.create(withFloatActivations(file), options)
+      : await ort.InferenceSession.create(file, options);
     const past = session.inputMetadata.find((m) => m.name === "past_key_values.0.key");
     const kvType = past?.isTensor && past.type === "float16" ? "float16" : "float32";
     return new Oracle(dir, session, d.num_hidden_layers, d.num_key_value_heads, d.head_size, kvType);

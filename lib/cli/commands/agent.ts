@@ -68,7 +68,10 @@ async function agent(argv: string[]): Promise<void> {
   const toolChoice = values["tool-choice"] === undefined ? undefined : parseToolChoice(values["tool-choice"]);
   const kvMemory = optionalByteSize(values, "kv-memory");
 
-  const [mcpConfig, routerConfig] = await Promise.all([loadMcpConfig(mcpConfigFile), values.router === undefined ? undefined : loadRouterConfig(values.router)]);
+  const [mcpConfig, routerConfig] = await Promise.all([
+    loadMcpConfig(mcpConfigFile),
+    values.router === undefined ? undefined : loadRouterConfig(values.router),
+  ]);
   const modelDir = values.model ?? localDir(routerConfig);
   const needsModel = routerConfig === undefined || Object.values(routerConfig.providers).some((p) => p.type === "local");
   if (needsModel && modelDir === undefined) throw new Phi4Error("INVALID_ARGUMENT", `--model is required for the local model\n${agentUsage}`);
@@ -78,7 +81,10 @@ async function agent(argv: string[]): Promise<void> {
   let hideProgress = () => undefined as void;
   try {
     // Both take a while (tokenizer, server processes): in parallel.
-    const [loaded, tools] = await Promise.all([needsModel ? loadModel(modelDir!, { threads: optionalNumber(values, "threads", true), kvMemory, prefixCacheDisk: prefixCacheDisk(values) }) : undefined, bridge.tools()]);
+    const [loaded, tools] = await Promise.all([
+      needsModel ? loadModel(modelDir!, { threads: optionalNumber(values, "threads", true), kvMemory, prefixCacheDisk: prefixCacheDisk(values) }) : undefined,
+      bridge.tools(),
+    ]);
     model = loaded;
     if (model) hideProgress = showPrefillProgress(model);
     const capacity = optionalNumber(values, "capacity", true);
@@ -104,7 +110,10 @@ async function agent(argv: string[]): Promise<void> {
     }
     const result = await run.result;
     if (values.json) process.stdout.write(JSON.stringify(jsonTranscript(result)) + "\n");
-    else process.stderr.write(`\n[${result.stopReason}; ${result.steps.length} turns; ${result.usage.input_tokens} input + ${result.usage.output_tokens} output tokens]\n`);
+    else
+      process.stderr.write(
+        `\n[${result.stopReason}; ${result.steps.length} turns; ${result.usage.input_tokens} input + ${result.usage.output_tokens} output tokens]\n`,
+      );
   } finally {
     hideProgress();
     await bridge.close();
@@ -122,8 +131,6 @@ function jsonTranscript(result: AgentResult) {
   };
 }
 
-
-
 /** "a,b" -> those tools; "none" -> no tools at all (a plain chat turn). */
 function allowedTools(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
@@ -136,7 +143,8 @@ function parseToolChoice(value: string): ToolChoice {
 }
 
 function taskHints(privacy: string | undefined, complexity: string | undefined): TaskHints {
-  if (privacy !== undefined && privacy !== "normal" && privacy !== "high") throw new Phi4Error("INVALID_ARGUMENT", `--privacy must be normal or high (got ${privacy})`);
+  if (privacy !== undefined && privacy !== "normal" && privacy !== "high")
+    throw new Phi4Error("INVALID_ARGUMENT", `--privacy must be normal or high (got ${privacy})`);
   if (complexity !== undefined && complexity !== "low" && complexity !== "medium" && complexity !== "high") {
     throw new Phi4Error("INVALID_ARGUMENT", `--complexity must be low, medium or high (got ${complexity})`);
   }

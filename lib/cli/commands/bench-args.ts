@@ -28,7 +28,8 @@ export function readBenchArgs(argv: string[], flags: string[], usage: string, la
     if (values[shared] !== undefined && !flags.includes(shared)) throw new Phi4Error("INVALID_ARGUMENT", `--${shared} does not apply here\n${usage}`);
   }
   const kernel = values["int4-kernel"];
-  if (kernel !== undefined && kernel !== "on" && kernel !== "off") throw new Phi4Error("INVALID_ARGUMENT", `--int4-kernel must be on or off (got ${String(kernel)})\n${usage}`);
+  if (kernel !== undefined && kernel !== "on" && kernel !== "off")
+    throw new Phi4Error("INVALID_ARGUMENT", `--int4-kernel must be on or off (got ${String(kernel)})\n${usage}`);
   return {
     common: {
       modelDir: requireString(values, "model", usage),

@@ -13,7 +13,14 @@ import { benchMicro } from "../../bench/micro.js";
 import { benchPeer } from "../../bench/peer.js";
 import { PEER_ENGINES, type PeerEngineName } from "../../bench/peer-engine.js";
 import { benchPrefix } from "../../bench/prefix.js";
-import { batchReportMarkdown, constraintReportMarkdown, decodeReportMarkdown, microReportMarkdown, peerReportMarkdown, prefixReportMarkdown } from "../../bench/report.js";
+import {
+  batchReportMarkdown,
+  constraintReportMarkdown,
+  decodeReportMarkdown,
+  microReportMarkdown,
+  peerReportMarkdown,
+  prefixReportMarkdown,
+} from "../../bench/report.js";
 import { Phi4Error } from "../../engine/errors.js";
 import type { KvType } from "../../engine/model.js";
 import { readBenchArgs, type BenchArgs } from "./bench-args.js";
@@ -32,7 +39,14 @@ const BENCHMARKS: Record<string, Benchmark> = {
     flags: ["prompt-tokens", "gen-tokens", "threads", "int4-kernel", "kv-type", "runs", "bandwidth-mib"],
     async run(a) {
       const kvType = a.string("kv-type") as KvType | undefined; // loadModel refuses any other value
-      const result = await benchDecode({ ...a.common, kvType, promptTokens: a.int("prompt-tokens"), genTokens: a.int("gen-tokens"), runs: a.int("runs"), bandwidthMiB: a.int("bandwidth-mib") });
+      const result = await benchDecode({
+        ...a.common,
+        kvType,
+        promptTokens: a.int("prompt-tokens"),
+        genTokens: a.int("gen-tokens"),
+        runs: a.int("runs"),
+        bandwidthMiB: a.int("bandwidth-mib"),
+      });
       return { result, markdown: decodeReportMarkdown(result) };
     },
   },
@@ -40,7 +54,14 @@ const BENCHMARKS: Record<string, Benchmark> = {
     usage: "[--prefix-tokens 2000] [--turns 10] [--turn-tokens 32] [--reply-tokens 16] [--agent-tokens 18000 (0: skip)] [--threads N]",
     flags: ["prefix-tokens", "turns", "turn-tokens", "reply-tokens", "agent-tokens", "threads"],
     async run(a) {
-      const result = await benchPrefix({ ...a.common, prefixTokens: a.int("prefix-tokens"), turns: a.int("turns"), turnTokens: a.int("turn-tokens"), replyTokens: a.int("reply-tokens"), agentTokens: a.int("agent-tokens") });
+      const result = await benchPrefix({
+        ...a.common,
+        prefixTokens: a.int("prefix-tokens"),
+        turns: a.int("turns"),
+        turnTokens: a.int("turn-tokens"),
+        replyTokens: a.int("reply-tokens"),
+        agentTokens: a.int("agent-tokens"),
+      });
       return { result, markdown: prefixReportMarkdown(result) };
     },
   },
@@ -48,7 +69,12 @@ const BENCHMARKS: Record<string, Benchmark> = {
     usage: "[--concurrency 1,2,4,8] [--prompt-tokens 32] [--gen-tokens 32] [--threads N] [--int4-kernel on|off]",
     flags: ["concurrency", "prompt-tokens", "gen-tokens", "threads", "int4-kernel"],
     async run(a) {
-      const result = await benchBatch({ ...a.common, concurrency: a.list("concurrency"), promptTokens: a.int("prompt-tokens"), genTokens: a.int("gen-tokens") });
+      const result = await benchBatch({
+        ...a.common,
+        concurrency: a.list("concurrency"),
+        promptTokens: a.int("prompt-tokens"),
+        genTokens: a.int("gen-tokens"),
+      });
       return { result, markdown: batchReportMarkdown(result) };
     },
   },
@@ -58,7 +84,10 @@ const BENCHMARKS: Record<string, Benchmark> = {
       "[--concurrency 1,4] [--batch-prompt-tokens 32] [--threads 2] [--int4-kernel on|off] [--kv-type float32|float16]",
     flags: ["engines", "gguf", "prompt-tokens", "gen-tokens", "concurrency", "batch-prompt-tokens", "threads", "int4-kernel", "kv-type"],
     async run(a) {
-      const engines = a.string("engines")?.split(",").map((e) => e.trim()) as PeerEngineName[] | undefined;
+      const engines = a
+        .string("engines")
+        ?.split(",")
+        .map((e) => e.trim()) as PeerEngineName[] | undefined;
       const result = await benchPeer({
         ...a.common,
         engines,

@@ -65,7 +65,15 @@ export async function chatCommand(argv: string[]): Promise<void> {
   });
   const mcpConfig = values["mcp-config"] === undefined ? undefined : await loadMcpConfig(values["mcp-config"]);
   const backend = await openBackend(
-    { modelDir: values.model, routerFile: values.router, threads: optionalNumber(values, "threads", true), capacity: optionalNumber(values, "capacity", true), concurrency: 1, kvMemory: optionalByteSize(values, "kv-memory"), prefixCacheDisk: prefixCacheDisk(values) },
+    {
+      modelDir: values.model,
+      routerFile: values.router,
+      threads: optionalNumber(values, "threads", true),
+      capacity: optionalNumber(values, "capacity", true),
+      concurrency: 1,
+      kvMemory: optionalByteSize(values, "kv-memory"),
+      prefixCacheDisk: prefixCacheDisk(values),
+    },
     chatUsage,
   );
   const bridge = mcpConfig ? new McpBridge(mcpConfig) : undefined;
@@ -74,7 +82,9 @@ export async function chatCommand(argv: string[]): Promise<void> {
     const tools: ToolSet = bridge ?? { tools: async () => [], call: async (name) => toolError(`there is no tool ${name}`) };
     const offered = await tools.tools();
     for (const [server, error] of bridge?.serverErrors ?? []) process.stderr.write(`phi4 chat: MCP server "${server}" is unavailable: ${error}\n`);
-    process.stderr.write(`[${backend.model.folder.dir}${values.router ? ` behind the router in ${values.router}` : ""}; ${offered.length} tools; /help for commands]\n`);
+    process.stderr.write(
+      `[${backend.model.folder.dir}${values.router ? ` behind the router in ${values.router}` : ""}; ${offered.length} tools; /help for commands]\n`,
+    );
     const chat = new Conversation(backend.model, backend.provider, tools, {
       system: values.system,
       maxTokens: optionalNumber(values, "max-tokens", true) ?? 1024,
@@ -164,7 +174,14 @@ class Conversation {
   /** Runs a user turn (tool calls included) and prints it as it streams; the conversation grows only if it completes. */
   async send(text: string, signal: AbortSignal): Promise<void> {
     const started = performance.now();
-    const run = runAgent({ provider: this.provider, tools: this.tools, task: [...this.messages, { role: "user", content: text }], system: this.system, maxTokens: this.options.maxTokens, signal });
+    const run = runAgent({
+      provider: this.provider,
+      tools: this.tools,
+      task: [...this.messages, { role: "user", content: text }],
+      system: this.system,
+      maxTokens: this.options.maxTokens,
+      signal,
+    });
     for await (const event of run) printAgentEvent(event, { quietSingleProvider: true, maxResultLines: 8 });
     const result = await run.result;
     process.stdout.write("\n");
@@ -177,7 +194,8 @@ class Conversation {
     this.totals.input += result.usage.input_tokens;
     this.totals.output += result.usage.output_tokens;
     this.last = { outputTokens: result.usage.output_tokens, ms: performance.now() - started };
-    if (result.stopReason === "max_tokens" || result.stopReason === "model_context_window_exceeded" || result.stopReason === "max_iterations") process.stderr.write(`[${result.stopReason}]\n`);
+    if (result.stopReason === "max_tokens" || result.stopReason === "model_context_window_exceeded" || result.stopReason === "max_iterations")
+      process.stderr.write(`[${result.stopReason}]\n`);
   }
 
   reset(): void {
@@ -197,7 +215,11 @@ class Conversation {
       } else {
         // No KV to keep (no turn yet, or a conversation too long for the local model, served by
         // Claude): the messages alone, in a state without tokens.
-        await writeStateFile(file, { ...this.model.kvLayout, tokens: new Int32Array(0), kvLength: 0, longRope: false, kv: new Uint8Array(0), metadata }, { allowEmpty: true });
+        await writeStateFile(
+          file,
+          { ...this.model.kvLayout, tokens: new Int32Array(0), kvLength: 0, longRope: false, kv: new Uint8Array(0), metadata },
+          { allowEmpty: true },
+        );
       }
     } finally {
       await sequence.dispose();
@@ -216,9 +238,15 @@ class Conversation {
 
   stats(): string {
     const lines = [`turns: ${this.totals.turns}, messages: ${this.messages.length}, tokens: ${this.totals.input} input + ${this.totals.output} output`];
-    if (this.last) lines.push(`last turn: ${this.last.outputTokens} tokens in ${(this.last.ms / 1000).toFixed(2)} s (${((this.last.outputTokens * 1000) / this.last.ms).toFixed(1)} tokens/s)`);
+    if (this.last)
+      lines.push(
+        `last turn: ${this.last.outputTokens} tokens in ${(this.last.ms / 1000).toFixed(2)} s (${((this.last.outputTokens * 1000) / this.last.ms).toFixed(1)} tokens/s)`,
+      );
     const cache = this.model.prefixCache?.stats;
-    if (cache) lines.push(`prefix cache: ${cache.hits} hits, ${cache.misses} misses, ${cache.reusedTokens} tokens reused, ${cache.prefilledTokens} prefilled, ${cache.entries} entries`);
+    if (cache)
+      lines.push(
+        `prefix cache: ${cache.hits} hits, ${cache.misses} misses, ${cache.reusedTokens} tokens reused, ${cache.prefilledTokens} prefilled, ${cache.entries} entries`,
+      );
     const routing = this.provider.metricsSnapshot?.();
     if (routing) {
       const providers = Object.entries(routing.providers);
@@ -233,9 +261,13 @@ class Conversation {
    */
   private async nextTurn(): Promise<MessageRequest> {
     const tools = await this.tools.tools();
-    return { max_tokens: 1, system: this.system, messages: [...this.messages, { role: "user", content: "" }], ...(tools.length > 0 && { tools, tool_choice: { type: "auto" } }) };
+    return {
+      max_tokens: 1,
+      system: this.system,
+      messages: [...this.messages, { role: "user", content: "" }],
+      ...(tools.length > 0 && { tools, tool_choice: { type: "auto" } }),
+    };
   }
 }
-
 
 /** A tool result's text, cut to a few lines for the terminal (the model gets all of it). */

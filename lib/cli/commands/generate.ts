@@ -185,7 +185,9 @@ async function toolTurn(model: Model, sequence: Sequence, args: ToolTurnArgs): P
     };
     process.stdout.write(JSON.stringify(out) + "\n");
   } else {
-    process.stderr.write(`[${result.usage.outputTokens} tokens, stop: ${result.stopReason}, ${result.retries} retries, ${generation.timings.decodeTokensPerSec.toFixed(1)} tokens/s]\n`);
+    process.stderr.write(
+      `[${result.usage.outputTokens} tokens, stop: ${result.stopReason}, ${result.retries} retries, ${generation.timings.decodeTokensPerSec.toFixed(1)} tokens/s]\n`,
+    );
   }
 }
 
@@ -200,7 +202,8 @@ async function readTools(file: string, chat: string | undefined, choice: string 
   }
   if (!Array.isArray(tools)) throw new Phi4Error("INVALID_ARGUMENT", `--tools ${file} must hold a JSON array of tool definitions`);
   const catalog = ToolCatalog.from(tools as AnyToolDefinition[]);
-  const toolChoice: ToolChoiceInput = choice === undefined || choice === "auto" || choice === "any" || choice === "none" ? (choice ?? "auto") : { type: "tool", name: choice };
+  const toolChoice: ToolChoiceInput =
+    choice === undefined || choice === "auto" || choice === "any" || choice === "none" ? (choice ?? "auto") : { type: "tool", name: choice };
   resolveToolChoice(toolChoice, catalog);
   return { catalog, choice: toolChoice };
 }

@@ -55,7 +55,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
     },
   });
   const logLevel = values["log-level"] ?? "info";
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new Phi4Error("INVALID_ARGUMENT", `--log-level must be one of ${LOG_LEVELS.join(", ")} (got ${logLevel})`);
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
+    throw new Phi4Error("INVALID_ARGUMENT", `--log-level must be one of ${LOG_LEVELS.join(", ")} (got ${logLevel})`);
   // Alone, the local model takes 4 requests at once by default; behind a router its config says, unless this does.
   const concurrency = optionalNumber(values, "max-concurrency", true) ?? (values.router === undefined ? 4 : undefined);
   const capacity = optionalNumber(values, "capacity", true);
@@ -68,7 +69,11 @@ export async function serveCommand(argv: string[]): Promise<void> {
   checkPort(port);
   const sampling = checkSamplingDefaults({
     ...MESSAGES_API_SAMPLING,
-    ...definedOnly({ temperature: optionalNumber(values, "temperature"), top_p: optionalNumber(values, "top-p"), top_k: optionalNumber(values, "top-k", true) }),
+    ...definedOnly({
+      temperature: optionalNumber(values, "temperature"),
+      top_p: optionalNumber(values, "top-p"),
+      top_k: optionalNumber(values, "top-k", true),
+    }),
   });
   const backend = await openBackend(
     {
@@ -85,15 +90,27 @@ export async function serveCommand(argv: string[]): Promise<void> {
     serveUsage,
   );
   try {
-    const server = await startServer({ model: backend.model, provider: backend.provider, capacity, keepClientMetadata: values["keep-client-metadata"], apiKey, host, port, maxBodyBytes: optionalNumber(values, "max-body-bytes", true), maxCountTokens: optionalNumber(values, "max-count-tokens", true), logger: jsonLogger(logLevel as LogLevel) }).catch(
-      (error: unknown) => {
-        if ((error as { code?: string }).code === "EADDRINUSE") throw new Phi4Error("INVALID_ARGUMENT", `${host}:${port} is already in use: pick another --port`);
-        throw error;
-      },
-    );
-    const served = values.router ? `the router in ${values.router}` : `${backend.model.folder.dir}, ${concurrency} requests at once of up to ${backend.provider.contextTokens} tokens, ${formatBytes(backend.model.kvMemory)} of KV memory`;
+    const server = await startServer({
+      model: backend.model,
+      provider: backend.provider,
+      capacity,
+      keepClientMetadata: values["keep-client-metadata"],
+      apiKey,
+      host,
+      port,
+      maxBodyBytes: optionalNumber(values, "max-body-bytes", true),
+      maxCountTokens: optionalNumber(values, "max-count-tokens", true),
+      logger: jsonLogger(logLevel as LogLevel),
+    }).catch((error: unknown) => {
+      if ((error as { code?: string }).code === "EADDRINUSE") throw new Phi4Error("INVALID_ARGUMENT", `${host}:${port} is already in use: pick another --port`);
+      throw error;
+    });
+    const served = values.router
+      ? `the router in ${values.router}`
+      : `${backend.model.folder.dir}, ${concurrency} requests at once of up to ${backend.provider.contextTokens} tokens, ${formatBytes(backend.model.kvMemory)} of KV memory`;
     process.stderr.write(`phi4 serve: listening on ${server.url} (${served})\n  ANTHROPIC_BASE_URL=${server.url}\n`);
-    if (apiKey === undefined && !isLoopback(host)) process.stderr.write(`phi4 serve: warning: ${host} is reachable from other machines and no --api-key is set\n`);
+    if (apiKey === undefined && !isLoopback(host))
+      process.stderr.write(`phi4 serve: warning: ${host} is reachable from other machines and no --api-key is set\n`);
 
     await new Promise((resolve) => {
       process.once("SIGINT", resolve);
@@ -108,7 +125,6 @@ export async function serveCommand(argv: string[]): Promise<void> {
     await backend.close();
   }
 }
-
 
 /** The entries that have a value: a flag left out keeps the default. */
 function definedOnly<T extends object>(entries: T): Partial<T> {

@@ -2,8 +2,7 @@
 // character, so a token's bytes can be stored as a JSON string key (space becomes "Ġ", "\n" becomes "Ċ").
 
 const BYTE_TO_CHAR: string[] = (() => {
-  const printable = (b: number) =>
-    (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  const printable = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
   const table = new Array<string>(256);
   let shifted = 0;
   for (let b = 0; b < 256; b++) {

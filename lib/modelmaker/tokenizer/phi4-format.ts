@@ -75,11 +75,7 @@ function addedTokenJson(t: AddedTokenSpec) {
 
 /** Byte-level BPE tokenizer.json with the o200k split; `ignore_merges` reproduces tiktoken, which looks
  * a whole pre-token up in the vocabulary before merging. */
-export function buildTokenizerJson(
-  vocab: Record<string, number>,
-  merges: string[],
-  added: AddedTokenSpec[],
-): object {
+export function buildTokenizerJson(vocab: Record<string, number>, merges: string[], added: AddedTokenSpec[]): object {
   return {
     version: "1.0",
     truncation: null,

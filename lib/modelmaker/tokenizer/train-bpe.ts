@@ -6,10 +6,7 @@ import { O200K_PATTERN } from "./phi4-format.js";
 import type { BpeTables } from "./o200k.js";
 
 // JavaScript has no inline (?i:...) group; spell the contractions' case variants out instead.
-const O200K_JS = new RegExp(
-  O200K_PATTERN.replaceAll("(?i:'s|'t|'re|'ve|'m|'ll|'d)", "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])"),
-  "gu",
-);
+const O200K_JS = new RegExp(O200K_PATTERN.replaceAll("(?i:'s|'t|'re|'ve|'m|'ll|'d)", "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])"), "gu");
 
 /** Learns up to `maxMerges` merges from `corpus`; ids 0..255 are the bytes, merged tokens follow. */
 export function trainByteLevelBpe(corpus: string, maxMerges: number): BpeTables {

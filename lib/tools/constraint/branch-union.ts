@@ -101,7 +101,9 @@ export function numberUnion(branches: readonly { schema: JsonSchema; integer: bo
   if (widest) return widest;
   const integer = shapes[0].integer;
   if (shapes.some((s) => s.integer !== integer || s.bounds === null || s.bounds.multiple !== null)) return null;
-  const sorted = shapes.map((s) => s.bounds!).sort((a, b) => (a.lower === null ? -1 : b.lower === null ? 1 : a.lower < b.lower ? -1 : a.lower > b.lower ? 1 : 0));
+  const sorted = shapes
+    .map((s) => s.bounds!)
+    .sort((a, b) => (a.lower === null ? -1 : b.lower === null ? 1 : a.lower < b.lower ? -1 : a.lower > b.lower ? 1 : 0));
   const lower = sorted[0].lower;
   let upper = sorted[0].upper;
   for (const next of sorted.slice(1)) {

@@ -38,7 +38,7 @@ export function complement(set: CharSet): CharSet {
 
 export function intersect(a: CharSet, b: CharSet): CharSet {
   const out: [number, number][] = [];
-  for (let i = 0, j = 0; i < a.length && j < b.length; ) {
+  for (let i = 0, j = 0; i < a.length && j < b.length;) {
     const lo = Math.max(a[i][0], b[j][0]);
     const hi = Math.min(a[i][1], b[j][1]);
     if (lo <= hi) out.push([lo, hi]);
@@ -49,17 +49,42 @@ export function intersect(a: CharSet, b: CharSet): CharSet {
 }
 
 export const DIGITS: CharSet = [[0x30, 0x39]];
-export const WORD: CharSet = charSet([[0x30, 0x39], [0x41, 0x5a], [0x5f, 0x5f], [0x61, 0x7a]]);
+export const WORD: CharSet = charSet([
+  [0x30, 0x39],
+  [0x41, 0x5a],
+  [0x5f, 0x5f],
+  [0x61, 0x7a],
+]);
 /** ECMAScript's \s: WhiteSpace and LineTerminator. */
 export const SPACE: CharSet = charSet([
-  [0x09, 0x0d], [0x20, 0x20], [0xa0, 0xa0], [0x1680, 0x1680], [0x2000, 0x200a], [0x2028, 0x2029], [0x202f, 0x202f], [0x205f, 0x205f], [0x3000, 0x3000], [0xfeff, 0xfeff],
+  [0x09, 0x0d],
+  [0x20, 0x20],
+  [0xa0, 0xa0],
+  [0x1680, 0x1680],
+  [0x2000, 0x200a],
+  [0x2028, 0x2029],
+  [0x202f, 0x202f],
+  [0x205f, 0x205f],
+  [0x3000, 0x3000],
+  [0xfeff, 0xfeff],
 ]);
 /** What `.` matches: anything but a line terminator. */
-export const DOT: CharSet = complement(charSet([[0x0a, 0x0a], [0x0d, 0x0d], [0x2028, 0x2029]]));
+export const DOT: CharSet = complement(
+  charSet([
+    [0x0a, 0x0a],
+    [0x0d, 0x0d],
+    [0x2028, 0x2029],
+  ]),
+);
 export const ANY: CharSet = [[0, MAX_CODE_POINT]];
 
 /**
  * The characters a constrained JSON string can hold: no surrogates (the grammar writes none), no
  * control characters that need a \u escape (it writes no \u escapes in patterned strings).
  */
-export const WRITABLE: CharSet = charSet([[0x08, 0x0a], [0x0c, 0x0d], [0x20, 0xd7ff], [0xe000, MAX_CODE_POINT]]);
+export const WRITABLE: CharSet = charSet([
+  [0x08, 0x0a],
+  [0x0c, 0x0d],
+  [0x20, 0xd7ff],
+  [0xe000, MAX_CODE_POINT],
+]);

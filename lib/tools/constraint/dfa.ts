@@ -157,7 +157,7 @@ export function compileDfa(tree: RegexNode): Dfa {
 /** The states whose language is every string: accepting, complete, and leading only to such states (a greatest fixpoint). */
 function universal(accepting: boolean[], complete: boolean[], successors: Set<number>[]): boolean[] {
   const free = accepting.map((a, i) => a && complete[i]);
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     free.forEach((f, i) => {
       if (f && [...successors[i]].some((to) => !free[to])) free[i] = !(changed = true);
@@ -169,7 +169,7 @@ function universal(accepting: boolean[], complete: boolean[], successors: Set<nu
 /** Drops the states that cannot reach an accepting one (and the edges into them), renumbering the rest. */
 function prune(edges: DfaEdge[][], accepting: boolean[], free: boolean[]): Dfa {
   const live = accepting.slice();
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     edges.forEach((out, s) => {
       if (!live[s] && out.some((e) => live[e.to])) live[s] = changed = true;

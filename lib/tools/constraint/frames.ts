@@ -259,7 +259,11 @@ class ObjectFrame extends Frame {
     const valueThenRest = (property: number, marked: string) => `${this.valueNode(property).minimal()}${this.rest(marked)}`;
     switch (phase) {
       case "open":
-        return this.missing().length === 0 ? "}" : `${this.missing().map((i) => this.member(i)).join(", ")}}`;
+        return this.missing().length === 0
+          ? "}"
+          : `${this.missing()
+              .map((i) => this.member(i))
+              .join(", ")}}`;
       case "after":
         return this.rest(emitted);
       case "comma": {

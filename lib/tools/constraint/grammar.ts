@@ -16,12 +16,14 @@ export class ToolCallGrammar {
 
   constructor(catalog: ToolCatalog, maxCalls: number, options: GrammarOptions) {
     if (catalog.tools.length === 0) throw new Phi4Error("INVALID_ARGUMENT", "constrained tool calls need at least one tool");
-    const byOpening = new Map(catalog.tools.map((tool) => {
-      const compiler = new SchemaCompiler(tool.schema, options);
-      const args = compiler.arguments();
-      compiler.finish();
-      return [binary(callOpening(tool.name)), args] as const;
-    }));
+    const byOpening = new Map(
+      catalog.tools.map((tool) => {
+        const compiler = new SchemaCompiler(tool.schema, options);
+        const args = compiler.arguments();
+        compiler.finish();
+        return [binary(callOpening(tool.name)), args] as const;
+      }),
+    );
     const openings = literalSet(byOpening.keys());
     const call = new CallNode({ id: newId(), openings, args: openings.values.map((o) => byOpening.get(o)!), maxWhitespace: options.maxWhitespace });
     const root = new ValueNode();

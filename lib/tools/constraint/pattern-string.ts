@@ -17,7 +17,14 @@ const INF = 0x3fffffff;
 
 /** The JSON escapes a patterned string may use, by letter, and the character each stands for. */
 const ESCAPES: readonly (readonly [number, number])[] = [
-  [0x22, 0x22], [0x5c, 0x5c], [0x2f, 0x2f], [0x62, 0x08], [0x66, 0x0c], [0x6e, 0x0a], [0x72, 0x0d], [0x74, 0x09],
+  [0x22, 0x22],
+  [0x5c, 0x5c],
+  [0x2f, 0x2f],
+  [0x62, 0x08],
+  [0x66, 0x0c],
+  [0x6e, 0x0a],
+  [0x72, 0x0d],
+  [0x74, 0x09],
 ];
 
 /** The bytes (a binary string) that write `cp` in a JSON string the cheapest way. */
@@ -147,7 +154,8 @@ export class PatternStringFrame extends Frame {
       case "text": {
         if (b === QUOTE) return this.count >= this.spec.minLength && this.spec.dfa.accepting[this.state] ? DONE : null;
         if (b < 0x20 || this.count >= this.spec.maxLength) return null;
-        if (b === BACKSLASH) return ESCAPES.some(([, cp]) => this.after(cp) !== null) ? new PatternStringFrame(this.spec, this.state, this.count, "escape") : null;
+        if (b === BACKSLASH)
+          return ESCAPES.some(([, cp]) => this.after(cp) !== null) ? new PatternStringFrame(this.spec, this.state, this.count, "escape") : null;
         if (b < 0x80) return this.after(b);
         const seq = utf8Sequence(b);
         if (!seq) return null;

@@ -162,7 +162,8 @@ class Parser {
       if (this.peek() === "-" && this.chars[this.pos + 1] !== "]" && this.chars[this.pos + 1] !== undefined) {
         this.pos++;
         const to = this.classAtom();
-        if (from.length !== 1 || to.length !== 1 || from[0][0] !== from[0][1] || to[0][0] !== to[0][1]) throw new UnsupportedPattern("a class range between sets");
+        if (from.length !== 1 || to.length !== 1 || from[0][0] !== from[0][1] || to[0][0] !== to[0][1])
+          throw new UnsupportedPattern("a class range between sets");
         if (to[0][0] < from[0][0]) throw new UnsupportedPattern("a class range out of order");
         parts.push([[from[0][0], to[0][0]]]);
       } else parts.push(from);

@@ -110,7 +110,7 @@ export class SchemaCompiler {
    * could enter it and never finish).
    */
   finish(): void {
-    for (let changed = true; changed; ) {
+    for (let changed = true; changed;) {
       changed = false;
       for (const node of this.nodes) {
         const shortest = shortestOf(node);
@@ -133,13 +133,18 @@ export class SchemaCompiler {
 
   node(schema: unknown): ValueNode {
     const resolved = this.resolve(schema);
-    if (resolved === true || resolved === undefined || (typeof resolved === "object" && resolved !== null && Object.keys(resolved).length === 0)) return this.any();
-    if (resolved === false || resolved === null || typeof resolved !== "object") throw new Phi4Error("INVALID_ARGUMENT", "a tool schema allows no value somewhere (false)");
+    if (resolved === true || resolved === undefined || (typeof resolved === "object" && resolved !== null && Object.keys(resolved).length === 0))
+      return this.any();
+    if (resolved === false || resolved === null || typeof resolved !== "object")
+      throw new Phi4Error("INVALID_ARGUMENT", "a tool schema allows no value somewhere (false)");
     const known = this.memo.get(resolved);
     if (known) return known;
     const node = this.newNode();
     this.memo.set(resolved, node); // before the children, so recursive schemas end here
-    this.fill(node, mergeAllOf(resolved as JsonSchema, (s) => this.resolve(s)));
+    this.fill(
+      node,
+      mergeAllOf(resolved as JsonSchema, (s) => this.resolve(s)),
+    );
     return node;
   }
 
@@ -162,7 +167,8 @@ export class SchemaCompiler {
         node.array ??= branch.array;
         node.string ??= branch.string;
         node.number ??= branch.number;
-        node.literals = branch.literals && node.literals ? literalSet([...node.literals.values, ...branch.literals.values]) : (node.literals ?? branch.literals);
+        node.literals =
+          branch.literals && node.literals ? literalSet([...node.literals.values, ...branch.literals.values]) : (node.literals ?? branch.literals);
       }
       this.joinBranches(node, branches, nodes, !Array.isArray(s.anyOf));
       return;
@@ -192,9 +198,15 @@ export class SchemaCompiler {
     const stringsElsewhere = direct.some((d, i) => d === null && (nodes[i].string || nodes[i].literals?.values.some((v) => v.startsWith('"'))));
     const joinedString = strings.length >= 2 && !(exclusive && stringsElsewhere) ? stringUnion(strings, exclusive) : null;
     if (joinedString) node.string = this.stringShape(joinedString.dfa, joinedString.minLength, joinedString.maxLength);
-    const numbers = direct.flatMap((d) => (d && (d.types.has("number") || d.types.has("integer")) ? [{ schema: d.schema, integer: !d.types.has("number") }] : []));
+    const numbers = direct.flatMap((d) =>
+      d && (d.types.has("number") || d.types.has("integer")) ? [{ schema: d.schema, integer: !d.types.has("number") }] : [],
+    );
     const joinedNumber = numbers.length >= 2 ? numberUnion(numbers, exclusive) : null;
-    if (joinedNumber) node.number = { integer: joinedNumber.integer, bounded: joinedNumber.bounds && { id: newId(), integer: joinedNumber.integer, bounds: joinedNumber.bounds } };
+    if (joinedNumber)
+      node.number = {
+        integer: joinedNumber.integer,
+        bounded: joinedNumber.bounds && { id: newId(), integer: joinedNumber.integer, bounds: joinedNumber.bounds },
+      };
   }
 
   private objectSpec(s: JsonSchema): ObjectSpec {
@@ -231,7 +243,10 @@ export class SchemaCompiler {
     if (rest === false) maxItems = Math.min(maxItems, tuple.length);
     const items = rest === false ? this.any() : this.node(rest);
     // uniqueItems over literals (an enum): at most one of each, as many as there are.
-    const literals = s.uniqueItems === true && tuple.length === 0 && items.literals && !items.object && !items.array && !items.string && !items.number ? items.literals.values : null;
+    const literals =
+      s.uniqueItems === true && tuple.length === 0 && items.literals && !items.object && !items.array && !items.string && !items.number
+        ? items.literals.values
+        : null;
     if (literals) maxItems = Math.min(maxItems, literals.length);
     if (maxItems < minItems) throw new Phi4Error("INVALID_ARGUMENT", `a tool schema allows no array: minItems ${minItems}, but at most ${maxItems} items`);
     const { maxWhitespace } = this.options;
@@ -255,7 +270,9 @@ export class SchemaCompiler {
     // maxStringLength never cuts a patterned string below its shortest match (a UUID has 36 characters);
     // a large automaton gets a shorter limit, to keep its table of completions (states x lengths) small.
     const shortest = dfa ? shortestMatch(dfa) : 0;
-    const limit = dfa ? Math.max(shortest, Math.min(this.options.maxStringLength, Math.floor(PATTERN_TABLE_CELLS / dfa.edges.length))) : this.options.maxStringLength;
+    const limit = dfa
+      ? Math.max(shortest, Math.min(this.options.maxStringLength, Math.floor(PATTERN_TABLE_CELLS / dfa.edges.length)))
+      : this.options.maxStringLength;
     const maxLength = Math.max(minLength, Math.min(declaredMax, limit));
     const fits = dfa !== null && (maxLength + 1) * dfa.edges.length <= 2 * PATTERN_TABLE_CELLS; // a huge minLength
     const plain = { id: newId(), minLength, maxLength, clamp: this.options.clamp };
@@ -349,4 +366,7 @@ function numberShape(s: JsonSchema, integer: boolean): NonNullable<ValueNode["nu
 }
 
 const boundsText = (s: JsonSchema) =>
-  ["minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum", "multipleOf"].filter((k) => k in s).map((k) => `${k} ${JSON.stringify(s[k])}`).join(", ");
+  ["minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum", "multipleOf"]
+    .filter((k) => k in s)
+    .map((k) => `${k} ${JSON.stringify(s[k])}`)
+    .join(", ");

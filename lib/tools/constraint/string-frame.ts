@@ -9,7 +9,6 @@ const isHex = (b: number) => isDigit(b) || (b >= 0x61 && b <= 0x66) || (b >= 0x4
 
 type StringPhase = "text" | "escape" | "hex" | "utf8";
 
-
 /** A string value's bounds (a StringSpec without its pattern: what a plain string frame enforces). */
 export interface StringBounds {
   readonly id: number;

@@ -46,7 +46,11 @@ export interface CreateToolConstraintOptions extends ToolConstraintOptions {
 }
 
 /** Builds the constraint for one generation (the vocabulary, grammar and mask cache are reused across calls). */
-export async function createToolConstraint(model: ModelHost, tools: readonly AnyToolDefinition[] | ToolCatalog, options: CreateToolConstraintOptions): Promise<ToolCallConstraint> {
+export async function createToolConstraint(
+  model: ModelHost,
+  tools: readonly AnyToolDefinition[] | ToolCatalog,
+  options: CreateToolConstraintOptions,
+): Promise<ToolCallConstraint> {
   const vocabulary = await Vocabulary.forModel(model);
   const shared = sharedFor(vocabulary);
   const catalog = ToolCatalog.from(tools);
@@ -110,7 +114,8 @@ export class ToolCallConstraint implements TokenConstraint {
     private readonly masks: MaskCache,
     options: CreateToolConstraintOptions,
   ) {
-    if (!(Number.isInteger(options.budget) && options.budget >= 1)) throw new Phi4Error("INVALID_ARGUMENT", `the token budget must be a positive integer (got ${options.budget})`);
+    if (!(Number.isInteger(options.budget) && options.budget >= 1))
+      throw new Phi4Error("INVALID_ARGUMENT", `the token budget must be a positive integer (got ${options.budget})`);
     this.mode = options.mode;
     this.budget = options.budget;
     this.opener = specialToken(vocabulary, TOOL_CALL_OPEN);
@@ -175,7 +180,8 @@ export class ToolCallConstraint implements TokenConstraint {
 
   acceptForced(takenBack: number, tokens: readonly number[]): boolean {
     const forced = this.pendingForced;
-    if (!forced || forced.bytes.length === 0 || takenBack < 0 || takenBack > this.accepted) throw new Error("tool call constraint: acceptForced without forced bytes");
+    if (!forced || forced.bytes.length === 0 || takenBack < 0 || takenBack > this.accepted)
+      throw new Error("tool call constraint: acceptForced without forced bytes");
     const accepted = this.accepted - takenBack + tokens.length;
     // The same rule as for a sampled token: the rest must fit, one token per byte, before the closer.
     if (this.budget - accepted - 1 < forced.state.distance) return false;

@@ -64,7 +64,8 @@ export class Vocabulary {
     this.maxTokenBytes = maxTokenBytes;
     // Any completion can then be spelled one byte per token, which the token budget relies on; a
     // vocabulary that is not byte-level BPE fails here.
-    if (this.byteTokens.includes(-1)) throw new Phi4Error("INVALID_ARGUMENT", "constrained decoding needs a byte-level BPE vocabulary with a token for every byte");
+    if (this.byteTokens.includes(-1))
+      throw new Phi4Error("INVALID_ARGUMENT", "constrained decoding needs a byte-level BPE vocabulary with a token for every byte");
     this.trie = ByteTrie.build(this.tokenBytes);
     const closing: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(size).fill(undefined);
     this.tokenBytes.forEach((bytes, id) => {
