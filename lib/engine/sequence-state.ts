@@ -75,6 +75,12 @@ interface Header extends KvLayout {
   metadata?: unknown;
 }
 
+/** The KV layout fields of a header (and nothing else it carries). */
+function layoutOf(header: KvLayout): KvLayout {
+  const { fingerprint, kvType, layers, kvHeads, headSize, vocabSize } = header;
+  return { fingerprint, kvType, layers, kvHeads, headSize, vocabSize };
+}
+
 export function kvBytesPerToken(layout: Pick<KvLayout, "kvType" | "layers" | "kvHeads" | "headSize">): number {
   return layout.layers * 2 * layout.kvHeads * layout.headSize * (layout.kvType === "float16" ? 2 : 4);
 }
@@ -205,15 +211,7 @@ export async function readStateFileHeader(file: string, options: ReadStateOption
     const tokenBytes = await readExactly(opened.handle, opened.tokensStart, opened.header.tokens * 4);
     const tokens = readTokens(tokenBytes, opened.header, opened.invalid);
     const { header } = opened;
-    const layout = {
-      fingerprint: header.fingerprint,
-      kvType: header.kvType,
-      layers: header.layers,
-      kvHeads: header.kvHeads,
-      headSize: header.headSize,
-      vocabSize: header.vocabSize,
-    };
-    return { ...layout, tokens, kvLength: header.kvLength, longRope: header.longRope, kvBytes: header.kvBytes, bytes: opened.size };
+    return { ...layoutOf(header), tokens, kvLength: header.kvLength, longRope: header.longRope, kvBytes: header.kvBytes, bytes: opened.size };
   });
 }
 
@@ -234,12 +232,7 @@ export async function readStateFile(file: string, options: ReadStateOptions = {}
     if (!hash.digest().equals(body.subarray(hashed))) throw invalid("checksum mismatch (the file is corrupt)");
     const tokens = readTokens(body, header, invalid);
     return {
-      fingerprint: header.fingerprint,
-      kvType: header.kvType,
-      layers: header.layers,
-      kvHeads: header.kvHeads,
-      headSize: header.headSize,
-      vocabSize: header.vocabSize,
+      ...layoutOf(header),
       tokens,
       kvLength: header.kvLength,
       longRope: header.longRope,
