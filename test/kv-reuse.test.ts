@@ -214,55 +214,53 @@ describe("KV reuse", () => {
     await reloaded.dispose();
   });
 
+  /** A made-up state of a one-layer layout (32 bytes of KV per token), for the cache's bookkeeping alone. */
+  const fakeState = (tokens: number[]): SequenceState => ({
+    fingerprint: "x",
+    kvType: "float32",
+    layers: 1,
+    kvHeads: 1,
+    headSize: 4,
+    vocabSize: 1000,
+    tokens: Int32Array.from(tokens),
+    kvLength: tokens.length,
+    longRope: false,
+    kv: new Uint8Array(tokens.length * 32),
+  });
+
   it("LRU eviction under a tiny byte budget", () => {
-    const layout = { fingerprint: "x", kvType: "float32" as const, layers: 1, kvHeads: 1, headSize: 4, vocabSize: 1000 };
-    const state = (tokens: number[]): SequenceState => ({
-      ...layout,
-      tokens: Int32Array.from(tokens),
-      kvLength: tokens.length,
-      longRope: false,
-      kv: new Uint8Array(tokens.length * 32),
-    });
     const cache = new PrefixCache({ maxBytes: 32 * 25, minTokens: 2 });
-    cache.add(state(ids(10, 1)));
-    cache.add(state(ids(10, 2)));
+    cache.add(fakeState(ids(10, 1)));
+    cache.add(fakeState(ids(10, 2)));
     expect(cache.stats.entries).toBe(2);
     // A lookup alone is not use: seed 1 stays the least recently used until `use` marks it.
     const found = cache.match(ids(10, 1), false, 100)!;
     expect(found.length).toBe(10);
     cache.use(found.state);
-    cache.add(state(ids(10, 3))); // 30 tokens > 25: the least recently used (seed 2) goes
+    cache.add(fakeState(ids(10, 3))); // 30 tokens > 25: the least recently used (seed 2) goes
     expect(cache.stats).toMatchObject({ entries: 2, evictions: 1, bytes: 32 * 20 });
     expect(cache.match(ids(10, 2), false, 100)).toBeUndefined();
     expect(cache.match(ids(10, 1), false, 100)?.length).toBe(10);
     expect(cache.match(ids(10, 1), true, 100)).toBeUndefined(); // other RoPE regime
     expect(cache.match(ids(10, 1), false, 6)?.length).toBe(6); // limit
     // A state that extends a cached one replaces it; one already covered is not stored twice.
-    cache.add(state([...ids(10, 1), 5, 6]));
+    cache.add(fakeState([...ids(10, 1), 5, 6]));
     expect(cache.stats.entries).toBe(2);
-    cache.add(state(ids(8, 1)));
+    cache.add(fakeState(ids(8, 1)));
     expect(cache.stats.entries).toBe(2);
-    cache.add(state(ids(40, 4))); // larger than the whole budget: never stored
+    cache.add(fakeState(ids(40, 4))); // larger than the whole budget: never stored
     expect(cache.match(ids(40, 4), false, 100)).toBeUndefined();
   });
 
   it("a lookup that is not used leaves the recency order alone", () => {
-    const layout = { fingerprint: "x", kvType: "float32" as const, layers: 1, kvHeads: 1, headSize: 4, vocabSize: 1000 };
-    const state = (tokens: number[]): SequenceState => ({
-      ...layout,
-      tokens: Int32Array.from(tokens),
-      kvLength: tokens.length,
-      longRope: false,
-      kv: new Uint8Array(tokens.length * 32),
-    });
     const cache = new PrefixCache({ maxBytes: 32 * 25, minTokens: 2 });
-    cache.add(state(ids(10, 1)));
-    cache.add(state(ids(10, 2)));
+    cache.add(fakeState(ids(10, 1)));
+    cache.add(fakeState(ids(10, 2)));
     expect(cache.match(ids(10, 1), false, 100)?.length).toBe(10); // looked at, then a longer prefix was taken elsewhere
-    cache.add(state(ids(10, 3)));
+    cache.add(fakeState(ids(10, 3)));
     expect(cache.match(ids(10, 1), false, 100)).toBeUndefined(); // still the oldest: evicted
     expect(cache.match(ids(10, 2), false, 100)?.length).toBe(10);
-    cache.use(state(ids(10, 9))); // not cached: nothing happens
+    cache.use(fakeState(ids(10, 9))); // not cached: nothing happens
     expect(cache.stats.entries).toBe(2);
   });
 });
