@@ -8,8 +8,6 @@
 PHI4_TARGET_BEGIN("avx2,fma,f16c")
 
 #define PHI4_YMM_SUFFIX Avx2
-#define PHI4_YMM_GEMV_ROWS 4
-#define PHI4_YMM_WITH_GEMM 1
 #include "int4_kernel_ymm.inc"
 
 namespace phi4::int4::detail {
@@ -50,8 +48,7 @@ PHI4_TARGET_END
 #else  // not x86-64: never chosen (VariantSupported), defined so that the dispatch links
 
 namespace phi4::int4::detail {
-void GemvAvx2(const QuantizedRows& a, const Weights& w, size_t c0, size_t c1, float* out) { GemvPortable(a, w, c0, c1, out); }
-void GemmAvx2(const QuantizedRows& a, const Panels& p, float* out, size_t n) { GemmPortable(a, p, out, n); }
+void MultiplyAvx2(const QuantizedRows& a, const PackedWeights& w, size_t c0, size_t c1, float* out) { MultiplyPortable(a, w, c0, c1, out); }
 void QuantizeRowsAvx2(const float*, size_t, size_t, QuantizedRows&) {}
 }  // namespace phi4::int4::detail
 

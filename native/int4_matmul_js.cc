@@ -11,28 +11,15 @@
 namespace phi4 {
 namespace {
 
-// The variant and path the caller asked for (default: what the engine would choose).
-void ReadChoice(const Napi::Object& o, int4::Variant* variant, int4::Path* path) {
-  *variant = int4::BestVariant();
-  *path = int4::Path::kAuto;
+// The variant the caller asked for (default: what the engine would choose).
+int4::Variant ReadVariant(const Napi::Object& o) {
+  int4::Variant variant = int4::BestVariant();
   Napi::Value v = o.Get("variant");
-  if (!v.IsUndefined()) {
-    const std::string name = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
-    if (!int4::ParseVariant(name, variant)) ThrowJs(o.Env(), code::kInvalidArgument, "unknown int4 kernel variant '" + name + "'");
-    if (!int4::VariantSupported(*variant)) {
-      ThrowJs(o.Env(), code::kInvalidArgument, "this CPU cannot run the int4 kernel variant '" + name + "'");
-    }
-  }
-  Napi::Value p = o.Get("path");
-  if (!p.IsUndefined()) {
-    const std::string name = p.IsString() ? p.As<Napi::String>().Utf8Value() : "";
-    if (name == "gemv")
-      *path = int4::Path::kGemv;
-    else if (name == "gemm")
-      *path = int4::Path::kGemm;
-    else
-      ThrowJs(o.Env(), code::kInvalidArgument, "path must be 'gemv' or 'gemm'");
-  }
+  if (v.IsUndefined()) return variant;
+  const std::string name = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+  if (!int4::ParseVariant(name, &variant)) ThrowJs(o.Env(), code::kInvalidArgument, "unknown int4 kernel variant '" + name + "'");
+  if (!int4::VariantSupported(variant)) ThrowJs(o.Env(), code::kInvalidArgument, "this CPU cannot run the int4 kernel variant '" + name + "'");
+  return variant;
 }
 
 }  // namespace
@@ -45,7 +32,7 @@ Napi::Value Int4KernelVariants(const Napi::CallbackInfo& info) {
     Napi::Object entry = Napi::Object::New(env);
     entry.Set("name", int4::VariantName(v));
     entry.Set("supported", int4::VariantSupported(v));
-    entry.Set("gemvMaxRows", static_cast<double>(int4::GemvMaxRows(v)));
+    entry.Set("tileRows", static_cast<double>(int4::TileRows(v)));
     out.Set(i++, entry);
   }
   return out;
@@ -54,9 +41,7 @@ Napi::Value Int4KernelVariants(const Napi::CallbackInfo& info) {
 Napi::Value Int4MatMul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = RequireObject(info, 0, "int4MatMul's argument");
-  int4::Variant variant;
-  int4::Path path;
-  ReadChoice(o, &variant, &path);
+  const int4::Variant variant = ReadVariant(o);
   const int rows = GetInt(o, "rows", 0), n = GetInt(o, "n", 0), k = GetInt(o, "k", 0);
   if (rows < 1 || n < 1 || k < 64 || k % 64 != 0) ThrowJs(env, code::kInvalidArgument, "rows and n must be positive and k a multiple of 64");
   const size_t blocks = static_cast<size_t>(k) / int4::kBlock;
@@ -68,11 +53,10 @@ Napi::Value Int4MatMul(const Napi::CallbackInfo& info) {
   quantized.Resize(rows, k);
   int4::QuantizeRows(variant, a, 0, rows, quantized);
   Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(rows) * n);
+  const auto packed = int4::Pack(weights, scales, static_cast<size_t>(n), static_cast<size_t>(k));
   // Column tasks as the ONNX Runtime op runs them, one after the other.
-  const std::vector<uint16_t> halfScales = int4::HalfScales(scales, static_cast<size_t>(n) * blocks);
-  const int4::Weights w{weights, halfScales.data(), static_cast<size_t>(n), static_cast<size_t>(k)};
-  for (size_t c = 0; c < w.n; c += int4::kColumnsPerTask) {
-    int4::MultiplyColumns(variant, path, quantized, w, c, std::min(c + int4::kColumnsPerTask, w.n), out.Data());
+  for (size_t c = 0; c < packed->n(); c += int4::kColumnsPerTask) {
+    int4::MultiplyColumns(variant, quantized, *packed, c, std::min(c + int4::kColumnsPerTask, packed->n()), out.Data());
   }
   return out;
 }

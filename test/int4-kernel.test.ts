@@ -3,7 +3,7 @@
  * 4) on the same inputs, and the load-time rewrite that points a graph's MatMulNBits nodes at it.
  * The engine-level oracle (engine-oracle.test.ts) runs whole models with and without it.
  */
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
@@ -17,6 +17,7 @@ import type { NativeBinding } from "../lib/engine/native-types.js";
 import { int4KernelSupported } from "../lib/engine/runtime.js";
 import { loadModel } from "../lib/index.js";
 import { roundToFloat16 } from "../lib/modelmaker/float16.js";
+import { makeModel } from "../lib/modelmaker/index.js";
 import { relativeError } from "./helpers/oracle.js";
 
 const { onnx } = onnxProto;
@@ -106,7 +107,7 @@ it("lists its variants, fastest first, and uses the fastest this CPU runs", () =
   );
 });
 
-// Every variant and both paths against ONNX Runtime, wherever the CPU runs the variant; a variant this
+// Every variant against ONNX Runtime, wherever the CPU runs the variant; a variant this
 // CPU lacks says so in its test's name instead of passing.
 for (const variant of variants) {
   const title = variant.supported
@@ -124,30 +125,28 @@ for (const variant of variants) {
       [2, 8192, 70],
       [20, 192, 24],
     ];
-    for (const path of ["gemv", "gemm"] as const) {
-      it.each(cases)(`${path}: equals ONNX Runtime's MatMulNBits for %i rows, K=%i, N=%i`, async (rows, k, n) => {
-        const c = randomCase(rows, k, n, rows * 1000 + k + n);
-        const ours = binding.int4MatMul({ ...c, variant: variant.name, path });
-        // The kernel keeps the weight scales in fp16; ONNX Runtime gets the same rounded scales.
-        const theirs = await onnxRuntimeProduct({ ...c, scales: roundToFloat16(c.scales.slice()) });
-        // Same int8 activations, int4 weights and scales, and exact integer block sums; only the order
-        // of the float additions across blocks differs: a few float32 ulps times sqrt(K/32).
-        for (let r = 0; r < rows; r++) {
-          const row = (x: Float32Array) => x.subarray(r * n, (r + 1) * n);
-          if (rows > 2 && r === 1) expect(Math.max(...row(ours).map(Math.abs))).toBe(0);
-          else expect(relativeError(row(ours), row(theirs))).toBeLessThan(1e-5);
-        }
-      });
-    }
+    it.each(cases)(`equals ONNX Runtime's MatMulNBits for %i rows, K=%i, N=%i`, async (rows, k, n) => {
+      const c = randomCase(rows, k, n, rows * 1000 + k + n);
+      const ours = binding.int4MatMul({ ...c, variant: variant.name });
+      // The kernel keeps the weight scales in fp16; ONNX Runtime gets the same rounded scales.
+      const theirs = await onnxRuntimeProduct({ ...c, scales: roundToFloat16(c.scales.slice()) });
+      // Same int8 activations, int4 weights and scales, and exact integer block sums; only the order
+      // of the float additions across blocks differs: a few float32 ulps times sqrt(K/32).
+      for (let r = 0; r < rows; r++) {
+        const row = (x: Float32Array) => x.subarray(r * n, (r + 1) * n);
+        if (rows > 2 && r === 1) expect(Math.max(...row(ours).map(Math.abs))).toBe(0);
+        else expect(relativeError(row(ours), row(theirs))).toBeLessThan(1e-5);
+      }
+    });
 
-    it("gives each row the same result whatever rows it is batched with (per path)", () => {
-      const c = randomCase(12, 256, 48, 99);
-      for (const path of ["gemv", "gemm"] as const) {
-        const all = binding.int4MatMul({ ...c, variant: variant.name, path });
-        for (const r of [0, 5, 11]) {
-          const alone = binding.int4MatMul({ ...c, rows: 1, a: c.a.slice(r * c.k, (r + 1) * c.k), variant: variant.name, path });
-          expect(Array.from(all.subarray(r * c.n, (r + 1) * c.n))).toEqual(Array.from(alone));
-        }
+    it(`gives each row the same bits whatever rows it is multiplied with (tiles of ${variant.tileRows} rows)`, () => {
+      // A prompt chunk, a batched decode step and a lone decode step must give a position the same
+      // logits: speculative decoding and prefix reuse rely on it.
+      const c = randomCase(37, 256, 48, 99);
+      const all = binding.int4MatMul({ ...c, variant: variant.name });
+      for (const rows of [1, 2, 5, 9]) {
+        const some = binding.int4MatMul({ ...c, rows, a: c.a.slice(4 * c.k, (4 + rows) * c.k), variant: variant.name });
+        expect(Array.from(some)).toEqual(Array.from(all.subarray(4 * c.n, (4 + rows) * c.n)));
       }
     });
 
@@ -156,9 +155,7 @@ for (const variant of variants) {
       const c = randomCase(1, 64, 8, 7);
       for (let i = 0; i < 64; i++) c.a[i] = i === 0 ? 127 : (i % 9) - 4 + 0.5;
       const rounded = await onnxRuntimeProduct({ ...c, scales: roundToFloat16(c.scales.slice()) });
-      for (const path of ["gemv", "gemm"] as const) {
-        expect(relativeError(binding.int4MatMul({ ...c, variant: variant.name, path }), rounded)).toBeLessThan(1e-6);
-      }
+      expect(relativeError(binding.int4MatMul({ ...c, variant: variant.name }), rounded)).toBeLessThan(1e-6);
     });
   });
 }
@@ -198,7 +195,6 @@ describe("the int4 kernel's arguments", () => {
     expect(() => binding.int4MatMul({ ...c, k: 96 })).toThrow(/multiple of 64/);
     expect(() => binding.int4MatMul({ ...c, scales: new Float32Array(3) })).toThrow(/scales must have 8 elements/);
     expect(() => binding.int4MatMul({ ...c, variant: "sse9" as never })).toThrow(/unknown int4 kernel variant 'sse9'/);
-    expect(() => binding.int4MatMul({ ...c, path: "gemx" as never })).toThrow(/path must be/);
     for (const v of variants.filter((x) => !x.supported)) {
       expect(() => binding.int4MatMul({ ...c, variant: v.name })).toThrow(/this CPU cannot run/);
     }
@@ -242,6 +238,51 @@ describe("the int4 kernel graph rewrite", () => {
     await writeFile(file, onnx.ModelProto.encode(model).finish());
     const rewritten = onnx.ModelProto.decode((await rewriteGraph(file, { lastPositionLogits: null, int4Kernel: true }))!.bytes);
     expect(matMulNBits(rewritten.graph!).map((node) => node.name)).toEqual([fp32Compute.name, withZeroPoints.name]);
+  });
+
+  it("reads weights kept in model.onnx.data itself (ONNX Runtime never loads them), with the same logits as weights held inline", async () => {
+    const inline = path.join(dir, "inline");
+    const external = path.join(dir, "external");
+    await makeModel({ preset: "tiny-phi4", outDir: inline, seed: 5, externalData: false });
+    await makeModel({ preset: "tiny-phi4", outDir: external, seed: 5, externalData: true });
+    const file = path.join(external, "model.onnx");
+    const original = onnx.ModelProto.decode(await readFile(file)).graph!;
+    const rewritten = onnx.ModelProto.decode((await rewriteGraph(file, { lastPositionLogits: null, int4Kernel: true }))!.bytes).graph!;
+    const kernelNodes = rewritten.node!.filter((node) => node.opType === "Int4MatMul");
+    expect(kernelNodes).toHaveLength(matMulNBits(original).length);
+    const remaining = new Set(rewritten.initializer!.map((t) => t.name));
+    for (const node of kernelNodes) {
+      const before = matMulNBits(original).find((n) => n.name === node.name)!;
+      expect(node.input).toEqual(before.input!.slice(0, 1));
+      expect(remaining.has(before.input![1]) || remaining.has(before.input![2])).toBe(false);
+      const text = (name: string) => new TextDecoder().decode(node.attribute!.find((a) => a.name === name)!.s!);
+      expect(text("weights_path")).toBe(path.join(external, "model.onnx.data"));
+      expect(text("scales_path")).toBe(path.join(external, "model.onnx.data"));
+    }
+
+    const ids = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3];
+    const fromFile = await loadModel(external);
+    const held = await loadModel(inline);
+    try {
+      expect(fromFile.info.int4Kernel).toBe(int4KernelSupported());
+      const a = await (await fromFile.createSequence({ capacity: 32 })).evaluate(ids);
+      const b = await (await held.createSequence({ capacity: 32 })).evaluate(ids);
+      expect(Array.from(a)).toEqual(Array.from(b));
+    } finally {
+      await fromFile.dispose();
+      await held.dispose();
+    }
+  });
+
+  const cutTitle = int4KernelSupported()
+    ? "refuses to load a folder whose model.onnx.data is cut short, saying so (the kernel runs on this CPU)"
+    : "refuses to load a folder whose model.onnx.data is cut short (not run: this CPU has no int4 kernel variant)";
+  it.skipIf(!int4KernelSupported())(cutTitle, async () => {
+    const cut = path.join(dir, "cut");
+    await makeModel({ preset: "tiny-phi4", outDir: cut, seed: 5, externalData: true });
+    const data = path.join(cut, "model.onnx.data");
+    await truncate(data, (await readFile(data)).length - 64 * 1024);
+    await expect(loadModel(cut)).rejects.toThrow(/model\.onnx\.data/);
   });
 
   it("is on by default where the CPU can run it, and off when asked", async () => {

@@ -4,10 +4,12 @@
  * disk is never changed.
  *
  * - last-position-graph.ts: the lm_head runs on the last position of each run only.
- * - int4-kernel-graph.ts: int4 MatMulNBits nodes run on the addon's own CPU kernel.
+ * - int4-kernel-graph.ts: int4 MatMulNBits nodes run on the addon's own CPU kernel (which reads their
+ *   weights from the external data file itself).
  * - attention-graph.ts: GroupQueryAttention nodes run on the addon's own CPU kernel.
  */
 import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
 
 import onnxProto from "onnx-proto";
 
@@ -57,7 +59,7 @@ export async function rewriteGraph(modelPath: string, options: GraphRewriteOptio
   }
   if (!model.graph) return null;
   const lastPositionLogits = options.lastPositionLogits !== null && sliceLmHead(model.graph, options.lastPositionLogits);
-  const int4Nodes = options.int4Kernel ? useInt4Kernel(model) : 0;
+  const int4Nodes = options.int4Kernel ? useInt4Kernel(model, path.dirname(modelPath)) : 0;
   const attention = options.attentionKernel ? useAttentionKernel(model, { halfKv: options.halfKv }) : { nodes: 0, halfKv: false };
   if (!lastPositionLogits && int4Nodes === 0 && attention.nodes === 0) return null;
   return { bytes: onnx.ModelProto.encode(model).finish(), lastPositionLogits, int4Nodes, attentionNodes: attention.nodes, halfKv: attention.halfKv };

@@ -186,7 +186,7 @@ export interface NativeBinding {
   int4KernelVariants(): Int4KernelVariantInfo[];
   /**
    * The int4 kernel alone on small matrices (tests): a [rows][k] times MatMulNBits weights
-   * [n][k/32][16] and scales [n][k/32]; by default the engine's variant and path.
+   * [n][k/32][16] and scales [n][k/32]; by default the engine's variant.
    */
   int4MatMul(args: {
     a: Float32Array;
@@ -196,7 +196,6 @@ export interface NativeBinding {
     n: number;
     k: number;
     variant?: Int4KernelVariantName;
-    path?: "gemv" | "gemm";
   }): Float32Array;
   /** Best-pass read bandwidth (bytes/s) of `threads` threads summing a `megabytes` MiB buffer. */
   measureReadBandwidth(megabytes: number, threads: number): Promise<number>;
@@ -208,6 +207,6 @@ export type Int4KernelVariantName = "avx512vnni" | "avxvnni" | "avx2" | "portabl
 export interface Int4KernelVariantInfo {
   name: Int4KernelVariantName;
   supported: boolean;
-  /** Up to this many rows take the GEMV path; more take the GEMM. */
-  gemvMaxRows: number;
+  /** Rows of the register tile: a product of up to this many rows reads the weights once. */
+  tileRows: number;
 }

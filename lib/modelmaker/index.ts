@@ -23,6 +23,8 @@ export interface MakeModelOptions {
    * float weights; see phi3-graph.ts), holding the fp32 folder's weights of the same seed rounded to fp16.
    */
   precision?: ModelPrecision;
+  /** Weights in model.onnx.data, as real exports keep them (default: the preset's choice; phi4-mini needs it). */
+  externalData?: boolean;
   /** Called as weight bytes are produced; `total` is the sum of all initializer bytes. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -69,7 +71,7 @@ export async function makeModel(opts: MakeModelOptions): Promise<MadeModel> {
     graph,
     dir: opts.outDir,
     fileName: MODEL_FILE,
-    externalData: shape.externalData,
+    externalData: opts.externalData ?? shape.externalData,
     onProgress: opts.onProgress,
   });
 
