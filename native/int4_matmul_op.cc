@@ -100,7 +100,12 @@ OrtStatus* ORT_API_CALL CreateKernel(const OrtCustomOp*, const OrtApi* api, cons
     OrtStatus* status = dataPath.empty() ? WeightsFromInputs(api, info, static_cast<size_t>(n), static_cast<size_t>(k), kernel.get())
                                          : WeightsFromFile(api, info, dataPath, static_cast<size_t>(n), static_cast<size_t>(k), kernel.get());
     if (status) return status;
+    // The variant the graph rewrite names (a benchmark of another instruction set), else the fastest.
+    const std::string variant = StringAttribute(api, info, "variant");
     kernel->variant = int4::BestVariant();
+    if (!variant.empty() && (!int4::ParseVariant(variant, &kernel->variant) || !int4::VariantSupported(kernel->variant))) {
+      return Fail(api, "this CPU cannot run the int4 kernel variant '" + variant + "'");
+    }
     *out = kernel.release();
     return nullptr;
   } catch (const std::bad_alloc&) {

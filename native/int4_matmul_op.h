@@ -4,7 +4,8 @@
 // points such nodes at it when the model loads. Where B and scales lie in the external data file, the
 // rewrite takes them out of the graph and names them instead (attributes weights_path,
 // weights_offset, scales_path, scales_offset: int4_weights_file.h), so that ONNX Runtime never loads
-// them. Either way the kernel packs the weights once, at load (int4_matmul.h).
+// them. An optional `variant` attribute names the micro-kernel set (default: the fastest here). Either way the kernel packs the weights once, at load
+// (int4_matmul.h).
 #pragma once
 
 #include "ort_api.h"

@@ -54,8 +54,7 @@ Napi::Value Model::Info(const Napi::CallbackInfo& info) {
   out.Set("lastPositionLogits", model.lastPositionLogits());
   out.Set("int4Kernel", model.spec().int4Kernel);
   out.Set("attentionKernel", model.spec().attentionKernel);
-  // The kernel's nodes run on the fastest variant this CPU has (int4_matmul_op.cc).
-  out.Set("int4KernelVariant", model.spec().int4Kernel ? Napi::Value(Napi::String::New(env, int4::VariantName(int4::BestVariant()))) : env.Null());
+  out.Set("int4KernelVariant", model.spec().int4Kernel ? Napi::Value(Napi::String::New(env, model.spec().int4Variant)) : env.Null());
   out.Set("kvBytesPerToken", static_cast<double>(model.kvBytesPerToken()));
   out.Set("kvOnHost", model.kvOnHost());
   return out;

@@ -31,6 +31,7 @@ struct ModelSpec {
   // (attention_op.h), whose domain (custom_ops.h) the session then needs.
   bool lastPositionLogits = false;
   bool int4Kernel = false;
+  std::string int4Variant;  // with int4Kernel: the variant its nodes name (the fastest here by default)
   bool attentionKernel = false;
   int intraOpThreads = 0;  // 0 = ORT default
   bool allowSpinning = false;

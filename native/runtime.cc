@@ -1,6 +1,7 @@
 #include "runtime.h"
 
 #include "addon_data.h"
+#include "int4_matmul.h"
 #include "js_args.h"
 #include "model.h"
 #include "model_core.h"
@@ -18,6 +19,7 @@ ModelSpec ReadModelSpec(const Napi::Object& o) {
     spec.modelBytes.assign(array.Data(), array.Data() + array.ByteLength());
     spec.lastPositionLogits = GetBool(o, "lastPositionLogits", false);
     spec.int4Kernel = GetBool(o, "int4Kernel", false);
+    spec.int4Variant = GetString(o, "int4KernelVariant", int4::VariantName(int4::BestVariant()));
     spec.attentionKernel = GetBool(o, "attentionKernel", false);
   }
   spec.intraOpThreads = GetInt(o, "intraOpThreads", 0);

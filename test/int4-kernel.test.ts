@@ -160,6 +160,15 @@ for (const variant of variants) {
   });
 }
 
+describe("the int4 kernel's SIMD variants", () => {
+  const simd = variants.filter((v) => v.supported && v.name !== "portable");
+  it(`give the same bits as each other: the same exact block sums, added in the same order (here: ${simd.map((v) => v.name).join(", ") || "none"})`, () => {
+    const c = randomCase(11, 512, 40, 1234);
+    const results = simd.map((v) => Array.from(binding.int4MatMul({ ...c, variant: v.name })));
+    for (const result of results.slice(1)) expect(result).toEqual(results[0]);
+  });
+});
+
 describe("the int4 kernel's fp16 weight scales", () => {
   it("move each output by no more than the scales' rounding allows: sum over blocks of |scale error| x 8 x sum |a| (plus half an int8 step per value)", async () => {
     const c = randomCase(4, 3072, 48, 77);
@@ -283,6 +292,22 @@ describe("the int4 kernel graph rewrite", () => {
     const data = path.join(cut, "model.onnx.data");
     await truncate(data, (await readFile(data)).length - 64 * 1024);
     await expect(loadModel(cut)).rejects.toThrow(/model\.onnx\.data/);
+  });
+
+  it("runs a variant asked for by name, and refuses one this CPU lacks or that does not exist", async () => {
+    const slowest = variants.filter((v) => v.supported && v.name !== "portable").at(-1);
+    if (slowest) {
+      const model = await loadModel(models.tiny, { int4Kernel: slowest.name });
+      try {
+        expect(model.info.int4KernelVariant).toBe(slowest.name);
+      } finally {
+        await model.dispose();
+      }
+    }
+    await expect(loadModel(models.tiny, { int4Kernel: "sse9" as never })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: /no int4 kernel variant "sse9"/ });
+    for (const v of variants.filter((x) => !x.supported)) {
+      await expect(loadModel(models.tiny, { int4Kernel: v.name })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: /this CPU cannot run/ });
+    }
   });
 
   it("is on by default where the CPU can run it, and off when asked", async () => {

@@ -6,7 +6,7 @@
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 
-import { loadModel, type Model } from "../engine/model.js";
+import { type Int4KernelChoice, loadModel, type Model } from "../engine/model.js";
 import { lcgPrompt, median, percentile, positiveInt, PROMPT_ID_LIMIT } from "./common.js";
 import { machineFacts, type MachineFacts } from "./machine.js";
 import { concurrentRates } from "./throughput.js";
@@ -18,7 +18,7 @@ export interface BatchBenchOptions {
   genTokens?: number;
   threads?: number;
   /** Load with LoadModelOptions.int4Kernel (default true): false measures ONNX Runtime's own int4 kernel. */
-  int4Kernel?: boolean;
+  int4Kernel?: Int4KernelChoice;
   onProgress?: (message: string) => void;
 }
 

@@ -11,7 +11,7 @@ import path from "node:path";
 import { Phi4Error } from "../engine/errors.js";
 import type { ModelFolder } from "../engine/genai-config.js";
 import type { GenerationResult } from "../engine/generation.js";
-import { loadModel, type KvType, type Model } from "../engine/model.js";
+import { type Int4KernelChoice, loadModel, type KvType, type Model } from "../engine/model.js";
 import { lcgPrompt, median, positiveInt, PROMPT_ID_LIMIT } from "./common.js";
 import { machineFacts, measureReadBandwidth, type MachineFacts } from "./machine.js";
 
@@ -24,7 +24,7 @@ export interface DecodeBenchOptions {
   /** Intra-op threads (default: the model's default, physical cores). */
   threads?: number;
   /** LoadModelOptions.int4Kernel (default true): false measures ONNX Runtime's own int4 kernel. */
-  int4Kernel?: boolean;
+  int4Kernel?: Int4KernelChoice;
   /** LoadModelOptions.kvType (default: the model's): "float16" measures the fp16 KV cache. */
   kvType?: KvType;
   /** Timed runs after one warm-up run; the medians are reported (default 3). */

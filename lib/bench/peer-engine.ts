@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 
 import { Phi4Error } from "../engine/errors.js";
+import type { Int4KernelChoice } from "../engine/model.js";
 
 export const PEER_ENGINES = ["phi4-onnx", "transformers.js", "llama.cpp"] as const;
 export type PeerEngineName = (typeof PEER_ENGINES)[number];
@@ -18,7 +19,7 @@ export interface PeerEngineConfig {
   gguf?: string;
   threads: number;
   /** phi4-onnx's LoadModelOptions.int4Kernel, as asked. */
-  int4Kernel: boolean;
+  int4Kernel: Int4KernelChoice;
   /** phi4-onnx's LoadModelOptions.kvType, as asked (undefined: its default). */
   kvType?: "float32" | "float16";
   /** The longest sequence a single request reaches (prompt plus generated tokens): sizes caches up front. */

@@ -12,7 +12,7 @@ import path from "node:path";
 
 import { Phi4Error, type Phi4ErrorCode } from "../engine/errors.js";
 import { loadModelFolder } from "../engine/genai-config.js";
-import type { KvType } from "../engine/model.js";
+import type { Int4KernelChoice, KvType } from "../engine/model.js";
 import { positiveInt, PROMPT_ID_LIMIT } from "./common.js";
 import type { PeerChildMessage, PeerChildRequest, PeerChildResult, PeerRun } from "./peer-child.js";
 import { PEER_ENGINES, type PeerEngineName } from "./peer-engine.js";
@@ -34,7 +34,7 @@ export interface PeerBenchOptions {
   /** Intra-op threads for every engine (default 2). */
   threads?: number;
   /** phi4-onnx's LoadModelOptions.int4Kernel (default true); false runs it on ONNX Runtime's MatMulNBits, as transformers.js. */
-  int4Kernel?: boolean;
+  int4Kernel?: Int4KernelChoice;
   /** phi4-onnx's LoadModelOptions.kvType (default: fp16 on the CPU); "float32" computes what transformers.js does. */
   kvType?: KvType;
   onProgress?: (message: string) => void;
@@ -105,7 +105,7 @@ export async function benchPeer(options: PeerBenchOptions): Promise<PeerBenchRes
     modelDir: folder.dir,
     gguf: options.gguf === undefined ? undefined : path.resolve(options.gguf),
     threads,
-    int4Kernel: options.int4Kernel !== false,
+    int4Kernel: options.int4Kernel ?? true,
     kvType: options.kvType,
     maxSequence: Math.max(longest, batchPromptTokens + genTokens),
   };

@@ -27,6 +27,8 @@ export interface GraphRewriteOptions {
   lastPositionLogits: string | null;
   /** Point int4 MatMulNBits nodes at the addon's kernel (only for sessions that run on the CPU). */
   int4Kernel: boolean;
+  /** With int4Kernel: the micro-kernel set the nodes run on (default: the fastest this CPU runs). */
+  int4KernelVariant?: string;
   /** Point GroupQueryAttention nodes at the addon's kernel (only for sessions that run on the CPU). */
   attentionKernel?: boolean;
   /** With attentionKernel: store the KV cache in fp16 (attention-graph.ts says when it can). */
@@ -59,7 +61,7 @@ export async function rewriteGraph(modelPath: string, options: GraphRewriteOptio
   }
   if (!model.graph) return null;
   const lastPositionLogits = options.lastPositionLogits !== null && sliceLmHead(model.graph, options.lastPositionLogits);
-  const int4Nodes = options.int4Kernel ? useInt4Kernel(model, path.dirname(modelPath)) : 0;
+  const int4Nodes = options.int4Kernel ? useInt4Kernel(model, path.dirname(modelPath), options.int4KernelVariant) : 0;
   const attention = options.attentionKernel ? useAttentionKernel(model, { halfKv: options.halfKv }) : { nodes: 0, halfKv: false };
   if (!lastPositionLogits && int4Nodes === 0 && attention.nodes === 0) return null;
   return { bytes: onnx.ModelProto.encode(model).finish(), lastPositionLogits, int4Nodes, attentionNodes: attention.nodes, halfKv: attention.halfKv };

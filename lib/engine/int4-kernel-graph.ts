@@ -22,8 +22,11 @@ const { onnx } = onnxProto;
 
 const INT4_OP = "Int4MatMul";
 
-/** Switches every eligible MatMulNBits node of `model` (read from `modelDir`) to the kernel; returns how many. */
-export function useInt4Kernel(model: onnxProto.onnx.IModelProto, modelDir: string): number {
+/**
+ * Switches every eligible MatMulNBits node of `model` (read from `modelDir`) to the kernel, on
+ * `variant` if given (else the fastest the CPU runs); returns how many.
+ */
+export function useInt4Kernel(model: onnxProto.onnx.IModelProto, modelDir: string, variant?: string): number {
   const graph = model.graph;
   if (!graph) return 0;
   const initializers = new Map((graph.initializer ?? []).map((t) => [t.name ?? "", t]));
@@ -36,6 +39,7 @@ export function useInt4Kernel(model: onnxProto.onnx.IModelProto, modelDir: strin
     node.domain = CUSTOM_OP_DOMAIN;
     node.opType = INT4_OP;
     node.input = node.input!.slice(0, 3);
+    if (variant) node.attribute = [...(node.attribute ?? []), stringAttribute("variant", variant)];
     const [, weightsName, scalesName] = node.input;
     const weights = externalRange(initializers.get(weightsName)!, modelDir);
     const scales = externalRange(initializers.get(scalesName)!, modelDir);

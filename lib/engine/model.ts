@@ -16,8 +16,8 @@ import { loadModelFolder, type ModelFolder } from "./genai-config.js";
 import { checkKvMemory, defaultKvMemory, weightBytes } from "./kv-memory.js";
 import { rewriteGraphOffThread } from "./graph-rewrite-thread.js";
 import type { RewrittenGraph } from "./graph-rewrites.js";
-import type { NativeModel, NativeProviderSpec } from "./native-types.js";
-import { getRuntime, int4KernelSupported } from "./runtime.js";
+import type { Int4KernelVariantName, NativeModel, NativeProviderSpec } from "./native-types.js";
+import { checkInt4KernelVariant, getRuntime, int4KernelSupported } from "./runtime.js";
 import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.js";
 import { checkPrefixDiskOptions, PrefixDiskCache, type PrefixDiskOptions } from "./prefix-disk.js";
 import type { PrefillProgress } from "./model-host.js";
@@ -28,6 +28,9 @@ import type { KvLayout } from "./sequence-state.js";
 import { physicalCoreCount } from "./threads.js";
 
 export type ProviderName = "cpu" | "cuda" | "dml" | "webgpu";
+
+/** LoadModelOptions.int4Kernel: on (the fastest variant here), off, or one variant by name. */
+export type Int4KernelChoice = boolean | Int4KernelVariantName;
 
 export interface LoadModelOptions {
   /**
@@ -81,9 +84,11 @@ export interface LoadModelOptions {
    * export) on phi4-onnx's own kernels (AVX-512 VNNI, AVX-VNNI or AVX2, as the CPU has them) instead
    * of ONNX Runtime's (default true). It makes prefill and batched decode markedly faster
    * (docs/engine.md). Used only where it can run: an x86-64 CPU with AVX2 and FMA, and a session on
-   * the CPU provider. `model.info.int4Kernel` and `int4KernelVariant` say which happened.
+   * the CPU provider. `model.info.int4Kernel` and `int4KernelVariant` say which happened. A variant's
+   * name (`"avx2"`, ...) runs that micro-kernel set instead of the fastest, to measure what a CPU
+   * without the faster ones gets; it must be one this CPU runs (`int4KernelVariants()`).
    */
-  int4Kernel?: boolean;
+  int4Kernel?: Int4KernelChoice;
   /**
    * Run attention (GroupQueryAttention with fp32 KV: Phi-4-mini's CPU export) on phi4-onnx's own
    * kernel instead of ONNX Runtime's (default true): flash-style, it reads each KV head's cache
@@ -189,6 +194,7 @@ export class Model implements ContextHost {
       throw new Phi4Error("INVALID_ARGUMENT", `kvType must be "float32" or "float16" (got ${JSON.stringify(options.kvType)})`);
     }
     if (options.kvMemory !== undefined) checkKvMemory(options.kvMemory);
+    if (typeof options.int4Kernel === "string") checkInt4KernelVariant(options.int4Kernel);
     const io = folder.config.model.decoder;
     const spec = {
       modelPath: folder.modelPath,
@@ -214,6 +220,7 @@ export class Model implements ContextHost {
     const graphFor = (cpuOnly: boolean) => {
       if (!graphs.has(cpuOnly)) {
         const int4Kernel = cpuOnly && options.int4Kernel !== false && int4KernelSupported();
+        const int4KernelVariant = typeof options.int4Kernel === "string" ? options.int4Kernel : undefined;
         const attentionKernel = cpuOnly && options.attentionKernel !== false;
         const halfKv = attentionKernel && (options.kvType ?? DEFAULT_KERNEL_KV_TYPE) === "float16";
         graphs.set(
@@ -221,6 +228,7 @@ export class Model implements ContextHost {
           rewriteGraphOffThread(folder.modelPath, {
             lastPositionLogits: options.lastPositionLogits === false ? null : io.outputs.logits,
             int4Kernel,
+            int4KernelVariant,
             attentionKernel,
             halfKv,
           }),
@@ -239,6 +247,7 @@ export class Model implements ContextHost {
               modelBytes: graph.bytes,
               lastPositionLogits: graph.lastPositionLogits,
               int4Kernel: graph.int4Nodes > 0,
+              ...(typeof options.int4Kernel === "string" && { int4KernelVariant: options.int4Kernel }),
               attentionKernel: graph.attentionNodes > 0,
             }
           : {};

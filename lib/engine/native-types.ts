@@ -13,6 +13,8 @@ export interface NativeModelSpec {
   lastPositionLogits?: boolean;
   /** With modelBytes: it has phi4_onnx.Int4MatMul nodes (the addon's int4 kernel). */
   int4Kernel?: boolean;
+  /** With int4Kernel: the variant its nodes name (default: the fastest this CPU runs). */
+  int4KernelVariant?: Int4KernelVariantName;
   /** With modelBytes: it has phi4_onnx.Attention nodes (the addon's attention kernel). */
   attentionKernel?: boolean;
   intraOpThreads: number;

@@ -46,6 +46,19 @@ export function int4KernelVariant(): Int4KernelVariantName {
   return (loadBinding() as unknown as NativeBinding).int4KernelVariant;
 }
 
+/** Throws unless `name` is an int4 kernel variant this CPU runs (LoadModelOptions.int4Kernel). */
+export function checkInt4KernelVariant(name: string): void {
+  const variants = (loadBinding() as unknown as NativeBinding).int4KernelVariants();
+  const variant = variants.find((v) => v.name === name);
+  if (!variant?.supported) {
+    const runs = variants.filter((v) => v.supported).map((v) => v.name);
+    throw new Phi4Error(
+      "INVALID_ARGUMENT",
+      `${variant ? "this CPU cannot run" : "there is no"} int4 kernel variant ${JSON.stringify(name)}: int4Kernel takes true, false or one of ${runs.join(", ")}`,
+    );
+  }
+}
+
 export function runtimeInfo(libraryPath?: string): RuntimeInfo {
   const runtime = getRuntime(libraryPath);
   return {

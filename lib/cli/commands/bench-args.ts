@@ -2,11 +2,13 @@
 import { parseArgs } from "node:util";
 
 import { Phi4Error } from "../../engine/errors.js";
+import type { Int4KernelChoice } from "../../engine/model.js";
+import type { Int4KernelVariantName } from "../../engine/native-types.js";
 import { optionalNumber, parseTokenList, requireString } from "../args.js";
 
 export interface BenchArgs {
   /** What every benchmark function takes: the folder, the threads (when given) and a progress printer. */
-  common: { modelDir: string; threads: number | undefined; int4Kernel: boolean | undefined; onProgress: (message: string) => void };
+  common: { modelDir: string; threads: number | undefined; int4Kernel: Int4KernelChoice | undefined; onProgress: (message: string) => void };
   json: boolean;
   out: string | undefined;
   int(flag: string): number | undefined;
@@ -27,15 +29,18 @@ export function readBenchArgs(argv: string[], flags: string[], usage: string, la
   for (const shared of ["threads", "int4-kernel"]) {
     if (values[shared] !== undefined && !flags.includes(shared)) throw new Phi4Error("INVALID_ARGUMENT", `--${shared} does not apply here\n${usage}`);
   }
-  const kernel = values["int4-kernel"];
-  if (kernel !== undefined && kernel !== "on" && kernel !== "off")
-    throw new Phi4Error("INVALID_ARGUMENT", `--int4-kernel must be on or off (got ${String(kernel)})\n${usage}`);
+  const kernel = values["int4-kernel"] as string | undefined;
+  const variants: string[] = ["avx512vnni", "avxvnni", "avx2", "portable"] satisfies Int4KernelVariantName[];
+  if (kernel !== undefined && kernel !== "on" && kernel !== "off" && !variants.includes(kernel))
+    throw new Phi4Error("INVALID_ARGUMENT", `--int4-kernel must be on, off or a variant (${variants.join(", ")}; got ${kernel})\n${usage}`);
   return {
     common: {
       modelDir: requireString(values, "model", usage),
       threads: optionalNumber(values, "threads", true),
-      // off: ONNX Runtime's MatMulNBits instead of the addon's int4 kernel (LoadModelOptions.int4Kernel).
-      int4Kernel: kernel === undefined ? undefined : kernel === "on",
+      // off: ONNX Runtime's MatMulNBits instead of the addon's int4 kernel; a variant: that micro-kernel
+      // set instead of the fastest (LoadModelOptions.int4Kernel).
+      int4Kernel:
+        kernel === undefined || kernel === "on" || kernel === "off" ? (kernel === undefined ? undefined : kernel === "on") : (kernel as Int4KernelVariantName),
       onProgress: (message) => process.stderr.write(`[${label}] ${message}\n`),
     },
     json: values.json === true,

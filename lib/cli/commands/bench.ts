@@ -35,7 +35,7 @@ interface Benchmark {
 
 const BENCHMARKS: Record<string, Benchmark> = {
   decode: {
-    usage: "[--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--int4-kernel on|off] [--kv-type float32|float16] [--runs 3] [--bandwidth-mib 1024]",
+    usage: "[--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--int4-kernel on|off|VARIANT] [--kv-type float32|float16] [--runs 3] [--bandwidth-mib 1024]",
     flags: ["prompt-tokens", "gen-tokens", "threads", "int4-kernel", "kv-type", "runs", "bandwidth-mib"],
     async run(a) {
       const kvType = a.string("kv-type") as KvType | undefined; // loadModel refuses any other value
@@ -66,7 +66,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
     },
   },
   batch: {
-    usage: "[--concurrency 1,2,4,8] [--prompt-tokens 32] [--gen-tokens 32] [--threads N] [--int4-kernel on|off]",
+    usage: "[--concurrency 1,2,4,8] [--prompt-tokens 32] [--gen-tokens 32] [--threads N] [--int4-kernel on|off|VARIANT]",
     flags: ["concurrency", "prompt-tokens", "gen-tokens", "threads", "int4-kernel"],
     async run(a) {
       const result = await benchBatch({
@@ -81,7 +81,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   peer: {
     usage:
       `[--engines ${PEER_ENGINES.join(",")}] [--gguf FILE.gguf] [--prompt-tokens 128,1024,4096] [--gen-tokens 64] ` +
-      "[--concurrency 1,4] [--batch-prompt-tokens 32] [--threads 2] [--int4-kernel on|off] [--kv-type float32|float16]",
+      "[--concurrency 1,4] [--batch-prompt-tokens 32] [--threads 2] [--int4-kernel on|off|VARIANT] [--kv-type float32|float16]",
     flags: ["engines", "gguf", "prompt-tokens", "gen-tokens", "concurrency", "batch-prompt-tokens", "threads", "int4-kernel", "kv-type"],
     async run(a) {
       const engines = a
