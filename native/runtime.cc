@@ -17,6 +17,7 @@ ModelSpec ReadModelSpec(const Napi::Object& o) {
     Napi::Uint8Array array = bytes.As<Napi::Uint8Array>();
     spec.modelBytes.assign(array.Data(), array.Data() + array.ByteLength());
     spec.lastPositionLogits = GetBool(o, "lastPositionLogits", false);
+    if (spec.lastPositionLogits) spec.logitsStartName = GetString(o, "logitsStart", "");
     spec.int4Kernel = GetBool(o, "int4Kernel", false);
     spec.attentionKernel = GetBool(o, "attentionKernel", false);
   }
