@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { loadModel, type Model } from "../lib/engine/model.js";
 import type { Sequence } from "../lib/engine/sequence.js";
-import type { GenerationChunk } from "../lib/engine/generation.js";
+import type { GenerationChunk, TokenConstraint } from "../lib/engine/generation.js";
 import { EXACT_ORACLE_OPTIONS, Oracle, tokenIds } from "./helpers/oracle.js";
 
 const models = inject("models");
@@ -213,3 +213,88 @@ async function stateBytes(sequence: Sequence, length: number): Promise<Buffer> {
   for (let r = 0; r < regions; r++) parts.push(Buffer.from(state.kv.buffer, state.kv.byteOffset + r * state.kvLength * row, length * row));
   return Buffer.concat(parts);
 }
+
+/** Allows, at output position i, only tokens t with t % 3 !== i % 3 (so some drafted tokens are forbidden). */
+class RotatingConstraint implements TokenConstraint {
+  private position = 0;
+  constructor(private readonly vocab: number) {}
+  allowedTokens(): Uint8Array {
+    const mask = new Uint8Array(Math.ceil(this.vocab / 8));
+    for (let t = 0; t < this.vocab; t++) if (t % 3 !== this.position % 3) mask[t >> 3] |= 1 << (t & 7);
+    return mask;
+  }
+  accept(token: number): void {
+    if (token % 3 === this.position % 3) throw new Error(`token ${token} was not allowed at ${this.position}`);
+    this.position++;
+  }
+  isComplete(): boolean {
+    return false;
+  }
+  fork(): RotatingConstraint {
+    return Object.assign(new RotatingConstraint(this.vocab), { position: this.position });
+  }
+}
+
+describe("with a constraint and with sampling", () => {
+  let model: Model;
+  beforeAll(async () => {
+    model = await loadModel(models.tiny);
+  });
+  afterAll(() => model.dispose());
+
+  it("a constrained generation drafts only what the constraint allows, and writes what plain decoding writes", async () => {
+    const vocab = model.folder.vocabSize;
+    let drafted = 0;
+    for (const seed of [41, 42, 43]) {
+      const prompt = repeatingPrompt(30, vocab, seed);
+      const runs = [];
+      for (const speculative of [false, true]) {
+        const sequence = await model.createSequence({ capacity: 200 });
+        runs.push(await sequence.generateText(prompt, { maxTokens: 40, stopTokens: [], sampling: { greedy: true }, speculative, constraint: new RotatingConstraint(vocab) }));
+        await sequence.dispose();
+      }
+      expect(runs[1].tokens).toEqual(runs[0].tokens);
+      drafted += runs[1].steps.draftedTokens;
+    }
+    expect(drafted).toBeGreaterThan(0);
+  });
+
+  it("seeded sampling with speculation is reproducible", async () => {
+    const prompt = repeatingPrompt(30, model.folder.vocabSize, 51);
+    const sample = async () => {
+      const sequence = await model.createSequence({ capacity: 200 });
+      const result = await sequence.generateText(prompt, { maxTokens: 40, stopTokens: [], sampling: { temperature: 0.7, seed: 7 } });
+      await sequence.dispose();
+      return result;
+    };
+    const [a, b] = [await sample(), await sample()];
+    expect(b.tokens).toEqual(a.tokens);
+    expect(a.steps.drafts).toBeGreaterThan(0);
+  });
+
+  it("the rejection rule leaves the sampling distribution unchanged: a drafted token is emitted as often as sampling picks it", async () => {
+    const prompt = tokenIds(10, model.folder.vocabSize, 61);
+    const sequence = await model.createSequence({ capacity: 64 });
+    const logits = await sequence.evaluate(prompt);
+    // Top-3 at temperature 1: p over three tokens; the draft is the second most likely.
+    const top = [...logits.keys()].sort((a, b) => logits[b] - logits[a]).slice(0, 3);
+    const weights = top.map((t) => Math.exp(logits[t] - logits[top[0]]));
+    const total = weights.reduce((a, b) => a + b, 0);
+    const p = weights.map((w) => w / total);
+    const sampling = { greedy: false, temperature: 1, topK: 3, topP: 1, repetitionPenalty: 1 };
+    const n = 3000;
+    const counts = new Map<number, number>();
+    for (let i = 0; i < n; i++) {
+      const result = await sequence.step([], { sampling, draft: [top[1]] });
+      const first = result.accepted!.length > 0 ? result.accepted![0] : result.token!;
+      counts.set(first, (counts.get(first) ?? 0) + 1);
+      sequence.truncate(prompt.length);
+    }
+    expect([...counts.keys()].every((t) => top.includes(t))).toBe(true);
+    top.forEach((t, i) => {
+      const sigma = Math.sqrt((p[i] * (1 - p[i])) / n);
+      expect(Math.abs((counts.get(t) ?? 0) / n - p[i]), `token ${t}: p ${p[i]}`).toBeLessThan(5 * sigma + 1e-9);
+    });
+    await sequence.dispose();
+  });
+});
