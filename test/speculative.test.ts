@@ -19,7 +19,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { loadModel, type Model } from "../lib/engine/model.js";
 import type { Sequence } from "../lib/engine/sequence.js";
 import type { GenerationChunk, TokenConstraint } from "../lib/engine/generation.js";
+import { startServer } from "../lib/server/index.js";
 import { EXACT_ORACLE_OPTIONS, Oracle, tokenIds } from "./helpers/oracle.js";
+import { metric } from "./helpers/server-metrics.js";
 
 const models = inject("models");
 const GREEDY = { greedy: true, temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1 };
@@ -147,7 +149,10 @@ describe.each([
       const results = [];
       for (const speculative of [false, true]) {
         const sequence = await model.createSequence({ capacity: 200 });
-        results.push({ result: await sequence.generateText(prompt, { ...options, stopTokens: [], sampling: { greedy: true }, speculative }), tokens: sequence.tokens });
+        results.push({
+          result: await sequence.generateText(prompt, { ...options, stopTokens: [], sampling: { greedy: true }, speculative }),
+          tokens: sequence.tokens,
+        });
         await sequence.dispose();
       }
       expect(results[1].result.tokens).toEqual(results[0].result.tokens);
@@ -160,7 +165,7 @@ describe.each([
 
   it("in a context: concurrent generations with speculation write what each writes alone without it", async () => {
     const prompts = [repeatingPrompt(20, vocab, 21), tokenIds(15, vocab, 22), repeatingPrompt(30, vocab, 23)];
-    const alone = [];
+    const alone: number[][] = [];
     for (const prompt of prompts) {
       const { tokens, sequence } = await plain(prompt, 32);
       alone.push(tokens);
@@ -250,7 +255,15 @@ describe("with a constraint and with sampling", () => {
       const runs = [];
       for (const speculative of [false, true]) {
         const sequence = await model.createSequence({ capacity: 200 });
-        runs.push(await sequence.generateText(prompt, { maxTokens: 40, stopTokens: [], sampling: { greedy: true }, speculative, constraint: new RotatingConstraint(vocab) }));
+        runs.push(
+          await sequence.generateText(prompt, {
+            maxTokens: 40,
+            stopTokens: [],
+            sampling: { greedy: true },
+            speculative,
+            constraint: new RotatingConstraint(vocab),
+          }),
+        );
         await sequence.dispose();
       }
       expect(runs[1].tokens).toEqual(runs[0].tokens);
@@ -296,5 +309,32 @@ describe("with a constraint and with sampling", () => {
       expect(Math.abs((counts.get(t) ?? 0) / n - p[i]), `token ${t}: p ${p[i]}`).toBeLessThan(5 * sigma + 1e-9);
     });
     await sequence.dispose();
+  });
+});
+
+describe("reporting", () => {
+  it("the model counts every generation's speculation, and the server's /metrics reports it", async () => {
+    const model = await loadModel(models.tinyPhi4);
+    const server = await startServer({ model, port: 0, maxConcurrency: 1, capacity: 200 });
+    try {
+      const words = "alpha beta gamma delta epsilon zeta eta theta ".repeat(4);
+      const res = await fetch(`${server.url}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "phi4", max_tokens: 24, temperature: 0, messages: [{ role: "user", content: words }] }),
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { usage: { output_tokens: number } };
+      const stats = model.speculativeStats;
+      expect(stats.sampled).toBe(body.usage.output_tokens);
+      expect(await metric(server, "phi4_decode_sampled_tokens_total")).toBe(stats.sampled);
+      expect(await metric(server, "phi4_speculative_steps_total")).toBe(stats.drafts);
+      expect(await metric(server, "phi4_speculative_drafted_tokens_total")).toBe(stats.draftedTokens);
+      expect(await metric(server, "phi4_speculative_accepted_tokens_total")).toBe(stats.acceptedTokens);
+      expect(await metric(server, "phi4_decode_tokens_per_step")).toBeCloseTo(stats.sampled / (stats.sampled - stats.acceptedTokens), 9);
+    } finally {
+      await server.close();
+      await model.dispose();
+    }
   });
 });

@@ -378,6 +378,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     }
     const finished = performance.now();
     const decodeMs = finished - firstTokenAt;
+    model.recordSpeculation(steps);
     if (options.append === false) await sequence.storePrompt(prompt);
     return {
       tokens: generated,

@@ -18,6 +18,14 @@ export interface PrefillProgress {
   total: number;
 }
 
+/** Speculative decoding's counts: model steps that verified a draft, drafted and accepted tokens, and sampled tokens in all. */
+export interface SpeculationStats {
+  drafts: number;
+  draftedTokens: number;
+  acceptedTokens: number;
+  sampled: number;
+}
+
 export interface ModelHost {
   readonly folder: ModelFolder;
   readonly tokenizer: Tokenizer;
@@ -36,6 +44,8 @@ export interface ModelHost {
   readonly defaultSampling: NativeSampling;
   /** Speculative decoding for generations that do not say (loadModel's `speculative`). */
   readonly defaultSpeculative: boolean | SpeculativeOptions;
+  /** @internal A finished generation's speculative steps, counted for the model (Model.speculativeStats). */
+  recordSpeculation(steps: SpeculationStats): void;
   /** @internal A sequence offers its KV to the model's other sequences (prefix reuse); returns the withdrawal. */
   offerKv(donor: KvDonor): () => void;
   /** @internal The KV other sequences of this model offer, except `except`'s. */

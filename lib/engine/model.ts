@@ -21,7 +21,7 @@ import type { NativeModel, NativeProviderSpec } from "./native-types.js";
 import { getRuntime, int4KernelSupported } from "./runtime.js";
 import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.js";
 import { checkPrefixDiskOptions, PrefixDiskCache, type PrefixDiskOptions } from "./prefix-disk.js";
-import type { PrefillProgress } from "./model-host.js";
+import type { PrefillProgress, SpeculationStats } from "./model-host.js";
 import type { KvDonor } from "./prefix-reuse.js";
 import { resolveSpeculative, type SpeculativeOptions } from "./prompt-lookup.js";
 import { samplingDefaults } from "./sampling.js";
@@ -146,6 +146,7 @@ export class Model implements ContextHost {
   readonly kvLayout: KvLayout;
   private usedProviders: string[] = ["cpu"];
   private speculative: boolean | SpeculativeOptions = true;
+  private readonly speculation: SpeculationStats = { drafts: 0, draftedTokens: 0, acceptedTokens: 0, sampled: 0 };
   private fallbacks: ProviderFallback[] = [];
 
   private constructor(
@@ -316,6 +317,19 @@ export class Model implements ContextHost {
   /** Speculative decoding for generations that do not say (loadModel's `speculative`). */
   get defaultSpeculative(): boolean | SpeculativeOptions {
     return this.speculative;
+  }
+
+  /** Speculative decoding over every finished generation of the model (the server's /metrics). */
+  get speculativeStats(): Readonly<SpeculationStats> {
+    return { ...this.speculation };
+  }
+
+  /** @internal */
+  recordSpeculation(steps: SpeculationStats): void {
+    this.speculation.drafts += steps.drafts;
+    this.speculation.draftedTokens += steps.draftedTokens;
+    this.speculation.acceptedTokens += steps.acceptedTokens;
+    this.speculation.sampled += steps.sampled;
   }
 
   async createSequence(options: CreateSequenceOptions = {}): Promise<Sequence> {

@@ -30,7 +30,8 @@ const MAX_PAUSE = 32;
 export function resolveSpeculative(options: SpeculativeOptions = {}): Required<SpeculativeOptions> {
   const resolved = { ...DEFAULTS, ...options };
   for (const [name, value] of Object.entries(resolved)) {
-    if (!Number.isInteger(value) || value < 1 || value > 64) throw new Phi4Error("INVALID_ARGUMENT", `speculative.${name} must be an integer from 1 to 64 (got ${value})`);
+    if (!Number.isInteger(value) || value < 1 || value > 64)
+      throw new Phi4Error("INVALID_ARGUMENT", `speculative.${name} must be an integer from 1 to 64 (got ${value})`);
   }
   if (resolved.minNgram > resolved.maxNgram)
     throw new Phi4Error("INVALID_ARGUMENT", `speculative.minNgram (${resolved.minNgram}) must not exceed maxNgram (${resolved.maxNgram})`);
