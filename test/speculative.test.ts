@@ -70,7 +70,7 @@ describe.each([
     let misses = 0;
     let hits = 0;
     for (let step = 0; got.length < count; step++) {
-      const length = 1 + (step % 5);
+      const length = 1 + (step % 7); // verify runs of 2 to 8 rows
       const draft = expected.slice(got.length, got.length + length);
       // Every other draft is wrong at one position (a miss there); the rest are the plain tokens (hits).
       const wrongAt = step % 2 === 1 ? step % draft.length : -1;
@@ -87,7 +87,7 @@ describe.each([
     }
     expect(got.slice(0, count)).toEqual(expected);
     expect(hits).toBeGreaterThan(10);
-    expect(misses).toBeGreaterThan(3);
+    expect(misses).toBeGreaterThanOrEqual(3);
 
     // The same tokens, and the same KV: the spec sequence may be past `count` by its last step's bonus.
     sequence.truncate(prompt.length + count);
