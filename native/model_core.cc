@@ -202,6 +202,7 @@ void ModelCore::ReadSignature() {
   };
   requireIn(spec_.inputIdsName);
   requireIn(spec_.attentionMaskName);
+  if (hasLogitsStart()) requireIn(spec_.logitsStartName);
   requireOut(spec_.logitsName);
   for (int layer = 0; layer < spec_.numLayers; ++layer) {
     requireIn(LayerName(spec_.pastKeyFormat, layer));
@@ -218,9 +219,10 @@ void ModelCore::ReadSignature() {
 }
 
 void ModelCore::PrepareRunNames() {
-  // Order: input_ids, attention_mask, [position_ids], past K/V per layer. Outputs: logits, present K/V.
+  // Order: input_ids, attention_mask, [position_ids], [logits start], past K/V per layer. Outputs: logits, present K/V.
   runInputs_ = {spec_.inputIdsName.c_str(), spec_.attentionMaskName.c_str()};
   if (hasPositionIds_) runInputs_.push_back(spec_.positionIdsName.c_str());
+  if (hasLogitsStart()) runInputs_.push_back(spec_.logitsStartName.c_str());
   for (int layer = 0; layer < spec_.numLayers; ++layer) {
     kvInputNames_.push_back(LayerName(spec_.pastKeyFormat, layer));
     kvInputNames_.push_back(LayerName(spec_.pastValueFormat, layer));

@@ -30,6 +30,9 @@ struct ModelSpec {
   // phi4_onnx.Int4MatMul (int4_matmul_op.h), GroupQueryAttention nodes as phi4_onnx.Attention
   // (attention_op.h), whose domain (custom_ops.h) the session then needs.
   bool lastPositionLogits = false;
+  // With lastPositionLogits: the int64 [1] input where the lm_head's slice starts, -(logits rows per
+  // run row) (lib/engine/logits-start.ts); empty for a graph sliced to the last position for good.
+  std::string logitsStartName;
   bool int4Kernel = false;
   std::string int4Variant;  // with int4Kernel: the variant its nodes name (the fastest here by default)
   bool attentionKernel = false;
@@ -53,8 +56,10 @@ class ModelCore {
   const ModelSpec& spec() const { return spec_; }
   OrtSession* session() const { return session_.get(); }
   bool hasPositionIds() const { return hasPositionIds_; }
-  // True when every run's logits are [rows, 1, vocab] (the rewritten graph), whatever the input length.
+  // True when a run's logits are [rows, logitsRows, vocab] (the rewritten graph: 1 unless a
+  // speculative step asks for more), whatever the input length.
   bool lastPositionLogits() const { return spec_.lastPositionLogits; }
+  bool hasLogitsStart() const { return !spec_.logitsStartName.empty(); }
   ONNXTensorElementDataType kvType() const { return kvType_; }
   ONNXTensorElementDataType logitsType() const { return logitsType_; }
   const OrtMemoryInfo* cpuMemory() const { return cpuMemory_.get(); }

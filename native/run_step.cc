@@ -7,7 +7,8 @@
 
 namespace phi4 {
 
-void StepInputs::Build(const ModelCore& model, bool longRope, const RunRow* rows, int rowCount, int n) {
+void StepInputs::Build(const ModelCore& model, bool longRope, const RunRow* rows, int rowCount, int n, int logitsRows) {
+  logitsStart_ = -std::max(1, std::min(logitsRows, n));
   int longest = 0;
   for (int r = 0; r < rowCount; ++r) {
     if (rows[r].count > 0) longest = std::max(longest, rows[r].past + rows[r].count);
@@ -54,6 +55,8 @@ std::vector<ValuePtr> StepInputs::Values(const ModelCore& model) {
   values.push_back(TensorView(cpu, ids_.data(), cells * sizeof(int64_t), idsShape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64));
   values.push_back(TensorView(cpu, mask_.data(), static_cast<size_t>(rows_) * width_ * sizeof(int64_t), maskShape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64));
   if (model.hasPositionIds()) values.push_back(TensorView(cpu, positions_.data(), cells * sizeof(int64_t), idsShape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64));
+  const int64_t startShape[1] = {1};
+  if (model.hasLogitsStart()) values.push_back(TensorView(cpu, &logitsStart_, sizeof(int64_t), startShape, 1, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64));
   return values;
 }
 
@@ -80,7 +83,7 @@ ValuePtr RunModel(const ModelCore& model, OrtRunOptions* options, const std::ato
   return allocated;
 }
 
-const void* LastPositionLogits(const ModelCore& model, const OrtValue* logits, int rows, int n, int row) {
+const void* PositionLogits(const ModelCore& model, const OrtValue* logits, int rows, int n, int row, int position) {
   const int64_t vocab = model.spec().vocabSize;
   OrtTensorTypeAndShapeInfo* info = nullptr;
   Check(Ort().GetTensorTypeAndShape(logits, &info));
@@ -90,13 +93,15 @@ const void* LastPositionLogits(const ModelCore& model, const OrtValue* logits, i
   if (!status && rank == 3) status = Ort().GetDimensions(info, dims, 3);
   Ort().ReleaseTensorTypeAndShapeInfo(info);
   Check(status);
-  // n positions per row, or only the last one when the graph slices before the lm_head.
-  if (rank != 3 || dims[0] != rows || (dims[1] != n && dims[1] != 1) || dims[2] != vocab)
+  // n positions per row, or the last few when the graph slices before the lm_head.
+  if (rank != 3 || dims[0] != rows || dims[1] < 1 || dims[1] > n || dims[2] != vocab)
     throw EngineError(code::kModelLoadFailed, "logits output has an unexpected shape; genai_config.json's vocab_size must match the model's lm_head");
+  const int64_t computed = position - (n - dims[1]);  // index among the positions the run computed
+  if (computed < 0 || position >= n) throw EngineError(code::kInvalidArgument, "the run computed no logits for that position");
   void* data = nullptr;
   Check(Ort().GetTensorMutableData(const_cast<OrtValue*>(logits), &data));
-  const size_t position = static_cast<size_t>(row) * dims[1] + (dims[1] - 1);
-  return static_cast<const uint8_t*>(data) + position * vocab * ElementSize(model.logitsType());
+  const size_t cell = static_cast<size_t>(row) * dims[1] + computed;
+  return static_cast<const uint8_t*>(data) + cell * vocab * ElementSize(model.logitsType());
 }
 
 void ReadLogitsRow(const ModelCore& model, const void* data, std::vector<float>& out) {

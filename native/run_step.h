@@ -29,7 +29,9 @@ class StepInputs {
   // rule). Every real row has exactly n tokens and attends to its past and itself; a filler row's
   // dummy token (id 0, n == 1) sits at position 0 and attends to itself only. The buffers
   // are kept between runs, so a decode step allocates nothing once they have grown.
-  void Build(const ModelCore& model, bool longRope, const RunRow* rows, int rowCount, int n);
+  // `logitsRows`: positions per row whose logits the run computes, the last ones (a graph with the
+  // logits start input; 1 unless a speculative step verifies a draft).
+  void Build(const ModelCore& model, bool longRope, const RunRow* rows, int rowCount, int n, int logitsRows = 1);
   int rows() const { return rows_; }
   int width() const { return width_; }
   // Tensors over the buffers, in the order the session takes them (ids, mask, positions if it has them).
@@ -38,6 +40,7 @@ class StepInputs {
  private:
   std::vector<int64_t> ids_, positions_, mask_;
   int rows_ = 0, n_ = 0, width_ = 0;
+  int64_t logitsStart_ = -1;
 };
 
 // Runs the session over `inputs` and the KV views `kv` (each bound as past and present: GroupQuery-
@@ -47,8 +50,13 @@ class StepInputs {
 ValuePtr RunModel(const ModelCore& model, OrtRunOptions* options, const std::atomic<bool>& cancelled, StepInputs& inputs, const std::vector<ValuePtr>& kv,
                   OrtValue* logits);
 
-// The logits of the last position of row `row` of a run's [rows, n or 1, vocab] output (shape checked).
-const void* LastPositionLogits(const ModelCore& model, const OrtValue* logits, int rows, int n, int row);
+// The logits of position `position` (0 <= position < n, among the last ones the run computed) of row
+// `row` of a run's [rows, n or fewer, vocab] output (shape checked).
+const void* PositionLogits(const ModelCore& model, const OrtValue* logits, int rows, int n, int row, int position);
+// The logits of the last position of row `row`.
+inline const void* LastPositionLogits(const ModelCore& model, const OrtValue* logits, int rows, int n, int row) {
+  return PositionLogits(model, logits, rows, n, row, n - 1);
+}
 
 // A logits row (float or float16, the model's logits type) as floats in `out` (vocab entries).
 void ReadLogitsRow(const ModelCore& model, const void* row, std::vector<float>& out);

@@ -18,6 +18,7 @@ ModelSpec ReadModelSpec(const Napi::Object& o) {
     Napi::Uint8Array array = bytes.As<Napi::Uint8Array>();
     spec.modelBytes.assign(array.Data(), array.Data() + array.ByteLength());
     spec.lastPositionLogits = GetBool(o, "lastPositionLogits", false);
+    if (spec.lastPositionLogits) spec.logitsStartName = GetString(o, "logitsStart", "");
     spec.int4Kernel = GetBool(o, "int4Kernel", false);
     spec.int4Variant = GetString(o, "int4KernelVariant", int4::VariantName(int4::BestVariant()));
     spec.attentionKernel = GetBool(o, "attentionKernel", false);

@@ -34,10 +34,11 @@ void ApplyMask(std::vector<float>& logits, const std::vector<uint8_t>& allowed) 
 
 }  // namespace
 
-int32_t Sampler::Sample(std::vector<float>& logits, const std::vector<int32_t>& history, const SamplingParams& params) {
-  if (params.repetitionPenalty != 1.0f && !history.empty()) {
+bool Sampler::Prepare(std::vector<float>& logits, History history, const SamplingParams& params) {
+  if (params.repetitionPenalty != 1.0f && history.length > 0) {
     seen_.assign(logits.size(), 0);
-    for (int32_t token : history) {
+    for (size_t i = 0; i < history.length; ++i) {
+      const int32_t token = history.tokens[i];
       if (token < 0 || static_cast<size_t>(token) >= logits.size() || seen_[token]) continue;
       seen_[token] = 1;
       float& l = logits[token];
@@ -45,11 +46,35 @@ int32_t Sampler::Sample(std::vector<float>& logits, const std::vector<int32_t>& 
     }
   }
   if (!params.allowed.empty()) ApplyMask(logits, params.allowed);
-  if (params.greedy || params.temperature <= 0.0f || params.topK == 1) return Argmax(logits);
-  return SampleFromCandidates(logits, params);
+  return params.greedy || params.temperature <= 0.0f || params.topK == 1;
 }
 
-int32_t Sampler::SampleFromCandidates(std::vector<float>& logits, const SamplingParams& params) {
+int32_t Sampler::Sample(std::vector<float>& logits, History history, const SamplingParams& params) {
+  if (Prepare(logits, history, params)) return Argmax(logits);
+  double total = 0;
+  const size_t keep = Candidates(logits, params, total);
+  return Draw(keep, total, -1);
+}
+
+int32_t Sampler::Verify(std::vector<float>& logits, History history, const SamplingParams& params, int32_t draft, bool& accepted) {
+  if (Prepare(logits, history, params)) {
+    const int32_t best = Argmax(logits);
+    accepted = best == draft;
+    return best;
+  }
+  double total = 0;
+  const size_t keep = Candidates(logits, params, total);
+  double weight = 0;  // p(draft) * total: zero when top-k / top-p / the mask cut it
+  for (size_t i = 0; i < keep; ++i) {
+    if (candidates_[i] == draft) weight = weights_[i];
+  }
+  accepted = std::uniform_real_distribution<double>(0.0, 1.0)(rng_) * total < weight;
+  if (accepted) return draft;
+  // Rejected: the residual max(p - q, 0) of a one-hot draft q is p without the draft, renormalized.
+  return Draw(keep, total - weight, weight > 0 ? draft : -1);
+}
+
+size_t Sampler::Candidates(const std::vector<float>& logits, const SamplingParams& params, double& total) {
   const size_t vocab = logits.size();
   auto byLogit = [&](int32_t a, int32_t b) { return logits[a] > logits[b]; };
   candidates_.resize(vocab);
@@ -64,36 +89,47 @@ int32_t Sampler::SampleFromCandidates(std::vector<float>& logits, const Sampling
   // Softmax over the whole vocabulary (the normaliser must include every token for top-p to be right).
   const float maxLogit = *std::max_element(logits.begin(), logits.end());
   const float invT = 1.0f / params.temperature;
-  double total = 0;
-  for (size_t i = 0; i < vocab; ++i) total += std::exp((logits[i] - maxLogit) * invT);
+  double all = 0;
+  for (size_t i = 0; i < vocab; ++i) all += std::exp((logits[i] - maxLogit) * invT);
 
   if (nucleus) {
     double mass = 0;
     size_t cut = 0;
     while (cut < window) {
-      mass += std::exp((logits[candidates_[cut]] - maxLogit) * invT) / total;
+      mass += std::exp((logits[candidates_[cut]] - maxLogit) * invT) / all;
       ++cut;
       if (mass >= params.topP) break;
     }
     if (mass < params.topP && window < keep) {
       // The nucleus is wider than the window: sort everything and cut again.
       std::sort(candidates_.begin(), candidates_.end(), byLogit);
-      for (; cut < keep && mass < params.topP; ++cut) mass += std::exp((logits[candidates_[cut]] - maxLogit) * invT) / total;
+      for (; cut < keep && mass < params.topP; ++cut) mass += std::exp((logits[candidates_[cut]] - maxLogit) * invT) / all;
     }
     keep = std::min(keep, cut);
   } else {
     keep = std::min(keep, window);
   }
 
-  double kept = 0;
-  for (size_t i = 0; i < keep; ++i) kept += std::exp((logits[candidates_[i]] - maxLogit) * invT);
-  std::uniform_real_distribution<double> uniform(0.0, kept);
-  double r = uniform(rng_);
+  weights_.resize(keep);
+  total = 0;
   for (size_t i = 0; i < keep; ++i) {
-    r -= std::exp((logits[candidates_[i]] - maxLogit) * invT);
-    if (r <= 0) return candidates_[i];
+    weights_[i] = std::exp((logits[candidates_[i]] - maxLogit) * invT);
+    total += weights_[i];
   }
-  return candidates_[keep - 1];
+  return keep;
+}
+
+int32_t Sampler::Draw(size_t keep, double total, int32_t skip) {
+  std::uniform_real_distribution<double> uniform(0.0, total);
+  double r = uniform(rng_);
+  int32_t last = -1;
+  for (size_t i = 0; i < keep; ++i) {
+    if (candidates_[i] == skip) continue;
+    last = candidates_[i];
+    r -= weights_[i];
+    if (r <= 0) return last;
+  }
+  return last >= 0 ? last : candidates_[0];
 }
 
 }  // namespace phi4

@@ -37,6 +37,11 @@ struct EvalRequest {
   bool reseed = false;
   uint64_t seed = 0;
   bool returnLogits = false;
+  // Speculative step (with sample): the drafted tokens, and each checked position's parameters
+  // (draftMasks: position i's token mask, when the generation is constrained).
+  bool speculate = false;
+  std::vector<int32_t> draft;
+  std::vector<SamplingParams> positions;
 };
 
 class EvalWorker : public SequenceWorker {
@@ -46,6 +51,14 @@ class EvalWorker : public SequenceWorker {
 
  protected:
   void Run() override {
+    if (request_.speculate) {
+      // Anything appended first runs on its own, so that the draft's run holds only the draft.
+      if (!request_.tokens.empty()) core_->Append(request_.tokens, request_.regimeLength);
+      if (request_.reseed) core_->Seed(request_.seed);
+      appended_ = core_->Speculate(request_.draft, request_.positions);
+      token_ = appended_.back();
+      return;
+    }
     core_->Append(request_.tokens, request_.regimeLength);
     if (request_.reseed) core_->Seed(request_.seed);
     if (request_.sample) token_ = core_->Sample(request_.params);
@@ -54,6 +67,12 @@ class EvalWorker : public SequenceWorker {
   Napi::Value Result(Napi::Env env) override {
     Napi::Object out = Napi::Object::New(env);
     out.Set("token", request_.sample ? Napi::Value(Napi::Number::New(env, token_)) : env.Null());
+    if (request_.speculate) {
+      // The accepted draft tokens (the appended tokens but the last, which is `token`).
+      Napi::Array accepted = Napi::Array::New(env, appended_.size() - 1);
+      for (size_t i = 0; i + 1 < appended_.size(); ++i) accepted.Set(static_cast<uint32_t>(i), Napi::Number::New(env, appended_[i]));
+      out.Set("accepted", accepted);
+    }
     if (request_.returnLogits) {
       const auto& logits = core_->lastLogits();
       Napi::Float32Array array = Napi::Float32Array::New(env, logits.size());
@@ -67,6 +86,7 @@ class EvalWorker : public SequenceWorker {
   std::shared_ptr<SequenceCore> core_;
   EvalRequest request_;
   int32_t token_ = -1;
+  std::vector<int32_t> appended_;
 };
 
 // Copies the KV of the first `length` positions into a new Buffer (handed to JS without a copy).
@@ -229,6 +249,26 @@ Napi::Value Sequence::Eval(const Napi::CallbackInfo& info) {
         }
         request.returnLogits = GetBool(options, "returnLogits", false);
         request.regimeLength = GetInt(options, "regimeLength", 0);
+        Napi::Value draft = options.Get("draft");
+        if (!draft.IsUndefined() && !draft.IsNull()) {
+          if (!request.sample || request.returnLogits) ThrowJs(env, code::kInvalidArgument, "a draft needs sampling options and no returnLogits");
+          request.speculate = true;
+          request.draft = ReadTokens(draft);
+          request.positions.assign(request.draft.size() + 1, request.params);
+          Napi::Value masks = options.Get("draftMasks");
+          if (!masks.IsUndefined() && !masks.IsNull()) {
+            if (!masks.IsArray() || masks.As<Napi::Array>().Length() != request.positions.size())
+              ThrowJs(env, code::kInvalidArgument, "draftMasks must hold one token mask per checked position (the draft's length + 1)");
+            Napi::Array list = masks.As<Napi::Array>();
+            for (uint32_t i = 0; i < list.Length(); ++i) {
+              Napi::Value mask = list.Get(i);
+              if (!mask.IsTypedArray() || mask.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+                ThrowJs(env, code::kInvalidArgument, "draftMasks must be Uint8Array bit masks (bit i = token i allowed)");
+              Napi::Uint8Array bits = mask.As<Napi::Uint8Array>();
+              request.positions[i].allowed.assign(bits.Data(), bits.Data() + bits.ElementLength());
+            }
+          }
+        }
       }
     } catch (const Napi::Error& e) {
       auto deferred = Napi::Promise::Deferred::New(env);

@@ -154,7 +154,7 @@ void SequenceCore::CheckAppend(const std::vector<int32_t>& tokens) const {
   }
 }
 
-void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength) {
+void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength, int logitsRows) {
   const ModelSpec& spec = model_->spec();
   const size_t before = tokens_.size();
   const size_t total = before + tokens.size();
@@ -183,8 +183,11 @@ void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength) 
   try {
     while (static_cast<size_t>(kvValid_) < total) {
       if (cancelled_.load()) throw EngineError(code::kAborted, "generation was aborted");
-      const int count = static_cast<int>(std::min<size_t>(chunk_, total - kvValid_));
-      RunChunk(kvValid_, count, static_cast<size_t>(kvValid_ + count) == total);
+      const int left = static_cast<int>(total - kvValid_);
+      int count = std::min(chunk_, left);
+      // The final chunk holds every position whose logits are kept.
+      if (count < left && left - count < logitsRows) count = left - logitsRows;
+      RunChunk(kvValid_, count, count == left, logitsRows);
       kvValid_ += count;
     }
     logitsAt_ = static_cast<int>(total);
@@ -197,14 +200,31 @@ void SequenceCore::Append(const std::vector<int32_t>& tokens, int regimeLength) 
   }
 }
 
-void SequenceCore::RunChunk(int start, int count, bool last) {
+void SequenceCore::RunChunk(int start, int count, bool last, int logitsRows) {
   const RunRow row{start, count, tokens_.data() + start};
-  inputs_.Build(*model_, kvLong_, &row, 1, count);
+  const int rows = last ? std::min(logitsRows, count) : 1;
+  inputs_.Build(*model_, kvLong_, &row, 1, count, rows);
   // Logits of one position go into a preallocated row: single-token steps, and every run of a graph
-  // that slices before the lm_head. Otherwise a prompt chunk lets ORT allocate [1, n, vocab].
-  OrtValue* preallocated = count == 1 || model_->lastPositionLogits() ? decodeLogits_.get() : nullptr;
+  // that slices before the lm_head (the last `rows` positions into a buffer kept for them).
+  // Otherwise a prompt chunk lets ORT allocate [1, n, vocab].
+  OrtValue* preallocated = nullptr;
+  ValuePtr rowsView;
+  if (count == 1 || (model_->lastPositionLogits() && rows == 1)) {
+    preallocated = decodeLogits_.get();
+  } else if (model_->lastPositionLogits()) {
+    const ModelSpec& spec = model_->spec();
+    const size_t bytes = static_cast<size_t>(rows) * spec.vocabSize * ElementSize(model_->logitsType());
+    if (rowsLogitsData_.size() < bytes) rowsLogitsData_.resize(bytes);
+    const int64_t shape[3] = {1, rows, spec.vocabSize};
+    rowsView = TensorView(model_->cpuMemory(), rowsLogitsData_.data(), bytes, shape, 3, model_->logitsType());
+    preallocated = rowsView.get();
+  }
   ValuePtr allocated = RunModel(*model_, runOptions_.get(), cancelled_, inputs_, kv_, preallocated);
-  if (last) ReadLogitsRow(*model_, LastPositionLogits(*model_, preallocated ? preallocated : allocated.get(), 1, count, 0), logits_);
+  if (!last) return;
+  const OrtValue* logits = preallocated ? preallocated : allocated.get();
+  ReadLogitsRow(*model_, LastPositionLogits(*model_, logits, 1, count, 0), logits_);
+  rowLogits_.resize(logitsRows > 1 ? rows : 0);
+  for (int i = 0; i < static_cast<int>(rowLogits_.size()); ++i) ReadLogitsRow(*model_, PositionLogits(*model_, logits, 1, count, 0, count - rows + i), rowLogits_[i]);
 }
 
 bool SequenceCore::CanJoinBatch() const {
@@ -221,9 +241,60 @@ void SequenceCore::CommitBatchedToken(const void* logitsRow) {
 int32_t SequenceCore::Sample(const SamplingParams& params) {
   if (logitsAt_ != length()) throw EngineError(code::kInvalidArgument, "nothing to sample from: the last position has not been evaluated");
   scratch_ = logits_;
-  const int32_t token = sampler_.Sample(scratch_, tokens_, params);
+  const int32_t token = sampler_.Sample(scratch_, {tokens_.data(), tokens_.size()}, params);
   if (length() < capacity_) tokens_.push_back(token);
   return token;
+}
+
+std::vector<int32_t> SequenceCore::Speculate(std::vector<int32_t> draft, const std::vector<SamplingParams>& params) {
+  const ModelSpec& spec = model_->spec();
+  const size_t before = tokens_.size();
+  if (params.empty()) throw EngineError(code::kInvalidArgument, "speculation needs the sampling parameters");
+  // Every position of the run under the regime plain decoding would run it in, and room for the new token.
+  while (!draft.empty() && (LongRopeRegime(spec, before + draft.size()) != LongRopeRegime(spec, before) || before + draft.size() >= static_cast<size_t>(capacity_)))
+    draft.pop_back();
+  if (draft.size() + 1 > params.size()) draft.resize(params.size() - 1);
+  const int d = static_cast<int>(draft.size());
+  if (d == 0 || before == 0) {
+    Append(draft);
+    return {Sample(params[0])};
+  }
+  // The rows checked are those of the last token and of each drafted token, so the run includes the
+  // last token even when it has KV already (its logits gone: a rewind, a restored state).
+  kvValid_ = std::min(kvValid_, static_cast<int>(before) - 1);
+  Append(draft, 0, d + 1);
+  // Position before - 1 + i predicts token before + i; history: the sequence up to that position.
+  int accepted = 0;
+  int32_t next = -1;
+  try {
+    for (; accepted <= d; ++accepted) {
+      scratch_ = rowLogits_[accepted];
+      const History history{tokens_.data(), before + accepted};
+      if (accepted == d) {
+        next = sampler_.Sample(scratch_, history, params[accepted]);
+        break;
+      }
+      bool ok = false;
+      next = sampler_.Verify(scratch_, history, params[accepted], draft[accepted], ok);
+      if (!ok) break;
+    }
+  } catch (...) {
+    // A mask that allows nothing: the sequence as Sample leaves it when it throws (last token evaluated).
+    tokens_.resize(before);
+    kvValid_ = static_cast<int>(before);
+    logits_ = rowLogits_[0];
+    logitsAt_ = static_cast<int>(before);
+    throw;
+  }
+  const int kept = static_cast<int>(before) + accepted;
+  tokens_.resize(kept);
+  kvValid_ = kept;
+  logits_ = rowLogits_[accepted];
+  logitsAt_ = kept;
+  if (length() < capacity_) tokens_.push_back(next);
+  std::vector<int32_t> appended(draft.begin(), draft.begin() + accepted);
+  appended.push_back(next);
+  return appended;
 }
 
 }  // namespace phi4

@@ -39,10 +39,21 @@ class SequenceCore {
   // has nothing to evaluate.
   // `regimeLength`: the length the caller will reach with further appends (a prompt fed in pieces), so
   // the LongRoPE regime is chosen once for all of it instead of being switched halfway.
-  void Append(const std::vector<int32_t>& tokens, int regimeLength = 0);
+  // `logitsRows`: the last run also keeps the logits of that many last positions (rowLogits_), for
+  // Speculate; the final chunk is made at least that long.
+  void Append(const std::vector<int32_t>& tokens, int regimeLength = 0, int logitsRows = 1);
   // Samples the next token from the last logits and appends it without KV (the next run evaluates
   // it) while the capacity has room; returns it either way.
   int32_t Sample(const SamplingParams& params);
+  // Speculative decoding (docs/speculative.md): runs the pending last token and `draft` after it as
+  // one chunk with the logits of each of those positions, accepts the longest prefix of the draft that
+  // sampling accepts (Sampler::Verify, position by position with params[i]: each position's own token
+  // mask) and samples one more token after it, as Sample would have at that point. Leaves the
+  // sequence as plain decoding would: the accepted tokens with KV, the new token pending; the KV the
+  // rejected draft tokens wrote lies past kvValid and is overwritten by later runs. Returns the
+  // tokens appended (the accepted draft, then the new token). The draft is cut where it would cross
+  // the LongRoPE switch (plain decoding re-prefills there) or leave no room for the new token.
+  std::vector<int32_t> Speculate(std::vector<int32_t> draft, const std::vector<SamplingParams>& params);
   void Seed(uint64_t seed) { sampler_.Seed(seed); }
 
   const std::vector<float>& lastLogits() const { return logits_; }
@@ -97,7 +108,7 @@ class SequenceCore {
   // Refuses `tokens` (ids outside the vocabulary, past the capacity) before anything changes. (Past
   // the KV memory budget: KvPool::Grow, also before anything changes.)
   void CheckAppend(const std::vector<int32_t>& tokens) const;
-  void RunChunk(int start, int count, bool last);
+  void RunChunk(int start, int count, bool last, int logitsRows);
   void RequireHostKv() const;
   // Calls f(regionPointer, bytes) for each (layer, K/V, head) run of `length` positions, in state order.
   template <typename F>
@@ -117,6 +128,8 @@ class SequenceCore {
   StepInputs inputs_;
   std::vector<uint8_t> decodeLogitsData_;
   ValuePtr decodeLogits_;  // [1, 1, vocab], bound as the logits output of single-token steps
+  std::vector<uint8_t> rowsLogitsData_;      // [1, rows, vocab] output of a run that keeps several rows
+  std::vector<std::vector<float>> rowLogits_;  // those rows as floats, oldest position first
   std::vector<float> logits_;
   std::vector<float> scratch_;
   Sampler sampler_;

@@ -10,6 +10,7 @@ import onnxProto from "onnx-proto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { rewriteGraph } from "../lib/engine/graph-rewrites.js";
+import { LOGITS_START_INPUT } from "../lib/engine/logits-start.js";
 import { loadModel } from "../lib/index.js";
 
 const { onnx } = onnxProto;
@@ -18,7 +19,8 @@ const models = inject("models");
 /** The parts of a decoded graph these tests read (protobufjs fills every repeated field, typed optional). */
 interface Graph {
   node: { opType: string; input: string[]; output: string[] }[];
-  output: { name: string; type: { tensorType: { shape: { dim: { dimValue?: unknown }[] } } } }[];
+  input: { name: string }[];
+  output: { name: string; type: { tensorType: { shape: { dim: { dimValue?: unknown; dimParam?: string }[] } } } }[];
 }
 const graphOf = (bytes: Uint8Array) => onnx.ModelProto.decode(bytes).graph as unknown as Graph;
 
@@ -47,8 +49,11 @@ describe("the last-position rewrite", () => {
     const originalLmHead = original.node.find((n) => n.output.includes("logits"))!;
     expect(slice.input[0]).toBe(originalLmHead.input[0]);
     expect(graph.node.indexOf(slice)).toBeLessThan(graph.node.indexOf(lmHead));
+    // Where the slice starts is an input the addon feeds (-1, or -(k+1) to verify k drafted tokens).
+    expect(slice.input[1]).toBe(LOGITS_START_INPUT);
+    expect(graph.input.map((i) => i.name)).toContain(LOGITS_START_INPUT);
     const logits = graph.output.find((o) => o.name === "logits")!;
-    expect(Number(logits.type.tensorType.shape.dim[1].dimValue)).toBe(1);
+    expect(logits.type.tensorType.shape.dim[1].dimParam).toBe("logits_rows");
   });
 
   it("leaves a graph alone when the logits do not come straight from a MatMul", async () => {

@@ -12,6 +12,7 @@ import type { NativeEvalOptions, NativeEvalResult } from "./native-types.js";
 import type { ReuseResult } from "./prefix-reuse.js";
 import { StopStringMatcher } from "./stop-strings.js";
 import { seamTokens, type Seam } from "./jump-forward.js";
+import { PromptLookup, resolveSpeculative, type SpeculativeOptions } from "./prompt-lookup.js";
 
 /**
  * Why a generation ended: an end-of-sequence token, maxTokens, a stop string (or a completed
@@ -42,6 +43,12 @@ export interface TokenConstraint {
    * the constraint's budget has no room for that.
    */
   acceptForced?(takenBack: number, tokens: readonly number[]): boolean;
+  /**
+   * Speculative decoding (optional): a copy in the same state that advances on its own, on which a
+   * drafted run of tokens is checked token by token before the model verifies it. A constraint
+   * without it is never drafted for.
+   */
+  fork?(): TokenConstraint;
 }
 
 export interface GenerateOptions {
@@ -67,6 +74,13 @@ export interface GenerateOptions {
   jumpForward?: boolean;
   /** Called after each chunk of a prefill longer than one chunk (see also Model.onPrefillProgress). */
   onPrefillProgress?: (progress: PrefillProgress) => void;
+  /**
+   * Prompt-lookup speculative decoding (docs/speculative.md): tokens that followed an earlier
+   * occurrence of the sequence's last few tokens are checked in one model run, and the ones sampling
+   * accepts are kept (greedy output is unchanged; sampled output keeps its distribution). Default: the
+   * model's `speculative` option (on); false turns it off; an object tunes it.
+   */
+  speculative?: boolean | SpeculativeOptions;
 }
 
 export interface GenerationChunk {
@@ -85,9 +99,22 @@ export interface GenerationResult {
   stopSequence?: string;
   /** promptTokens counts the whole input; cachedTokens those of them reused instead of prefilled. */
   usage: { promptTokens: number; outputTokens: number; cachedTokens: number };
-  timings: { ttftMs: number; prefillTokensPerSec: number; decodeTokensPerSec: number; totalMs: number };
-  /** Sampled tokens (one model step each), and jumps with the tokens they appended (of `tokens`, or taken back later). */
-  steps: { sampled: number; jumps: number; jumpedTokens: number };
+  timings: {
+    ttftMs: number;
+    prefillTokensPerSec: number;
+    decodeTokensPerSec: number;
+    totalMs: number;
+    /** Sampled tokens per model step that sampled them (above 1 when speculative drafts are accepted). */
+    tokensPerStep: number;
+    /** Accepted of the drafted tokens (0 when nothing was drafted). */
+    acceptanceRate: number;
+  };
+  /**
+   * Sampled tokens (accepted draft tokens included: sampling produced them; sampled - acceptedTokens
+   * model steps), jumps with the tokens they appended (of `tokens`, or taken back later), and
+   * speculative steps with the tokens they drafted and the drafted tokens accepted.
+   */
+  steps: { sampled: number; jumps: number; jumpedTokens: number; drafts: number; draftedTokens: number; acceptedTokens: number };
 }
 
 /** @internal What a generation drives: its sequence. Sequence implements it; naming this interface instead of the class keeps generation.ts from importing sequence.ts, which imports it. */
@@ -95,6 +122,8 @@ export interface GenerationTarget {
   readonly model: ModelHost;
   readonly length: number;
   readonly capacity: number;
+  /** Every token of the sequence (read once, when a generation starts drafting). */
+  readonly tokens: readonly number[];
   adopt(target: readonly number[]): Promise<{ rest: number[]; reuse: ReuseResult }>;
   step(
     tokens: readonly number[],
@@ -106,6 +135,9 @@ export interface GenerationTarget {
   /** Keeps the first `length` tokens while a generation runs (a jump-forward's seam). */
   truncate(length: number): void;
 }
+
+/** The mask of a position where any token may follow (the native sampler reads an empty mask so). */
+const ANY_TOKEN = new Uint8Array(0);
 
 export class Generation implements AsyncIterable<GenerationChunk> {
   readonly result: Promise<GenerationResult>;
@@ -123,6 +155,19 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     if (this.iterated) throw new Phi4Error("INVALID_ARGUMENT", "a generation can be iterated once");
     this.iterated = true;
     yield* this.stream;
+  }
+
+  /**
+   * The next step; a speculative one whose draft the KV memory budget has no room for runs again
+   * without it (the draft's positions count against the budget until they are rejected).
+   */
+  private async next(sequence: GenerationTarget, tokens: readonly number[], options: NativeEvalOptions, signal: AbortSignal): Promise<NativeEvalResult> {
+    try {
+      return await sequence.step(tokens, options, signal);
+    } catch (error) {
+      if (!options.draft || !(error instanceof Phi4Error && error.code === "KV_MEMORY_EXCEEDED")) throw error;
+      return sequence.step(tokens, { sampling: options.sampling }, signal);
+    }
   }
 
   private async run(
@@ -165,7 +210,13 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     let text = "";
     let stopReason: GenerationStopReason | undefined;
     let stopSequence: string | undefined;
-    const steps = { sampled: 0, jumps: 0, jumpedTokens: 0 };
+    const steps = { sampled: 0, jumps: 0, jumpedTokens: 0, drafts: 0, draftedTokens: 0, acceptedTokens: 0 };
+    const speculative = options.speculative ?? model.defaultSpeculative;
+    // A constraint must be able to check a draft on a copy of itself.
+    const drafting = speculative !== false && (!constraint || constraint.fork !== undefined);
+    const lookupOptions = drafting ? resolveSpeculative(speculative === true ? {} : speculative) : null;
+    /** The sequence's tokens as the drafter sees them: created at the first draft, then kept in step with `generated`. */
+    let lookup: PromptLookup | null = null;
 
     const jumping = options.jumpForward !== false && constraint?.forced !== undefined && constraint.acceptForced !== undefined;
     const stopStrings = options.stop ?? [];
@@ -192,6 +243,8 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     /** Streams a jump's tokens as ordinary chunks (only the forced text: the taken-back text was streamed). */
     const emitJump = (seam: Seam) => {
       generated.splice(generated.length - seam.takeBack);
+      lookup?.truncate(lookup.length - seam.takeBack);
+      lookup?.push(...seam.tokens);
       const fresh = new StreamDecoder(tokenizer);
       let skip = seam.takenText.length;
       for (const token of seam.tokens) {
@@ -209,6 +262,43 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       steps.jumpedTokens += seam.tokens.length;
     };
 
+    /**
+     * A draft for the next step (with each checked position's token mask under a constraint), or null.
+     * It leaves room for the token sampled after it within maxTokens and the capacity, and ends at a
+     * token the constraint forbids.
+     */
+    const planDraft = (): { draft: number[]; draftMasks?: Uint8Array[] } | null => {
+      if (!lookupOptions) return null;
+      if (!lookup) {
+        lookup = new PromptLookup(vocab, lookupOptions);
+        lookup.push(...sequence.tokens);
+      }
+      const limit = Math.min(maxTokens - generated.length, sequence.capacity - sequence.length) - 1;
+      const draft = lookup.propose(limit, stopTokens);
+      if (draft.length === 0) return null;
+      if (!constraint) return { draft };
+      const check = constraint.fork!();
+      const draftMasks: Uint8Array[] = [];
+      for (let i = 0; ; i++) {
+        const mask = check.allowedTokens();
+        draftMasks.push(mask ? mask.slice() : ANY_TOKEN);
+        if (i === draft.length) break;
+        const token = draft[i];
+        if (mask && !((mask[token >> 3] >> (token & 7)) & 1)) {
+          draft.length = i;
+          break;
+        }
+        check.accept(token);
+        if (check.isComplete()) {
+          // The generation ends with this token: nothing after it is worth checking.
+          draft.length = i + 1;
+          draftMasks.push(ANY_TOKEN);
+          break;
+        }
+      }
+      return draft.length > 0 ? { draft, draftMasks } : null;
+    };
+
     const started = performance.now();
     const adopted = options.append === false ? await sequence.adopt(prompt) : { rest: prompt, reuse: { reusedTokens: 0 } };
     const first = planJump(Math.min(maxTokens, sequence.capacity - total));
@@ -217,9 +307,13 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     let step = await sequence.step(input, { sampling: constrained(), seed: options.sampling?.seed }, signal, options.onPrefillProgress);
     const firstTokenAt = performance.now();
 
-    for (;;) {
-      const token = step.token!;
+    /**
+     * Takes one sampled token as plain decoding would; true when the generation ends with it.
+     * `length`: the sequence's length once plain decoding had sampled it.
+     */
+    const take = (token: number, length: number): boolean => {
       generated.push(token);
+      lookup?.push(token);
       steps.sampled++;
       constraint?.accept(token);
       if (stopTokens.has(token)) {
@@ -235,16 +329,30 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       }
       if (!stopReason && constraint?.isComplete()) stopReason = "stop";
       if (!stopReason && generated.length >= maxTokens) stopReason = "max_tokens";
-      if (!stopReason && sequence.length >= sequence.capacity) stopReason = "capacity";
-      if (stopReason) break;
+      if (!stopReason && length >= sequence.capacity) stopReason = "capacity";
+      return stopReason !== undefined;
+    };
+
+    for (;;) {
+      // A speculative step appended the accepted draft tokens before the sampled one.
+      const taken = [...(step.accepted ?? []), step.token!];
+      let ended = -1;
+      for (let i = 0; i < taken.length && ended === -1; i++) if (take(taken[i], sequence.length - (taken.length - 1 - i))) ended = i;
+      if (ended !== -1) {
+        // Tokens after the one that ended it were appended too; plain decoding would not hold them.
+        const extra = taken.length - 1 - ended;
+        if (extra > 0) sequence.truncate(sequence.length - extra);
+        break;
+      }
       const seam = planJump(Math.min(maxTokens - generated.length, sequence.capacity - sequence.length));
       if (seam) {
         if (seam.takeBack > 0) sequence.truncate(sequence.length - seam.takeBack);
         emitJump(seam);
       }
+      const draft = seam ? null : planDraft();
       try {
         // A jump runs as a prefill chunk of its own (outside the context's batched decode step).
-        step = await sequence.step(seam ? seam.tokens : [], { sampling: constrained() }, signal);
+        step = await this.next(sequence, seam ? seam.tokens : [], { sampling: constrained(), ...draft }, signal);
       } catch (error) {
         // The budget ran out evaluating the last sampled token (or a jump): the answer so far stands
         // (the sequence keeps what it had, the last token without KV; a jump's text was already
@@ -252,6 +360,12 @@ export class Generation implements AsyncIterable<GenerationChunk> {
         if (!(error instanceof Phi4Error && error.code === "KV_MEMORY_EXCEEDED")) throw error;
         stopReason = "kv_memory";
         break;
+      }
+      if (draft && step.accepted) {
+        steps.drafts++;
+        steps.draftedTokens += draft.draft.length;
+        steps.acceptedTokens += step.accepted.length;
+        lookup!.record(draft.draft.length, step.accepted.length);
       }
     }
     // A stop string swallows what it held back; any other ending (a constraint completing too) releases it.
@@ -264,6 +378,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     }
     const finished = performance.now();
     const decodeMs = finished - firstTokenAt;
+    model.recordSpeculation(steps);
     if (options.append === false) await sequence.storePrompt(prompt);
     return {
       tokens: generated,
@@ -276,6 +391,8 @@ export class Generation implements AsyncIterable<GenerationChunk> {
         prefillTokensPerSec: (adopted.rest.length / (firstTokenAt - started)) * 1000,
         decodeTokensPerSec: generated.length > 1 && decodeMs > 0 ? ((generated.length - 1) / decodeMs) * 1000 : 0,
         totalMs: finished - started,
+        tokensPerStep: steps.sampled > 0 ? steps.sampled / (steps.sampled - steps.acceptedTokens) : 0,
+        acceptanceRate: steps.draftedTokens > 0 ? steps.acceptedTokens / steps.draftedTokens : 0,
       },
       steps,
     };

@@ -4,11 +4,16 @@
  * The genai export computes logits for every input position: a prompt chunk of n tokens multiplies
  * n hidden states by the vocab x hidden lm_head (200064 x 3072 for Phi-4-mini, about 16% of the
  * model's weights) and writes an n x vocab tensor, of which the decode loop reads only the last row.
- * Inserting `Slice(axis 1, last)` in front of the lm_head MatMul removes that work from prefill (and
- * the n x vocab allocation) and changes nothing else: every engine run, a prompt chunk or a batched
- * decode step (one token per row), needs exactly the last position of each row.
+ * Inserting `Slice(axis 1, from the end)` in front of the lm_head MatMul removes that work from
+ * prefill (and the n x vocab allocation) and changes nothing else: nearly every engine run, a prompt
+ * chunk or a batched decode step (one token per row), needs exactly the last position of each row.
+ * Where the slice starts is a graph input (LOGITS_START_INPUT, `-rows`) that the addon feeds on every
+ * run: -1 normally, and -(k+1) for a speculative step that verifies k drafted tokens, which needs the
+ * logits of its last k+1 positions (docs/speculative.md).
  */
 import onnxProto from "onnx-proto";
+
+import { LOGITS_START_INPUT } from "./logits-start.js";
 
 const { onnx } = onnxProto;
 
@@ -36,14 +41,19 @@ export function sliceLmHead(graph: onnxProto.onnx.IGraphProto, logitsName: strin
 
   const int64 = (suffix: string, value: number) =>
     onnx.TensorProto.create({ name: `${NAME}/${suffix}`, dataType: onnx.TensorProto.DataType.INT64, dims: [1], int64Data: [value] });
-  graph.initializer = [...(graph.initializer ?? []), int64("starts", -1), int64("ends", Number.MAX_SAFE_INTEGER), int64("axes", 1)];
+  graph.initializer = [...(graph.initializer ?? []), int64("ends", Number.MAX_SAFE_INTEGER), int64("axes", 1)];
+  const start = onnx.ValueInfoProto.create({
+    name: LOGITS_START_INPUT,
+    type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64, shape: { dim: [{ dimValue: 1 }] } } },
+  });
+  graph.input = [...(graph.input ?? []), start];
   const hidden = node.input[0];
   const sliced = `${NAME}/hidden`;
-  const slice = onnx.NodeProto.create({ name: NAME, opType: "Slice", input: [hidden, `${NAME}/starts`, `${NAME}/ends`, `${NAME}/axes`], output: [sliced] });
+  const slice = onnx.NodeProto.create({ name: NAME, opType: "Slice", input: [hidden, LOGITS_START_INPUT, `${NAME}/ends`, `${NAME}/axes`], output: [sliced] });
   const nodes = graph.node ?? [];
   nodes.splice(nodes.indexOf(node), 0, slice);
   node.input[0] = sliced;
-  // The output now has one position per row; a symbolic "sequence_length" there would be wrong.
-  dims[1] = onnx.TensorShapeProto.Dimension.create({ dimValue: 1 });
+  // The output now has as many positions per row as the run asks for, not the input's "sequence_length".
+  dims[1] = onnx.TensorShapeProto.Dimension.create({ dimParam: "logits_rows" });
   return true;
 }

@@ -7,6 +7,7 @@ import type { Tokenizer } from "../tokenizer/index.js";
 import type { ModelFolder } from "./genai-config.js";
 import type { NativeSampling } from "./native-types.js";
 import type { PrefixCache } from "./prefix-cache.js";
+import type { SpeculativeOptions } from "./prompt-lookup.js";
 import type { PrefixDiskCache } from "./prefix-disk.js";
 import type { KvDonor } from "./prefix-reuse.js";
 import type { KvLayout } from "./sequence-state.js";
@@ -15,6 +16,14 @@ import type { KvLayout } from "./sequence-state.js";
 export interface PrefillProgress {
   done: number;
   total: number;
+}
+
+/** Speculative decoding's counts: model steps that verified a draft, drafted and accepted tokens, and sampled tokens in all. */
+export interface SpeculationStats {
+  drafts: number;
+  draftedTokens: number;
+  acceptedTokens: number;
+  sampled: number;
 }
 
 export interface ModelHost {
@@ -33,6 +42,10 @@ export interface ModelHost {
   reportPrefill(progress: PrefillProgress): void;
   /** Sampling defaults from genai_config.json's search block. */
   readonly defaultSampling: NativeSampling;
+  /** Speculative decoding for generations that do not say (loadModel's `speculative`). */
+  readonly defaultSpeculative: boolean | SpeculativeOptions;
+  /** @internal A finished generation's speculative steps, counted for the model (Model.speculativeStats). */
+  recordSpeculation(steps: SpeculationStats): void;
   /** @internal A sequence offers its KV to the model's other sequences (prefix reuse); returns the withdrawal. */
   offerKv(donor: KvDonor): () => void;
   /** @internal The KV other sequences of this model offer, except `except`'s. */

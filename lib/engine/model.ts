@@ -15,13 +15,15 @@ import { modelFingerprint } from "./fingerprint.js";
 import { loadModelFolder, type ModelFolder } from "./genai-config.js";
 import { checkKvMemory, defaultKvMemory, weightBytes } from "./kv-memory.js";
 import { rewriteGraphOffThread } from "./graph-rewrite-thread.js";
+import { LOGITS_START_INPUT } from "./logits-start.js";
 import type { RewrittenGraph } from "./graph-rewrites.js";
 import type { Int4KernelVariantName, NativeModel, NativeProviderSpec } from "./native-types.js";
 import { checkInt4KernelVariant, getRuntime, int4KernelSupported } from "./runtime.js";
 import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.js";
 import { checkPrefixDiskOptions, PrefixDiskCache, type PrefixDiskOptions } from "./prefix-disk.js";
-import type { PrefillProgress } from "./model-host.js";
+import type { PrefillProgress, SpeculationStats } from "./model-host.js";
 import type { KvDonor } from "./prefix-reuse.js";
+import { resolveSpeculative, type SpeculativeOptions } from "./prompt-lookup.js";
 import { samplingDefaults } from "./sampling.js";
 import { Sequence } from "./sequence.js";
 import type { KvLayout } from "./sequence-state.js";
@@ -107,6 +109,12 @@ export interface LoadModelOptions {
    * else the graph's own type. `model.info.kvType` says which is in use.
    */
   kvType?: KvType;
+  /**
+   * Prompt-lookup speculative decoding for generations that do not say (docs/speculative.md): drafts
+   * taken from the sequence's own tokens, verified in one run each. Default true; false turns it off;
+   * an object tunes it. Greedy output is the same either way.
+   */
+  speculative?: boolean | SpeculativeOptions;
 }
 
 export type KvType = "float32" | "float16";
@@ -142,6 +150,8 @@ export class Model implements ContextHost {
   /** What a saved state must match to be restored here. */
   readonly kvLayout: KvLayout;
   private usedProviders: string[] = ["cpu"];
+  private speculative: boolean | SpeculativeOptions = true;
+  private readonly speculation: SpeculationStats = { drafts: 0, draftedTokens: 0, acceptedTokens: 0, sampled: 0 };
   private fallbacks: ProviderFallback[] = [];
 
   private constructor(
@@ -189,6 +199,7 @@ export class Model implements ContextHost {
     if (threads > maxThreads) throw new Phi4Error("INVALID_ARGUMENT", `threads must be at most ${maxThreads} (4 per CPU of this machine; got ${threads})`);
     if (!Number.isInteger(prefillChunk) || prefillChunk < 1)
       throw new Phi4Error("INVALID_ARGUMENT", `prefillChunk must be a positive integer (got ${prefillChunk})`);
+    if (typeof options.speculative === "object") resolveSpeculative(options.speculative);
     if (options.prefixCacheDisk) checkPrefixDiskOptions(options.prefixCacheDisk);
     if (options.kvType !== undefined && options.kvType !== "float32" && options.kvType !== "float16") {
       throw new Phi4Error("INVALID_ARGUMENT", `kvType must be "float32" or "float16" (got ${JSON.stringify(options.kvType)})`);
@@ -246,6 +257,7 @@ export class Model implements ContextHost {
           ? {
               modelBytes: graph.bytes,
               lastPositionLogits: graph.lastPositionLogits,
+              logitsStart: graph.lastPositionLogits ? LOGITS_START_INPUT : undefined,
               int4Kernel: graph.int4Nodes > 0,
               ...(typeof options.int4Kernel === "string" && { int4KernelVariant: options.int4Kernel }),
               attentionKernel: graph.attentionNodes > 0,
@@ -281,6 +293,7 @@ export class Model implements ContextHost {
       options.prefixCacheDisk ?? false,
     );
     model.usedProviders = remaining.length > 0 ? remaining.map((p) => p.name) : ["cpu"];
+    model.speculative = options.speculative ?? true;
     model.fallbacks = fallbacks;
     return model;
   }
@@ -308,6 +321,24 @@ export class Model implements ContextHost {
   /** Sampling defaults from genai_config.json's search block. */
   get defaultSampling() {
     return samplingDefaults(this.folder.config.search);
+  }
+
+  /** Speculative decoding for generations that do not say (loadModel's `speculative`). */
+  get defaultSpeculative(): boolean | SpeculativeOptions {
+    return this.speculative;
+  }
+
+  /** Speculative decoding over every finished generation of the model (the server's /metrics). */
+  get speculativeStats(): Readonly<SpeculationStats> {
+    return { ...this.speculation };
+  }
+
+  /** @internal */
+  recordSpeculation(steps: SpeculationStats): void {
+    this.speculation.drafts += steps.drafts;
+    this.speculation.draftedTokens += steps.draftedTokens;
+    this.speculation.acceptedTokens += steps.acceptedTokens;
+    this.speculation.sampled += steps.sampled;
   }
 
   async createSequence(options: CreateSequenceOptions = {}): Promise<Sequence> {

@@ -11,6 +11,8 @@ export interface NativeModelSpec {
   modelBytes?: Uint8Array;
   /** With modelBytes: its lm_head runs on the last position only. */
   lastPositionLogits?: boolean;
+  /** With lastPositionLogits: the int64 [1] input where the lm_head's slice starts (-rows of logits per run row). */
+  logitsStart?: string;
   /** With modelBytes: it has phi4_onnx.Int4MatMul nodes (the addon's int4 kernel). */
   int4Kernel?: boolean;
   /** With int4Kernel: the variant its nodes name (default: the fastest this CPU runs). */
@@ -53,11 +55,21 @@ export interface NativeEvalOptions {
   returnLogits?: boolean;
   /** The length a prompt fed in pieces will reach: picks the LongRoPE regime once for all of it. */
   regimeLength?: number;
+  /**
+   * Speculative step (with `sampling`): tokens guessed to follow. They run in one chunk after the
+   * pending token; the longest prefix sampling accepts is kept and one token sampled after it
+   * (docs/speculative.md). Cut natively where it would cross the LongRoPE switch or the capacity.
+   */
+  draft?: number[];
+  /** With draft, for a constrained generation: the token mask of each checked position (draft.length + 1). */
+  draftMasks?: Uint8Array[];
 }
 
 export interface NativeEvalResult {
   token: number | null;
   logits?: Float32Array;
+  /** A speculative step: the draft tokens accepted (appended before `token`). */
+  accepted?: number[];
 }
 
 /**

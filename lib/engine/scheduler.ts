@@ -51,7 +51,8 @@ export class Scheduler {
   /** Runs `input` on `native` (as its eval would) when the scheduler gets to it. */
   step(native: NativeSequence, input: number[], options: NativeEvalOptions, signal?: AbortSignal, onChunk?: (done: number) => void): Promise<NativeEvalResult> {
     return new Promise((resolve, reject) => {
-      // A step that only evaluates the sequence's pending token and samples: one row of a batched step.
+      // A step that only evaluates the sequence's pending token and samples: one row of a batched step
+      // (a speculative step too: it verifies its draft only when it runs alone, see runDecodes).
       const batchable = input.length === 0 && options.sampling !== undefined && !options.returnLogits && options.seed === undefined;
       const queue = batchable ? this.decodes : this.prefills;
       const onAbort = () => {
@@ -120,6 +121,20 @@ export class Scheduler {
     this.counters.decodeSteps++;
     this.counters.decodedTokens += jobs.length;
     jobs.forEach((job) => this.inFlight.add(job));
+    // A speculative step alone verifies its draft in a run of its own. Beside other sequences it
+    // decodes one token in their batched step: the draft is dropped (not rejected), since verifying
+    // it alone would cost the others a step (docs/speculative.md).
+    if (jobs.length === 1 && jobs[0].options.draft) {
+      const job = jobs[0];
+      try {
+        job.resolve(await callNative(() => job.native.eval([], job.options)));
+      } catch (error) {
+        this.fail(job, error);
+      } finally {
+        this.inFlight.delete(job);
+      }
+      return;
+    }
     try {
       const next = await callNative(() =>
         this.context.decode(

@@ -31,6 +31,8 @@ export interface BackendOptions {
   prefixCacheDisk?: PrefixDiskOptions | false;
   /** Keep client metadata blocks in the local prompt (LocalProviderOptions.keepClientMetadata). */
   keepClientMetadata?: boolean;
+  /** Speculative decoding (LoadModelOptions.speculative; default on). */
+  speculative?: boolean;
 }
 
 export interface Backend {
@@ -51,7 +53,12 @@ export async function openBackend(options: BackendOptions, usage: string): Promi
   const dir = options.modelDir ?? localDirs(config)[0];
   if (dir === undefined)
     throw new Phi4Error("INVALID_ARGUMENT", `--model is required${config ? " (the router config's local provider has no dir)" : ""}\n${usage}`);
-  const model = await loadModel(dir, { threads: options.threads, kvMemory: options.kvMemory, prefixCacheDisk: options.prefixCacheDisk });
+  const model = await loadModel(dir, {
+    threads: options.threads,
+    kvMemory: options.kvMemory,
+    prefixCacheDisk: options.prefixCacheDisk,
+    speculative: options.speculative,
+  });
   const { capacity, concurrency, sampling, keepClientMetadata } = options;
   const provider = config
     ? createRouter(withLocalSettings(config, { capacity, concurrency, keepClientMetadata }), { model, sampling })

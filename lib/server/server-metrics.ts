@@ -86,6 +86,21 @@ export class ServerMetrics {
         ]),
       );
     }
+    const speculation = this.model.speculativeStats;
+    parts.push(
+      snapshotMetric("phi4_decode_sampled_tokens_total", "Tokens the local model sampled (accepted draft tokens included).", "counter", [
+        [{}, speculation.sampled],
+      ]),
+      snapshotMetric("phi4_speculative_steps_total", "Model steps that verified a prompt-lookup draft.", "counter", [[{}, speculation.drafts]]),
+      snapshotMetric("phi4_speculative_drafted_tokens_total", "Tokens drafted by prompt lookup.", "counter", [[{}, speculation.draftedTokens]]),
+      snapshotMetric("phi4_speculative_accepted_tokens_total", "Drafted tokens that sampling accepted.", "counter", [[{}, speculation.acceptedTokens]]),
+      snapshotMetric("phi4_speculative_acceptance_ratio", "Accepted of the drafted tokens, since start (0 before any draft).", "gauge", [
+        [{}, speculation.draftedTokens > 0 ? speculation.acceptedTokens / speculation.draftedTokens : 0],
+      ]),
+      snapshotMetric("phi4_decode_tokens_per_step", "Sampled tokens per model step that sampled them, since start (above 1 with accepted drafts).", "gauge", [
+        [{}, speculation.sampled > 0 ? speculation.sampled / (speculation.sampled - speculation.acceptedTokens) : 0],
+      ]),
+    );
     const routing = this.provider.metricsSnapshot?.();
     if (routing) parts.push(routerMetrics(routing));
     parts.push(

@@ -13,6 +13,7 @@ import { benchMicro } from "../../bench/micro.js";
 import { benchPeer } from "../../bench/peer.js";
 import { PEER_ENGINES, type PeerEngineName } from "../../bench/peer-engine.js";
 import { benchPrefix } from "../../bench/prefix.js";
+import { benchSpeculative, speculativeReportMarkdown } from "../../bench/speculative.js";
 import {
   batchReportMarkdown,
   constraintReportMarkdown,
@@ -107,6 +108,14 @@ const BENCHMARKS: Record<string, Benchmark> = {
     async run(a) {
       const result = await benchConstraint({ ...a.common, runs: a.int("runs"), maxTokens: a.int("max-tokens"), decodeTokens: a.int("decode-tokens") });
       return { result, markdown: constraintReportMarkdown(result) };
+    },
+  },
+  speculative: {
+    usage: "[--file-tokens 1000] [--gen-tokens 128] [--runs 1] [--threads N] [--int4-kernel on|off]",
+    flags: ["file-tokens", "gen-tokens", "runs", "threads", "int4-kernel"],
+    async run(a) {
+      const result = await benchSpeculative({ ...a.common, fileTokens: a.int("file-tokens"), genTokens: a.int("gen-tokens"), runs: a.int("runs") });
+      return { result, markdown: speculativeReportMarkdown(result) };
     },
   },
   micro: {

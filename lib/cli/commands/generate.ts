@@ -18,7 +18,7 @@ import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-ca
 
 export const generateUsage = `usage: phi4 generate --model DIR (--tokens 1,2,3 | --prompt TEXT | --chat TEXT)
        [--max-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S]
-       [--stop TEXT]... [--capacity N] [--kv-memory SIZE] [--threads N] [--provider cpu|cuda|dml|webgpu] [--json]
+       [--stop TEXT]... [--capacity N] [--kv-memory SIZE] [--threads N] [--provider cpu|cuda|dml|webgpu] [--json] [--no-speculative]
        [--load-state FILE] [--save-state FILE]   (with --load-state the input is appended; it may be omitted)
        [--tools FILE.json --chat TEXT [--tool-choice auto|any|none|NAME] [--max-retries N] [--unconstrained] [--no-jump-forward]]
 ${KV_MEMORY_HELP}
@@ -51,6 +51,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
       "max-retries": { type: "string" },
       unconstrained: { type: "boolean" },
       "no-jump-forward": { type: "boolean" },
+      "no-speculative": { type: "boolean" },
       ...prefixCacheArgs,
     },
   });
@@ -79,6 +80,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
     kvMemory,
     providers: values.provider as ProviderName[] | undefined,
     prefixCacheDisk: prefixCacheDisk(values),
+    speculative: !values["no-speculative"],
   });
   const hideProgress = showPrefillProgress(model);
   try {
@@ -130,7 +132,14 @@ export async function generateCommand(argv: string[]): Promise<void> {
         text: result.text,
         stopReason: result.stopReason,
         usage: { promptTokens: result.usage.promptTokens, outputTokens: result.usage.outputTokens, cachedTokens: result.usage.cachedTokens },
-        timings: { loadMs: model.loadMs, ttftMs: result.timings.ttftMs, decodeTokensPerSec: result.timings.decodeTokensPerSec },
+        timings: {
+          loadMs: model.loadMs,
+          ttftMs: result.timings.ttftMs,
+          decodeTokensPerSec: result.timings.decodeTokensPerSec,
+          tokensPerStep: result.timings.tokensPerStep,
+          acceptanceRate: result.timings.acceptanceRate,
+        },
+        steps: result.steps,
       };
       process.stdout.write(JSON.stringify(out) + "\n");
     } else {

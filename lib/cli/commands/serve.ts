@@ -17,7 +17,7 @@ import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-ca
 
 export const serveUsage = `usage: phi4 serve --model DIR [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--router FILE]
        [--max-concurrency N] [--capacity N] [--kv-memory SIZE] [--max-body-bytes N] [--max-count-tokens N] [--threads N] [--grace-ms N]
-       [--temperature T] [--top-p P] [--top-k K] [--log-level silent|error|warn|info|debug] [--keep-client-metadata]
+       [--temperature T] [--top-p P] [--top-k K] [--log-level silent|error|warn|info|debug] [--keep-client-metadata] [--no-speculative]
   Serves POST /v1/messages (JSON and SSE), /v1/messages/count_tokens, /v1/models, /health, /metrics.
   --api-key (or PHI4_API_KEY, which keeps it out of the process list): every request must send it.
   --max-concurrency: requests generating at once (default 4); --capacity: tokens per request.
@@ -28,6 +28,7 @@ ${KV_MEMORY_HELP}
   --log-level: an access line per request and error lines with their code, as JSON on stderr (default info).
   --keep-client-metadata: keep Claude Code's billing-header system block in the prompt (default: left out, so
     sessions share their prefix; docs/server.md).
+  --no-speculative: turn prompt-lookup speculative decoding off (docs/speculative.md).
 ${prefixCacheUsage}`;
 
 export async function serveCommand(argv: string[]): Promise<void> {
@@ -51,6 +52,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
       "top-p": { type: "string" },
       "top-k": { type: "string" },
       "keep-client-metadata": { type: "boolean" },
+      "no-speculative": { type: "boolean" },
       ...prefixCacheArgs,
     },
   });
@@ -86,6 +88,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
       sampling,
       keepClientMetadata: values["keep-client-metadata"],
       prefixCacheDisk: prefixCacheDisk(values),
+      speculative: !values["no-speculative"],
     },
     serveUsage,
   );

@@ -196,6 +196,14 @@ export class ToolCallConstraint implements TokenConstraint {
     return this.complete;
   }
 
+  /** A copy in the same state that advances on its own (speculative decoding checks drafts on it). */
+  fork(): ToolCallConstraint {
+    // Every field but the scratch mask is immutable or replaced, never changed in place.
+    const copy = Object.assign(Object.create(ToolCallConstraint.prototype) as ToolCallConstraint, this);
+    Object.assign(copy, { scratch: new Uint8Array(this.scratch.length) });
+    return copy;
+  }
+
   private begin(): void {
     this.state = this.startState;
     this.lastByte = this.startLastByte;
