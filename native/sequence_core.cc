@@ -224,7 +224,8 @@ void SequenceCore::RunChunk(int start, int count, bool last, int logitsRows) {
   const OrtValue* logits = preallocated ? preallocated : allocated.get();
   ReadLogitsRow(*model_, LastPositionLogits(*model_, logits, 1, count, 0), logits_);
   rowLogits_.resize(logitsRows > 1 ? rows : 0);
-  for (int i = 0; i < static_cast<int>(rowLogits_.size()); ++i) ReadLogitsRow(*model_, PositionLogits(*model_, logits, 1, count, 0, count - rows + i), rowLogits_[i]);
+  for (int i = 0; i < static_cast<int>(rowLogits_.size()); ++i)
+    ReadLogitsRow(*model_, PositionLogits(*model_, logits, 1, count, 0, count - rows + i), rowLogits_[i]);
 }
 
 bool SequenceCore::CanJoinBatch() const {
@@ -251,7 +252,8 @@ std::vector<int32_t> SequenceCore::Speculate(std::vector<int32_t> draft, const s
   const size_t before = tokens_.size();
   if (params.empty()) throw EngineError(code::kInvalidArgument, "speculation needs the sampling parameters");
   // Every position of the run under the regime plain decoding would run it in, and room for the new token.
-  while (!draft.empty() && (LongRopeRegime(spec, before + draft.size()) != LongRopeRegime(spec, before) || before + draft.size() >= static_cast<size_t>(capacity_)))
+  while (!draft.empty() &&
+         (LongRopeRegime(spec, before + draft.size()) != LongRopeRegime(spec, before) || before + draft.size() >= static_cast<size_t>(capacity_)))
     draft.pop_back();
   if (draft.size() + 1 > params.size()) draft.resize(params.size() - 1);
   const int d = static_cast<int>(draft.size());

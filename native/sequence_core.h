@@ -127,8 +127,8 @@ class SequenceCore {
   std::vector<ValuePtr> kv_;  // per layer: K, V  ([1, kv_heads, capacity, head_size])
   StepInputs inputs_;
   std::vector<uint8_t> decodeLogitsData_;
-  ValuePtr decodeLogits_;  // [1, 1, vocab], bound as the logits output of single-token steps
-  std::vector<uint8_t> rowsLogitsData_;      // [1, rows, vocab] output of a run that keeps several rows
+  ValuePtr decodeLogits_;                      // [1, 1, vocab], bound as the logits output of single-token steps
+  std::vector<uint8_t> rowsLogitsData_;        // [1, rows, vocab] output of a run that keeps several rows
   std::vector<std::vector<float>> rowLogits_;  // those rows as floats, oldest position first
   std::vector<float> logits_;
   std::vector<float> scratch_;

@@ -304,7 +304,10 @@ describe("the int4 kernel graph rewrite", () => {
         await model.dispose();
       }
     }
-    await expect(loadModel(models.tiny, { int4Kernel: "sse9" as never })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: /no int4 kernel variant "sse9"/ });
+    await expect(loadModel(models.tiny, { int4Kernel: "sse9" as never })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+      message: /no int4 kernel variant "sse9"/,
+    });
     for (const v of variants.filter((x) => !x.supported)) {
       await expect(loadModel(models.tiny, { int4Kernel: v.name })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: /this CPU cannot run/ });
     }

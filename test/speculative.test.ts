@@ -5,7 +5,7 @@
  * as one chunk, plain decoding one position per run. Every operator of the graph computes a position's
  * output from that position's row alone and in the same order whatever the number of rows (the
  * attention kernel and ONNX Runtime's attention take each query row's keys in the same blocks; the
- * int4 products of up to 8 rows take the per-row GEMV path; norms and the rest are row-wise), so a
+ * int4 kernel's tiles compute every row alike whatever their number; norms and the rest are row-wise), so a
  * draft position's logits and KV are the very bits plain decoding computes (docs/speculative.md).
  * The tests hold that: greedy tokens equal, the KV and next logits after a rejection equal to the bit.
  *
@@ -60,7 +60,7 @@ describe.each([
     { label: "verify runs that cross the LongRoPE switch (tiny: 64)", promptLength: 50 },
   ])("verify steps with hits and misses keep plain greedy's tokens and leave the KV exactly as plain decoding: $label", async ({ promptLength }) => {
     const prompt = tokenIds(promptLength, vocab, promptLength + 3);
-    const count = 30;
+    const count = 48;
     const reference = await plain(prompt, count);
     const expected = reference.tokens;
 
@@ -70,7 +70,7 @@ describe.each([
     let misses = 0;
     let hits = 0;
     for (let step = 0; got.length < count; step++) {
-      const length = 1 + (step % 5); // verify runs of 2 to 6 rows (maxDraft's default)
+      const length = 1 + (step % 11); // verify runs of 2 to 12 rows (past the int4 kernel's tiles of 4 and 8 rows)
       const draft = expected.slice(got.length, got.length + length);
       // Every other draft is wrong at one position (a miss there); the rest are the plain tokens (hits).
       const wrongAt = step % 2 === 1 ? step % draft.length : -1;

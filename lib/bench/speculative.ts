@@ -10,7 +10,7 @@
  * rejected rows (docs/speculative.md). (c) runs unforced: what the model writes, greedy.
  */
 import type { GenerationResult, TokenConstraint } from "../engine/generation.js";
-import { loadModel, type Model } from "../engine/model.js";
+import { type Int4KernelChoice, loadModel, type Model } from "../engine/model.js";
 import { lcgPrompt, median, positiveInt } from "./common.js";
 
 export interface SpeculativeBenchOptions {
@@ -22,7 +22,7 @@ export interface SpeculativeBenchOptions {
   /** Timed runs of each scenario and mode after a warm-up; medians are reported (default 1). */
   runs?: number;
   threads?: number;
-  int4Kernel?: boolean;
+  int4Kernel?: Int4KernelChoice;
   onProgress?: (message: string) => void;
 }
 

@@ -13,8 +13,8 @@ import { Phi4Error } from "./errors.js";
 
 export interface SpeculativeOptions {
   /**
-   * Most tokens one step proposes. Default 5: verify runs of up to 6 rows, where every kernel was
-   * measured to give each row the bits of a one-row run (docs/speculative.md says why that matters).
+   * Most tokens one step proposes. Default 7: a verify run of 8 rows, one register tile of the AVX-512
+   * int4 kernel (docs/speculative.md).
    */
   maxDraft?: number;
   /** Longest suffix looked up, in tokens. Default 3. */
@@ -23,7 +23,7 @@ export interface SpeculativeOptions {
   minNgram?: number;
 }
 
-const DEFAULTS = { maxDraft: 5, maxNgram: 3, minNgram: 1 };
+const DEFAULTS = { maxDraft: 7, maxNgram: 3, minNgram: 1 };
 /** The draft length a generation starts with. */
 const FIRST_DRAFT = 4;
 /** Longest pause, in steps, after drafts rejected outright in a row. */
