@@ -9,6 +9,7 @@
  */
 import { Ajv, type ValidateFunction } from "ajv";
 
+import { VALIDATOR_OPTIONS } from "../catalog.js";
 import { addFormats } from "../formats.js";
 import type { JsonSchema } from "../types.js";
 import type { ArraySpec, ObjectSpec, StringSpec, ValueGrammarNode } from "./grammar-nodes.js";
@@ -103,7 +104,7 @@ function numberRejected(s: JsonSchema, number: NonNullable<ValueGrammarNode["num
   return (own.upper !== null && other.lower !== null && own.upper < other.lower) || (own.lower !== null && other.upper !== null && own.lower > other.upper);
 }
 
-const ajv = addFormats(new Ajv({ strict: false, logger: false }));
+const ajv = addFormats(new Ajv({ ...VALIDATOR_OPTIONS, allErrors: false }));
 const compiled = new WeakMap<object, ValidateFunction | null>();
 
 /** Whether a literal (its JSON text as a binary string) fails `s`, checked by ajv with the root's definitions at hand. */

@@ -107,9 +107,9 @@ export function numberUnion(branches: readonly { schema: JsonSchema; integer: bo
   if (exclusive || branches.length < 2) return null;
   const shapes: NumberUnion[] = [];
   for (const { schema, integer } of branches) {
-    // A fractional multipleOf is left to the validator: the branch cannot be enforced, so it is left out.
-    if (typeof schema.multipleOf === "number" && !Number.isInteger(schema.multipleOf)) continue;
     const found = numberBounds(schema, integer);
+    // A multipleOf the grid cannot hold (1/3) is left to the validator: the branch cannot be enforced, so it is left out.
+    if (typeof schema.multipleOf === "number" && !found?.bounds.multiple) continue;
     shapes.push(found ?? { integer, bounds: null });
   }
   if (shapes.length < 2) return null;
