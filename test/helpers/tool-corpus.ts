@@ -86,10 +86,18 @@ export const TOOLS: ToolDefinition[] = [
             object({ kind: { const: "url" }, url: { type: "string", format: "uri" } }, ["kind", "url"]),
           ],
         },
+      },
+      ["from"],
+    ),
+  ),
+  tool(
+    "target",
+    object(
+      {
         target: { anyOf: [{ type: "string", maxLength: 8 }, object({ line: { type: "integer", minimum: 1 } }, ["line"])] },
         tags: { oneOf: [{ type: "array", items: { type: "string", maxLength: 5 }, maxItems: 2 }, { type: "null" }] },
       },
-      ["from", "target", "tags"],
+      ["target", "tags"],
     ),
   ),
   tool("find", {
