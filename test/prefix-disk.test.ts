@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { loadModel, type LoadModelOptions, type Model } from "../lib/engine/model.js";
 import { defaultPrefixCacheDir, userCacheDir } from "../lib/engine/cache-dir.js";
-import { entryName } from "../lib/engine/prefix-disk.js";
+import { entryName, type PrefixDiskOptions } from "../lib/engine/prefix-disk.js";
+import { prefixCacheDisk } from "../lib/cli/prefix-cache-args.js";
 import { isLongRopeRegime } from "../lib/engine/rope-regime.js";
 import { EXACT_ORACLE_OPTIONS, Oracle } from "./helpers/oracle.js";
 
@@ -267,6 +268,20 @@ describe("options", () => {
     for (const bad of [{ dir: "" }, { dir: scratch, maxBytes: 0 }, { dir: scratch, maxBytes: 1.5 }, { dir: scratch, minTokens: -1 }]) {
       await expect(loadModel(models.tiny, { prefixCacheDisk: bad })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
     }
+  });
+});
+
+describe("the command-line options", () => {
+  it("--prefix-cache-disk-bytes takes a size as --kv-memory does (8GiB, 500MB, 1.5G, bytes)", () => {
+    const bytes = (value: string) => (prefixCacheDisk({ "prefix-cache-disk-bytes": value }) as PrefixDiskOptions).maxBytes;
+    expect(bytes("8GiB")).toBe(8 * 1024 ** 3);
+    expect(bytes("500MB")).toBe(500 * 1024 ** 2);
+    expect(bytes("1.5G")).toBe(1.5 * 1024 ** 3);
+    expect(bytes("4096")).toBe(4096);
+    for (const bad of ["", "0", "-1G", "lots", "8X"]) {
+      expect(() => prefixCacheDisk({ "prefix-cache-disk-bytes": bad })).toThrow(/--prefix-cache-disk-bytes must be a size/);
+    }
+    expect(prefixCacheDisk({ "no-prefix-cache-disk": true, "prefix-cache-disk-bytes": "8G" })).toBe(false);
   });
 });
 

@@ -23,6 +23,8 @@ const OPTIONS = { maxStringLength: 40, maxWhitespace: 1, clamp: 8 };
 const PREFIX = '[{"name": "t", "arguments": {"x": ';
 const SUFFIX = "}}]";
 const bytes = (text: string) => [...Buffer.from(text, "utf8")];
+/** The bytes of a binary string (a completion: one char per byte, which may end inside a UTF-8 character). */
+const binaryBytes = (text: string) => [...Buffer.from(text, "latin1")];
 const ajv = addFormats(new Ajv({ strict: false }));
 
 /** Numerical Recipes LCG in [0, 1): the same walks on every run. */
@@ -92,35 +94,108 @@ const UNIONS: Record<string, { schema: JsonSchema; each: unknown[]; never: unkno
     each: [-0.5, 3, 9.75],
     never: [-2, 10.5],
   },
-  "anyOf number ranges with a gap: the first kept": {
+  "anyOf number ranges with a gap: both, side by side": {
     schema: {
       anyOf: [
         { type: "number", maximum: 0 },
         { type: "number", minimum: 100 },
       ],
     },
-    each: [-3],
-    never: [50, 100],
+    each: [-3, 100, 1234.5],
+    never: [50, 0.5, 99.99],
   },
-  "oneOf number ranges: the first kept": {
+  "oneOf disjoint number ranges: both": {
     schema: {
       oneOf: [
         { type: "integer", minimum: 0, maximum: 5 },
         { type: "integer", minimum: 10 },
       ],
     },
-    each: [4],
-    never: [12, 7],
+    each: [4, 12, 10],
+    never: [7, -1],
   },
-  "anyOf strings of different lengths: the first kept": {
+  "oneOf overlapping number ranges: the values of exactly one": {
+    schema: {
+      oneOf: [
+        { type: "number", minimum: 0, maximum: 10 },
+        { type: "number", minimum: 5, maximum: 20 },
+      ],
+    },
+    each: [0, 4.999, 10.5, 20],
+    never: [5, 7.5, 10, 21, -1],
+  },
+  "oneOf overlapping integer ranges, one unbounded": {
+    schema: {
+      oneOf: [
+        { type: "integer", maximum: 10 },
+        { type: "integer", minimum: 0 },
+      ],
+    },
+    each: [-5, -1, 11, 300],
+    never: [0, 5, 10, 1.5],
+  },
+  "anyOf strings of different lengths: both, side by side": {
     schema: {
       anyOf: [
         { type: "string", pattern: "^[0-9]+$", maxLength: 4 },
         { type: "string", format: "email" },
       ],
     },
-    each: ["1234"],
-    never: ["12345", "a@b.co"],
+    each: ["1234", "a@b.co"],
+    never: ["12345", "a b"],
+  },
+  "anyOf a string or an object": {
+    schema: {
+      anyOf: [
+        { type: "string", maxLength: 3 },
+        { type: "object", properties: { n: { type: "integer" } }, required: ["n"], additionalProperties: false },
+      ],
+    },
+    each: ["abc", { n: 3 }],
+    never: ["abcd", {}, { n: "x" }],
+  },
+  "oneOf two objects with different required properties": {
+    schema: {
+      oneOf: [
+        { type: "object", properties: { path: { type: "string" }, recursive: { type: "boolean" } }, required: ["path"] },
+        { type: "object", properties: { path: { type: "string" }, pattern: { type: "string" } }, required: ["pattern"] },
+      ],
+    },
+    each: [{ path: "a" }, { path: "a", recursive: true }, { pattern: "x" }],
+    // Each matches both branches (neither closes its properties): the grammar of each leaves out the
+    // optional property the other requires.
+    never: [{ path: "a", pattern: "x", recursive: true }, { pattern: "x", path: "b" }, {}],
+  },
+  "oneOf objects told apart by a const": {
+    schema: {
+      oneOf: [
+        { type: "object", properties: { kind: { const: "file" }, path: { type: "string" } }, required: ["kind", "path"] },
+        { type: "object", properties: { kind: { const: "url" }, url: { type: "string", format: "uri" } }, required: ["kind", "url"] },
+      ],
+    },
+    each: [
+      { kind: "file", path: "a" },
+      { kind: "url", url: "https://x.org/" },
+    ],
+    never: [
+      { kind: "file", url: "https://x.org/" },
+      { kind: "url", url: "not a url" },
+    ],
+  },
+  "oneOf an array or null": {
+    schema: { oneOf: [{ type: "array", items: { type: "string" }, maxItems: 2 }, { type: "null" }] },
+    each: [["a", "b"], [], null],
+    never: [["a", "b", "c"], "a"],
+  },
+  "oneOf beside properties: the schema's properties hold in every branch": {
+    schema: {
+      type: "object",
+      properties: { a: { type: "string" }, b: { type: "string" } },
+      oneOf: [{ required: ["a"] }, { required: ["b"] }],
+      additionalProperties: false,
+    },
+    each: [{ a: "x" }, { b: "y" }],
+    never: [{ a: "x", b: "y" }, {}, { c: "z" }],
   },
 };
 
@@ -140,7 +215,7 @@ describe("branches of one type in the grammar", () => {
         let text = "";
         for (;;) {
           const completion = state.completion();
-          expect(advanceBytes(state, bytes(completion))).toBe(ACCEPT);
+          expect(advanceBytes(state, binaryBytes(completion))).toBe(ACCEPT);
           // The value ends where the call's closing bytes are accepted from here.
           if (text.length > 0 && advanceBytes(state, bytes(SUFFIX)) === ACCEPT && rand() < 0.15) break;
           const options: number[] = [];

@@ -71,12 +71,26 @@ const SCHEMAS: Record<string, JsonSchema> = {
   unions: {
     type: "object",
     properties: {
+      shapes: {
+        oneOf: [
+          { type: "object", properties: { kind: { const: "file" }, path: { type: "string", maxLength: 8 } }, required: ["kind", "path"] },
+          { type: "object", properties: { kind: { const: "dir" }, depth: { type: "integer", minimum: 0, maximum: 3 } }, required: ["kind"] },
+          { type: "array", items: { type: "number", minimum: 0, maximum: 5 }, maxItems: 2 },
+          { type: "null" },
+        ],
+      },
+      range: {
+        oneOf: [
+          { type: "integer", minimum: 0, maximum: 50 },
+          { type: "integer", minimum: 40, maximum: 90 },
+        ],
+      },
       u: { type: ["string", "integer", "null", "boolean", "array", "object"] },
       anything: {},
       maybe: { anyOf: [{ type: "string", maxLength: 3 }, { type: "null" }] },
       nullable: { type: "integer", nullable: true },
     },
-    required: ["u", "anything", "maybe", "nullable"],
+    required: ["shapes", "range", "u", "anything", "maybe", "nullable"],
     additionalProperties: false,
   },
   tree: {
@@ -302,6 +316,17 @@ describe("tool-call grammar, fuzzed over the Phi-4 vocabulary", () => {
         site: { type: "string", format: "uri" },
         limit: { type: "integer", minimum: 1, maximum: 600000 },
         note: { type: "string", pattern: "x" },
+        // Branches that start alike run side by side (union-frame.ts): their masks are the branches' together.
+        either: {
+          anyOf: [
+            { type: "string", maxLength: 6 },
+            { type: "string", format: "email" },
+            { type: "integer", maximum: 99 },
+            { type: "number", minimum: 1000 },
+            { type: "object", properties: { a: { type: "string" } }, required: ["a"], additionalProperties: false },
+            { type: "object", properties: { a: { type: "integer" }, b: { type: "boolean" } }, required: ["a"], additionalProperties: false },
+          ],
+        },
       },
       required: ["city"],
       additionalProperties: false,
@@ -330,6 +355,10 @@ describe("tool-call grammar, fuzzed over the Phi-4 vocabulary", () => {
       bounded: grammar.after(`${call}"limit": 60`)!,
       beforeMatch: grammar.after(`${call}"note": "ab`)!,
       afterMatch: grammar.after(`${call}"note": "abx`)!, // any string from here: a plain string frame
+      unionString: grammar.after(`${call}"either": "ab`)!, // a short string or an e-mail address
+      unionNumber: grammar.after(`${call}"either": 1`)!, // an integer up to 99 or a number from 1000
+      unionEnded: grammar.after(`${call}"either": 12`)!, // may end here (the integer) or go on (the number)
+      unionObject: grammar.after(`${call}"either": {"a": `)!, // a string or an integer next
     };
     for (const [name, state] of Object.entries(states)) {
       for (const slack of [Number.POSITIVE_INFINITY, 1, 0, -1]) {

@@ -11,7 +11,8 @@ import { ACCEPT, advance, advanceBytes, type State } from "../lib/tools/constrai
 import { ToolCallGrammar } from "../lib/tools/constraint/grammar.js";
 import type { JsonSchema } from "../lib/tools/types.js";
 
-const ajv = new Ajv({ strict: false });
+// The catalog's options: a fractional multipleOf is checked to 6 decimals of the quotient (0.3 / 0.1 is not 3 in doubles).
+const ajv = new Ajv({ strict: false, multipleOfPrecision: 6 });
 const OPTIONS = { maxStringLength: 8, maxWhitespace: 1, clamp: 8 };
 const PREFIX = '[{"name": "t", "arguments": {"x": ';
 const SUFFIX = "}}]";
@@ -46,6 +47,10 @@ const CASES: Record<string, JsonSchema> = {
   farBounds: { type: "number", minimum: -1e300, exclusiveMaximum: 1e300 },
   longBound: { type: "number", exclusiveMaximum: 0.30000000000000004, minimum: 0.29 },
   narrowFraction: { type: "number", minimum: 10.01, maximum: 10.02 },
+  cents: { type: "number", minimum: 0, maximum: 1000, multipleOf: 0.01 },
+  halves: { type: "number", exclusiveMinimum: -3, multipleOf: 0.5 },
+  stepOfFifteenThousandths: { type: "number", minimum: -2, maximum: 2, multipleOf: 0.015 },
+  unboundedTenths: { type: "number", multipleOf: 0.1 },
 };
 
 describe("numeric bounds in the grammar", () => {
@@ -112,6 +117,25 @@ describe("numeric bounds in the grammar", () => {
     expect(texts).toEqual([...all].sort());
     expect(texts).toContain("1.25");
     expect(texts).not.toContain("-0.5");
+  });
+
+  it("a fractional multipleOf accepts exactly its multiples", () => {
+    const schema = { type: "number", minimum: -1, maximum: 1, multipleOf: 0.25 };
+    const expected = ["-1", "-0.75", "-0.5", "-0.25", "0", "0.25", "0.5", "0.75", "1"];
+    // Every text up to 5 bytes: the multiples, also with trailing zeros (0.50, 1.0), and nothing else.
+    const texts = accepted(schema, 5);
+    expect(
+      texts
+        .map((t) => String(Number(t)))
+        .filter((t, i, all) => all.indexOf(t) === i)
+        .sort(),
+    ).toEqual([...expected].sort());
+    expect(texts).toContain("0.50");
+    const start = numberStart({ type: "number", multipleOf: 0.1 });
+    expect(finishes(advanceBytes(start, bytes("0.3")))).toBe(true);
+    expect(finishes(advanceBytes(start, bytes("0.35")))).toBe(false);
+    // A multipleOf that is no decimal of 15 digits (1/3) is left to the validator: any number.
+    expect(finishes(advanceBytes(numberStart({ type: "number", multipleOf: 1 / 3 }), bytes("0.5")))).toBe(true);
   });
 
   it("large bounds: 600000 is allowed, 600001 and 6000000 are not", () => {

@@ -13,10 +13,11 @@ import { createToolConstraint } from "../tools/constraint/tool-constraint.js";
 import { Vocabulary } from "../tools/constraint/vocabulary.js";
 import type { ToolDefinition } from "../messages/types.js";
 import { percentile, positiveInt } from "./common.js";
+import { AGENT_TOOLS } from "./agent-tools.js";
 import { benchJumpForward, type JumpForwardBenchResult } from "./jump-forward.js";
 import { machineFacts, type MachineFacts } from "./machine.js";
 
-/** Realistic tool sets: flat with an enum, nested objects and arrays of objects, unions, a dozen coding-agent tools. */
+/** Realistic tool sets: flat with an enum, nested objects and arrays of objects, unions, ten agent tools, keywords. */
 export const BENCH_TOOL_SETS: Record<string, ToolDefinition[]> = {
   weather: [
     {
@@ -87,38 +88,8 @@ export const BENCH_TOOL_SETS: Record<string, ToolDefinition[]> = {
       },
     },
   ],
-  agent: [
-    tool("read_file", { path: { type: "string" }, offset: { type: "integer" }, limit: { type: "integer" } }, ["path"]),
-    tool("write_file", { path: { type: "string" }, content: { type: "string" } }, ["path", "content"]),
-    tool("edit_file", { path: { type: "string" }, old_string: { type: "string" }, new_string: { type: "string" }, replace_all: { type: "boolean" } }, [
-      "path",
-      "old_string",
-      "new_string",
-    ]),
-    tool("bash", { command: { type: "string" }, timeout: { type: "integer" }, description: { type: "string" } }, ["command"]),
-    tool("glob", { pattern: { type: "string" }, path: { type: "string" } }, ["pattern"]),
-    tool("grep", { pattern: { type: "string" }, path: { type: "string" }, mode: { enum: ["content", "files", "count"] }, ignore_case: { type: "boolean" } }, [
-      "pattern",
-    ]),
-    tool("list_dir", { path: { type: "string" } }, ["path"]),
-    tool("web_fetch", { url: { type: "string" }, prompt: { type: "string" } }, ["url", "prompt"]),
-    tool(
-      "todo_write",
-      {
-        todos: {
-          type: "array",
-          items: {
-            type: "object",
-            properties: { content: { type: "string" }, status: { enum: ["pending", "in_progress", "completed"] } },
-            required: ["content", "status"],
-            additionalProperties: false,
-          },
-        },
-      },
-      ["todos"],
-    ),
-    tool("ask_user", { question: { type: "string" }, options: { type: "array", items: { type: "string" }, maxItems: 4 } }, ["question"]),
-  ],
+  // Claude Code's and the MCP reference servers' tools (agent-tools.ts).
+  agent: AGENT_TOOLS,
   // Keywords with their own automata: numeric bounds, formats, patterns.
   keywords: [
     tool(

@@ -1,6 +1,6 @@
 /**
  * The jump-forward part of `phi4 bench constraint`: one forced call (tool_choice any, greedy) per
- * request to ten coding-agent tools, with and without jump-forward. Reports the latency of each call,
+ * request to ten agent tools (agent-tools.ts), with and without jump-forward. Reports the latency of each call,
  * how many tokens were sampled (one model step each) against how many the output holds, the constraint's
  * work per sampled token, and whether both ways wrote the same call.
  */
@@ -13,16 +13,16 @@ import type { ToolDefinition } from "../messages/types.js";
 
 /** A request that calls for each tool of the agent set. */
 const REQUESTS: Record<string, string> = {
-  read_file: "Show me the first 20 lines of src/index.ts.",
-  write_file: "Create notes.txt containing the word hello.",
-  edit_file: "In app.js, replace 'var count' with 'let count'.",
-  bash: "Run the test suite with npm test.",
-  glob: "Find all TypeScript files under lib.",
-  grep: "Search for TODO comments in the src folder.",
-  list_dir: "What is in the docs directory?",
-  web_fetch: "Fetch https://example.com and summarize it.",
-  todo_write: "Add a todo: write the release notes.",
-  ask_user: "Ask me which database I prefer.",
+  Read: "Show me the first 20 lines of src/index.ts.",
+  Edit: "In app.js, replace 'var count' with 'let count'.",
+  Bash: "Run the test suite with npm test.",
+  Grep: "Search for TODO comments in the src folder.",
+  Glob: "Find all TypeScript files under lib.",
+  WebFetch: "Fetch https://example.com and summarize it.",
+  TodoWrite: "Add a todo: write the release notes.",
+  TaskOutput: "Wait for the output of task b7x2k9.",
+  edit_file: "In notes.md, change 'draft' to 'final'.",
+  create_entities: "Remember that Alice is a person who likes tea.",
 };
 
 export interface JumpForwardCall {

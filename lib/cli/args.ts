@@ -45,3 +45,7 @@ export function parseTokenList(text: string): number[] {
   const tokens = parts.map(Number);
   return tokens;
 }
+
+/** The --no-jump-forward line of the usage text of the commands that run tool turns. */
+export const JUMP_FORWARD_HELP = `  --no-jump-forward: sample every token of a tool call (default: text the call's grammar forces is appended
+    in one model run; docs/tool-calling.md#jump-forward).`;

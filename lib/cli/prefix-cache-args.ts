@@ -5,7 +5,7 @@
  */
 import { defaultPrefixCacheDir } from "../engine/cache-dir.js";
 import type { PrefixDiskOptions } from "../engine/prefix-disk.js";
-import { optionalNumber } from "./args.js";
+import { optionalByteSize, optionalNumber } from "./args.js";
 
 export const prefixCacheArgs = {
   "prefix-cache-dir": { type: "string" },
@@ -15,13 +15,14 @@ export const prefixCacheArgs = {
 } as const;
 
 export const prefixCacheUsage = `  --prefix-cache-dir DIR: where the KV of long prompts is kept across runs (default: PHI4_PREFIX_CACHE_DIR,
-    else prefix-cache in the user's cache directory); --prefix-cache-disk-bytes N: its budget (default 16 GiB);
+    else prefix-cache in the user's cache directory); --prefix-cache-disk-bytes SIZE: its budget (e.g. 8G, 500M,
+    bytes; default 16 GiB);
     --prefix-cache-min-tokens N: shortest prompt stored (default 1024); --no-prefix-cache-disk: off.`;
 
 /** The disk tier's options from the parsed arguments, or false when it is off. */
 export function prefixCacheDisk(values: Record<string, unknown>): PrefixDiskOptions | false {
   if (values["no-prefix-cache-disk"] === true) return false;
-  const maxBytes = optionalNumber(values, "prefix-cache-disk-bytes", true);
+  const maxBytes = optionalByteSize(values, "prefix-cache-disk-bytes");
   const minTokens = optionalNumber(values, "prefix-cache-min-tokens", true);
   const dir = typeof values["prefix-cache-dir"] === "string" ? values["prefix-cache-dir"] : defaultPrefixCacheDir();
   return { dir, maxBytes, minTokens };

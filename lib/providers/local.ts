@@ -31,7 +31,7 @@ import { plainChatMessages, toolConversation, usesTools } from "./local-prompt.j
 import { MessageEvents } from "./message-events.js";
 import { checkSamplingDefaults, withDefaults, type RequestSampling } from "./sampling-defaults.js";
 import type { MessageRequest, MessageResponse, StopReason, StreamEvent } from "../messages/types.js";
-import type { CallOptions, Provider } from "./types.js";
+import type { CallOptions, Provider, ToolCallTokens } from "./types.js";
 
 export interface LocalProviderOptions {
   /** Name in routing decisions and metrics. Default "local". */
@@ -59,6 +59,11 @@ export interface LocalProviderOptions {
    * they are left out, so sessions whose metadata differs share the prefill of the rest (client-metadata.ts).
    */
   keepClientMetadata?: boolean;
+  /**
+   * Jump-forward in tool turns: text the tool-call grammar forces is appended in one model run
+   * (docs/tool-calling.md#jump-forward). Default true.
+   */
+  jumpForward?: boolean;
 }
 
 export class LocalProvider implements Provider {
@@ -84,6 +89,9 @@ export class LocalProvider implements Provider {
   get queueDepth(): number {
     return this.ready?.depth ?? 0;
   }
+
+  /** The final attempts of tool turns: tokens sampled, and tokens jump-forward appended. */
+  readonly toolCallTokens: ToolCallTokens = { sampled: 0, jumped: 0 };
 
   create(request: MessageRequest, options: CallOptions = {}): Promise<MessageResponse> {
     return collectMessage(this.name, this.events(request, options, false));
@@ -253,6 +261,8 @@ export class LocalProvider implements Provider {
         else held.push(...this.blockEvents(message, event));
       }
       result = await turn.result;
+      this.toolCallTokens.sampled += result.generation.steps.sampled;
+      this.toolCallTokens.jumped += result.generation.steps.jumpedTokens;
     } finally {
       // A consumer that stopped reading ends the turn; the sequence goes back only once it has stopped.
       if (!result) stop.abort();
@@ -279,6 +289,7 @@ export class LocalProvider implements Provider {
       maxRetries: this.options.maxRetries,
       sampling: sampling(withDefaults(request, this.options.sampling), seed),
       stop: request.stop_sequences,
+      jumpForward: this.options.jumpForward,
       signal,
     };
   }

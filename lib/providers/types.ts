@@ -36,8 +36,15 @@ export interface Provider {
   readonly contextTokens?: number;
   /** Requests running or waiting, for providers that queue them (the local engine); routers overflow on it. */
   readonly queueDepth?: number;
+  /** Output tokens of tool turns so far, sampled by a decode step or appended by jump-forward (the local engine); /metrics shows them. */
+  readonly toolCallTokens?: ToolCallTokens;
   /** Counters of a provider that spreads requests over others (the router); /metrics and the chat's /stats show them. */
   metricsSnapshot?(): MetricsSnapshot;
   create(request: MessageRequest, options?: CallOptions): Promise<MessageResponse>;
   stream(request: MessageRequest, options?: CallOptions): AsyncIterable<StreamEvent>;
+}
+
+export interface ToolCallTokens {
+  sampled: number;
+  jumped: number;
 }

@@ -22,6 +22,8 @@ const localProvider = z.strictObject({
   maxQueue: z.number().int().nonnegative().optional(),
   /** Keep client metadata (Claude Code's billing header) in the local prompt. */
   keepClientMetadata: z.boolean().optional(),
+  /** Jump-forward in tool turns (default true). */
+  jumpForward: z.boolean().optional(),
   ...common,
 });
 

@@ -43,6 +43,7 @@ function createProvider(name: string, entry: ProviderConfig, model: Model | unde
         maxQueue: entry.maxQueue,
         sampling,
         keepClientMetadata: entry.keepClientMetadata,
+        jumpForward: entry.jumpForward,
       });
     case "anthropic":
       return new AnthropicProvider({

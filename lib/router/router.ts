@@ -10,7 +10,7 @@
 import { collectMessage, MessageAccumulator } from "../providers/accumulate.js";
 import { ProviderError } from "../providers/errors.js";
 import type { MessageRequest, MessageResponse, StreamEvent } from "../messages/types.js";
-import type { CallOptions, Provider } from "../providers/types.js";
+import type { CallOptions, Provider, ToolCallTokens } from "../providers/types.js";
 import type { AttemptFailure, MetricsSnapshot, RouteDecision } from "../providers/routing.js";
 import { RouterMetrics, type TokenPrice } from "./metrics.js";
 import { DEFAULT_RULES, planRoute, type RoutingRules } from "./rules.js";
@@ -70,6 +70,16 @@ export class Router implements Provider {
         .map((p) => options.prices?.[p.name])
         .find(Boolean);
     this.metrics = new RouterMetrics(options.prices, reference);
+  }
+
+  /** The local providers' tool-call tokens, summed. */
+  get toolCallTokens(): ToolCallTokens {
+    const sum = { sampled: 0, jumped: 0 };
+    for (const p of this.options.providers) {
+      sum.sampled += p.toolCallTokens?.sampled ?? 0;
+      sum.jumped += p.toolCallTokens?.jumped ?? 0;
+    }
+    return sum;
   }
 
   metricsSnapshot(): MetricsSnapshot {

@@ -33,6 +33,8 @@ export interface BackendOptions {
   keepClientMetadata?: boolean;
   /** Speculative decoding (LoadModelOptions.speculative; default on). */
   speculative?: boolean;
+  /** Jump-forward in tool turns (LocalProviderOptions.jumpForward); false overrides the config's. */
+  jumpForward?: boolean;
 }
 
 export interface Backend {
@@ -59,18 +61,21 @@ export async function openBackend(options: BackendOptions, usage: string): Promi
     prefixCacheDisk: options.prefixCacheDisk,
     speculative: options.speculative,
   });
-  const { capacity, concurrency, sampling, keepClientMetadata } = options;
+  const { capacity, concurrency, sampling, keepClientMetadata, jumpForward } = options;
   const provider = config
-    ? createRouter(withLocalSettings(config, { capacity, concurrency, keepClientMetadata }), { model, sampling })
-    : new LocalProvider(model, { capacity, concurrency, sampling, keepClientMetadata });
+    ? createRouter(withLocalSettings(config, { capacity, concurrency, keepClientMetadata, jumpForward }), { model, sampling })
+    : new LocalProvider(model, { capacity, concurrency, sampling, keepClientMetadata, jumpForward });
   return { model, provider, close: () => model.dispose() };
 }
 
 const localDirs = (config: RouterConfig | undefined) =>
   Object.values(config?.providers ?? {}).flatMap((p) => (p.type === "local" && p.dir !== undefined ? [p.dir] : []));
 
-/** The config with the command line's capacity and concurrency given to its local providers. */
-function withLocalSettings(config: RouterConfig, settings: { capacity?: number; concurrency?: number; keepClientMetadata?: boolean }): RouterConfig {
+/** The config with the command line's settings (capacity, concurrency, ...) given to its local providers. */
+export function withLocalSettings(
+  config: RouterConfig,
+  settings: { capacity?: number; concurrency?: number; keepClientMetadata?: boolean; jumpForward?: boolean },
+): RouterConfig {
   const providers = Object.fromEntries(
     Object.entries(config.providers).map(([name, entry]) => [
       name,
@@ -80,6 +85,7 @@ function withLocalSettings(config: RouterConfig, settings: { capacity?: number; 
             capacity: settings.capacity ?? entry.capacity,
             concurrency: settings.concurrency ?? entry.concurrency,
             keepClientMetadata: settings.keepClientMetadata ?? entry.keepClientMetadata,
+            jumpForward: settings.jumpForward ?? entry.jumpForward,
           }
         : entry,
     ]),

@@ -60,6 +60,20 @@ export class ServerMetrics {
         snapshotMetric("phi4_queue_depth", "Requests generating or waiting for a sequence of the local model.", "gauge", [[{}, this.provider.queueDepth]]),
       );
     }
+    const toolTokens = this.provider.toolCallTokens;
+    if (toolTokens) {
+      parts.push(
+        snapshotMetric(
+          "phi4_tool_call_tokens_total",
+          "Output tokens of the local model's tool turns, by how they were written: sampled (one decode step each) or jumped (text the grammar forces, appended by jump-forward).",
+          "counter",
+          [
+            [{ kind: "sampled" }, toolTokens.sampled],
+            [{ kind: "jumped" }, toolTokens.jumped],
+          ],
+        ),
+      );
+    }
     const cache = this.model.prefixCache?.stats;
     if (cache) {
       parts.push(

@@ -47,6 +47,8 @@ export interface ServerOptions {
    * prompt and in count_tokens. Default false: left out, so sessions share their prefix (docs/server.md).
    */
   keepClientMetadata?: boolean;
+  /** Jump-forward in the default LocalProvider's tool turns (LocalProviderOptions.jumpForward). Default true. */
+  jumpForward?: boolean;
   /** Requests that may wait for a sequence before one more is refused with 529. Default 64. */
   maxQueue?: number;
   /** When set, every request must carry it (x-api-key or Authorization: Bearer). */
@@ -109,6 +111,7 @@ export class Phi4Server {
           modelId: localId,
           sampling: options.sampling ?? MESSAGES_API_SAMPLING,
           keepClientMetadata: options.keepClientMetadata,
+          jumpForward: options.jumpForward,
         });
     const provider = options.provider ?? this.ownProvider!;
     const renderer =

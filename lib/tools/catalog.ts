@@ -17,7 +17,10 @@ export interface CatalogTool {
 
 // Tool schemas come from anywhere: unknown keywords and formats must not stop a call from validating
 // (nor be logged for every tool that has one). Known formats are checked, as the constraint enforces them.
-const ajv = addFormats(new Ajv({ allErrors: true, strict: false, logger: false }));
+// A fractional multipleOf is checked to 6 decimals of the quotient: in doubles 0.3 / 0.1 is not 3, yet
+// 0.3 is a multiple of 0.1 (the constraint writes exact decimal multiples).
+export const VALIDATOR_OPTIONS = { allErrors: true, strict: false, logger: false, multipleOfPrecision: 6 } as const;
+const ajv = addFormats(new Ajv(VALIDATOR_OPTIONS));
 
 export class ToolCatalog {
   private readonly byName = new Map<string, CatalogTool>();

@@ -1,8 +1,9 @@
 /**
- * Realistic tool definitions for tests of constrained calls: coding-agent tools shaped like Claude
- * Code's (Bash and TaskOutput timeouts up to 600000, WebFetch's URL, TodoWrite's list) and one tool per
- * schema keyword the constraint enforces.
+ * Realistic tool definitions for tests of constrained calls: the ten agent tools of the benchmark
+ * (Claude Code's Read, Edit, Bash, Grep, Glob, WebFetch, TodoWrite, TaskOutput, and an MCP filesystem
+ * and memory tool), and one tool per schema keyword the constraint enforces.
  */
+import { AGENT_TOOLS } from "../../lib/bench/agent-tools.js";
 import type { ToolDefinition } from "../../lib/messages/types.js";
 import type { JsonSchema } from "../../lib/tools/types.js";
 
@@ -20,39 +21,7 @@ const tool = (name: string, input_schema: JsonSchema): ToolDefinition => ({
 });
 
 export const TOOLS: ToolDefinition[] = [
-  tool("Bash", object({ command: { type: "string" }, timeout: { type: "number", maximum: 600000 }, run_in_background: { type: "boolean" } }, ["command"])),
-  tool(
-    "TaskOutput",
-    object({ task_id: { type: "string" }, block: { type: "boolean" }, timeout: { type: "number", minimum: 0, maximum: 600000 } }, [
-      "task_id",
-      "block",
-      "timeout",
-    ]),
-  ),
-  tool("WebFetch", object({ url: { type: "string", format: "uri" }, prompt: { type: "string" } }, ["url", "prompt"])),
-  tool(
-    "Read",
-    object({ file_path: { type: "string" }, offset: { type: "integer", minimum: 0 }, limit: { type: "integer", exclusiveMinimum: 0 } }, ["file_path"]),
-  ),
-  tool(
-    "TodoWrite",
-    object(
-      {
-        todos: {
-          type: "array",
-          items: object(
-            {
-              content: { type: "string", minLength: 1 },
-              status: { enum: ["pending", "in_progress", "completed"] },
-              activeForm: { type: "string", minLength: 1 },
-            },
-            ["content", "status", "activeForm"],
-          ),
-        },
-      },
-      ["todos"],
-    ),
-  ),
+  ...AGENT_TOOLS,
   tool(
     "negative_bounds",
     object({ delta: { type: "integer", minimum: -40, exclusiveMaximum: -3 }, scale: { type: "number", exclusiveMinimum: -2.5, maximum: 0.75 } }, [
@@ -90,4 +59,71 @@ export const TOOLS: ToolDefinition[] = [
     ),
   ),
   tool("lengths", object({ tags: { type: "array", items: { type: "string", minLength: 2, maxLength: 5 }, minItems: 1, maxItems: 3 } }, ["tags"])),
+  tool(
+    "fraction",
+    object({ price: { type: "number", minimum: 0, maximum: 500, multipleOf: 0.01 }, step: { type: "number", multipleOf: 0.5 } }, ["price", "step"]),
+  ),
+  tool(
+    "tuple_2020",
+    object({ at: { type: "array", prefixItems: [{ type: "integer", minimum: 0, maximum: 23 }, { enum: ["am", "pm"] }], minItems: 2, maxItems: 2 } }, ["at"]),
+  ),
+  tool("unique", object({ flags: { type: "array", items: { enum: ["a", "b", "c", 1] }, uniqueItems: true, minItems: 2 } }, ["flags"])),
+  tool("map", object({ env: { type: "object", additionalProperties: { type: "string", maxLength: 6 } } }, ["env"])),
+  tool("tree", {
+    $ref: "#/$defs/node",
+    $defs: {
+      node: object({ name: { type: "string", maxLength: 4 }, kids: { type: "array", items: { $ref: "#/$defs/node" }, maxItems: 2 } }, ["name"]),
+    },
+  }),
+  // anyOf / oneOf of shapes that start alike, or not.
+  tool(
+    "source",
+    object(
+      {
+        from: {
+          oneOf: [
+            object({ kind: { const: "file" }, path: { type: "string", maxLength: 10 } }, ["kind", "path"]),
+            object({ kind: { const: "url" }, url: { type: "string", format: "uri" } }, ["kind", "url"]),
+          ],
+        },
+      },
+      ["from"],
+    ),
+  ),
+  tool(
+    "target",
+    object(
+      {
+        target: { anyOf: [{ type: "string", maxLength: 8 }, object({ line: { type: "integer", minimum: 1 } }, ["line"])] },
+        tags: { oneOf: [{ type: "array", items: { type: "string", maxLength: 5 }, maxItems: 2 }, { type: "null" }] },
+      },
+      ["target", "tags"],
+    ),
+  ),
+  tool("find", {
+    type: "object",
+    properties: { path: { type: "string", maxLength: 8 }, glob: { type: "string", maxLength: 8 }, regex: { type: "string", maxLength: 8 } },
+    oneOf: [{ required: ["glob"] }, { required: ["regex"] }],
+    additionalProperties: false,
+  }),
+  tool(
+    "ranges",
+    object(
+      {
+        level: {
+          oneOf: [
+            { type: "integer", minimum: 0, maximum: 10 },
+            { type: "integer", minimum: 5, maximum: 20 },
+          ],
+        },
+        ratio: {
+          anyOf: [
+            { type: "number", maximum: -1 },
+            { type: "number", minimum: 1, maximum: 2 },
+          ],
+        },
+      },
+      ["level", "ratio"],
+    ),
+  ),
 ];

@@ -17,19 +17,21 @@ import type { Provider, TaskHints } from "../../providers/types.js";
 import { loadRouterConfig, type RouterConfig } from "../../router/config.js";
 import { ConfigError } from "../../util/config-file.js";
 import { createRouter } from "../../router/from-config.js";
+import { withLocalSettings } from "../../server/backend.js";
 import { RouterError } from "../../router/router.js";
 import { printAgentEvent } from "../agent-events.js";
-import { KV_MEMORY_HELP, optionalByteSize, optionalNumber, requireString } from "../args.js";
+import { JUMP_FORWARD_HELP, KV_MEMORY_HELP, optionalByteSize, optionalNumber, requireString } from "../args.js";
 import { showPrefillProgress } from "../prefill-progress.js";
 import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-cache-args.js";
 
 export const agentUsage = `usage: phi4 agent --mcp-config FILE --task TEXT [--model DIR] [--router FILE]
        [--tool-choice auto|any|none|TOOL] [--allowed-tools NAME,NAME|none] [--system TEXT]
        [--max-iterations N] [--max-tokens N] [--privacy normal|high] [--complexity low|medium|high]
-       [--capacity N] [--kv-memory SIZE] [--threads N] [--json]
+       [--capacity N] [--kv-memory SIZE] [--threads N] [--no-jump-forward] [--json]
   Without --router the local model (--model) serves every turn (--capacity sets its KV capacity).
 ${KV_MEMORY_HELP}
   --tool-choice applies to the first turn; later turns use auto so the loop can end.
+${JUMP_FORWARD_HELP}
 ${prefixCacheUsage}`;
 
 export async function agentCommand(argv: string[]): Promise<void> {
@@ -59,6 +61,7 @@ async function agent(argv: string[]): Promise<void> {
       "kv-memory": { type: "string" },
       threads: { type: "string" },
       json: { type: "boolean" },
+      "no-jump-forward": { type: "boolean" },
       ...prefixCacheArgs,
     },
   });
@@ -88,7 +91,10 @@ async function agent(argv: string[]): Promise<void> {
     model = loaded;
     if (model) hideProgress = showPrefillProgress(model);
     const capacity = optionalNumber(values, "capacity", true);
-    const provider: Provider = routerConfig ? createRouter(routerConfig, { model }) : new LocalProvider(model!, { capacity });
+    const jumpForward = values["no-jump-forward"] === true ? false : undefined;
+    const provider: Provider = routerConfig
+      ? createRouter(withLocalSettings(routerConfig, { jumpForward }), { model })
+      : new LocalProvider(model!, { capacity, jumpForward });
     for (const [server, error] of bridge.serverErrors) process.stderr.write(`phi4 agent: MCP server "${server}" is unavailable: ${error}\n`);
     const run = runAgent({
       provider,

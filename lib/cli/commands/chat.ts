@@ -25,13 +25,14 @@ import type { MessageParam, MessageRequest } from "../../messages/types.js";
 import type { Provider } from "../../providers/types.js";
 import { openBackend } from "../../server/backend.js";
 import { printAgentEvent } from "../agent-events.js";
-import { KV_MEMORY_HELP, optionalByteSize, optionalNumber } from "../args.js";
+import { JUMP_FORWARD_HELP, KV_MEMORY_HELP, optionalByteSize, optionalNumber } from "../args.js";
 import { showPrefillProgress } from "../prefill-progress.js";
 import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-cache-args.js";
 
 export const chatUsage = `usage: phi4 chat --model DIR [--mcp-config FILE] [--router FILE] [--system TEXT]
-       [--max-tokens N] [--capacity N] [--kv-memory SIZE] [--threads N]
+       [--max-tokens N] [--capacity N] [--kv-memory SIZE] [--threads N] [--no-jump-forward]
 ${KV_MEMORY_HELP}
+${JUMP_FORWARD_HELP}
   Type a message and press Enter. Commands: /reset, /save FILE, /load FILE, /stats, /help, /exit.
 ${prefixCacheUsage}`;
 
@@ -60,6 +61,7 @@ export async function chatCommand(argv: string[]): Promise<void> {
       capacity: { type: "string" },
       "kv-memory": { type: "string" },
       threads: { type: "string" },
+      "no-jump-forward": { type: "boolean" },
       ...prefixCacheArgs,
     },
   });
@@ -72,6 +74,7 @@ export async function chatCommand(argv: string[]): Promise<void> {
       capacity: optionalNumber(values, "capacity", true),
       concurrency: 1,
       kvMemory: optionalByteSize(values, "kv-memory"),
+      jumpForward: values["no-jump-forward"] === true ? false : undefined,
       prefixCacheDisk: prefixCacheDisk(values),
     },
     chatUsage,

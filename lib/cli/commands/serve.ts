@@ -12,12 +12,12 @@ import { apiKeyCheck } from "../../server/auth.js";
 import { checkPort, startServer } from "../../server/server.js";
 import { checkSamplingDefaults, MESSAGES_API_SAMPLING } from "../../providers/sampling-defaults.js";
 import { isLoopback } from "../../util/loopback.js";
-import { KV_MEMORY_HELP, optionalByteSize, optionalNumber } from "../args.js";
+import { JUMP_FORWARD_HELP, KV_MEMORY_HELP, optionalByteSize, optionalNumber } from "../args.js";
 import { prefixCacheArgs, prefixCacheDisk, prefixCacheUsage } from "../prefix-cache-args.js";
 
 export const serveUsage = `usage: phi4 serve --model DIR [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--router FILE]
        [--max-concurrency N] [--capacity N] [--kv-memory SIZE] [--max-body-bytes N] [--max-count-tokens N] [--threads N] [--grace-ms N]
-       [--temperature T] [--top-p P] [--top-k K] [--log-level silent|error|warn|info|debug] [--keep-client-metadata] [--no-speculative]
+       [--temperature T] [--top-p P] [--top-k K] [--log-level silent|error|warn|info|debug] [--keep-client-metadata] [--no-speculative] [--no-jump-forward]
   Serves POST /v1/messages (JSON and SSE), /v1/messages/count_tokens, /v1/models, /health, /metrics.
   --api-key (or PHI4_API_KEY, which keeps it out of the process list): every request must send it.
   --max-concurrency: requests generating at once (default 4); --capacity: tokens per request.
@@ -29,6 +29,7 @@ ${KV_MEMORY_HELP}
   --keep-client-metadata: keep Claude Code's billing-header system block in the prompt (default: left out, so
     sessions share their prefix; docs/server.md).
   --no-speculative: turn prompt-lookup speculative decoding off (docs/speculative.md).
+${JUMP_FORWARD_HELP}
 ${prefixCacheUsage}`;
 
 export async function serveCommand(argv: string[]): Promise<void> {
@@ -53,6 +54,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
       "top-k": { type: "string" },
       "keep-client-metadata": { type: "boolean" },
       "no-speculative": { type: "boolean" },
+      "no-jump-forward": { type: "boolean" },
       ...prefixCacheArgs,
     },
   });
@@ -87,6 +89,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
       kvMemory,
       sampling,
       keepClientMetadata: values["keep-client-metadata"],
+      jumpForward: values["no-jump-forward"] === true ? false : undefined,
       prefixCacheDisk: prefixCacheDisk(values),
       speculative: !values["no-speculative"],
     },

@@ -2,7 +2,7 @@
  * A position in the grammar: a stack of frames (the innermost value on top). Immutable and shared:
  * advancing by a byte allocates only the frames that change, so a trie walk can branch from any state.
  */
-import { AcceptFrame, Descend, DONE, type Frame } from "./frames.js";
+import { AcceptFrame, Descend, DONE, DONE_REFEED, Unwrap, type Frame } from "./frame.js";
 
 export class State {
   private cachedKey?: string;
@@ -34,6 +34,18 @@ export const ACCEPT = new State(new AcceptFrame(), null);
 
 /** The state after one more byte, or null if the grammar does not allow it. */
 export function advance(state: State, b: number): State | null {
+  const next = advanceWithin(state, b);
+  // The whole output is complete: after its last byte (DONE) nothing more; a byte after it (DONE_REFEED) is not allowed.
+  if (next === DONE) return ACCEPT;
+  return next === DONE_REFEED ? null : next;
+}
+
+/**
+ * `state` advanced by one byte, where the stack's bottom frame is a value of its own (a union's
+ * branch): DONE when that value completes on the byte, DONE_REFEED when it was complete before it
+ * (the byte is whatever follows the value), null when the byte is not allowed.
+ */
+export function advanceWithin(state: State, b: number): State | typeof DONE | typeof DONE_REFEED | null {
   let s = state;
   for (;;) {
     const step = s.top.step(b);
@@ -42,12 +54,27 @@ export function advance(state: State, b: number): State | null {
       s = new State(step.child, new State(step.next, s.below));
       continue;
     }
+    if (step instanceof Unwrap) return stacked(step.frames, s.below);
     if (typeof step !== "number") return new State(step, s.below);
     // The top value is complete: its parent (already in its after-value phase) carries on.
-    const parent = s.below ?? ACCEPT;
-    if (step === DONE) return parent;
-    s = parent; // DONE_REFEED: the byte is the parent's
+    if (s.below === null) return step;
+    if (step === DONE) return s.below;
+    s = s.below; // DONE_REFEED: the byte is the parent's
   }
+}
+
+/** `frames` (the innermost first) stacked on `below`. */
+export function stacked(frames: readonly Frame[], below: State | null): State {
+  let s = below;
+  for (let i = frames.length - 1; i >= 0; i--) s = new State(frames[i], s);
+  return s!;
+}
+
+/** The frames of `state`, the innermost first. */
+export function framesOf(state: State): Frame[] {
+  const frames: Frame[] = [];
+  for (let s: State | null = state; s; s = s.below) frames.push(s.top);
+  return frames;
 }
 
 export function advanceBytes(state: State, bytes: ArrayLike<number>): State | null {

@@ -7,8 +7,10 @@
  *   branches share their length limits. Under oneOf, where a value that matches two branches fails,
  *   each branch less the others (strings of exactly one branch), when every string branch has an
  *   automaton and takes part.
- * - numbers (anyOf only): the branch that contains all the others (an integer range inside a number
+ * - numbers under anyOf: the branch that contains all the others (an integer range inside a number
  *   range), or one interval when the branches' intervals meet (same integer-ness, no multipleOf).
+ * - numbers under oneOf: the pieces of the ranges that exactly one branch covers (same integer-ness,
+ *   no multipleOf): `oneOf: [0..10, 5..20]` is [0, 5) and (10, 20].
  *
  * A branch whose pattern or format the grammar cannot enforce is left out of a union (the others still
  * make a subset of what the schema accepts); objects and arrays keep their first branch.
@@ -32,36 +34,50 @@ export interface NumberUnion {
   bounds: NumberBounds | null;
 }
 
-/** The string every branch (a direct string schema each) allows, joined; null when none can be (keep the first). */
-export function stringUnion(branches: readonly JsonSchema[], exclusive: boolean): StringUnion | null {
+/** Whether the grammar can enforce a string branch's pattern and format (else the validator checks them). */
+export const enforceable = (s: JsonSchema) => stringShape(s) !== null;
+
+/**
+ * The strings of several branches (a direct string schema each), joined into one shape, and `members`:
+ * the indexes of the branches whose strings it stands for (the others stay branches of their own);
+ * null when no two can be joined.
+ */
+export function stringUnion(branches: readonly JsonSchema[], exclusive: boolean): (StringUnion & { members: number[] }) | null {
   const shapes = branches.map(stringShape);
   const enforced = shapes.filter((s): s is StringUnion => s !== null);
   if (enforced.length < 2 || (exclusive && enforced.length < shapes.length)) return null;
   const [first] = enforced;
   const group = enforced.filter((s) => s.minLength === first.minLength && s.maxLength === first.maxLength);
+  const members = (chosen: readonly StringUnion[]) => shapes.flatMap((s, i) => (s !== null && chosen.includes(s) ? [i] : []));
+  const withMembers = (union: StringUnion | null, chosen: readonly StringUnion[]) => union && { ...union, members: members(chosen) };
   if (exclusive) {
     if (group.length < shapes.length || group.some((s) => s.dfa === null)) return null;
-    return joined(first, () => {
-      const dfas = group.map((s) => s.dfa!);
-      const only = dfas.flatMap((dfa, i) => {
-        try {
-          return [dfas.reduce((rest, other, j) => (i === j ? rest : combineDfa(rest, other, "minus")), dfa)];
-        } catch (error) {
-          if (error instanceof UnsupportedPattern && error.message.includes("no string")) return []; // the others cover it
-          throw error;
-        }
-      });
-      if (only.length === 0) throw new UnsupportedPattern("no string matches exactly one branch");
-      return only.slice(1).reduce((dfa, next) => combineDfa(dfa, next, "union"), only[0]);
-    });
-  } else {
-    // A plain string whose length limits take in every other branch's is the union itself.
-    const widest = enforced.find((s) => s.dfa === null && enforced.every((t) => s.minLength <= t.minLength && t.maxLength <= s.maxLength));
-    if (widest) return widest;
-    if (group.some((s) => s.dfa === null)) return { ...first, dfa: null };
+    return withMembers(
+      joined(first, () => {
+        const dfas = group.map((s) => s.dfa!);
+        const only = dfas.flatMap((dfa, i) => {
+          try {
+            return [dfas.reduce((rest, other, j) => (i === j ? rest : combineDfa(rest, other, "minus")), dfa)];
+          } catch (error) {
+            if (error instanceof UnsupportedPattern && error.message.includes("no string")) return []; // the others cover it
+            throw error;
+          }
+        });
+        if (only.length === 0) throw new UnsupportedPattern("no string matches exactly one branch");
+        return only.slice(1).reduce((dfa, next) => combineDfa(dfa, next, "union"), only[0]);
+      }),
+      group,
+    );
   }
+  // A plain string whose length limits take in every other branch's is the union itself.
+  const widest = enforced.find((s) => s.dfa === null && enforced.every((t) => s.minLength <= t.minLength && t.maxLength <= s.maxLength));
+  if (widest) return withMembers(widest, enforced);
   if (group.length < 2) return null;
-  return joined(first, () => group.slice(1).reduce((dfa, s) => combineDfa(dfa, s.dfa!, "union"), group[0].dfa!));
+  if (group.some((s) => s.dfa === null)) return withMembers({ ...first, dfa: null }, group);
+  return withMembers(
+    joined(first, () => group.slice(1).reduce((dfa, s) => combineDfa(dfa, s.dfa!, "union"), group[0].dfa!)),
+    group,
+  );
 }
 
 /** `limits` with the automaton `build` makes, or null when it grows too large (the first branch alone still serves). */
@@ -91,9 +107,9 @@ export function numberUnion(branches: readonly { schema: JsonSchema; integer: bo
   if (exclusive || branches.length < 2) return null;
   const shapes: NumberUnion[] = [];
   for (const { schema, integer } of branches) {
-    // A fractional multipleOf is left to the validator: the branch cannot be enforced, so it is left out.
-    if (typeof schema.multipleOf === "number" && !Number.isInteger(schema.multipleOf)) continue;
     const found = numberBounds(schema, integer);
+    // A multipleOf the grid cannot hold (1/3) is left to the validator: the branch cannot be enforced, so it is left out.
+    if (typeof schema.multipleOf === "number" && !found?.bounds.multiple) continue;
     shapes.push(found ?? { integer, bounds: null });
   }
   if (shapes.length < 2) return null;
@@ -114,6 +130,50 @@ export function numberUnion(branches: readonly { schema: JsonSchema; integer: bo
     upper = upper === null || next.upper === null ? null : next.upper > upper ? next.upper : upper;
   }
   return { integer, bounds: { lower, upper, multiple: null } };
+}
+
+/**
+ * oneOf over number ranges: the values exactly one branch allows, as ranges (each branch's range less
+ * the others'); null when the branches differ in integer-ness or one has a multipleOf.
+ */
+export function numberPieces(branches: readonly { schema: JsonSchema; integer: boolean }[]): NumberUnion[] | null {
+  const integer = branches[0]?.integer ?? false;
+  if (branches.some((b) => b.integer !== integer || b.schema.multipleOf !== undefined)) return null;
+  // Inclusive ranges on the grid (integers: whole ones); the next value past a bound is one step on.
+  const step = integer ? ONE : 1n;
+  const ranges = branches.map(({ schema }) => {
+    const bounds = numberBounds(schema, integer)?.bounds;
+    const lower = bounds?.lower ?? null;
+    const upper = bounds?.upper ?? null;
+    return { lower: lower !== null && integer ? ceilGrid(lower) : lower, upper: upper !== null && integer ? floorGrid(upper) : upper };
+  });
+  const pieces = ranges.flatMap((range, i) =>
+    ranges.reduce<Range[]>((left, other, j) => (i === j ? left : left.flatMap((piece) => subtract(piece, other, step))), [range]),
+  );
+  return pieces.map((p) => ({ integer, bounds: { lower: p.lower, upper: p.upper, multiple: null } }));
+}
+
+interface Range {
+  lower: bigint | null;
+  upper: bigint | null;
+}
+
+/** `a` less `b` (inclusive ranges, null = unbounded): up to two ranges. */
+function subtract(a: Range, b: Range, step: bigint): Range[] {
+  const out: Range[] = [];
+  // Below b: from a's lower up to just under b's lower.
+  if (b.lower !== null && (a.lower === null || a.lower < b.lower)) {
+    const upper = a.upper !== null && a.upper < b.lower - step ? a.upper : b.lower - step;
+    if (a.lower === null || a.lower <= upper) out.push({ lower: a.lower, upper });
+  }
+  // Above b: from just over b's upper up to a's upper.
+  if (b.upper !== null && (a.upper === null || a.upper > b.upper)) {
+    const lower = a.lower !== null && a.lower > b.upper + step ? a.lower : b.upper + step;
+    if (a.upper === null || lower <= a.upper) out.push({ lower, upper: a.upper });
+  }
+  // b covers nothing of a: a stays whole.
+  const apart = (b.lower !== null && a.upper !== null && a.upper < b.lower) || (b.upper !== null && a.lower !== null && a.lower > b.upper);
+  return apart ? [a] : out;
 }
 
 /** Whether every number `b` allows, `a` allows too. */

@@ -15,7 +15,15 @@ export class Descend {
   ) {}
 }
 
-export type Step = Frame | Descend | typeof DONE | typeof DONE_REFEED | null;
+/**
+ * This frame gives way to a stack of frames (`frames`, the innermost first) that has read the byte: a
+ * union of branches down to its one live branch, which carries on as that branch's own frames.
+ */
+export class Unwrap {
+  constructor(readonly frames: readonly Frame[]) {}
+}
+
+export type Step = Frame | Descend | Unwrap | typeof DONE | typeof DONE_REFEED | null;
 
 export abstract class Frame {
   private cachedCompletion?: string;
@@ -39,6 +47,21 @@ export abstract class Frame {
   /** completion().length; a frame that knows it without spelling the bytes out says so (mask walks ask it of every token). */
   completionLength(): number {
     return this.completion().length;
+  }
+}
+
+/** After the whole list: nothing more (the closer is a special token, outside the byte grammar). */
+export class AcceptFrame extends Frame {
+  get key(): string {
+    return "#";
+  }
+
+  step(): Step {
+    return null;
+  }
+
+  protected finish(): string {
+    return "";
   }
 }
 

@@ -14,6 +14,7 @@ import { Descend, DONE, DONE_REFEED, Frame, isDigit, isWhitespace, QUOTE, type S
 import { BoundedNumberFrame } from "./number-frame.js";
 import { PatternStringFrame } from "./pattern-string.js";
 import { StringFrame } from "./string-frame.js";
+import { UnionFrame } from "./union-frame.js";
 import { UniqueArrayFrame } from "./unique-array.js";
 
 export { DONE, DONE_REFEED, Descend, Frame, type Step } from "./frame.js";
@@ -34,6 +35,7 @@ export class ValueStart extends Frame {
 
   step(b: number): Step {
     const n = this.node;
+    if (n.union) return UnionFrame.first(n.union, b);
     if (n.literals) {
       const literal = new LiteralFrame(n.literals, 0, n.literals.values.length, 0).step(b);
       if (literal !== null) return literal;
@@ -408,21 +410,6 @@ export class CallNode implements GrammarNode {
 
   minimal(): string {
     return this.start.completion();
-  }
-}
-
-/** After the whole list: nothing more (the closer is a special token, outside the byte grammar). */
-export class AcceptFrame extends Frame {
-  get key(): string {
-    return "#";
-  }
-
-  step(): Step {
-    return null;
-  }
-
-  protected finish(): string {
-    return "";
   }
 }
 

@@ -56,6 +56,12 @@ export interface ObjectSpec {
   readonly maxWhitespace: number;
 }
 
+/** anyOf / oneOf branches that may start with the same byte, run side by side (union-frame.ts). */
+export interface UnionSpec {
+  readonly id: number;
+  readonly branches: readonly ValueGrammarNode[];
+}
+
 /** A JSON value's node: the alternatives it allows (ValueNode in schema.ts is the one implementation). */
 export interface ValueGrammarNode extends GrammarNode {
   readonly id: number;
@@ -65,6 +71,8 @@ export interface ValueGrammarNode extends GrammarNode {
   string?: StringSpec;
   /** bounded: the schema's numeric bounds and integer multipleOf, when it has any. */
   number?: { integer: boolean; bounded: BoundedNumberSpec | null };
+  /** One of these branches' values (the fields above are then unset). */
+  union?: UnionSpec;
   /** The shortest instance once SchemaCompiler.finish() ran; null while no finite instance is known. */
   shortest: string | null;
 }

@@ -5,6 +5,7 @@
  */
 import { advance, type State } from "./automaton.js";
 import { StringFrame } from "./frames.js";
+import { UnionFrame } from "./union-frame.js";
 import type { ByteTrie } from "./trie.js";
 import type { Vocabulary } from "./vocabulary.js";
 
@@ -36,11 +37,28 @@ export class MaskCache {
     if (entry) {
       this.entries.delete(key); // most recently used goes last
     } else {
-      entry = computeMask(this.vocabulary, state, state.distance + slack);
+      entry = state.top instanceof UnionFrame ? this.unionMask(state, state.top, slack) : computeMask(this.vocabulary, state, state.distance + slack);
       if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value!);
     }
     this.entries.set(key, entry);
     return entry;
+  }
+
+  /**
+   * A union's mask: the tokens some live branch allows, each branch's mask computed as a state of its
+   * own (so a branch inside a string gets the string's fast masks). A token after which the union's
+   * distance fits the limit is one after which some branch's does.
+   */
+  private unionMask(state: State, union: UnionFrame, slack: number): MaskEntry {
+    const bits = new Uint8Array(this.vocabulary.maskBytes);
+    const limit = state.distance + slack;
+    let growth = Number.NEGATIVE_INFINITY;
+    for (const alternative of union.alternatives(state.below)) {
+      const entry = this.get(alternative, limit - alternative.distance);
+      for (let i = 0; i < bits.length; i++) bits[i] |= entry.bits[i];
+      growth = Math.max(growth, entry.growth + alternative.distance - state.distance);
+    }
+    return { bits, growth };
   }
 }
 

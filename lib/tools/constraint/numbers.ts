@@ -20,7 +20,7 @@ export interface NumberBounds {
   /** Smallest and largest allowed value on the grid (inclusive), null when unbounded. */
   readonly lower: bigint | null;
   readonly upper: bigint | null;
-  /** Allowed values are multiples of this (on the grid); null for none. Only with `integer`. */
+  /** Allowed values are multiples of this (on the grid: whole, or a fractional multipleOf); null for none. */
   readonly multiple: bigint | null;
 }
 
@@ -37,8 +37,8 @@ export interface NumberPrefix {
  * number schema whose multipleOf is a whole number only has whole multiples.
  */
 export function numberBounds(s: JsonSchema, integer: boolean): { integer: boolean; bounds: NumberBounds } | null {
-  const multipleOf = typeof s.multipleOf === "number" && Number.isInteger(s.multipleOf) && s.multipleOf > 0 ? s.multipleOf : null;
-  const isInteger = integer || multipleOf !== null;
+  const multiple = typeof s.multipleOf === "number" && s.multipleOf > 0 ? exactOnGrid(s.multipleOf) : null;
+  const isInteger = integer || (multiple !== null && multiple % ONE === 0n);
   // Draft 4 writes exclusiveness as a boolean beside minimum/maximum; later drafts as a number.
   const lowers = [
     typeof s.minimum === "number" ? toGrid(s.minimum, "lower", s.exclusiveMinimum === true) : null,
@@ -48,15 +48,36 @@ export function numberBounds(s: JsonSchema, integer: boolean): { integer: boolea
     typeof s.maximum === "number" ? toGrid(s.maximum, "upper", s.exclusiveMaximum === true) : null,
     typeof s.exclusiveMaximum === "number" ? toGrid(s.exclusiveMaximum, "upper", true) : null,
   ].filter((b): b is bigint => b !== null);
-  if (lowers.length === 0 && uppers.length === 0 && multipleOf === null) return null;
+  if (multiple !== null && multiple % ONE !== 0n) {
+    // A fractional multipleOf: validation divides doubles (multipleOfPrecision in catalog.ts), which is
+    // exact enough for quotients up to MAX_QUOTIENT, so values stay within that many steps of zero.
+    lowers.push(-multiple * MAX_QUOTIENT);
+    uppers.push(multiple * MAX_QUOTIENT);
+  }
+  if (lowers.length === 0 && uppers.length === 0 && multiple === null) return null;
   return {
     integer: isInteger,
     bounds: {
       lower: lowers.length > 0 ? lowers.reduce((a, b) => (a > b ? a : b)) : null,
       upper: uppers.length > 0 ? uppers.reduce((a, b) => (a < b ? a : b)) : null,
-      multiple: multipleOf === null ? null : BigInt(multipleOf) * ONE,
+      multiple,
     },
   };
+}
+
+/**
+ * Most steps of a fractional multipleOf from zero: a decimal value / step in doubles is then within
+ * 10^9 * 2^-52 (under 10^-6) of the whole quotient, which ajv's multipleOfPrecision 6 accepts.
+ */
+const MAX_QUOTIENT = 10n ** 9n;
+
+/** `value` on the grid when it is a decimal of at most 15 significant digits and 15 fraction digits; else null. */
+function exactOnGrid(value: number): bigint | null {
+  const [mantissa, exponentText] = value.toExponential().split("e");
+  const digits = mantissa.replace("-", "").replace(".", "");
+  const shift = Number(exponentText) - (digits.length - 1) + SCALE;
+  if (digits.length > MAX_DIGITS || shift < 0) return null;
+  return BigInt(digits) * 10n ** BigInt(shift);
 }
 
 /** A bound as an inclusive grid value, rounded inward (null for an infinite one). */
@@ -149,7 +170,8 @@ function* families(p: NumberPrefix, integer: boolean, finest: boolean): Generato
 
 /** The smallest member of `family` within the prefix's magnitude bounds, or null. */
 function smallestIn(family: Family, range: { lower: bigint; upper: bigint | null }, multiple: bigint | null): bigint | null {
-  const modulus = multiple ?? family.step; // a multiple of step, as family.first is
+  // Members are multiples of step (as family.first is); allowed ones, of multiple too.
+  const modulus = multiple === null ? family.step : lcm(multiple, family.step);
   const from = range.lower > family.first ? range.lower : family.first;
   let to = family.first + (family.count - 1n) * family.step;
   if (range.upper !== null && range.upper < to) to = range.upper;
@@ -215,3 +237,6 @@ export function shortestNumber(integer: boolean, bounds: NumberBounds): string |
   if (positive === null) return signed;
   return signed === null || positive.length <= signed.length ? positive : signed;
 }
+
+const gcd = (a: bigint, b: bigint): bigint => (b === 0n ? a : gcd(b, a % b));
+const lcm = (a: bigint, b: bigint) => (a / gcd(a, b)) * b;

@@ -15,14 +15,15 @@
 import { Phi4Error } from "../../engine/errors.js";
 import type { JsonSchema } from "../types.js";
 import { itemNode, ValueStart, type Frame } from "./frames.js";
-import type { ArraySpec, LiteralSet, ObjectSpec, StringSpec, ValueGrammarNode } from "./grammar-nodes.js";
-import { numberUnion, stringUnion } from "./branch-union.js";
+import type { ArraySpec, LiteralSet, ObjectSpec, StringSpec, UnionSpec, ValueGrammarNode } from "./grammar-nodes.js";
+import { enforceable, numberPieces, numberUnion, stringUnion } from "./branch-union.js";
 import type { BoundedNumberSpec } from "./number-frame.js";
 import { numberBounds, shortestNumber } from "./numbers.js";
 import { PatternSpec } from "./pattern-string.js";
 import { shortestMatch, type Dfa } from "./dfa.js";
 import { stringAutomaton } from "./string-automaton.js";
 import { UniqueArrayFrame } from "./unique-array.js";
+import { rejectsAll } from "./branch-separation.js";
 
 export interface GrammarOptions {
   /** Longest string value or free key, in characters. */
@@ -45,6 +46,7 @@ export class ValueNode implements ValueGrammarNode {
   string?: StringSpec;
   /** bounded: the schema's numeric bounds and integer multipleOf, when it has any. */
   number?: { integer: boolean; bounded: BoundedNumberSpec | null };
+  union?: UnionSpec;
   /** Set by SchemaCompiler.finish(); null while no finite instance is known. */
   shortest: string | null = null;
 
@@ -56,7 +58,7 @@ export class ValueNode implements ValueGrammarNode {
 
 /** The shortest instance of `node` given its children's current shortest (null = none known yet). */
 function shortestOf(node: ValueNode): string | null {
-  const options: (string | null)[] = [...(node.literals?.values ?? [])];
+  const options: (string | null)[] = [...(node.literals?.values ?? []), ...(node.union?.branches.map((b) => b.shortest) ?? [])];
   if (node.string) options.push(node.string.pattern ? `"${node.string.pattern.rest(0, 0)}"` : `"${"a".repeat(node.string.minLength)}"`);
   if (node.number) options.push(node.number.bounded ? shortestNumber(node.number.bounded.integer, node.number.bounded.bounds) : "0");
   const object = node.object;
@@ -85,6 +87,31 @@ const PATTERN_TABLE_CELLS = 1 << 22;
 
 const TYPES = ["object", "array", "string", "number", "integer", "boolean", "null"];
 
+/** Keywords beside an anyOf / oneOf that constrain its value (others, such as description, do not). */
+const CONSTRAINT_KEYWORDS = new Set([
+  "type",
+  "properties",
+  "required",
+  "additionalProperties",
+  "items",
+  "prefixItems",
+  "additionalItems",
+  "minItems",
+  "maxItems",
+  "uniqueItems",
+  "minLength",
+  "maxLength",
+  "pattern",
+  "format",
+  "minimum",
+  "maximum",
+  "exclusiveMinimum",
+  "exclusiveMaximum",
+  "multipleOf",
+  "nullable",
+  "allOf",
+]);
+
 export class SchemaCompiler {
   private readonly memo = new Map<object, ValueNode>();
   private readonly nodes: ValueNode[] = [];
@@ -98,9 +125,12 @@ export class SchemaCompiler {
   /** A tool's arguments: its input schema, as an object whatever else the schema allows. */
   arguments(): ValueNode {
     const node = this.node(this.root);
-    if (node.object && !node.literals && !node.array && !node.string && !node.number) return node;
+    const onlyObjects = (n: ValueGrammarNode) => !!n.object && !n.literals && !n.array && !n.string && !n.number && !n.union;
+    if (onlyObjects(node) || node.union?.branches.every(onlyObjects)) return node;
     const object = this.newNode();
-    object.object = node.object ?? this.objectSpec({});
+    const objects = node.union?.branches.filter(onlyObjects) ?? [];
+    if (objects.length > 0) object.union = { id: newId(), branches: objects };
+    else object.object = node.object ?? this.objectSpec({});
     return object;
   }
 
@@ -159,18 +189,11 @@ export class SchemaCompiler {
     }
     const branches = (Array.isArray(s.anyOf) ? s.anyOf : Array.isArray(s.oneOf) ? s.oneOf : undefined) as unknown[] | undefined;
     if (branches) {
-      // Branches of different types merge; for two of the same type the first is kept (a subset: sound)
-      // unless branch-union.ts can join them.
-      const nodes = branches.map((b) => this.node(b));
-      for (const branch of nodes) {
-        node.object ??= branch.object;
-        node.array ??= branch.array;
-        node.string ??= branch.string;
-        node.number ??= branch.number;
-        node.literals =
-          branch.literals && node.literals ? literalSet([...node.literals.values, ...branch.literals.values]) : (node.literals ?? branch.literals);
-      }
-      this.joinBranches(node, branches, nodes, !Array.isArray(s.anyOf));
+      // The schema's other keywords (a type, properties beside a oneOf of required lists) hold in every branch.
+      const { anyOf: _any, oneOf: _one, ...rest } = s;
+      const constrained = Object.keys(rest).some((k) => CONSTRAINT_KEYWORDS.has(k));
+      const schemas = branches.map((b) => (constrained ? mergeAllOf({ allOf: [rest, b] }, (part) => this.resolve(part)) : b));
+      node.union = { id: newId(), branches: this.branchNodes(schemas, !Array.isArray(s.anyOf)) };
       return;
     }
     if (types.has("object")) node.object = this.objectSpec(s);
@@ -182,31 +205,123 @@ export class SchemaCompiler {
   }
 
   /**
-   * Strings and numbers of several branches, joined (branch-union.ts). Only branches that describe
-   * their value directly take part (no nested anyOf, enum or const); under oneOf, a string branch that
-   * does not take part stops the join, as its strings might overlap the others'.
+   * The nodes a union of `schemas` runs side by side (union-frame.ts). Strings and numbers of several
+   * branches are first joined into one shape where branch-union.ts can (one automaton is cheaper than
+   * several, and under oneOf it is exact). Under oneOf (`exclusive`) a branch is kept only where no
+   * value it generates matches another branch (branch-separation.ts), if need be by not writing an
+   * optional property that another branch requires; when no branch can be told apart that way, the
+   * branches are followed as anyOf and oneOf is left to the validator.
    */
-  private joinBranches(node: ValueNode, branches: unknown[], nodes: ValueNode[], exclusive: boolean): void {
-    const direct = branches.map((b, i) => {
+  private branchNodes(schemas: unknown[], exclusive: boolean): ValueNode[] {
+    const direct = schemas.map((b) => {
       const resolved = this.resolve(b);
       if (resolved === null || typeof resolved !== "object") return null;
       const schema = mergeAllOf(resolved as JsonSchema, (part) => this.resolve(part));
       const nested = Array.isArray(schema.anyOf) || Array.isArray(schema.oneOf) || Array.isArray(schema.enum) || "const" in schema;
-      return nested ? null : { schema, types: typesOf(schema), node: nodes[i] };
+      return nested ? null : { schema, types: typesOf(schema) };
     });
-    const strings = direct.flatMap((d) => (d?.types.has("string") ? [d.schema] : []));
-    const stringsElsewhere = direct.some((d, i) => d === null && (nodes[i].string || nodes[i].literals?.values.some((v) => v.startsWith('"'))));
-    const joinedString = strings.length >= 2 && !(exclusive && stringsElsewhere) ? stringUnion(strings, exclusive) : null;
-    if (joinedString) node.string = this.stringShape(joinedString.dfa, joinedString.minLength, joinedString.maxLength);
-    const numbers = direct.flatMap((d) =>
-      d && (d.types.has("number") || d.types.has("integer")) ? [{ schema: d.schema, integer: !d.types.has("number") }] : [],
+    let nodes: (ValueNode | null)[] = schemas.map((b) => this.node(b));
+    const sources = nodes.map((_, i) => [i]);
+    const joined = this.joinBranches(
+      direct,
+      schemas.map((b) => this.node(b)),
+      exclusive,
     );
-    const joinedNumber = numbers.length >= 2 ? numberUnion(numbers, exclusive) : null;
-    if (joinedNumber)
-      node.number = {
-        integer: joinedNumber.integer,
-        bounded: joinedNumber.bounds && { id: newId(), integer: joinedNumber.integer, bounds: joinedNumber.bounds },
-      };
+    for (const { field, node, from } of joined) {
+      // The joined node stands for the branches' values of that type; they keep their others.
+      nodes = nodes.map((n, i) => (n && from.includes(i) && n[field] ? this.without(n, field) : n));
+      nodes.push(node);
+      sources.push(from);
+    }
+    const kept = nodes.flatMap((node, i) => (node ? [{ node, from: sources[i] }] : []));
+    if (!exclusive) return kept.map((k) => k.node);
+    const context = { resolve: (s: unknown) => this.resolve(s), root: this.root };
+    const apart = (n: ValueNode, from: number[]) => schemas.every((other, j) => from.includes(j) || rejectsAll(other, n, context));
+    const separated = kept.flatMap(({ node, from }) => {
+      if (apart(node, from)) return [node];
+      const narrowed = from.length === 1 ? this.withoutRequiredElsewhere(direct[from[0]]?.schema, schemas, from[0]) : null;
+      return narrowed && apart(narrowed, from) ? [narrowed] : [];
+    });
+    return separated.length > 0 ? separated : kept.map((k) => k.node);
+  }
+
+  /**
+   * Branch `index` of a oneOf as an object that never writes its optional properties which another
+   * branch requires (so that its values fail that branch); null when that changes nothing or would
+   * leave an object that takes any key.
+   */
+  private withoutRequiredElsewhere(schema: JsonSchema | undefined, branches: unknown[], index: number): ValueNode | null {
+    if (!schema?.properties) return null;
+    const own = new Set(Array.isArray(schema.required) ? (schema.required as string[]) : []);
+    const elsewhere = branches.flatMap((b, j) => {
+      const other = this.resolve(b) as JsonSchema | null;
+      return j !== index && other && Array.isArray(other.required) ? (other.required as string[]) : [];
+    });
+    const drop = new Set(elsewhere.filter((name) => !own.has(name) && Object.hasOwn(schema.properties as object, name)));
+    const properties = Object.fromEntries(Object.entries(schema.properties as Record<string, unknown>).filter(([name]) => !drop.has(name)));
+    if (drop.size === 0 || Object.keys(properties).length === 0) return null;
+    return this.node({ ...schema, properties });
+  }
+
+  /** A copy of `node` without its values of one type (their branch-union joined them elsewhere); null when nothing is left. */
+  private without(node: ValueNode, field: "string" | "number"): ValueNode | null {
+    const { literals, object, array, string, number, union } = node;
+    const rest = { literals, object, array, string, number, union, [field]: undefined };
+    if (Object.values(rest).every((v) => v === undefined)) return null;
+    return Object.assign(this.newNode(), rest);
+  }
+
+  /**
+   * Strings and numbers of several branches, joined (branch-union.ts): each joined node, and the
+   * branches whose values of that type it stands for (node null: values left out). Only branches that describe
+   * their value directly take part (no nested anyOf, enum or const); under oneOf, a string branch that
+   * does not take part stops the join, as its strings might overlap the others'.
+   */
+  private joinBranches(
+    direct: ({ schema: JsonSchema; types: Set<string> } | null)[],
+    nodes: ValueNode[],
+    exclusive: boolean,
+  ): { field: "string" | "number"; node: ValueNode | null; from: number[] }[] {
+    const out: { field: "string" | "number"; node: ValueNode | null; from: number[] }[] = [];
+    const strings = direct.flatMap((d, i) => (d?.types.has("string") ? [i] : []));
+    const stringsElsewhere = direct.some(
+      (d, i) => d === null && (nodes[i].string || nodes[i].union || nodes[i].literals?.values.some((v) => v.startsWith('"'))),
+    );
+    const joinedString =
+      strings.length >= 2 && !(exclusive && stringsElsewhere)
+        ? stringUnion(
+            strings.map((i) => direct[i]!.schema),
+            exclusive,
+          )
+        : null;
+    // Under anyOf a string branch whose pattern or format the grammar cannot enforce is left out while
+    // another string branch is enforced (the rest is still a subset of what the schema accepts).
+    const unenforced = exclusive ? [] : strings.filter((i) => !enforceable(direct[i]!.schema));
+    if (joinedString) {
+      const node = this.newNode();
+      node.string = this.stringShape(joinedString.dfa, joinedString.minLength, joinedString.maxLength);
+      out.push({ field: "string", node, from: [...joinedString.members.map((m) => strings[m]), ...unenforced] });
+    } else if (unenforced.length > 0 && unenforced.length < strings.length) {
+      out.push({ field: "string", node: null, from: unenforced });
+    }
+    const numbers = direct.flatMap((d, i) => (d && (d.types.has("number") || d.types.has("integer")) ? [i] : []));
+    const numberBranches = numbers.map((i) => ({ schema: direct[i]!.schema, integer: !direct[i]!.types.has("number") }));
+    const numbersElsewhere = direct.some((d, i) => d === null && (nodes[i].number || nodes[i].union));
+    const joinedNumbers =
+      numbers.length < 2
+        ? null
+        : exclusive
+          ? numbersElsewhere
+            ? null
+            : numberPieces(numberBranches)
+          : [numberUnion(numberBranches, false)].filter((n) => n !== null);
+    for (const joined of joinedNumbers ?? []) {
+      if (joined.bounds && shortestNumber(joined.integer, joined.bounds) === null) continue; // a piece with no number of 15 digits
+      const node = this.newNode();
+      node.number = { integer: joined.integer, bounded: joined.bounds && { id: newId(), integer: joined.integer, bounds: joined.bounds } };
+      out.push({ field: "number", node, from: numbers });
+    }
+    return out;
   }
 
   private objectSpec(s: JsonSchema): ObjectSpec {
@@ -244,7 +359,7 @@ export class SchemaCompiler {
     const items = rest === false ? this.any() : this.node(rest);
     // uniqueItems over literals (an enum): at most one of each, as many as there are.
     const literals =
-      s.uniqueItems === true && tuple.length === 0 && items.literals && !items.object && !items.array && !items.string && !items.number
+      s.uniqueItems === true && tuple.length === 0 && items.literals && !items.object && !items.array && !items.string && !items.number && !items.union
         ? items.literals.values
         : null;
     if (literals) maxItems = Math.min(maxItems, literals.length);
