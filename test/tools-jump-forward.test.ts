@@ -118,11 +118,9 @@ describe("jump-forward decoding of constrained tool calls", () => {
   let oracle: Oracle;
 
   beforeAll(async () => {
-    // ONNX Runtime's int4 kernel computes a row the same way in a chunk and in a decode step. The
-    // addon's sums a chunk's rows (GEMM) in another order than a decode step's (GEMV), which on random
-    // weights flips near-ties deep inside free strings, far from any jump: the comparison would then
-    // measure the kernel, not jump-forward (the oracle test below allows for that kind of difference).
-    model = await loadModel(models.tinyPhi4, EXACT_ORACLE_OPTIONS);
+    // The default kernels compute a position the same way in a chunk (a jump) and in a decode step, so
+    // with and without jump-forward the model sees the same bits wherever the tokens agree.
+    model = await loadModel(models.tinyPhi4);
   });
   afterAll(async () => {
     await model?.dispose();
@@ -194,7 +192,7 @@ describe("jump-forward decoding of constrained tool calls", () => {
         false,
       );
       await sequence.dispose();
-      expect(b.result.steps).toEqual({ sampled: result.tokens.length, jumps: 0, jumpedTokens: 0 });
+      expect(b.result.steps).toMatchObject({ sampled: result.tokens.length, jumps: 0, jumpedTokens: 0 });
       expect(b.result.tokens).toEqual(result.tokens);
       expect(parseToolCalls(b.result.text.replace("<|/tool_call|>", ""), [tool]).calls).toEqual(calls.calls);
     });
@@ -272,6 +270,6 @@ describe("jump-forward decoding of constrained tool calls", () => {
     expect(on.toolCalls).toHaveLength(1);
     expect(off.toolCalls).toHaveLength(1);
     expect(on.generation.steps.jumps).toBeGreaterThan(0);
-    expect(off.generation.steps).toEqual({ sampled: off.generation.tokens.length, jumps: 0, jumpedTokens: 0 });
+    expect(off.generation.steps).toMatchObject({ sampled: off.generation.tokens.length, jumps: 0, jumpedTokens: 0 });
   });
 });
