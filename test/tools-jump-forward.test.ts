@@ -21,7 +21,7 @@ import { renderToolPrompt } from "../lib/tools/prompt.js";
 import { parseToolCalls } from "../lib/tools/stream-parser.js";
 import { generateToolTurn } from "../lib/tools/turn.js";
 import type { ToolDefinition } from "../lib/messages/types.js";
-import { argmax, EXACT_ORACLE_OPTIONS, maxAbs, Oracle, relativeError } from "./helpers/oracle.js";
+import { argmax, maxAbs, Oracle, relativeError } from "./helpers/oracle.js";
 import { TOOLS } from "./helpers/tool-corpus.js";
 
 const models = inject("models");
