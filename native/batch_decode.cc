@@ -11,6 +11,22 @@
 namespace phi4 {
 namespace {
 
+template <typename Step>
+void Isolated(BatchMember& m, Step&& step) {
+  try {
+    step();
+  } catch (const EngineError& e) {
+    m.errorCode = e.code();
+    m.error = e.what();
+  } catch (const std::bad_alloc&) {
+    m.errorCode = code::kOutOfMemory;
+    m.error = "out of memory";
+  } catch (const std::exception& e) {
+    m.errorCode = code::kOrtError;
+    m.error = e.what();
+  }
+}
+
 // Runs the members (all of one regime) as one batch over the contiguous slot range they span.
 //
 // Slots inside that range that are not members (idle sequences, free slots) are rows of the batch
@@ -27,16 +43,33 @@ void RunGroup(KvPool& pool, std::vector<BatchMember*>& group, bool longRope) {
   const int rows = group.back()->sequence->slot() - first + 1;
 
   // Each member runs its pending last token, at position length - 1; other rows are fillers.
-  std::vector<RunRow> runRows(rows);
-  for (BatchMember* m : group) {
-    const SequenceCore& sequence = *m->sequence;
-    runRows[sequence.slot() - first] = {sequence.length() - 1, 1, sequence.tokens().data() + sequence.length() - 1};
-  }
   const bool fillers = rows > static_cast<int>(group.size());
   if (fillers && !model.kvOnHost())
     throw EngineError(code::kInvalidArgument, "a batched range with idle slots needs host-memory KV; the sequences run one by one");
+
+  // Speculative rows (docs/speculative.md): every row holds its pending token and as many positions
+  // after it as the longest draft, within what each row may verify now (DraftLimit). A shorter draft
+  // is padded with its pending token: a position's results do not depend on the positions after it,
+  // and the padding's are dropped. Not in a range with idle slots: a filler touches position 0 only.
+  int drafted = 0;
+  if (!fillers) {
+    for (BatchMember* m : group) drafted = std::max(drafted, static_cast<int>(m->draft.size()));
+    for (BatchMember* m : group) drafted = std::min(drafted, m->sequence->DraftLimit(drafted));
+  }
+  const int n = 1 + drafted;
+  std::vector<int32_t> rowTokens(static_cast<size_t>(rows) * n);
+  std::vector<RunRow> runRows(rows);
+  for (BatchMember* m : group) {
+    const SequenceCore& sequence = *m->sequence;
+    m->draft.resize(std::min(m->draft.size(), static_cast<size_t>(drafted)));
+    if (n > 1) pool.Grow(sequence.slot(), sequence.length() - 1 + n);
+    int32_t* row = rowTokens.data() + static_cast<size_t>(sequence.slot() - first) * n;
+    std::fill(row, row + n, sequence.tokens().back());
+    std::copy(m->draft.begin(), m->draft.end(), row + 1);
+    runRows[sequence.slot() - first] = {sequence.length() - 1, n, row};
+  }
   StepInputs& inputs = pool.batchInputs();
-  inputs.Build(model, longRope, runRows.data(), rows, 1);
+  inputs.Build(model, longRope, runRows.data(), rows, n, n);
 
   // Save the one position each filler row's dummy token will overwrite (position 0, StepInputs).
   const size_t rowBytes = pool.rowBytes();
@@ -61,9 +94,10 @@ void RunGroup(KvPool& pool, std::vector<BatchMember*>& group, bool longRope) {
 
   const size_t logitsRowBytes = static_cast<size_t>(spec.vocabSize) * ElementSize(model.logitsType());
   std::vector<uint8_t>& logits = pool.batchLogits();
-  logits.resize(std::max(logits.size(), static_cast<size_t>(rows) * logitsRowBytes));
-  const int64_t logitsShape[3] = {rows, 1, spec.vocabSize};
-  ValuePtr logitsValue = TensorView(model.cpuMemory(), logits.data(), static_cast<size_t>(rows) * logitsRowBytes, logitsShape, 3, model.logitsType());
+  const size_t logitsBytes = static_cast<size_t>(rows) * n * logitsRowBytes;
+  logits.resize(std::max(logits.size(), logitsBytes));
+  const int64_t logitsShape[3] = {rows, n, spec.vocabSize};
+  ValuePtr logitsValue = TensorView(model.cpuMemory(), logits.data(), logitsBytes, logitsShape, 3, model.logitsType());
   std::vector<const std::atomic<bool>*> cancelFlags;
   for (BatchMember* m : group) cancelFlags.push_back(&m->sequence->cancelFlag());
   pool.BeginBatchRun(std::move(cancelFlags));
@@ -78,7 +112,19 @@ void RunGroup(KvPool& pool, std::vector<BatchMember*>& group, bool longRope) {
   restoreDummyRegions();
 
   for (BatchMember* m : group) {
-    m->sequence->CommitBatchedToken(LastPositionLogits(model, logitsValue.get(), rows, 1, m->sequence->slot() - first));
+    const int row = m->sequence->slot() - first;
+    if (m->draft.empty()) {
+      m->sequence->CommitBatchedToken(PositionLogits(model, logitsValue.get(), rows, n, row, 0));
+      continue;
+    }
+    // Verified here (DecodeBatch does not sample it again); a mask that allows nothing fails this member alone.
+    m->verified = true;
+    Isolated(*m, [&] {
+      const auto* rowLogits = static_cast<const uint8_t*>(PositionLogits(model, logitsValue.get(), rows, n, row, 0));
+      m->accepted = m->sequence->CommitBatchedDraft(rowLogits, logitsRowBytes, m->draft, m->positions);
+      m->next = m->accepted.back();
+      m->accepted.pop_back();
+    });
   }
 }
 
@@ -89,22 +135,6 @@ namespace {
 // Runs `step` for one member and records a failure on the member. Every step of a member is
 // all-or-nothing on the sequence (a run commits only when it succeeds), so a failed member is left
 // with the tokens and KV it had, at most with its pending token evaluated.
-template <typename Step>
-void Isolated(BatchMember& m, Step&& step) {
-  try {
-    step();
-  } catch (const EngineError& e) {
-    m.errorCode = e.code();
-    m.error = e.what();
-  } catch (const std::bad_alloc&) {
-    m.errorCode = code::kOutOfMemory;
-    m.error = "out of memory";
-  } catch (const std::exception& e) {
-    m.errorCode = code::kOrtError;
-    m.error = e.what();
-  }
-}
-
 void ThrowIfCancelled(const SequenceCore& sequence) {
   if (sequence.cancelled()) throw EngineError(code::kAborted, "generation was aborted");
 }
@@ -146,7 +176,7 @@ void DecodeBatch(KvPool& pool, std::vector<BatchMember>& members) {
     // A cancel that came while the step ran: the member reports ABORTED (its token was evaluated).
     Isolated(m, [&] {
       ThrowIfCancelled(*m.sequence);
-      m.next = m.sequence->Sample(m.params);
+      if (!m.verified) m.next = m.sequence->Sample(m.params);
     });
   }
 }

@@ -18,12 +18,24 @@ class DecodeWorker : public SequenceWorker {
  protected:
   void Run() override { DecodeBatch(*pool_, members_); }
 
-  // One entry per member: its next token, or the error (with `code`) it failed with alone.
+  // One entry per member: its next token ({ token, accepted } for a row whose draft was verified), or
+  // the error (with `code`) it failed with alone.
   Napi::Value Result(Napi::Env env) override {
     Napi::Array out = Napi::Array::New(env, members_.size());
     for (uint32_t i = 0; i < members_.size(); ++i) {
       const BatchMember& m = members_[i];
-      out.Set(i, m.errorCode ? MakeJsError(env, m.errorCode, m.error).Value() : Napi::Number::New(env, m.next));
+      if (m.errorCode) {
+        out.Set(i, MakeJsError(env, m.errorCode, m.error).Value());
+      } else if (m.verified) {
+        Napi::Object step = Napi::Object::New(env);
+        step.Set("token", Napi::Number::New(env, m.next));
+        Napi::Array accepted = Napi::Array::New(env, m.accepted.size());
+        for (uint32_t j = 0; j < m.accepted.size(); ++j) accepted.Set(j, Napi::Number::New(env, m.accepted[j]));
+        step.Set("accepted", accepted);
+        out.Set(i, step);
+      } else {
+        out.Set(i, Napi::Number::New(env, m.next));
+      }
     }
     return out;
   }
@@ -67,6 +79,10 @@ Napi::Value Context::Decode(const Napi::CallbackInfo& info) {
     if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray())
       return RejectedPromise(env, code::kInvalidArgument, "decode(sequences, samplings): two arrays of the same length");
     Napi::Array sequences = info[0].As<Napi::Array>(), samplings = info[1].As<Napi::Array>();
+    // Optional: one { draft, draftMasks? } (or undefined) per sequence, for speculative rows.
+    const Napi::Value drafts = info.Length() > 2 ? info[2] : env.Undefined();
+    if (!drafts.IsUndefined() && (!drafts.IsArray() || drafts.As<Napi::Array>().Length() != sequences.Length()))
+      return RejectedPromise(env, code::kInvalidArgument, "decode(sequences, samplings, drafts): drafts must be an array as long as sequences");
     if (sequences.Length() == 0 || samplings.Length() != sequences.Length())
       return RejectedPromise(env, code::kInvalidArgument, "decode(sequences, samplings): two non-empty arrays of the same length");
     std::vector<Napi::Object> owners;
@@ -90,6 +106,8 @@ Napi::Value Context::Decode(const Napi::CallbackInfo& info) {
         // Bad sampling options fail their own member only.
         try {
           member.params = ReadSamplingParams(sampling.As<Napi::Object>());
+          const Napi::Value draft = drafts.IsUndefined() ? env.Undefined() : drafts.As<Napi::Array>().Get(i);
+          if (draft.IsObject()) ReadDraft(draft.As<Napi::Object>(), member.params, &member.draft, &member.positions);
         } catch (const Napi::Error& e) {
           member.errorCode = code::kInvalidArgument;
           member.error = e.Message();

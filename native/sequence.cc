@@ -179,6 +179,27 @@ std::vector<int32_t> ReadTokens(const Napi::Value& value) {
 
 }  // namespace
 
+bool ReadDraft(const Napi::Object& options, const SamplingParams& params, std::vector<int32_t>* draft, std::vector<SamplingParams>* positions) {
+  Napi::Env env = options.Env();
+  Napi::Value tokens = options.Get("draft");
+  if (tokens.IsUndefined() || tokens.IsNull()) return false;
+  *draft = ReadTokens(tokens);
+  positions->assign(draft->size() + 1, params);
+  Napi::Value masks = options.Get("draftMasks");
+  if (masks.IsUndefined() || masks.IsNull()) return true;
+  if (!masks.IsArray() || masks.As<Napi::Array>().Length() != positions->size())
+    ThrowJs(env, code::kInvalidArgument, "draftMasks must hold one token mask per checked position (the draft's length + 1)");
+  Napi::Array list = masks.As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    Napi::Value mask = list.Get(i);
+    if (!mask.IsTypedArray() || mask.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      ThrowJs(env, code::kInvalidArgument, "draftMasks must be Uint8Array bit masks (bit i = token i allowed)");
+    Napi::Uint8Array bits = mask.As<Napi::Uint8Array>();
+    (*positions)[i].allowed.assign(bits.Data(), bits.Data() + bits.ElementLength());
+  }
+  return true;
+}
+
 Napi::Function Sequence::Init(Napi::Env env) {
   return DefineClass(
       env, "Sequence",
@@ -249,25 +270,9 @@ Napi::Value Sequence::Eval(const Napi::CallbackInfo& info) {
         }
         request.returnLogits = GetBool(options, "returnLogits", false);
         request.regimeLength = GetInt(options, "regimeLength", 0);
-        Napi::Value draft = options.Get("draft");
-        if (!draft.IsUndefined() && !draft.IsNull()) {
+        if (ReadDraft(options, request.params, &request.draft, &request.positions)) {
           if (!request.sample || request.returnLogits) ThrowJs(env, code::kInvalidArgument, "a draft needs sampling options and no returnLogits");
           request.speculate = true;
-          request.draft = ReadTokens(draft);
-          request.positions.assign(request.draft.size() + 1, request.params);
-          Napi::Value masks = options.Get("draftMasks");
-          if (!masks.IsUndefined() && !masks.IsNull()) {
-            if (!masks.IsArray() || masks.As<Napi::Array>().Length() != request.positions.size())
-              ThrowJs(env, code::kInvalidArgument, "draftMasks must hold one token mask per checked position (the draft's length + 1)");
-            Napi::Array list = masks.As<Napi::Array>();
-            for (uint32_t i = 0; i < list.Length(); ++i) {
-              Napi::Value mask = list.Get(i);
-              if (!mask.IsTypedArray() || mask.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-                ThrowJs(env, code::kInvalidArgument, "draftMasks must be Uint8Array bit masks (bit i = token i allowed)");
-              Napi::Uint8Array bits = mask.As<Napi::Uint8Array>();
-              request.positions[i].allowed.assign(bits.Data(), bits.Data() + bits.ElementLength());
-            }
-          }
         }
       }
     } catch (const Napi::Error& e) {

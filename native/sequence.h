@@ -17,6 +17,11 @@ namespace phi4 {
 // Reads { greedy, temperature, topK, topP, repetitionPenalty, allowedTokens } (throws INVALID_ARGUMENT).
 SamplingParams ReadSamplingParams(const Napi::Object& options);
 
+// A speculative step's draft from options { draft, draftMasks? } (draftMasks: the token mask of each
+// checked position, the draft's length + 1, for a constrained generation), with `params` for every
+// checked position (throws INVALID_ARGUMENT). False when the options hold no draft.
+bool ReadDraft(const Napi::Object& options, const SamplingParams& params, std::vector<int32_t>* draft, std::vector<SamplingParams>* positions);
+
 class Sequence : public Napi::ObjectWrap<Sequence> {
  public:
   static Napi::Function Init(Napi::Env env);

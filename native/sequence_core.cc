@@ -247,15 +247,19 @@ int32_t SequenceCore::Sample(const SamplingParams& params) {
   return token;
 }
 
-std::vector<int32_t> SequenceCore::Speculate(std::vector<int32_t> draft, const std::vector<SamplingParams>& params) {
+int SequenceCore::DraftLimit(int wanted) const {
   const ModelSpec& spec = model_->spec();
   const size_t before = tokens_.size();
-  if (params.empty()) throw EngineError(code::kInvalidArgument, "speculation needs the sampling parameters");
   // Every position of the run under the regime plain decoding would run it in, and room for the new token.
-  while (!draft.empty() &&
-         (LongRopeRegime(spec, before + draft.size()) != LongRopeRegime(spec, before) || before + draft.size() >= static_cast<size_t>(capacity_)))
-    draft.pop_back();
-  if (draft.size() + 1 > params.size()) draft.resize(params.size() - 1);
+  int d = wanted;
+  while (d > 0 && (LongRopeRegime(spec, before + d) != LongRopeRegime(spec, before) || before + d >= static_cast<size_t>(capacity_))) --d;
+  return d;
+}
+
+std::vector<int32_t> SequenceCore::Speculate(std::vector<int32_t> draft, const std::vector<SamplingParams>& params) {
+  const size_t before = tokens_.size();
+  if (params.empty()) throw EngineError(code::kInvalidArgument, "speculation needs the sampling parameters");
+  draft.resize(std::min(static_cast<size_t>(DraftLimit(static_cast<int>(draft.size()))), params.size() - 1));
   const int d = static_cast<int>(draft.size());
   if (d == 0 || before == 0) {
     Append(draft);
@@ -265,6 +269,22 @@ std::vector<int32_t> SequenceCore::Speculate(std::vector<int32_t> draft, const s
   // last token even when it has KV already (its logits gone: a rewind, a restored state).
   kvValid_ = std::min(kvValid_, static_cast<int>(before) - 1);
   Append(draft, 0, d + 1);
+  return AcceptDraft(before, draft, params);
+}
+
+std::vector<int32_t> SequenceCore::CommitBatchedDraft(const uint8_t* logitsRows, size_t rowBytes, const std::vector<int32_t>& draft,
+                                                      const std::vector<SamplingParams>& params) {
+  const size_t before = tokens_.size();
+  const int d = static_cast<int>(draft.size());
+  rowLogits_.resize(d + 1);
+  for (int i = 0; i <= d; ++i) ReadLogitsRow(*model_, logitsRows + i * rowBytes, rowLogits_[i]);
+  tokens_.insert(tokens_.end(), draft.begin(), draft.end());
+  kvValid_ = static_cast<int>(before) + d;  // the run wrote every drafted position's KV
+  return AcceptDraft(before, draft, params);
+}
+
+std::vector<int32_t> SequenceCore::AcceptDraft(size_t before, const std::vector<int32_t>& draft, const std::vector<SamplingParams>& params) {
+  const int d = static_cast<int>(draft.size());
   // Position before - 1 + i predicts token before + i; history: the sequence up to that position.
   int accepted = 0;
   int32_t next = -1;

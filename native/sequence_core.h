@@ -54,6 +54,8 @@ class SequenceCore {
   // tokens appended (the accepted draft, then the new token). The draft is cut where it would cross
   // the LongRoPE switch (plain decoding re-prefills there) or leave no room for the new token.
   std::vector<int32_t> Speculate(std::vector<int32_t> draft, const std::vector<SamplingParams>& params);
+  // The longest draft (at most `wanted`) a run may verify now: the LongRoPE and capacity cuts above.
+  int DraftLimit(int wanted) const;
   void Seed(uint64_t seed) { sampler_.Seed(seed); }
 
   const std::vector<float>& lastLogits() const { return logits_; }
@@ -72,6 +74,11 @@ class SequenceCore {
   // recording that run's result.
   bool CanJoinBatch() const;
   void CommitBatchedToken(const void* logitsRow);
+  // A batched speculative row: the run evaluated the pending token and `draft` after it (at most
+  // DraftLimit), whose logits are the first draft.size() + 1 rows at `logitsRows`. Accepts and
+  // samples as Speculate does; returns the tokens appended.
+  std::vector<int32_t> CommitBatchedDraft(const uint8_t* logitsRows, size_t rowBytes, const std::vector<int32_t>& draft,
+                                          const std::vector<SamplingParams>& params);
 
   // Keeps the first `length` tokens; KV beyond them is ignored (share-buffer rewind), and its memory
   // goes back to the system when that is far below the sequence's high-water mark (or when nothing
@@ -109,6 +116,10 @@ class SequenceCore {
   // the KV memory budget: KvPool::Grow, also before anything changes.)
   void CheckAppend(const std::vector<int32_t>& tokens) const;
   void RunChunk(int start, int count, bool last, int logitsRows);
+  // With rowLogits_[0..d] the logits of the last token before the draft and of the d drafted tokens
+  // (tokens_ ends with them, their KV valid): keeps the prefix sampling accepts, samples the next
+  // token, and leaves the sequence as plain decoding would. Returns the tokens appended.
+  std::vector<int32_t> AcceptDraft(size_t before, const std::vector<int32_t>& draft, const std::vector<SamplingParams>& params);
   void RequireHostKv() const;
   // Calls f(regionPointer, bytes) for each (layer, K/V, head) run of `length` positions, in state order.
   template <typename F>

@@ -46,7 +46,7 @@ describe("Scheduler", () => {
     expect(seen).toEqual(["decode s0,s1", "eval s2 4", "decode s0,s1", "eval s2 4", "eval s2 2"]);
     expect(await prompt).toEqual({ token: 42 });
     expect(c.length).toBe(11); // the prompt and its sampled token
-    expect(scheduler.stats).toMatchObject({ decodeSteps: 2, decodedTokens: 4, prefillChunks: 3, waiting: 0 });
+    expect(scheduler.stats).toMatchObject({ decodeSteps: 2, decodedTokens: 4, prefillChunks: 3, batchedDrafts: 0, waiting: 0 });
   });
 
   it("an abort while queued rejects at once and never reaches native code", async () => {

@@ -180,6 +180,24 @@ describe.each([
     await context.dispose();
   });
 
+  it("in a context: drafts verified inside batched steps (rows padded to the longest draft) keep each sequence's plain greedy output", async () => {
+    const prompts = [repeatingPrompt(20, vocab, 41), repeatingPrompt(24, vocab, 42), tokenIds(18, vocab, 43), repeatingPrompt(28, vocab, 44)];
+    const alone: number[][] = [];
+    for (const prompt of prompts) {
+      const { tokens, sequence } = await plain(prompt, 40);
+      alone.push(tokens);
+      await sequence.dispose();
+    }
+    const context = await model.createContext({ sequences: prompts.length, capacity: 200 });
+    const results = await Promise.all(prompts.map((prompt) => context.generateText(prompt, { maxTokens: 40, stopTokens: [], sampling: { greedy: true } })));
+    results.forEach((result, i) => expect(result.tokens).toEqual(alone[i]));
+    // The four decode side by side nearly all the time: drafts were verified in batched steps, and
+    // some were accepted there.
+    expect(context.stats.batchedDrafts).toBeGreaterThan(0);
+    expect(results.reduce((sum, r) => sum + r.steps.acceptedTokens, 0)).toBeGreaterThan(0);
+    await context.dispose();
+  });
+
   it("speculative: false drafts nothing; a bad tuning is INVALID_ARGUMENT", async () => {
     const sequence = await model.createSequence({ capacity: 200 });
     const result = await sequence.generateText(repeatingPrompt(30, vocab, 5), { maxTokens: 20, stopTokens: [], speculative: false });

@@ -132,6 +132,18 @@ export interface NativeKvMemory {
   growsOnDemand: boolean;
 }
 
+/** A speculative row of a batched decode step: the tokens drafted after the pending one (NativeEvalOptions.draft). */
+export interface NativeDraft {
+  draft: number[];
+  draftMasks?: Uint8Array[];
+}
+
+/** A speculative row's outcome: the draft tokens accepted, then the token sampled after them. */
+export interface NativeVerifiedStep {
+  token: number;
+  accepted: number[];
+}
+
 export interface NativeContext {
   readonly slots: number;
   readonly capacity: number;
@@ -144,7 +156,7 @@ export interface NativeContext {
    * next one. Each entry is that token, or the error (with a `code`) sequences[i] failed with on its
    * own; a failed sequence keeps its tokens. Rejects only when the arguments themselves are wrong.
    */
-  decode(sequences: NativeSequence[], samplings: NativeSampling[]): Promise<(number | Error)[]>;
+  decode(sequences: NativeSequence[], samplings: NativeSampling[], drafts?: (NativeDraft | undefined)[]): Promise<(number | NativeVerifiedStep | Error)[]>;
   dispose(): void;
 }
 

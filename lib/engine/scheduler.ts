@@ -28,6 +28,8 @@ export interface SchedulerStats {
   decodeSteps: number;
   decodedTokens: number;
   prefillChunks: number;
+  /** Speculative rows whose drafts were verified inside batched steps, beside other sequences. */
+  batchedDrafts: number;
   /** Step requests waiting right now. */
   waiting: number;
 }
@@ -41,7 +43,7 @@ export class Scheduler {
   /** The jobs of the native call in flight (they leave their queue only when it returns). */
   private readonly inFlight = new Set<Job>();
   private lastWasDecode = false;
-  private readonly counters = { decodeSteps: 0, decodedTokens: 0, prefillChunks: 0 };
+  private readonly counters = { decodeSteps: 0, decodedTokens: 0, prefillChunks: 0, batchedDrafts: 0 };
 
   constructor(
     private readonly context: NativeContext,
@@ -52,7 +54,7 @@ export class Scheduler {
   step(native: NativeSequence, input: number[], options: NativeEvalOptions, signal?: AbortSignal, onChunk?: (done: number) => void): Promise<NativeEvalResult> {
     return new Promise((resolve, reject) => {
       // A step that only evaluates the sequence's pending token and samples: one row of a batched step
-      // (a speculative step too: it verifies its draft only when it runs alone, see runDecodes).
+      // (a speculative step too: its draft is verified in the same run, see runDecodes).
       const batchable = input.length === 0 && options.sampling !== undefined && !options.returnLogits && options.seed === undefined;
       const queue = batchable ? this.decodes : this.prefills;
       const onAbort = () => {
@@ -121,9 +123,8 @@ export class Scheduler {
     this.counters.decodeSteps++;
     this.counters.decodedTokens += jobs.length;
     jobs.forEach((job) => this.inFlight.add(job));
-    // A speculative step alone verifies its draft in a run of its own. Beside other sequences it
-    // decodes one token in their batched step: the draft is dropped (not rejected), since verifying
-    // it alone would cost the others a step (docs/speculative.md).
+    // A speculative step alone verifies its draft in a run of its own; beside other sequences, in
+    // their batched step (every row then runs as many positions as the longest draft needs).
     if (jobs.length === 1 && jobs[0].options.draft) {
       const job = jobs[0];
       try {
@@ -140,13 +141,19 @@ export class Scheduler {
         this.context.decode(
           jobs.map((j) => j.native),
           jobs.map((j) => j.options.sampling!),
+          jobs.some((j) => j.options.draft) ? jobs.map(({ options: { draft, draftMasks } }) => (draft ? { draft, draftMasks } : undefined)) : undefined,
         ),
       );
       // Each job settles on its own outcome: one bad request does not fail the others.
       jobs.forEach((job, i) => {
         const outcome = next[i];
+        // A plain number for a drafted row: its draft was not verified (no room in this run), only dropped.
         if (typeof outcome === "number") job.resolve({ token: outcome });
-        else this.fail(job, fromNative(outcome));
+        else if (outcome instanceof Error) this.fail(job, fromNative(outcome));
+        else {
+          this.counters.batchedDrafts++;
+          job.resolve(outcome);
+        }
       });
     } catch (error) {
       for (const job of jobs) this.fail(job, error);
