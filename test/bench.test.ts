@@ -86,7 +86,7 @@ describe("phi4 bench decode", () => {
     expect(await fails("nope")).toMatch(/unknown benchmark "nope"/);
     expect(await fails("decode", "--model", models.tiny, "--gen-tokens", "1")).toMatch(/--gen-tokens must be an integer >= 2/);
     expect(await fails("decode", "--model", models.tiny, "--out", "result.txt")).toMatch(/--out must name a \.json file/);
-    expect(await fails("decode", "--model", models.tiny, "--int4-kernel", "maybe")).toMatch(/--int4-kernel must be on or off/);
+    expect(await fails("decode", "--model", models.tiny, "--int4-kernel", "maybe")).toMatch(/--int4-kernel must be on, off or a variant/);
     expect(await fails("prefix", "--model", models.tiny, "--int4-kernel", "off")).toMatch(/--int4-kernel does not apply here/);
   });
 });

@@ -36,10 +36,10 @@ describe("phi4 CLI", () => {
     const lines = stdout.trim().split("\n");
     expect(lines).toHaveLength(1);
     const out = JSON.parse(lines[0]);
-    expect(Object.keys(out).sort()).toEqual(["stopReason", "text", "timings", "tokens", "usage"]);
+    expect(Object.keys(out).sort()).toEqual(["steps", "stopReason", "text", "timings", "tokens", "usage"]);
     expect(out.usage).toEqual({ promptTokens: 4, outputTokens: out.tokens.length, cachedTokens: 0 });
     expect(["eos", "max_tokens"]).toContain(out.stopReason);
-    expect(Object.keys(out.timings).sort()).toEqual(["decodeTokensPerSec", "loadMs", "ttftMs"]);
+    expect(Object.keys(out.timings).sort()).toEqual(["acceptanceRate", "decodeTokensPerSec", "loadMs", "tokensPerStep", "ttftMs"]);
     const oracle = await Oracle.load(models.tiny);
     try {
       await oracle.expectGreedy([5, 6, 7, 8], out.tokens, out.tokens.length, CLI_KV);

@@ -18,6 +18,9 @@ function fakeModel(): Model {
     folder: { eosTokenIds: [0], ropeOriginalLength: 0 },
     defaultSampling: { greedy: true, temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1 },
     prefixCache: null,
+    // The fake context decodes one token per step: generations here do not draft.
+    defaultSpeculative: false,
+    recordSpeculation: () => {},
     registerSequence: () => () => {},
     offerKv: (donor: KvDonor) => (donors.add(donor), () => donors.delete(donor)),
     kvDonors: function* (except: KvDonor) {

@@ -105,7 +105,8 @@ export const BENCH_TOOL_SETS: Record<string, ToolDefinition[]> = {
   ],
 };
 
-function tool(name: string, properties: Record<string, unknown>, required: string[]): ToolDefinition {
+/** A tool of the benchmark sets: its name spelled out as the description, and no other properties. */
+export function tool(name: string, properties: Record<string, unknown>, required: string[]): ToolDefinition {
   return { name, description: name.replaceAll("_", " "), input_schema: { type: "object", properties, required, additionalProperties: false } };
 }
 

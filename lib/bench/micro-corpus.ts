@@ -7,10 +7,53 @@ import { toolsJson } from "../tokenizer/chat-template.js";
 import { TOOL_CALL_CLOSE, TOOL_CALL_OPEN } from "../tools/stream-parser.js";
 import type { ToolDefinition } from "../messages/types.js";
 import { lcgPrompt } from "./common.js";
-import { BENCH_TOOL_SETS } from "./constraint.js";
+import { BENCH_TOOL_SETS, tool } from "./constraint.js";
 
-/** Every tool of the constraint benchmark's sets, as one agent's catalog: the calls below use them all. */
-export const MICRO_TOOLS: ToolDefinition[] = Object.values(BENCH_TOOL_SETS).flat();
+/**
+ * A dozen coding-agent tools with simple schemas, which the calls below use (the constraint
+ * benchmark's `agent` set holds the real clients' tools instead, whose schemas these calls would not
+ * all meet; some share names with these).
+ */
+const CODING_TOOLS: ToolDefinition[] = [
+  tool("read_file", { path: { type: "string" }, offset: { type: "integer" }, limit: { type: "integer" } }, ["path"]),
+  tool("write_file", { path: { type: "string" }, content: { type: "string" } }, ["path", "content"]),
+  tool("edit_file", { path: { type: "string" }, old_string: { type: "string" }, new_string: { type: "string" }, replace_all: { type: "boolean" } }, [
+    "path",
+    "old_string",
+    "new_string",
+  ]),
+  tool("bash", { command: { type: "string" }, timeout: { type: "integer" }, description: { type: "string" } }, ["command"]),
+  tool("glob", { pattern: { type: "string" }, path: { type: "string" } }, ["pattern"]),
+  tool("grep", { pattern: { type: "string" }, path: { type: "string" }, mode: { enum: ["content", "files", "count"] }, ignore_case: { type: "boolean" } }, [
+    "pattern",
+  ]),
+  tool("list_dir", { path: { type: "string" } }, ["path"]),
+  tool("web_fetch", { url: { type: "string" }, prompt: { type: "string" } }, ["url", "prompt"]),
+  tool(
+    "todo_write",
+    {
+      todos: {
+        type: "array",
+        items: {
+          type: "object",
+          properties: { content: { type: "string" }, status: { enum: ["pending", "in_progress", "completed"] } },
+          required: ["content", "status"],
+          additionalProperties: false,
+        },
+      },
+    },
+    ["todos"],
+  ),
+  tool("ask_user", { question: { type: "string" }, options: { type: "array", items: { type: "string" }, maxItems: 4 } }, ["question"]),
+];
+
+/** The constraint benchmark's other sets and the coding tools, as one agent's catalog: the calls below use them. */
+export const MICRO_TOOLS: ToolDefinition[] = [
+  ...Object.entries(BENCH_TOOL_SETS)
+    .filter(([name]) => name !== "agent")
+    .flatMap(([, tools]) => tools),
+  ...CODING_TOOLS,
+];
 
 // Prose of the kind a chat prompt holds (docs, questions, a little non-ASCII), and code in the languages
 // an assistant is asked about. Each piece differs, so the text is not one paragraph repeated.

@@ -33,7 +33,7 @@ const COMMANDS: Record<string, Command> = {
   },
   bench: {
     load: () => import("./commands/bench.js").then((m) => ({ run: m.benchCommand, usage: m.benchUsage })),
-    summary: "benchmarks: bench --model DIR (the suite: report, plots, targets) or bench decode|prefix|batch|peer|constraint|micro",
+    summary: "benchmarks: bench --model DIR (the suite: report, plots, targets) or bench decode|prefix|batch|peer|constraint|speculative|micro",
   },
   agent: {
     load: () => import("./commands/agent.js").then((m) => ({ run: m.agentCommand, usage: m.agentUsage })),

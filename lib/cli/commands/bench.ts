@@ -111,7 +111,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
     },
   },
   speculative: {
-    usage: "[--file-tokens 1000] [--gen-tokens 128] [--runs 1] [--threads N] [--int4-kernel on|off]",
+    usage: "[--file-tokens 1000] [--gen-tokens 128] [--runs 1] [--threads N] [--int4-kernel on|off|VARIANT]",
     flags: ["file-tokens", "gen-tokens", "runs", "threads", "int4-kernel"],
     async run(a) {
       const result = await benchSpeculative({ ...a.common, fileTokens: a.int("file-tokens"), genTokens: a.int("gen-tokens"), runs: a.int("runs") });
