@@ -117,7 +117,13 @@ describe.each([
       for (const speculative of [false, true]) {
         const sequence = await model.createSequence({ capacity: 200 });
         const chunks: GenerationChunk[] = [];
-        const generation = sequence.generate(prompt, { maxTokens: 48, stopTokens: [], sampling: { greedy: true }, speculative });
+        // One-token matches too (minNgram 1): the random models repeat little, and this test needs drafts.
+        const generation = sequence.generate(prompt, {
+          maxTokens: 48,
+          stopTokens: [],
+          sampling: { greedy: true },
+          speculative: speculative && { minNgram: 1 },
+        });
         for await (const chunk of generation) chunks.push(chunk);
         runs.push({ result: await generation.result, chunks, tokens: sequence.tokens });
         await sequence.dispose();
@@ -294,7 +300,12 @@ describe("with a constraint and with sampling", () => {
     const prompt = repeatingPrompt(30, model.folder.vocabSize, 51);
     const sample = async () => {
       const sequence = await model.createSequence({ capacity: 200 });
-      const result = await sequence.generateText(prompt, { maxTokens: 40, stopTokens: [], sampling: { temperature: 0.7, seed: 7 } });
+      const result = await sequence.generateText(prompt, {
+        maxTokens: 40,
+        stopTokens: [],
+        sampling: { temperature: 0.7, seed: 7 },
+        speculative: { minNgram: 1 },
+      });
       await sequence.dispose();
       return result;
     };

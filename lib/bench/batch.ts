@@ -80,7 +80,8 @@ export async function benchBatch(options: BatchBenchOptions): Promise<BatchBench
   const genTokens = positiveInt("gen-tokens", options.genTokens ?? 32, 2);
   const progress = options.onProgress ?? (() => undefined);
   const date = new Date().toISOString();
-  const model = await loadModel(options.modelDir, { threads: options.threads, prefixCache: false, int4Kernel: options.int4Kernel });
+  // Plain decode: one token per sequence and step (speculation has its own benchmark, speculative.ts).
+  const model = await loadModel(options.modelDir, { threads: options.threads, prefixCache: false, int4Kernel: options.int4Kernel, speculative: false });
   try {
     progress("warm-up");
     await runLevel(model, 1, promptTokens, Math.min(genTokens, 4));

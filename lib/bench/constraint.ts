@@ -162,7 +162,8 @@ export async function benchConstraint(options: ConstraintBenchOptions): Promise<
   const decodeTokens = positiveInt("decode-tokens", options.decodeTokens ?? 8, 2);
   const progress = options.onProgress ?? (() => undefined);
   const date = new Date().toISOString();
-  const model = await loadModel(options.modelDir, { threads: options.threads });
+  // Without speculation, so that the jump-forward comparison measures jump-forward alone.
+  const model = await loadModel(options.modelDir, { threads: options.threads, speculative: false });
   try {
     progress(`loaded ${model.folder.dir} in ${model.loadMs.toFixed(0)} ms; building the vocabulary tries`);
     const vocabularyStarted = performance.now();

@@ -85,7 +85,8 @@ export async function benchDecode(options: DecodeBenchOptions): Promise<DecodeBe
   const progress = options.onProgress ?? (() => undefined);
   const date = new Date().toISOString();
 
-  const model = await loadModel(options.modelDir, { threads: options.threads, int4Kernel: options.int4Kernel, kvType: options.kvType });
+  // Plain decode: one token per step, what the roofline bounds (speculation has its own benchmark, speculative.ts).
+  const model = await loadModel(options.modelDir, { threads: options.threads, int4Kernel: options.int4Kernel, kvType: options.kvType, speculative: false });
   const { int4Kernel, int4KernelVariant, kvType } = model.info;
   const timings: GenerationResult["timings"][] = [];
   try {

@@ -8,7 +8,14 @@ const greedy = (maxTokens: number) => ({ sampling: { greedy: true }, stopTokens:
 
 export async function openPhi4(config: PeerEngineConfig): Promise<PeerEngine> {
   // No prefix cache: every prompt is prefilled in full, as the other engines do.
-  const model = await loadModel(config.modelDir, { threads: config.threads, int4Kernel: config.int4Kernel, kvType: config.kvType, prefixCache: false });
+  // Plain decode, as the other engines decode (speculation has its own benchmark, speculative.ts).
+  const model = await loadModel(config.modelDir, {
+    threads: config.threads,
+    int4Kernel: config.int4Kernel,
+    kvType: config.kvType,
+    prefixCache: false,
+    speculative: false,
+  });
   return {
     version: await packageVersion(packageRoot()),
     int4Kernel: model.info.int4Kernel,

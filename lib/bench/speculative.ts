@@ -10,6 +10,7 @@
  * rejected rows (docs/speculative.md). (c) runs unforced: what the model writes, greedy.
  */
 import type { GenerationResult, TokenConstraint } from "../engine/generation.js";
+import { Phi4Error } from "../engine/errors.js";
 import { type Int4KernelChoice, loadModel, type Model } from "../engine/model.js";
 import { lcgPrompt, median, positiveInt } from "./common.js";
 
@@ -21,13 +22,17 @@ export interface SpeculativeBenchOptions {
   genTokens?: number;
   /** Timed runs of each scenario and mode after a warm-up; medians are reported (default 1). */
   runs?: number;
+  /** The scenarios to run (default all three). */
+  scenarios?: SpeculativeScenario["name"][];
   threads?: number;
   int4Kernel?: Int4KernelChoice;
   onProgress?: (message: string) => void;
 }
 
+const SCENARIOS = ["rewrite", "tool-call", "free-text"] as const;
+
 export interface SpeculativeScenario {
-  name: "rewrite" | "tool-call" | "free-text";
+  name: (typeof SCENARIOS)[number];
   promptTokens: number;
   outputTokens: number;
   plainTokensPerSec: number;
@@ -103,6 +108,9 @@ export async function benchSpeculative(options: SpeculativeBenchOptions): Promis
   const fileTokens = positiveInt("file-tokens", options.fileTokens ?? 1000, 8);
   const genTokens = positiveInt("gen-tokens", options.genTokens ?? 128, 2);
   const runs = positiveInt("runs", options.runs ?? 1, 1);
+  for (const name of options.scenarios ?? []) {
+    if (!SCENARIOS.includes(name)) throw new Phi4Error("INVALID_ARGUMENT", `unknown scenario "${name}" (expected some of ${SCENARIOS.join(", ")})`);
+  }
   const progress = options.onProgress ?? (() => undefined);
   const model = await loadModel(options.modelDir, { threads: options.threads, int4Kernel: options.int4Kernel, prefixCache: false });
   try {
@@ -116,7 +124,7 @@ export async function benchSpeculative(options: SpeculativeBenchOptions): Promis
       { name: "free-text" as const, prompt: chat("Write a short story about a lighthouse keeper who finds a message in a bottle."), forced: null },
     ];
     const scenarios: SpeculativeScenario[] = [];
-    for (const c of cases) {
+    for (const c of cases.filter((c) => !options.scenarios || options.scenarios.includes(c.name))) {
       const maxTokens = c.forced ? c.forced.length : genTokens;
       const runOnce = async (speculative: boolean): Promise<GenerationResult> => {
         const sequence = await model.createSequence({ capacity: Math.min(model.contextLength, c.prompt.length + maxTokens + 1) });

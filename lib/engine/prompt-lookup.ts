@@ -19,11 +19,13 @@ export interface SpeculativeOptions {
   maxDraft?: number;
   /** Longest suffix looked up, in tokens. Default 3. */
   maxNgram?: number;
-  /** Shortest suffix looked up, in tokens. Default 1. */
+  /** Shortest suffix looked up, in tokens. Default 2. */
   minNgram?: number;
 }
 
-const DEFAULTS = { maxDraft: 7, maxNgram: 3, minNgram: 1 };
+// minNgram 2: one matching token is weak evidence in free text, where such drafts are mostly
+// rejected (each costing the rows of its verify run); copied text matches 2- and 3-grams at once.
+const DEFAULTS = { maxDraft: 7, maxNgram: 3, minNgram: 2 };
 /** The draft length a generation starts with. */
 const FIRST_DRAFT = 4;
 /** Longest pause, in steps, after drafts rejected outright in a row. */

@@ -13,7 +13,7 @@ import { benchMicro } from "../../bench/micro.js";
 import { benchPeer } from "../../bench/peer.js";
 import { PEER_ENGINES, type PeerEngineName } from "../../bench/peer-engine.js";
 import { benchPrefix } from "../../bench/prefix.js";
-import { benchSpeculative, speculativeReportMarkdown } from "../../bench/speculative.js";
+import { benchSpeculative, speculativeReportMarkdown, type SpeculativeScenario } from "../../bench/speculative.js";
 import {
   batchReportMarkdown,
   constraintReportMarkdown,
@@ -111,10 +111,16 @@ const BENCHMARKS: Record<string, Benchmark> = {
     },
   },
   speculative: {
-    usage: "[--file-tokens 1000] [--gen-tokens 128] [--runs 1] [--threads N] [--int4-kernel on|off|VARIANT]",
-    flags: ["file-tokens", "gen-tokens", "runs", "threads", "int4-kernel"],
+    usage: "[--scenarios rewrite,tool-call,free-text] [--file-tokens 1000] [--gen-tokens 128] [--runs 1] [--threads N] [--int4-kernel on|off|VARIANT]",
+    flags: ["scenarios", "file-tokens", "gen-tokens", "runs", "threads", "int4-kernel"],
     async run(a) {
-      const result = await benchSpeculative({ ...a.common, fileTokens: a.int("file-tokens"), genTokens: a.int("gen-tokens"), runs: a.int("runs") });
+      const result = await benchSpeculative({
+        ...a.common,
+        scenarios: a.string("scenarios")?.split(",") as SpeculativeScenario["name"][] | undefined, // benchSpeculative refuses other names
+        fileTokens: a.int("file-tokens"),
+        genTokens: a.int("gen-tokens"),
+        runs: a.int("runs"),
+      });
       return { result, markdown: speculativeReportMarkdown(result) };
     },
   },
