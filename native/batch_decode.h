@@ -33,6 +33,7 @@ struct BatchMember {
 // re-prefill) runs on its own. A member fails alone: it is checked before the shared run, and when a
 // shared run fails each of its members is retried on its own, so only the one that causes the
 // failure reports it. Never throws for a member's failure (only for a member of another context).
-void DecodeBatch(KvPool& pool, std::vector<BatchMember>& members);
+// `draftRows`: the most rows a run with drafts may hold (0: half the int4 kernel's register tile).
+void DecodeBatch(KvPool& pool, std::vector<BatchMember>& members, int draftRows = 0);
 
 }  // namespace phi4

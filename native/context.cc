@@ -12,11 +12,11 @@ namespace {
 class DecodeWorker : public SequenceWorker {
  public:
   DecodeWorker(Napi::Env env, const std::vector<Napi::Object>& owners, std::shared_ptr<KvPool> pool, std::vector<BatchMember> members,
-               std::vector<std::shared_ptr<SequenceCore>> cores)
-      : SequenceWorker(env, owners), pool_(std::move(pool)), members_(std::move(members)), cores_(std::move(cores)) {}
+               std::vector<std::shared_ptr<SequenceCore>> cores, int draftRows)
+      : SequenceWorker(env, owners), pool_(std::move(pool)), members_(std::move(members)), cores_(std::move(cores)), draftRows_(draftRows) {}
 
  protected:
-  void Run() override { DecodeBatch(*pool_, members_); }
+  void Run() override { DecodeBatch(*pool_, members_, draftRows_); }
 
   // One entry per member: its next token ({ token, accepted } for a row whose draft was verified), or
   // the error (with `code`) it failed with alone.
@@ -44,6 +44,7 @@ class DecodeWorker : public SequenceWorker {
   std::shared_ptr<KvPool> pool_;
   std::vector<BatchMember> members_;
   std::vector<std::shared_ptr<SequenceCore>> cores_;  // keep the cores alive while the worker runs
+  int draftRows_;
 };
 
 }  // namespace
@@ -119,7 +120,8 @@ Napi::Value Context::Decode(const Napi::CallbackInfo& info) {
       deferred.Reject(e.Value());
       return deferred.Promise();
     }
-    auto* worker = new DecodeWorker(env, owners, pool_, std::move(members), std::move(cores));
+    const int draftRows = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : 0;
+    auto* worker = new DecodeWorker(env, owners, pool_, std::move(members), std::move(cores), draftRows);
     worker->Queue();
     return worker->Promise();
   });

@@ -19,6 +19,8 @@ export interface BatchBenchOptions {
   threads?: number;
   /** Load with LoadModelOptions.int4Kernel (default true): false measures ONNX Runtime's own int4 kernel. */
   int4Kernel?: Int4KernelChoice;
+  /** Speculative decoding in the batched steps (default false: one token per sequence and step). */
+  speculative?: boolean;
   onProgress?: (message: string) => void;
 }
 
@@ -38,7 +40,7 @@ export interface BatchLevelResult {
 export interface BatchBenchResult {
   benchmark: "batch";
   date: string;
-  settings: { promptTokens: number; genTokens: number; threads: number; int4Kernel: boolean; int4KernelVariant: string | null };
+  settings: { promptTokens: number; genTokens: number; threads: number; int4Kernel: boolean; int4KernelVariant: string | null; speculative?: boolean };
   results: BatchLevelResult[];
   machine: MachineFacts;
 }
@@ -80,8 +82,13 @@ export async function benchBatch(options: BatchBenchOptions): Promise<BatchBench
   const genTokens = positiveInt("gen-tokens", options.genTokens ?? 32, 2);
   const progress = options.onProgress ?? (() => undefined);
   const date = new Date().toISOString();
-  // Plain decode: one token per sequence and step (speculation has its own benchmark, speculative.ts).
-  const model = await loadModel(options.modelDir, { threads: options.threads, prefixCache: false, int4Kernel: options.int4Kernel, speculative: false });
+  // Plain decode by default: one token per sequence and step (speculation has its own benchmark, speculative.ts).
+  const model = await loadModel(options.modelDir, {
+    threads: options.threads,
+    prefixCache: false,
+    int4Kernel: options.int4Kernel,
+    speculative: options.speculative ?? false,
+  });
   try {
     progress("warm-up");
     await runLevel(model, 1, promptTokens, Math.min(genTokens, 4));
@@ -94,7 +101,14 @@ export async function benchBatch(options: BatchBenchOptions): Promise<BatchBench
     return {
       benchmark: "batch",
       date,
-      settings: { promptTokens, genTokens, threads: model.threads, int4Kernel: model.info.int4Kernel, int4KernelVariant: model.info.int4KernelVariant },
+      settings: {
+        promptTokens,
+        genTokens,
+        threads: model.threads,
+        int4Kernel: model.info.int4Kernel,
+        int4KernelVariant: model.info.int4KernelVariant,
+        speculative: options.speculative ?? false,
+      },
       results: measured.map((m) => ({ ...m, speedup: m.aggregateTokensPerSec / base })),
       machine: machineFacts(),
     };

@@ -123,7 +123,7 @@ export function batchReportMarkdown(r: BatchBenchResult): string {
   return [
     "# Continuous batching benchmark",
     "",
-    `${r.date}, ${r.settings.threads} threads, ${r.settings.promptTokens}-token prompts, ${r.settings.genTokens} tokens per request, greedy, ${kernelName(r.settings)}.`,
+    `${r.date}, ${r.settings.threads} threads, ${r.settings.promptTokens}-token prompts, ${r.settings.genTokens} tokens per request, greedy${r.settings.speculative ? " with speculative decoding" : ""}, ${kernelName(r.settings)}.`,
     "",
     "| Concurrency | Aggregate decode tokens/s (all decoding) | vs 1 | End to end tokens/s (with prefills) | Inter-token ms p50 | p95 | Event-loop delay p99 ms |",
     "| --- | --- | --- | --- | --- | --- | --- |",

@@ -267,7 +267,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
      * It leaves room for the token sampled after it within maxTokens and the capacity, and ends at a
      * token the constraint forbids.
      */
-    const planDraft = (): { draft: number[]; draftMasks?: Uint8Array[] } | null => {
+    const planDraft = (): { draft: number[]; draftMasks?: Uint8Array[]; draftBatchRows?: number } | null => {
       if (!lookupOptions) return null;
       if (!lookup) {
         lookup = new PromptLookup(vocab, lookupOptions);
@@ -276,7 +276,8 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       const limit = Math.min(maxTokens - generated.length, sequence.capacity - sequence.length) - 1;
       const draft = lookup.propose(limit, stopTokens);
       if (draft.length === 0) return null;
-      if (!constraint) return { draft };
+      const draftBatchRows = lookupOptions.batchRows;
+      if (!constraint) return { draft, draftBatchRows };
       const check = constraint.fork!();
       const draftMasks: Uint8Array[] = [];
       for (let i = 0; ; i++) {
@@ -296,7 +297,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
           break;
         }
       }
-      return draft.length > 0 ? { draft, draftMasks } : null;
+      return draft.length > 0 ? { draft, draftMasks, draftBatchRows } : null;
     };
 
     const started = performance.now();

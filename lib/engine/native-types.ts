@@ -63,6 +63,8 @@ export interface NativeEvalOptions {
   draft?: number[];
   /** With draft, for a constrained generation: the token mask of each checked position (draft.length + 1). */
   draftMasks?: Uint8Array[];
+  /** With draft: SpeculativeOptions.batchRows (not read by eval; the scheduler passes it to decode). */
+  draftBatchRows?: number;
 }
 
 export interface NativeEvalResult {
@@ -156,7 +158,12 @@ export interface NativeContext {
    * next one. Each entry is that token, or the error (with a `code`) sequences[i] failed with on its
    * own; a failed sequence keeps its tokens. Rejects only when the arguments themselves are wrong.
    */
-  decode(sequences: NativeSequence[], samplings: NativeSampling[], drafts?: (NativeDraft | undefined)[]): Promise<(number | NativeVerifiedStep | Error)[]>;
+  decode(
+    sequences: NativeSequence[],
+    samplings: NativeSampling[],
+    drafts?: (NativeDraft | undefined)[],
+    draftRows?: number,
+  ): Promise<(number | NativeVerifiedStep | Error)[]>;
   dispose(): void;
 }
 

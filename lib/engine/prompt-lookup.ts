@@ -19,22 +19,34 @@ export interface SpeculativeOptions {
   maxDraft?: number;
   /** Longest suffix looked up, in tokens. Default 3. */
   maxNgram?: number;
-  /** Shortest suffix looked up, in tokens. Default 2. */
+  /** Shortest suffix looked up, in tokens. Default 1. */
   minNgram?: number;
+  /**
+   * Most rows of a batched decode step that carries drafts (each sequence's row then runs as many
+   * positions as the longest draft). Default: half the int4 kernel's register tile, 4 on AVX-512 and
+   * 2 on AVX2, where a step is still bound by its weight reads; past it the extra rows cost more than
+   * drafts give back on text that does not repeat (docs/speculative.md).
+   */
+  batchRows?: number;
 }
 
-// minNgram 2: one matching token is weak evidence in free text, where such drafts are mostly
-// rejected (each costing the rows of its verify run); copied text matches 2- and 3-grams at once.
-const DEFAULTS = { maxDraft: 7, maxNgram: 3, minNgram: 2 };
+// minNgram 1: a copy often starts from one matching token (the first token of a quoted id), and a
+// draft that fails costs a few rows of one run (the adaptive size keeps it short); measured on
+// phi4-mini, 2 would halve the tool-call gain (docs/speculative.md).
+const DEFAULTS = { maxDraft: 7, maxNgram: 3, minNgram: 1 };
 /** The draft length a generation starts with. */
 const FIRST_DRAFT = 4;
 /** Longest pause, in steps, after drafts rejected outright in a row. */
 const MAX_PAUSE = 32;
 
+/** SpeculativeOptions with their defaults (batchRows stays unset: the native default). */
+export type ResolvedSpeculativeOptions = Required<Omit<SpeculativeOptions, "batchRows">> & Pick<SpeculativeOptions, "batchRows">;
+
 /** Checked speculative options with their defaults. */
-export function resolveSpeculative(options: SpeculativeOptions = {}): Required<SpeculativeOptions> {
+export function resolveSpeculative(options: SpeculativeOptions = {}): ResolvedSpeculativeOptions {
   const resolved = { ...DEFAULTS, ...options };
   for (const [name, value] of Object.entries(resolved)) {
+    if (value === undefined && name === "batchRows") continue;
     if (!Number.isInteger(value) || value < 1 || value > 64)
       throw new Phi4Error("INVALID_ARGUMENT", `speculative.${name} must be an integer from 1 to 64 (got ${value})`);
   }
@@ -57,7 +69,7 @@ export class PromptLookup {
 
   constructor(
     private readonly vocabSize: number,
-    private readonly options: Required<SpeculativeOptions>,
+    private readonly options: ResolvedSpeculativeOptions,
   ) {
     this.index = Array.from({ length: options.maxNgram - options.minNgram + 1 }, () => new Map());
   }

@@ -142,6 +142,8 @@ export class Scheduler {
           jobs.map((j) => j.native),
           jobs.map((j) => j.options.sampling!),
           jobs.some((j) => j.options.draft) ? jobs.map(({ options: { draft, draftMasks } }) => (draft ? { draft, draftMasks } : undefined)) : undefined,
+          // The most rows any of them allows for a step with drafts (0: the native default).
+          Math.max(0, ...jobs.map((j) => j.options.draftBatchRows ?? 0)),
         ),
       );
       // Each job settles on its own outcome: one bad request does not fail the others.

@@ -67,11 +67,15 @@ const BENCHMARKS: Record<string, Benchmark> = {
     },
   },
   batch: {
-    usage: "[--concurrency 1,2,4,8] [--prompt-tokens 32] [--gen-tokens 32] [--threads N] [--int4-kernel on|off|VARIANT]",
-    flags: ["concurrency", "prompt-tokens", "gen-tokens", "threads", "int4-kernel"],
+    usage: "[--concurrency 1,2,4,8] [--prompt-tokens 32] [--gen-tokens 32] [--threads N] [--int4-kernel on|off|VARIANT] [--speculative on|off]",
+    flags: ["concurrency", "prompt-tokens", "gen-tokens", "threads", "int4-kernel", "speculative"],
     async run(a) {
+      const speculative = a.string("speculative");
+      if (speculative !== undefined && speculative !== "on" && speculative !== "off")
+        throw new Phi4Error("INVALID_ARGUMENT", `--speculative must be on or off (got ${speculative})`);
       const result = await benchBatch({
         ...a.common,
+        speculative: speculative === "on",
         concurrency: a.list("concurrency"),
         promptTokens: a.int("prompt-tokens"),
         genTokens: a.int("gen-tokens"),
