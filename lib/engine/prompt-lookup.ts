@@ -108,8 +108,11 @@ export class PromptLookup {
     for (let n = Math.min(this.options.maxNgram, length - 1); n >= this.options.minNgram; n--) {
       const start = this.index[n - this.options.minNgram].get(this.key(length - n, n));
       if (start === undefined || start >= length || !this.matches(start - n, length - n, n)) continue;
+      // One matching token is weak evidence (free text repeats single tokens all the time): its draft
+      // is one token, which costs a verify run one row; once that is accepted, longer matches follow.
+      const most = n === 1 ? Math.min(want, 1) : want;
       const draft: number[] = [];
-      for (let i = start; i < length && draft.length < want; i++) {
+      for (let i = start; i < length && draft.length < most; i++) {
         draft.push(this.tokens[i]);
         if (stopTokens.has(this.tokens[i])) break;
       }
