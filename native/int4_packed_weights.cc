@@ -6,9 +6,7 @@
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
 #endif
-#if defined(__linux__)
-#include <sys/mman.h>
-#elif defined(_WIN32)
+#if defined(_WIN32)
 #include <malloc.h>
 #endif
 
@@ -21,9 +19,9 @@ namespace phi4::int4 {
 namespace {
 
 constexpr uint8_t kZeroWeights = 0x88;  // two weights of value 0 after the zero point (padding columns)
-// Large storage starts on a 2 MiB boundary so that it may be backed by huge pages: a decode step
-// streams every weight once, and 4 KiB pages would cost a TLB miss every 4 KiB of it.
-constexpr size_t kHugePage = 2 << 20;
+// Storage starts on a cache line, so that every 64-byte group of a panel is one aligned load. (Huge
+// pages were measured: a MADV_HUGEPAGE hint made loading Phi-4-mini 2-5x slower, the kernel compacting
+// memory to find them, with no decode speed to show for it.)
 constexpr size_t kCacheLine = 64;
 
 uint8_t* AllocateStorage(size_t size, size_t alignment) {
@@ -68,13 +66,9 @@ void PackedWeights::FreeStorage::operator()(uint8_t* p) const {
 PackedWeights::PackedWeights(size_t n, size_t k) : n_(n), k_(k), panels_((n + kPanelColumns - 1) / kPanelColumns) {
   // Uninitialized: every byte is written by PackColumns (zeroing would write the whole 2 GB once
   // more at load).
-  const size_t alignment = bytes() >= kHugePage ? kHugePage : kCacheLine;
-  const size_t size = (bytes() + alignment - 1) / alignment * alignment;
-  storage_.reset(AllocateStorage(size, alignment));
+  const size_t size = (bytes() + kCacheLine - 1) / kCacheLine * kCacheLine;
+  storage_.reset(AllocateStorage(size, kCacheLine));
   if (!storage_) throw std::bad_alloc();
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (alignment == kHugePage) madvise(storage_.get(), size, MADV_HUGEPAGE);  // a hint: without huge pages the kernel still works
-#endif
 }
 
 void PackedWeights::PackColumns(size_t begin, size_t count, const uint8_t* data, const float* scales) {
