@@ -106,7 +106,7 @@ export async function benchDecode(options: DecodeBenchOptions): Promise<DecodeBe
   const bandwidth = await measureReadBandwidth(bandwidthMiB, model.threads);
 
   const files = await modelFiles(model.folder.modelPath);
-  const weights = weightBytesPerToken(model.folder, files.modelOnnxBytes + files.externalDataBytes);
+  const weights = weightBytesPerToken(model.folder, files.modelOnnxBytes + files.externalDataBytes, int4Kernel);
   const decodeTokensPerSec = median(timings.map((t) => t.decodeTokensPerSec));
   const rooflineTokensPerSec = bandwidth / weights.perToken;
   return {
@@ -166,14 +166,16 @@ async function modelFiles(modelPath: string) {
  * model files' size, less the embedding table, of which the Gather reads a single row. The table is
  * vocab x hidden in fp32 in the genai builder's CPU exports (its int4 quantization covers MatMuls only;
  * the tied lm_head is a separate int4 MatMul, counted as read) and fp16 in its GPU exports, which name
- * a GPU provider in genai_config. Left out: the KV cache (context x kvBytesPerToken, a few percent at
+ * a GPU provider in genai_config. With the addon's int4 kernel, its packed weights. Left out: the KV cache (context x kvBytesPerToken, a few percent at
  * short contexts), norms' and activations' traffic, and the logits written.
  */
-function weightBytesPerToken(folder: ModelFolder, fileBytes: number): { embedding: number; perToken: number } {
+function weightBytesPerToken(folder: ModelFolder, fileBytes: number, int4Kernel: boolean): { embedding: number; perToken: number } {
   const hidden = folder.config.model.decoder.hidden_size;
   const bytesPerValue = folder.providers.some((p) => p.name !== "cpu") ? 2 : 4;
   const embedding = folder.vocabSize * hidden * bytesPerValue;
-  const perToken = fileBytes - embedding + hidden * bytesPerValue;
+  // The addon's int4 kernel reads its packed copy, with fp16 scales: 18 bytes per block of 32 weights
+  // where the file holds 20 (docs/engine.md: the int4 kernel).
+  const perToken = (fileBytes - embedding) * (int4Kernel ? 18 / 20 : 1) + hidden * bytesPerValue;
   if (perToken <= 0) {
     throw new Phi4Error("MODEL_INVALID", `the model files (${fileBytes} bytes) are smaller than the ${embedding}-byte embedding table they should hold`);
   }
