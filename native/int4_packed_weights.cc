@@ -76,8 +76,8 @@ void PackedWeights::PackColumns(size_t begin, size_t count, const uint8_t* data,
   for (size_t first = begin; first < begin + count; first += kPanelColumns) {
     uint8_t* panel = storage_.get() + (first / kPanelColumns) * PanelBytes();
     // The panel's columns' stored blocks: padding columns read a block of zero weights.
-    static const uint8_t zeroBlock[16] = {kZeroWeights, kZeroWeights, kZeroWeights, kZeroWeights, kZeroWeights, kZeroWeights, kZeroWeights, kZeroWeights,
-                                          kZeroWeights, kZeroWeights, kZeroWeights, kZeroWeights, kZeroWeights, kZeroWeights, kZeroWeights, kZeroWeights};
+    uint8_t zeroBlock[16];
+    std::memset(zeroBlock, kZeroWeights, sizeof zeroBlock);
     const uint8_t* stored[kPanelColumns];
     for (size_t c = 0; c < kPanelColumns; ++c) {
       const bool real = first + c < begin + count && first + c < n_;

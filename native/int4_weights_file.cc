@@ -15,8 +15,8 @@ namespace {
 // Columns read and packed at a time: a few MiB of buffer, whatever the matrix.
 constexpr size_t kColumnsPerRead = 256;
 
-// Identifies the bytes a node names: the same ranges of the same file, unchanged since.
-using Key = std::tuple<std::string, uint64_t, uint64_t, int64_t, int64_t, uint64_t, size_t, size_t>;
+// Identifies the bytes a node names: the same ranges of the same files, unchanged since.
+using Key = std::tuple<std::string, uint64_t, std::string, uint64_t, int64_t, int64_t, size_t, size_t>;
 
 bool ReadAt(std::ifstream& file, uint64_t offset, void* out, size_t bytes) {
   file.seekg(static_cast<std::streamoff>(offset));
@@ -55,9 +55,7 @@ std::shared_ptr<const PackedWeights> LoadPackedWeights(const FileRange& data, co
     *error = "cannot read the weights file " + data.path;
     return nullptr;
   }
-  const Key key{
-      data.path, data.offset, scales.offset, static_cast<int64_t>(info.st_mtime), static_cast<int64_t>(info.st_size), std::hash<std::string>{}(scales.path), n,
-      k};
+  const Key key{data.path, data.offset, scales.path, scales.offset, static_cast<int64_t>(info.st_mtime), static_cast<int64_t>(info.st_size), n, k};
   static std::mutex mutex;
   static std::map<Key, std::weak_ptr<const PackedWeights>> loaded;
   std::lock_guard<std::mutex> lock(mutex);

@@ -226,12 +226,12 @@ export class Model implements ContextHost {
       ropeOriginalLength: folder.ropeOriginalLength,
       prefillChunk,
     };
+    const int4KernelVariant = typeof options.int4Kernel === "string" ? options.int4Kernel : undefined;
     // The int4 and attention kernels are CPU kernels: a graph for a GPU provider keeps ONNX Runtime's ops.
     const graphs = new Map<boolean, Promise<RewrittenGraph | null>>();
     const graphFor = (cpuOnly: boolean) => {
       if (!graphs.has(cpuOnly)) {
         const int4Kernel = cpuOnly && options.int4Kernel !== false && int4KernelSupported();
-        const int4KernelVariant = typeof options.int4Kernel === "string" ? options.int4Kernel : undefined;
         const attentionKernel = cpuOnly && options.attentionKernel !== false;
         const halfKv = attentionKernel && (options.kvType ?? DEFAULT_KERNEL_KV_TYPE) === "float16";
         graphs.set(
@@ -259,7 +259,7 @@ export class Model implements ContextHost {
               lastPositionLogits: graph.lastPositionLogits,
               logitsStart: graph.lastPositionLogits ? LOGITS_START_INPUT : undefined,
               int4Kernel: graph.int4Nodes > 0,
-              ...(typeof options.int4Kernel === "string" && { int4KernelVariant: options.int4Kernel }),
+              ...(int4KernelVariant && { int4KernelVariant }),
               attentionKernel: graph.attentionNodes > 0,
             }
           : {};

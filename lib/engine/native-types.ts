@@ -234,8 +234,9 @@ export interface NativeBinding {
   measureReadBandwidth(megabytes: number, threads: number): Promise<number>;
 }
 
-/** The int4 kernel's micro-kernel sets (native/int4_matmul.h). */
-export type Int4KernelVariantName = "avx512vnni" | "avxvnni" | "avx2" | "portable";
+/** The int4 kernel's micro-kernel sets (native/int4_matmul.h), fastest first, as int4KernelVariants() lists them. */
+export const INT4_KERNEL_VARIANTS = ["avx512vnni", "avxvnni", "avx2", "portable"] as const;
+export type Int4KernelVariantName = (typeof INT4_KERNEL_VARIANTS)[number];
 
 export interface Int4KernelVariantInfo {
   name: Int4KernelVariantName;

@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 
 import { Phi4Error } from "../../engine/errors.js";
 import type { Int4KernelChoice } from "../../engine/model.js";
-import type { Int4KernelVariantName } from "../../engine/native-types.js";
+import { INT4_KERNEL_VARIANTS, type Int4KernelVariantName } from "../../engine/native-types.js";
 import { optionalNumber, parseTokenList, requireString } from "../args.js";
 
 export interface BenchArgs {
@@ -30,17 +30,17 @@ export function readBenchArgs(argv: string[], flags: string[], usage: string, la
     if (values[shared] !== undefined && !flags.includes(shared)) throw new Phi4Error("INVALID_ARGUMENT", `--${shared} does not apply here\n${usage}`);
   }
   const kernel = values["int4-kernel"] as string | undefined;
-  const variants: string[] = ["avx512vnni", "avxvnni", "avx2", "portable"] satisfies Int4KernelVariantName[];
+  const variants: readonly string[] = INT4_KERNEL_VARIANTS;
   if (kernel !== undefined && kernel !== "on" && kernel !== "off" && !variants.includes(kernel))
     throw new Phi4Error("INVALID_ARGUMENT", `--int4-kernel must be on, off or a variant (${variants.join(", ")}; got ${kernel})\n${usage}`);
+  // off: ONNX Runtime's MatMulNBits instead of the addon's int4 kernel; a variant: that micro-kernel
+  // set instead of the fastest (LoadModelOptions.int4Kernel).
+  const int4Kernel = kernel === undefined ? undefined : kernel === "on" || kernel === "off" ? kernel === "on" : (kernel as Int4KernelVariantName);
   return {
     common: {
       modelDir: requireString(values, "model", usage),
       threads: optionalNumber(values, "threads", true),
-      // off: ONNX Runtime's MatMulNBits instead of the addon's int4 kernel; a variant: that micro-kernel
-      // set instead of the fastest (LoadModelOptions.int4Kernel).
-      int4Kernel:
-        kernel === undefined || kernel === "on" || kernel === "off" ? (kernel === undefined ? undefined : kernel === "on") : (kernel as Int4KernelVariantName),
+      int4Kernel,
       onProgress: (message) => process.stderr.write(`[${label}] ${message}\n`),
     },
     json: values.json === true,
