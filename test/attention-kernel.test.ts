@@ -46,6 +46,39 @@ describe("the attention kernel", () => {
     });
   }
 
+  for (const portable of [false, true]) {
+    const variant = portable ? "portable C++, whose value sums the AVX2 variant shares" : `${binding.attentionKernelVariant}, the variant this CPU runs`;
+    it(`gives each row of a chunk the bits it gets run alone, one position after the other (${variant})`, () => {
+      // Speculative verification and jump-forward run several positions in one chunk and must get the
+      // bits of plain decoding. Rows are paired for the value sums, so an earlier row runs with its
+      // neighbour's (larger) count of visible keys; 9 rows leave one unpaired.
+      const c: Case = { ...phi4Heads, batch: 1, seq: 9, capacity: 160, past: [100], seed: 8 };
+      const x = inputs(c);
+      const chunk = ours(c, x, portable);
+      const key = x.key.slice();
+      const value = x.value.slice();
+      const width = (c.heads + 2 * c.kvHeads) * c.headSize;
+      const row = c.heads * c.headSize;
+      for (let i = 0; i < c.seq; i++) {
+        const qkv = x.qkv.slice(i * width, (i + 1) * width);
+        const one = binding.attention({
+          ...c,
+          ...x,
+          seq: 1,
+          qkv,
+          key,
+          value,
+          seqlensK: Int32Array.of(c.past[0] + i),
+          scale: 1 / Math.sqrt(c.headSize),
+          portable,
+        });
+        expect(Array.from(one)).toEqual(Array.from(chunk.out.subarray(i * row, (i + 1) * row)));
+      }
+      expect(Array.from(key)).toEqual(Array.from(chunk.key));
+      expect(Array.from(value)).toEqual(Array.from(chunk.value));
+    });
+  }
+
   it("rejects inputs that do not fit together", () => {
     const c: Case = { ...phi4Heads, batch: 1, seq: 4, capacity: 8, past: [6], seed: 6 };
     const x = inputs(c);
