@@ -1,5 +1,8 @@
 #include "cpu_features.h"
 
+#include <cstdlib>
+#include <cstring>
+
 #if defined(__x86_64__) || defined(_M_X64)
 #if defined(_MSC_VER) && !defined(__clang__)
 #include <immintrin.h>
@@ -65,10 +68,25 @@ CpuFeatures Detect() { return {}; }
 
 #endif
 
+// PHI4_CPU_ISA caps what the kernels may use, to reproduce here what a CPU with less runs (the test
+// suite runs its kernel tests once more as an AVX2-only CPU). The library checks the value when a
+// model loads (lib/engine/runtime.ts); anything else leaves the detection as it is.
+CpuFeatures Capped(CpuFeatures f, const char* cap) {
+  if (cap == nullptr) return f;
+  if (std::strcmp(cap, "avxvnni") == 0) {
+    f.avx512Vnni = false;
+  } else if (std::strcmp(cap, "avx2") == 0) {
+    f.avx512Vnni = f.avxVnni = false;
+  } else if (std::strcmp(cap, "portable") == 0) {
+    f = {};
+  }
+  return f;
+}
+
 }  // namespace
 
 const CpuFeatures& DetectCpuFeatures() {
-  static const CpuFeatures features = Detect();
+  static const CpuFeatures features = Capped(Detect(), std::getenv("PHI4_CPU_ISA"));
   return features;
 }
 

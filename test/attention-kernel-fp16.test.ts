@@ -32,6 +32,7 @@ import { rewriteGraph } from "../lib/engine/graph-rewrites.js";
 import type { NativeBinding } from "../lib/engine/native-types.js";
 import { float16Bits, fromFloat16, toFloat16 } from "../lib/modelmaker/float16.js";
 import { inputs, kernelCases, onnxRuntimeAttention, phi4Heads, writtenRows, type Case } from "./helpers/attention-case.js";
+import { THIS_CPU } from "./helpers/cpu.js";
 
 const { onnx } = onnxProto;
 const models = inject("models");
@@ -86,7 +87,7 @@ function maxDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 describe("the attention kernel over an fp16 KV cache", () => {
   for (const portable of [false, true]) {
-    const variant = portable ? "portable C++, half.h's conversions" : `${binding.attentionKernelVariant}, the variant this CPU runs, with F16C`;
+    const variant = portable ? "portable C++, half.h's conversions" : `${binding.attentionKernelVariant}, the variant ${THIS_CPU} runs, with F16C`;
     it.each(kernelCases)(`is ONNX Runtime's fp32 GroupQueryAttention within the fp16 rounding bound (${variant}): %s`, async (_, c) => {
       const x = halfInputs(c);
       const theirs = await onnxRuntimeAttention(c, x);

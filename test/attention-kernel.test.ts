@@ -19,6 +19,7 @@ import { loadBinding } from "../lib/engine/binding.js";
 import type { NativeBinding } from "../lib/engine/native-types.js";
 import { loadModel } from "../lib/index.js";
 import { inputs, kernelCases as cases, onnxRuntimeAttention, phi4Heads, writtenRows, type Case } from "./helpers/attention-case.js";
+import { THIS_CPU } from "./helpers/cpu.js";
 import { relativeError } from "./helpers/oracle.js";
 
 const { onnx } = onnxProto;
@@ -34,7 +35,7 @@ function ours(c: Case, x: ReturnType<typeof inputs>, portable: boolean) {
 
 describe("the attention kernel", () => {
   for (const portable of [false, true]) {
-    const variant = portable ? "portable C++" : `${binding.attentionKernelVariant}, the variant this CPU runs`;
+    const variant = portable ? "portable C++" : `${binding.attentionKernelVariant}, the variant ${THIS_CPU} runs`;
     it.each(cases)(`equals ONNX Runtime's GroupQueryAttention (${variant}): %s`, async (_, c) => {
       const x = inputs(c);
       const theirs = await onnxRuntimeAttention(c, x);
@@ -47,7 +48,7 @@ describe("the attention kernel", () => {
   }
 
   for (const portable of [false, true]) {
-    const variant = portable ? "portable C++, whose value sums the AVX2 variant shares" : `${binding.attentionKernelVariant}, the variant this CPU runs`;
+    const variant = portable ? "portable C++, whose value sums the AVX2 variant shares" : `${binding.attentionKernelVariant}, the variant ${THIS_CPU} runs`;
     it(`gives each row of a chunk the bits it gets run alone, one position after the other (${variant})`, () => {
       // Speculative verification and jump-forward run several positions in one chunk and must get the
       // bits of plain decoding. Rows are paired for the value sums, so an earlier row runs with its

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { int4KernelSupported, int4KernelVariant } from "../lib/engine/runtime.js";
 import { loadModel, type Model } from "../lib/index.js";
+import { THIS_CPU } from "./helpers/cpu.js";
 import { argmax, EXACT_ORACLE_OPTIONS, Oracle, tokenIds } from "./helpers/oracle.js";
 
 const models = inject("models");
@@ -93,7 +94,7 @@ describe.each([
   );
 
   it.runIf(int4KernelSupported())(
-    `with the addon's int4 kernel (${int4KernelVariant()} on this CPU): logits within the int8 rounding tolerance, greedy tokens equal away from near-ties, across the switch`,
+    `with the addon's int4 kernel (${int4KernelVariant()} on ${THIS_CPU}): logits within the int8 rounding tolerance, greedy tokens equal away from near-ties, across the switch`,
     async () => {
       expect(int4Kernel.info.int4Kernel).toBe(true);
       let decisive = 0;

@@ -18,6 +18,7 @@ import { int4KernelSupported } from "../lib/engine/runtime.js";
 import { loadModel } from "../lib/index.js";
 import { roundToFloat16 } from "../lib/modelmaker/float16.js";
 import { makeModel } from "../lib/modelmaker/index.js";
+import { THIS_CPU } from "./helpers/cpu.js";
 import { relativeError } from "./helpers/oracle.js";
 
 const { onnx } = onnxProto;
@@ -103,7 +104,7 @@ it("lists its variants, fastest first, and uses the fastest this CPU runs", () =
   expect(bestVariant).toBe(variants.find((v) => v.supported)?.name);
   expect(int4KernelSupported()).toBe(bestVariant !== "portable");
   console.info(
-    `int4 kernel variants on this CPU: ${variants.map((v) => `${v.name} ${v.supported ? "runs" : "not available"}`).join(", ")}; models use ${bestVariant}`,
+    `int4 kernel variants on ${THIS_CPU}: ${variants.map((v) => `${v.name} ${v.supported ? "runs" : "not available"}`).join(", ")}; models use ${bestVariant}`,
   );
 });
 
@@ -111,8 +112,8 @@ it("lists its variants, fastest first, and uses the fastest this CPU runs", () =
 // CPU lacks says so in its test's name instead of passing.
 for (const variant of variants) {
   const title = variant.supported
-    ? `the ${variant.name} int4 kernel (runs on this CPU)`
-    : `the ${variant.name} int4 kernel (not run: this CPU lacks ${variant.name})`;
+    ? `the ${variant.name} int4 kernel (runs on ${THIS_CPU})`
+    : `the ${variant.name} int4 kernel (not run: ${THIS_CPU} lacks ${variant.name})`;
   describe.skipIf(!variant.supported)(title, () => {
     const cases: [number, number, number][] = [
       [1, 64, 1],
@@ -284,8 +285,8 @@ describe("the int4 kernel graph rewrite", () => {
   });
 
   const cutTitle = int4KernelSupported()
-    ? "refuses to load a folder whose model.onnx.data is cut short, saying so (the kernel runs on this CPU)"
-    : "refuses to load a folder whose model.onnx.data is cut short (not run: this CPU has no int4 kernel variant)";
+    ? `refuses to load a folder whose model.onnx.data is cut short, saying so (the kernel runs on ${THIS_CPU})`
+    : `refuses to load a folder whose model.onnx.data is cut short (not run: ${THIS_CPU} has no int4 kernel variant)`;
   it.skipIf(!int4KernelSupported())(cutTitle, async () => {
     const cut = path.join(dir, "cut");
     await makeModel({ preset: "tiny-phi4", outDir: cut, seed: 5, externalData: true });

@@ -5,7 +5,7 @@
  */
 import { defaultOrtLibraryPath, loadBinding } from "./binding.js";
 import { callNativeSync, Phi4Error } from "./errors.js";
-import type { Int4KernelVariantName, NativeBinding, NativeRuntime } from "./native-types.js";
+import { INT4_KERNEL_VARIANTS, type Int4KernelVariantName, type NativeBinding, type NativeRuntime } from "./native-types.js";
 
 let loaded: { path: string; runtime: NativeRuntime } | undefined;
 
@@ -20,6 +20,7 @@ export interface RuntimeInfo {
 }
 
 export function getRuntime(libraryPath?: string): NativeRuntime {
+  checkCpuIsaCap();
   const wanted = libraryPath ?? process.env.ORT_LIB ?? defaultOrtLibraryPath();
   if (loaded) {
     if (loaded.path !== wanted) {
@@ -34,6 +35,19 @@ export function getRuntime(libraryPath?: string): NativeRuntime {
   const runtime = callNativeSync(() => new binding.Runtime(wanted));
   loaded = { path: wanted, runtime };
   return runtime;
+}
+
+/**
+ * PHI4_CPU_ISA caps the instruction sets of the addon's kernels (int4 and attention) at one of the
+ * int4 kernel variants' names, to run here what a CPU with less would (docs/engine.md). The addon
+ * reads it once, when it loads; a value it does not know would silently cap nothing, so it is an
+ * error here.
+ */
+function checkCpuIsaCap(): void {
+  const cap = process.env.PHI4_CPU_ISA;
+  if (cap && !(INT4_KERNEL_VARIANTS as readonly string[]).includes(cap)) {
+    throw new Phi4Error("INVALID_ARGUMENT", `PHI4_CPU_ISA must be one of ${INT4_KERNEL_VARIANTS.join(", ")} (got ${JSON.stringify(cap)})`);
+  }
 }
 
 /** This CPU can run the addon's int4 kernel (x86-64 with AVX2 and FMA at least); see LoadModelOptions.int4Kernel. */
@@ -54,7 +68,8 @@ export function checkInt4KernelVariant(name: string): void {
     const runs = variants.filter((v) => v.supported).map((v) => v.name);
     throw new Phi4Error(
       "INVALID_ARGUMENT",
-      `${variant ? "this CPU cannot run" : "there is no"} int4 kernel variant ${JSON.stringify(name)}: int4Kernel takes true, false or one of ${runs.join(", ")}`,
+      `${variant ? "this CPU cannot run" : "there is no"} int4 kernel variant ${JSON.stringify(name)}: int4Kernel takes true, false or one of ${runs.join(", ")}` +
+        (process.env.PHI4_CPU_ISA ? ` (PHI4_CPU_ISA=${process.env.PHI4_CPU_ISA} caps what this process runs)` : ""),
     );
   }
 }

@@ -19,11 +19,10 @@ declare module "vitest" {
   }
 }
 
-let root: string | undefined;
-
+// Runs once per test project (vitest.config.ts), each with folders of its own.
 export default async function setup(project: TestProject) {
   await ensureFreshDist(fileURLToPath(new URL("../..", import.meta.url)));
-  root = await mkdtemp(path.join(os.tmpdir(), "phi4-test-models-"));
+  const root = await mkdtemp(path.join(os.tmpdir(), "phi4-test-models-"));
   const tiny = path.join(root, "tiny");
   const tinyPhi4 = path.join(root, "tiny-phi4");
   const tinyPhi4Long = path.join(root, "tiny-phi4-long");
@@ -34,6 +33,6 @@ export default async function setup(project: TestProject) {
   // Commands the tests run (phi4 serve, chat, generate) keep the prefix cache's disk tier here, not in the user's cache.
   process.env.PHI4_PREFIX_CACHE_DIR = path.join(root, "prefix-cache");
   return async () => {
-    if (root) await rm(root, { recursive: true, force: true });
+    await rm(root, { recursive: true, force: true });
   };
 }
