@@ -4,6 +4,11 @@
 #include "simd_target.h"
 
 #ifdef PHI4_X64
+// GCC 12 reports the deliberately undefined vectors inside its own AVX-512 intrinsics
+// (_mm512_undefined_*) as maybe uninitialized; nothing here reads an uninitialized value.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 PHI4_TARGET_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 #define PHI4_ATTN_SUFFIX Avx512
 #define PHI4_ATTN_ZMM 1
