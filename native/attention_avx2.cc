@@ -6,6 +6,7 @@
 PHI4_TARGET_BEGIN("avx2,fma,f16c")
 #define PHI4_ATTN_SUFFIX Avx2
 #define PHI4_ATTN_SSE_TRANSPOSE 1
+#define PHI4_ATTN_YMM_VALUES 1
 #define PHI4_ATTN_F16C 1
 #include "attention_kernel.inc"
 PHI4_TARGET_END

@@ -48,7 +48,7 @@ describe("the attention kernel", () => {
   }
 
   for (const portable of [false, true]) {
-    const variant = portable ? "portable C++, whose value sums the AVX2 variant shares" : `${binding.attentionKernelVariant}, the variant ${THIS_CPU} runs`;
+    const variant = portable ? "portable C++" : `${binding.attentionKernelVariant}, the variant ${THIS_CPU} runs`;
     it(`gives each row of a chunk the bits it gets run alone, one position after the other (${variant})`, () => {
       // Speculative verification and jump-forward run several positions in one chunk and must get the
       // bits of plain decoding. Rows are paired for the value sums, so an earlier row runs with its
