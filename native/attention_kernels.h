@@ -15,7 +15,8 @@ namespace phi4::attention::detail {
 constexpr int kQueryRows = 64;
 constexpr int kKeyBlock = 64;  // keys per block: the transposed block is headSize x 64 floats (32 KiB at 128)
 
-// Floats of scratch one task needs (an fp16 cache adds a block of widened values).
+// Floats of scratch one task needs (an fp16 cache adds a block of widened values, which only the
+// portable variant fills: the SIMD variants' value sums widen in registers).
 inline size_t ScratchFloats(const Problem& p) {
   const size_t queries = static_cast<size_t>(kQueryRows) * (p.heads / p.kvHeads);
   const size_t block = static_cast<size_t>(p.headSize) * kKeyBlock;
